@@ -1,0 +1,1 @@
+"""Fetching and parsing feeds: HTTP RSS/Atom and local folders of seed files."""
