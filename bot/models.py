@@ -111,3 +111,13 @@ class SentAlert:
     ref: str
     version: int
     outlets: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    """A story as one chat should see it: what it reports and why it matched."""
+
+    chat: str
+    story: Story
+    terms: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()

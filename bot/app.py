@@ -1,0 +1,96 @@
+"""One place wires everything: store, rules, story index, pipeline, outbox, channels, feeds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from bot.chats import ChatDirectory
+from bot.config import Settings
+from bot.dedup.index import StoryIndex
+from bot.feeds.fetch import Fetcher
+from bot.feeds.poll import PollResult, commit_poll, poll_feed
+from bot.feeds.sources import load_feeds
+from bot.models import FeedSpec, Topic
+from bot.outbox import Deliverer, Outbox
+from bot.pipeline import Outcome, Pipeline, replay_order
+from bot.platforms.base import Channel
+from bot.platforms.console import ConsoleChannel
+from bot.rules.book import RuleBook
+from bot.rules.topics import load_topics
+from bot.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+CONSOLE_CHAT = "console:local"
+POLL_CONCURRENCY = 32
+
+
+class App:
+    """The running bot; an async context manager that owns every long-lived resource."""
+
+    def __init__(self, settings: Settings, *, channels: Sequence[Channel] | None = None) -> None:
+        self.settings = settings
+        self.topics: list[Topic] = load_topics(settings.rules_dir)
+        self.feeds: list[FeedSpec] = load_feeds(settings.feeds_file)
+        self._extra_channels = list(channels or [])
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        url = s.redis_url.get_secret_value() if s.redis_url else None
+        self.store: Store = await self._stack.enter_async_context(
+            open_store(redis_url=url, data_dir=s.data_dir, prefix=s.key_prefix))
+        self.fetcher = await self._stack.enter_async_context(Fetcher())
+        self.chats = ChatDirectory(self.store)
+        self.rules = RuleBook(self.topics, self.chats)
+        self.outbox = Outbox(self.store)
+        await self.outbox.ensure_group()
+        self.index = StoryIndex(self.store, window_seconds=s.window_seconds,
+                                seen_seconds=int(s.seen_days * 86_400))
+        self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
+                                 outbox=self.outbox)
+        self.channels = {c.platform: c for c in [ConsoleChannel(), *self._extra_channels]}
+        self.deliverer = Deliverer(self.store, self.outbox, self.channels,
+                                   consumer=f"{socket.gethostname()}-{os.getpid()}")
+        if not (s.telegram_enabled or s.slack_enabled):
+            for topic in self.topics:
+                await self.chats.subscribe(CONSOLE_CHAT, topic.name)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self._stack.aclose()
+
+    async def poll(self, feed: FeedSpec) -> list[Outcome]:
+        """Poll one feed and run its new articles through the pipeline."""
+        result = await poll_feed(feed, store=self.store, fetcher=self.fetcher)
+        outcomes = await self.process(result)
+        await commit_poll(result, store=self.store)
+        return outcomes
+
+    async def process(self, result: PollResult) -> list[Outcome]:
+        """Run a poll's articles through the pipeline in replay order."""
+        return [await self.pipeline.process(a) for a in replay_order(result.articles)]
+
+    async def run_once(self) -> int:
+        """Poll every feed once, process all articles, deliver; returns messages delivered."""
+        gate = asyncio.Semaphore(POLL_CONCURRENCY)
+
+        async def fetch(feed: FeedSpec) -> PollResult:
+            async with gate:
+                return await poll_feed(feed, store=self.store, fetcher=self.fetcher)
+
+        results = await asyncio.gather(*(fetch(f) for f in self.feeds))
+        articles = [a for r in results for a in r.articles]
+        merged = PollResult(FeedSpec(id="all"), tuple(articles))
+        await self.process(merged)
+        for result in results:
+            await commit_poll(result, store=self.store)
+        return await self.deliverer.drain()

@@ -1,0 +1,111 @@
+"""The `newsbot` command line: run the service, poll once, inspect stories and rules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from bot.app import App
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, NewsbotError
+from bot.logs import setup_logging
+from bot.rules.topics import load_topics
+from bot.scheduler import serve
+from bot.store import open_store
+
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30m`, `24h`, `7d` -> timedelta; raises argparse-friendly ValueError otherwise."""
+    match = _DURATION_RE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}; use e.g. 30m, 24h, 7d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Breaking geopolitical news alerts for Telegram and Slack: "
+        "polls feeds, groups reports of one story across outlets, alerts matching chats.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the service (poll feeds on schedule, deliver alerts)",
+                         description="Poll every feed at its interval and deliver alerts; "
+                         "Telegram and Slack start when their tokens are set.")
+    run.add_argument("--once", action="store_true",
+                     help="poll every feed once, process, deliver, then exit")
+    stories = sub.add_parser("stories", help="list stories first seen within a period",
+                             description="List stories with their outlets and articles.")
+    stories.add_argument("--since", type=parse_duration, default=timedelta(hours=24),
+                         help="how far back, by first-seen time (default 24h)")
+    stories.add_argument("--json", action="store_true", help="print JSON")
+    rules = sub.add_parser("rules", help="check rule files", description="Rule file tools.")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rules_sub.add_parser("check", help="validate every rules/*.yaml file",
+                         description="Validate the shipped topics; errors name file:line:col.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `newsbot` and `python -m bot`."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level)
+        return asyncio.run(_dispatch(args, settings))
+    except (NewsbotError, ValueError) as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "rules":
+        return _rules_check(settings)
+    if args.command == "stories":
+        return await _stories(settings, since=args.since, as_json=args.json)
+    async with App(settings) as app:
+        if args.once:
+            await app.run_once()
+        else:
+            await serve(app)
+    return 0
+
+
+def _rules_check(settings: Settings) -> int:
+    try:
+        topics = load_topics(settings.rules_dir)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{settings.rules_dir}: {len(topics)} topics OK")
+    return 0
+
+
+async def _stories(settings: Settings, *, since: timedelta, as_json: bool) -> int:
+    url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    async with open_store(redis_url=url, data_dir=settings.data_dir,
+                          prefix=settings.key_prefix) as store:
+        stories = await store.stories_since(datetime.now(UTC) - since)
+    if as_json:
+        print(json.dumps([{
+            "id": s.id, "headline": s.headline, "outlets": list(s.outlets),
+            "first_seen": s.first_seen.isoformat(), "version": s.version,
+            "articles": [{"outlet": a.outlet, "title": a.title, "url": a.url,
+                          "time": a.time.isoformat() if a.dated else None, "path": a.path}
+                         for a in s.articles]} for s in stories], ensure_ascii=False, indent=2))
+        return 0
+    for story in stories:
+        print(f"{story.id}  {len(story.outlets)} outlets ({' · '.join(story.outlets)})  "
+              f"{story.headline}")
+        for a in story.articles:
+            print(f"    {a.outlet:<8} {a.time:%Y-%m-%d %H:%M}  {a.title}")
+    return 0

@@ -1,0 +1,94 @@
+"""Settings from the environment and an optional `.env` file, read once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_path(name: str) -> Path:
+    """`name` in the working directory if it exists there, else beside the package."""
+    local = Path(name)
+    if local.exists() or not (REPO_ROOT / name).exists():
+        return local
+    return REPO_ROOT / name
+
+
+class Settings(BaseSettings):
+    """Every setting of newsbot; secrets are SecretStr so they never show in logs or reprs."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True,
+                                      populate_by_name=True)
+
+    redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
+    data_dir: Path = Field(default=Path("data"), alias="NEWSBOT_DATA_DIR")
+    feeds_file: Path = Field(default_factory=lambda: _default_path("feeds.yaml"),
+                             alias="NEWSBOT_FEEDS")
+    rules_dir: Path = Field(default_factory=lambda: _default_path("rules"),
+                            alias="NEWSBOT_RULES_DIR")
+    http_port: int = Field(default=8080, ge=0, le=65535, alias="NEWSBOT_HTTP_PORT")
+    log_level: str = Field(default="INFO", alias="NEWSBOT_LOG_LEVEL")
+    key_prefix: str = Field(default="newsbot:", alias="NEWSBOT_KEY_PREFIX")
+    window_hours: float = Field(default=72.0, gt=0, alias="NEWSBOT_WINDOW_HOURS")
+    seen_days: float = Field(default=30.0, gt=0, alias="NEWSBOT_SEEN_DAYS")
+    admins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="NEWSBOT_ADMINS")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        """Accept `telegram:1,slack:U2` as well as a list."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _check_admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Every admin id is platform-qualified, like `telegram:12345`."""
+        for admin in value:
+            platform, _, user = admin.partition(":")
+            if platform not in ("telegram", "slack", "console") or not user:
+                raise ValueError(f"admin {admin!r} must look like telegram:12345 or slack:U0123")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        """One of the standard logging level names."""
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram starts when its token is set."""
+        return self.telegram_bot_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack starts when its bot token is set."""
+        return self.slack_bot_token is not None
+
+    @property
+    def window_seconds(self) -> int:
+        """The story window in seconds."""
+        return int(self.window_hours * 3600)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once (environment, then `.env`); CLI flags come in as overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""article -> story -> matched rules -> chats -> outbox: one plain step per article."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.dedup.index import Assignment, StoryIndex
+from bot.models import Article, Delivery, Story
+from bot.outbox import Outbox
+from bot.rules.book import RuleBook
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing one article did."""
+
+    article: Article
+    assignment: Assignment | None
+    deliveries: tuple[Delivery, ...] = ()
+
+
+def replay_order(articles: Iterable[Article]) -> list[Article]:
+    """Dated articles oldest first, then undated ones, so replays group by their own times."""
+    return sorted(articles, key=lambda a: (a.published is None,
+                                           a.published or datetime.min.replace(tzinfo=UTC)))
+
+
+class Pipeline:
+    """Runs each new article through dedup, matching and routing into the outbox."""
+
+    def __init__(self, store: Store, *, index: StoryIndex, rules: RuleBook, outbox: Outbox,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.index = index
+        self.rules = rules
+        self.outbox = outbox
+        self.clock = clock
+
+    async def process(self, article: Article) -> Outcome:
+        """Place one article and queue the alerts or updates it causes."""
+        ruleset = await self.rules.current()
+        assignment = await self.index.assign(article, now=self.clock())
+        if assignment is None:
+            return Outcome(article, None)
+        matched = ruleset.match(article)
+        if matched:
+            await self._record_matches(assignment.story.id, matched)
+        deliveries = await self._route(assignment.story)
+        for delivery in deliveries:
+            await self.outbox.put(delivery)
+        log.info("pipeline: article placed", extra={"kv": {
+            "outlet": article.outlet, "story_id": assignment.story.id, "kind": assignment.kind,
+            "rules": ",".join(matched), "deliveries": len(deliveries)}})
+        return Outcome(article, assignment, tuple(deliveries))
+
+    async def _record_matches(self, story_id: str, matched: dict[str, tuple[str, ...]]
+                              ) -> None:
+        """Merge the terms each rule matched into the story's record."""
+        key = self.store.keys.story_matched(story_id)
+        existing = await self.store.redis.hgetall(key)
+        merged = {rule_id: json.dumps(sorted(set(terms) | set(json.loads(existing.get(rule_id,
+                  "[]")))), ensure_ascii=False) for rule_id, terms in matched.items()}
+        await self.store.redis.hset(key, mapping=merged)
+        await self.store.redis.expire(key, self.index.window + 86_400)
+
+    async def _route(self, story: Story) -> list[Delivery]:
+        """One delivery per chat that should hear about the story now."""
+        current = await self.store.get_story(story.id) or story
+        by_chat: dict[str, list[str]] = {}
+        for rule_id in current.matched:
+            rule = self.rules.rule(rule_id)
+            if rule is None or len(current.outlets) < rule.min_outlets:
+                continue
+            for chat in await self.rules.chats_for(rule):
+                by_chat.setdefault(chat, []).append(rule_id)
+        alerted = await self.store.redis.smembers(self.store.keys.story_chats(story.id))
+        for chat in alerted:
+            by_chat.setdefault(chat, [])
+        return [Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))
+                for chat, rules in sorted(by_chat.items())]

@@ -1,0 +1,1 @@
+"""Chat platforms behind the Channel protocol: console, Telegram, Slack."""

@@ -1,0 +1,28 @@
+"""The Channel protocol that delivery talks to; each platform renders alerts its own way."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.models import Alert
+
+
+class Channel(Protocol):
+    """A chat platform that can post an alert and later edit it.
+
+    `platform` is the prefix of the chat ids it serves (`console`, `telegram`, `slack`).
+    `send` posts a new alert and returns a reference the platform can edit by (a message id,
+    a Slack `ts`), stored with the alert; `edit` re-renders the alert at that reference when
+    the story changes. Both raise `ChannelError`, or `RetryAfter` when the platform asks the
+    caller to wait; they never retry by themselves.
+    """
+
+    platform: str
+
+    async def send(self, alert: Alert) -> str:
+        """Post `alert` to `alert.chat`; return the message reference."""
+        ...
+
+    async def edit(self, ref: str, alert: Alert) -> None:
+        """Replace the message at `ref` with the current `alert`."""
+        ...

@@ -1,0 +1,1 @@
+"""Rules: the expression grammar, the matching engine and the shipped topic files."""

@@ -1,0 +1,110 @@
+"""Shared topics from `rules/*.yaml`; an invalid file is rejected loudly with file:line:col.
+
+    topics:
+      - name: dprk-troops            # letters, digits, - and _
+        description: North Korean troops sent abroad
+        expression: 朝鲜 + 派兵
+        min_outlets: 1               # optional: alert once this many outlets carry the story
+        sources: [VOA, DW]           # optional: only these outlets
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import ConfigError, RuleError
+from bot.models import Rule, Topic
+from bot.rules.grammar import parse
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_KEYS = {"name", "description", "expression", "min_outlets", "sources"}
+
+
+def load_topics(rules_dir: Path) -> list[Topic]:
+    """Every topic in `rules_dir/*.yaml`; raises ConfigError listing each problem found."""
+    topics: list[Topic] = []
+    problems: list[str] = []
+    files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
+    for file in files:
+        if file.name == "entities.yaml":
+            continue
+        try:
+            topics.extend(_load_file(file))
+        except ConfigError as exc:
+            problems.append(str(exc))
+    names = [t.name for t in topics]
+    problems += [f"{rules_dir}: topic {n!r} is defined twice" for n in sorted(set(names))
+                 if names.count(n) > 1]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return topics
+
+
+def topic_rule(topic: Topic) -> Rule:
+    """The rule a topic compiles to."""
+    return Rule(id=f"topic:{topic.name}", expression=topic.expression, topic=topic.name,
+                min_outlets=topic.min_outlets, sources=topic.sources)
+
+
+def _load_file(file: Path) -> list[Topic]:
+    try:
+        root = yaml.compose(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from exc
+    if root is None:
+        return []
+    items = _mapping(root, file).get("topics")
+    if not isinstance(items, yaml.SequenceNode):
+        raise ConfigError(f"{_where(file, items or root)}: expected a list under 'topics'")
+    return [_topic(node, file) for node in items.value]
+
+
+def _topic(node: yaml.Node, file: Path) -> Topic:
+    fields = _mapping(node, file)
+    unknown = set(fields) - _KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"{_where(file, fields[key])}: unknown key {key!r}")
+    values: dict[str, Any] = {k: yaml.safe_load(yaml.serialize(v)) for k, v in fields.items()}
+    name, expression = values.get("name"), values.get("expression")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(f"{_where(file, fields.get('name', node))}: topic needs a name of "
+                          "letters, digits, - and _")
+    if not isinstance(expression, str):
+        raise ConfigError(f"{_where(file, fields.get('expression', node))}: topic {name!r} "
+                          "needs an expression")
+    try:
+        parse(expression)
+    except RuleError as exc:
+        raise ConfigError(f"{_where(file, fields['expression'], exc.position)}: topic {name!r}:"
+                          f" {exc.message}") from exc
+    min_outlets, sources = values.get("min_outlets", 1), values.get("sources") or []
+    if not isinstance(min_outlets, int) or min_outlets < 1:
+        raise ConfigError(f"{_where(file, fields['min_outlets'])}: min_outlets must be >= 1")
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        raise ConfigError(f"{_where(file, fields['sources'])}: sources must be a list of names")
+    return Topic(name=name, expression=expression, description=str(values.get("description")
+                 or ""), min_outlets=min_outlets, sources=tuple(sources))
+
+
+def _mapping(node: yaml.Node, file: Path) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{_where(file, node)}: expected a mapping")
+    return {str(k.value): v for k, v in node.value}
+
+
+def _where(file: Path, node: yaml.Node, offset: int = 0) -> str:
+    """`file:line:col` of a node, `offset` characters into a plain one-line scalar."""
+    mark = node.start_mark
+    column = mark.column + 1
+    if offset and isinstance(node, yaml.ScalarNode) and node.style in (None, ""):
+        column += offset
+    return f"{file}:{mark.line + 1}:{column}"
