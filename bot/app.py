@@ -47,7 +47,8 @@ class App:
         url = s.redis_url.get_secret_value() if s.redis_url else None
         self.store: Store = await self._stack.enter_async_context(
             open_store(redis_url=url, data_dir=s.data_dir, prefix=s.key_prefix))
-        self.fetcher = await self._stack.enter_async_context(Fetcher())
+        self.fetcher = await self._stack.enter_async_context(
+            Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_feed_bytes))
         self.chats = ChatDirectory(self.store)
         self.rules = RuleBook(self.topics, self.chats)
         self.outbox = Outbox(self.store)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     key_prefix: str = Field(default="newsbot:", alias="NEWSBOT_KEY_PREFIX")
     window_hours: float = Field(default=72.0, gt=0, alias="NEWSBOT_WINDOW_HOURS")
     seen_days: float = Field(default=30.0, gt=0, alias="NEWSBOT_SEEN_DAYS")
+    fetch_timeout: float = Field(default=20.0, gt=0, alias="NEWSBOT_FETCH_TIMEOUT")
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="NEWSBOT_MAX_FEED_BYTES")
     admins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="NEWSBOT_ADMINS")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
-from feedserver import FeedServer, atom, rss
 
 from bot.errors import FetchError, ParseError
 from bot.feeds.fetch import USER_AGENT, Fetcher, RateLimitedError, StatusError
 from bot.feeds.parse import parse_feed_async
 from bot.models import FeedSpec
+from tests.feedserver import FeedServer, atom, rss
 
 SEOUL = timezone(timedelta(hours=9))
 

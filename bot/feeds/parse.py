@@ -33,7 +33,7 @@ MAX_FUTURE = timedelta(days=1)
 # 2025-03-01 08:30:00, 2025/3/1 8:30, 2025年03月01日 08时30分, each with an optional zone.
 _LOCAL_DATE_RE = re.compile(
     r"^\s*(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:\s*(?:T|\s)\s*(?P<h>\d{1,2})\s*[:时時]\s*(?P<mi>\d{1,2})"
+    r"(?:\s*T?\s*(?P<h>\d{1,2})\s*[:时時]\s*(?P<mi>\d{1,2})"
     r"(?:\s*[:分]\s*(?P<s>\d{1,2})(?:\.\d+)?\s*秒?)?\s*分?)?"
     r"\s*(?P<tz>CST|UTC|GMT|Z|[+-]\d{2}:?\d{2})?\s*$",
     re.IGNORECASE,
@@ -93,8 +93,8 @@ def parse_date(raw: str | None, parsed: time.struct_time | None = None, *,
 
 def _published(entry: Any, *, zh: bool, now: datetime) -> datetime | None:
     """The entry's publication (else update) time in UTC; None if absent, bad or future."""
-    for key in ("published", "updated"):
-        when = parse_date(entry.get(key), entry.get(f"{key}_parsed"), zh=zh)
+    for key in ("published", "updated"):  # dict.get: skip feedparser's updated->published alias
+        when = parse_date(dict.get(entry, key), dict.get(entry, f"{key}_parsed"), zh=zh)
         if when is not None:
             return when if when <= now + MAX_FUTURE else None
     return None
@@ -160,9 +160,12 @@ def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,
     language = feed.language or parsed.feed.get("language") or None
     base = url or feed.url
     now = datetime.now(UTC)
-    articles = (_to_article(entry, feed=feed, base=base, language=language, now=now)
-                for entry in parsed.entries)
-    return [article for article in articles if article is not None]
+    articles = [a for a in (_to_article(entry, feed=feed, base=base, language=language, now=now)
+                            for entry in parsed.entries) if a is not None]
+    if not articles and parsed.get("bozo"):  # broken XML that yielded nothing usable
+        raise ParseError(feed.id, f"malformed feed ({parsed.get('bozo_exception')})",
+                         kind="parse")
+    return articles
 
 
 async def parse_feed_async(content: bytes, *, feed: FeedSpec, url: str | None = None,

@@ -60,10 +60,11 @@ async def poll_feed(feed: FeedSpec, *, store: Store, fetcher: Fetcher) -> PollRe
 
 async def _read_folder(feed: FeedSpec) -> PollResult:
     folder = Path(feed.path or "")
-    if not folder.exists():
-        raise ParseError(feed.location, "folder does not exist", kind="missing")
-    articles, errors = await asyncio.to_thread(read_seed_folder, folder, feed_id=feed.id,
-                                               outlet=feed.outlet)
+    try:
+        articles, errors = await asyncio.to_thread(read_seed_folder, folder, feed_id=feed.id,
+                                                   outlet=feed.outlet)
+    except OSError as exc:
+        raise ParseError(feed.location, f"cannot read folder: {exc}", kind="missing") from exc
     for error in errors:
         log.warning("feeds: skipped a seed file", extra={"kv": {
             "feed_id": feed.id, "error": str(error)}})

@@ -1,0 +1,121 @@
+"""End to end through the real `newsbot` command line: the seeds demo and HTTP feeds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from bot.feeds.seeds import read_seed_folder
+from bot.feeds.sources import feed_id
+from tests.conftest import REPO, SEEDS
+from tests.feedserver import FeedServer, rss
+
+
+def _newsbot(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=120, check=False)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_")) and k != "REDIS_URL"}
+    env.update(extra)
+    return env
+
+
+def _alerts(stdout: str) -> list[str]:
+    return [block for block in stdout.split("[ALERT] ")[1:]]
+
+
+def test_demo_prints_two_alerts_then_none_then_starts_over(tmp_path: Path) -> None:
+    """The README demo (embedded store): two alerts, none on a rerun, two in a fresh data dir."""
+    env = _env(NEWSBOT_DATA_DIR=str(tmp_path / "data"), NEWSBOT_FETCH_TIMEOUT="5")
+    first = _newsbot("run", "--once", env=env)
+    assert first.returncode == 0, first.stderr
+    alerts = _alerts(first.stdout)
+    assert len(alerts) == 2, first.stdout
+    big = next(a for a in alerts if "3 outlets" in a)
+    assert "DW · VOA · unknown" in big and "韩国要求朝鲜" in big
+    assert any(a.startswith("韩国与欧盟同声强烈谴责朝鲜出兵援俄攻乌") for a in alerts)
+    assert "韩国敦促朝俄停止武器贸易" not in first.stdout  # seed 004 matches no rule
+
+    again = _newsbot("run", "--once", env=env)
+    assert again.returncode == 0, again.stderr
+    assert _alerts(again.stdout) == []
+
+    fresh = _newsbot("run", "--once", env={**env, "NEWSBOT_DATA_DIR": str(tmp_path / "new")})
+    assert len(_alerts(fresh.stdout)) == 2
+
+
+def _seed_feeds(server: FeedServer) -> dict[str, str]:
+    """Serve the seeds as RSS, one feed per outlet; returns outlet -> URL."""
+    articles, _ = read_seed_folder(SEEDS)
+    by_outlet: dict[str, list[dict[str, object]]] = {}
+    for a in articles:
+        item: dict[str, object] = {"title": a.title, "description": a.text, "guid": a.path}
+        if a.url:
+            item["link"] = a.url
+        if a.published:
+            item["pubDate"] = a.published
+        by_outlet.setdefault(a.outlet, []).append(item)
+    return {outlet: server.add(f"/{outlet}.xml", rss(items, language="zh"))
+            for outlet, items in by_outlet.items()}
+
+
+def test_http_feeds_alert_and_bad_feeds_are_marked_and_skipped(tmp_path: Path, redis_url: str,
+                                                                key_prefix: str) -> None:
+    """Seeds served over loopback alert twice while malformed, 500 and slow feeds are marked."""
+    with FeedServer() as server:
+        good = _seed_feeds(server)
+        bad = {"malformed": server.add("/bad.xml", b"<rss><channel><item><title>x</ite"),
+               "http500": server.add("/500.xml", b"oops", status=500),
+               "timeout": server.add("/slow.xml", rss([{"title": "late"}]), delay=3.0)}
+        lines = ["feeds:"]
+        lines += [f"  - url: {u}\n    outlet: {o if o != 'unknown' else 'BBC'}\n    language: zh"
+                  for o, u in good.items()]
+        lines += [f"  - url: {u}" for u in bad.values()]
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text("\n".join(lines) + "\n")
+        env = _env(REDIS_URL=redis_url, NEWSBOT_KEY_PREFIX=key_prefix,
+                   NEWSBOT_FEEDS=str(feeds), NEWSBOT_FETCH_TIMEOUT="1",
+                   NEWSBOT_DATA_DIR=str(tmp_path / "data"))
+        result = _newsbot("run", "--once", env=env)
+    assert result.returncode == 0, result.stderr
+    alerts = _alerts(result.stdout)
+    assert len(alerts) == 2, result.stdout + result.stderr
+    assert any("3 outlets: DW · VOA · BBC" in a for a in alerts)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for kind, url in bad.items():
+            state = client.hgetall(f"{key_prefix}feed:{feed_id(url)}")
+            assert state["status"] == "error", (kind, state)
+            assert state["errors"] == "1"
+        for url in good.values():
+            assert client.hget(f"{key_prefix}feed:{feed_id(url)}", "status") == "ok"
+        for key in client.scan_iter(match=f"{key_prefix}*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+def test_help_on_every_subcommand() -> None:
+    """`--help` works on the program and on every subcommand."""
+    env = _env()
+    for args in (["--help"], ["run", "--help"], ["stories", "--help"], ["rules", "--help"],
+                 ["rules", "check", "--help"]):
+        result = _newsbot(*args, env=env)
+        assert result.returncode == 0 and "usage: newsbot" in result.stdout, args
+
+
+def test_rules_check_reports_file_line_col(tmp_path: Path) -> None:
+    """An invalid rule file makes `rules check` exit 1 naming file:line:col."""
+    (tmp_path / "bad.yaml").write_text("topics:\n  - name: t\n    expression: 朝鲜 + \n")
+    result = _newsbot("rules", "check", env=_env(NEWSBOT_RULES_DIR=str(tmp_path)))
+    assert result.returncode == 1
+    assert f"{tmp_path / 'bad.yaml'}:3:" in result.stderr
+    ok = _newsbot("rules", "check", env=_env())
+    assert ok.returncode == 0 and "1 topics OK" in ok.stdout
