@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.models import Rule
 from bot.rules.grammar import parse
-from bot.store import Store
+from bot.store import Store, done
 
 
 class ChatDirectory:
@@ -32,11 +32,11 @@ class ChatDirectory:
 
     async def subscribers(self, topic: str) -> set[str]:
         """The chats subscribed to `topic`."""
-        return set(await self.store.redis.smembers(self.keys("topic", topic, "chats")))
+        return set(await done(self.store.redis.smembers(self.keys("topic", topic, "chats"))))
 
     async def topics_of(self, chat: str) -> set[str]:
         """The topics `chat` follows."""
-        return set(await self.store.redis.smembers(self.keys("chat", chat, "topics")))
+        return set(await done(self.store.redis.smembers(self.keys("chat", chat, "topics"))))
 
     async def add_rule(self, chat: str, expression: str) -> Rule:
         """Validate and store a rule for `chat`; raises RuleError on a bad expression."""
@@ -52,21 +52,21 @@ class ChatDirectory:
 
     async def delete_rule(self, chat: str, number: str) -> bool:
         """Delete rule `number` of `chat`; False if there was none."""
-        removed = await self.store.redis.hdel(self.keys("chat", chat, "rules"), number)
+        removed = await done(self.store.redis.hdel(self.keys("chat", chat, "rules"), number))
         if removed:
             await self.store.redis.incr(self.keys("rules_version"))
         return bool(removed)
 
     async def rules_of(self, chat: str) -> list[Rule]:
         """The rules of one chat, in the order they were added."""
-        stored = await self.store.redis.hgetall(self.keys("chat", chat, "rules"))
+        stored = await done(self.store.redis.hgetall(self.keys("chat", chat, "rules")))
         return [Rule(id=f"chat:{chat}:{n}", expression=e, chat=chat)
                 for n, e in sorted(stored.items(), key=lambda kv: int(kv[0]))]
 
     async def all_rules(self) -> list[Rule]:
         """Every chat's rules."""
         rules: list[Rule] = []
-        for chat in sorted(await self.store.redis.smembers(self.keys("rule_chats"))):
+        for chat in sorted(await done(self.store.redis.smembers(self.keys("rule_chats")))):
             rules.extend(await self.rules_of(chat))
         return rules
 

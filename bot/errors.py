@@ -9,7 +9,7 @@
     │   └── ParseError       not a feed, malformed XML, unreadable seed file
     ├── RuleError            a rule expression is invalid (carries the position)
     └── ChannelError         a chat platform refused or failed a send/edit
-        └── RetryAfter       the platform asked us to wait `retry_after` seconds
+        └── RetryAfterError       the platform asked us to wait `retry_after` seconds
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class ChannelError(NewsbotError):
     """A chat platform failed a send or edit."""
 
 
-class RetryAfter(ChannelError):
+class RetryAfterError(ChannelError):
     """The platform rate-limited us; try again after `retry_after` seconds."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:

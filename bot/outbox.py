@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
-from bot.errors import ChannelError, RetryAfter
+from bot.errors import ChannelError, RetryAfterError
 from bot.models import Alert, Delivery, Story
 from bot.platforms.base import Channel
-from bot.store import Store
+from bot.store import Store, done
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +76,11 @@ class Outbox:
 
     async def fail(self, entry_id: str, delivery: Delivery, error: str) -> bool:
         """Count a failed attempt; after MAX_ATTEMPTS move it to the dead letters (True)."""
-        attempts = await self.store.redis.hincrby(self.attempts, entry_id, 1)
+        attempts = await done(self.store.redis.hincrby(self.attempts, entry_id, 1))
         if attempts < MAX_ATTEMPTS:
             return False
-        await self.store.redis.rpush(self.dead, json.dumps({
-            "chat": delivery.chat, "story": delivery.story_id, "error": error}))
+        await done(self.store.redis.rpush(self.dead, json.dumps({
+            "chat": delivery.chat, "story": delivery.story_id, "error": error})))
         await self.ack(entry_id)
         return True
 
@@ -173,14 +173,14 @@ class Deliverer:
                     return await channel.send(alert)
                 await channel.edit(sent.ref, alert)
                 return sent.ref
-            except RetryAfter as exc:
+            except RetryAfterError as exc:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(min(exc.retry_after, MAX_RETRY_AFTER))
         raise ChannelError("delivery: gave up")  # pragma: no cover - loop always returns
 
     async def _sent(self, chat: str, story_id: str) -> Sent | None:
-        data = await self.store.redis.hgetall(self.store.keys.sent(chat, story_id))
+        data = await done(self.store.redis.hgetall(self.store.keys.sent(chat, story_id)))
         return Sent(ref=data["ref"], version=int(data["version"])) if data else None
 
     async def _record(self, chat: str, story: Story, ref: str) -> None:

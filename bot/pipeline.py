@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ from bot.dedup.index import Assignment, StoryIndex
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
 from bot.rules.book import RuleBook
-from bot.store import Store
+from bot.store import Store, done
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,14 @@ class Pipeline:
             "rules": ",".join(matched), "deliveries": len(deliveries)}})
         return Outcome(article, assignment, tuple(deliveries))
 
-    async def _record_matches(self, story_id: str, matched: dict[str, tuple[str, ...]]
+    async def _record_matches(self, story_id: str, matched: Mapping[str, tuple[str, ...]]
                               ) -> None:
         """Merge the terms each rule matched into the story's record."""
         key = self.store.keys.story_matched(story_id)
-        existing = await self.store.redis.hgetall(key)
+        existing = await done(self.store.redis.hgetall(key))
         merged = {rule_id: json.dumps(sorted(set(terms) | set(json.loads(existing.get(rule_id,
                   "[]")))), ensure_ascii=False) for rule_id, terms in matched.items()}
-        await self.store.redis.hset(key, mapping=merged)
+        await done(self.store.redis.hset(key, mapping=merged))
         await self.store.redis.expire(key, self.index.window + 86_400)
 
     async def _route(self, story: Story) -> list[Delivery]:
@@ -80,7 +80,7 @@ class Pipeline:
                 continue
             for chat in await self.rules.chats_for(rule):
                 by_chat.setdefault(chat, []).append(rule_id)
-        alerted = await self.store.redis.smembers(self.store.keys.story_chats(story.id))
+        alerted = await done(self.store.redis.smembers(self.store.keys.story_chats(story.id)))
         for chat in alerted:
             by_chat.setdefault(chat, [])
         return [Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))

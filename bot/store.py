@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import inspect
 import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -33,6 +34,14 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+T = TypeVar("T")
+
+
+async def done(value: Awaitable[T] | T) -> T:
+    """Await a redis-py call whose async variant is typed `Awaitable[T] | T`."""
+    return await value if inspect.isawaitable(value) else value
 
 
 class Keys:
@@ -93,7 +102,7 @@ class Store:
     async def ping(self) -> None:
         """Raise StoreError unless the server answers."""
         try:
-            await self.redis.ping()
+            await done(self.redis.ping())
         except RedisError as exc:
             raise StoreError(f"store: server does not answer: {exc}") from exc
 
@@ -121,12 +130,12 @@ class Store:
 
     async def feed_state(self, feed_id: str) -> dict[str, str]:
         """The stored state of a feed (empty for a new feed)."""
-        return dict(await self.redis.hgetall(self.keys.feed(feed_id)))
+        return dict(await done(self.redis.hgetall(self.keys.feed(feed_id))))
 
     async def update_feed_state(self, feed_id: str, fields: Mapping[str, str | int | float]
                                 ) -> None:
         """Set some fields of a feed's state."""
-        await self.redis.hset(self.keys.feed(feed_id), mapping=dict(fields))
+        await done(self.redis.hset(self.keys.feed(feed_id), mapping=dict(fields)))
 
     async def record_feed_error(self, feed_id: str, *, kind: str, message: str) -> int:
         """Count one failure of a feed; returns the number of failures in a row."""
@@ -221,7 +230,9 @@ async def open_store(*, redis_url: str | None, data_dir: Path, prefix: str = "ne
                      ) -> AsyncIterator[Store]:
     """A connected Store: on `redis_url`, or on an embedded server in `data_dir`."""
     async with AsyncExitStack() as stack:
-        url = redis_url or await stack.enter_async_context(EmbeddedValkey(data_dir))
+        url = redis_url
+        if not url:
+            url = await stack.enter_async_context(EmbeddedValkey(data_dir))
         client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30,
                                          socket_connect_timeout=5, retry_on_timeout=True)
         store = Store(client, prefix=prefix)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.chats import ChatDirectory
 from bot.dedup.index import StoryIndex
-from bot.errors import RetryAfter
+from bot.errors import RetryAfterError
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Alert, Article, Topic
 from bot.outbox import Deliverer, Outbox
@@ -36,7 +36,7 @@ class RecordingChannel:
     async def send(self, alert: Alert) -> str:
         if self.rate_limited:
             self.rate_limited -= 1
-            raise RetryAfter("slow down", retry_after=0.01)
+            raise RetryAfterError("slow down", retry_after=0.01)
         self.sent.append(alert)
         return f"m{len(self.sent)}"
 

