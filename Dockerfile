@@ -29,7 +29,7 @@ RUN pip install --no-deps . && rm -rf build ./*.egg-info
 # Files the bot reads from its working directory (NEWSBOT_RULES_DIR, NEWSBOT_FEEDS).
 COPY rules ./rules
 COPY seeds ./seeds
-COPY feeds.yaml feeds.public.yaml ./
+COPY feeds.yaml ./
 
 USER newsbot
 VOLUME ["/data"]
