@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -59,7 +58,7 @@ class App:
                                  outbox=self.outbox)
         self.channels = {c.platform: c for c in [ConsoleChannel(), *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
-                                   consumer=f"{socket.gethostname()}-{os.getpid()}")
+                                   consumer=socket.gethostname())
         if not (s.telegram_enabled or s.slack_enabled):
             for topic in self.topics:
                 await self.chats.subscribe(CONSOLE_CHAT, topic.name)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 GROUP = "deliver"
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER = 300.0
+CLAIM_IDLE_MS = 60_000  # entries a vanished worker read but never acknowledged
 
 
 class Outbox:
@@ -52,9 +53,13 @@ class Outbox:
             "chat": delivery.chat, "story": delivery.story_id,
             "rules": json.dumps(delivery.rule_ids)})
 
-    async def read(self, consumer: str, *, count: int = 100, block_ms: int | None = None
-                   ) -> list[tuple[str, Delivery]]:
-        """This consumer's unacknowledged entries first, then new ones."""
+    async def read(self, consumer: str, *, count: int = 100, block_ms: int | None = None,
+                   claim_idle_ms: int = CLAIM_IDLE_MS) -> list[tuple[str, Delivery]]:
+        """Entries left by dead workers, this consumer's unacknowledged ones, then new ones."""
+        _, claimed, *_ = await self.store.redis.xautoclaim(
+            self.stream, GROUP, consumer, claim_idle_ms, start_id="0-0", count=count)
+        if entries := [(entry_id, _delivery(f)) for entry_id, f in claimed if f]:
+            return entries
         for start in ("0", ">"):
             reply = await self.store.redis.xreadgroup(
                 GROUP, consumer, {self.stream: start}, count=count,
@@ -106,32 +111,40 @@ class Deliverer:
     """Turns outbox entries into platform messages: send once, edit as the story grows."""
 
     def __init__(self, store: Store, outbox: Outbox, channels: Mapping[str, Channel], *,
-                 consumer: str = "worker") -> None:
+                 consumer: str = "worker", claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
         self.store = store
         self.outbox = outbox
         self.channels = channels
         self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
 
     async def drain(self) -> int:
         """Deliver everything queued now; returns the number of messages sent or edited."""
         done = 0
-        while entries := await self.outbox.read(self.consumer):
-            done += await self._deliver_batch(entries)
+        while entries := await self.outbox.read(self.consumer,
+                                                claim_idle_ms=self.claim_idle_ms):
+            sent, _ = await self._deliver_batch(entries)
+            done += sent
         return done
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver continuously until `stop` is set."""
+        """Deliver continuously until `stop` is set; back off a little after failures."""
         while not stop.is_set():
-            entries = await self.outbox.read(self.consumer, block_ms=1000)
-            if entries:
-                await self._deliver_batch(entries)
+            entries = await self.outbox.read(self.consumer, block_ms=1000,
+                                             claim_idle_ms=self.claim_idle_ms)
+            _, failed = await self._deliver_batch(entries)
+            if failed:
+                await asyncio.sleep(1.0)
 
-    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> int:
-        """Deliver each (chat, story) once per batch, then acknowledge its entries."""
+    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> tuple[int, int]:
+        """Deliver each (chat, story) once per batch, then acknowledge its entries.
+
+        Returns (messages sent or edited, deliveries that failed).
+        """
         groups: dict[tuple[str, str], list[tuple[str, Delivery]]] = {}
         for entry_id, delivery in entries:
             groups.setdefault((delivery.chat, delivery.story_id), []).append((entry_id, delivery))
-        done = 0
+        done = failed = 0
         for group in groups.values():
             ids = [entry_id for entry_id, _ in group]
             rules = tuple(dict.fromkeys(r for _, d in group for r in d.rule_ids))
@@ -144,9 +157,10 @@ class Deliverer:
                     "chat": delivery.chat, "story_id": delivery.story_id, "error": str(exc)}})
                 for entry_id in ids:
                     await self.outbox.fail(entry_id, delivery, str(exc))
+                failed += 1
                 continue
             await self.outbox.ack(*ids)
-        return done
+        return done, failed
 
     async def deliver(self, delivery: Delivery) -> int:
         """Send or edit one alert; 1 if a message went out, 0 if nothing was needed."""

@@ -119,3 +119,50 @@ def test_rules_check_reports_file_line_col(tmp_path: Path) -> None:
     assert f"{tmp_path / 'bad.yaml'}:3:" in result.stderr
     ok = _newsbot("rules", "check", env=_env())
     assert ok.returncode == 0 and "1 topics OK" in ok.stdout
+
+
+def test_run_polls_on_schedule_and_stops_on_sigterm(tmp_path: Path, redis_url: str,
+                                                     key_prefix: str) -> None:
+    """`newsbot run` alerts on a new item at the next poll and exits cleanly on SIGTERM."""
+    import queue
+    import signal
+    import threading
+
+    item = {"title": "朝鲜向俄罗斯派兵", "description": "韩国情报机构称朝鲜派兵一万二千人。",
+            "link": "https://www.dw.com/zh/a-1", "pubDate": "Mon, 21 Oct 2024 11:00:00 GMT"}
+    later = {"title": "Japan and EU agree trade deal", "description": "Tokyo and Brussels.",
+             "link": "https://www.dw.com/en/a-2", "pubDate": "Mon, 21 Oct 2024 12:00:00 GMT"}
+    third = {"title": "日本抗议朝鲜派兵俄罗斯", "description": "日本政府对朝鲜派兵表示抗议，东京。",
+             "link": "https://www.rfi.fr/cn/a-3", "pubDate": "Sat, 02 Nov 2024 12:00:00 GMT"}
+    with FeedServer() as server:
+        url = server.add("/feed.xml", rss([item], language="zh"))
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - url: {url}\n    interval: 0.5\n")
+        env = _env(REDIS_URL=redis_url, NEWSBOT_KEY_PREFIX=key_prefix, NEWSBOT_FEEDS=str(feeds))
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or []],
+                         daemon=True).start()
+
+        def next_alert() -> str:
+            while True:  # bounded by the queue timeout; raises queue.Empty if nothing comes
+                line = lines.get(timeout=30)
+                if line.startswith("[ALERT]"):
+                    return line
+
+        try:
+            assert "朝鲜向俄罗斯派兵" in next_alert()
+            server.add("/feed.xml", rss([item, later, third], language="zh"))
+            assert "日本抗议朝鲜派兵俄罗斯" in next_alert()
+            assert server.count("/feed.xml") >= 2
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+        stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, stderr
+    assert "scheduler: stopped" in stderr
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    for key in client.scan_iter(match=f"{key_prefix}*"):
+        client.delete(key)
+    client.close()

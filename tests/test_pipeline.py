@@ -139,3 +139,36 @@ async def test_window_uses_article_time_not_wall_clock(store: Store, hours: int)
     second = await pipeline.process(moved)
     assert first.assignment and second.assignment
     assert second.assignment.story.id == first.assignment.story.id
+
+
+async def test_entries_of_a_vanished_worker_are_claimed_and_delivered_once(store: Store) -> None:
+    """Entries another worker read but never acknowledged are taken over, not lost."""
+    channel = RecordingChannel()
+    pipeline, _ = await _setup(store, channel)
+    await pipeline.process(next(a for a in _seeds() if _name(a) == "001"))
+    outbox = Outbox(store)
+    assert len(await outbox.read("crashed-worker")) == 1  # read, then the worker dies
+    survivor = Deliverer(store, outbox, {"test": channel}, consumer="survivor",
+                         claim_idle_ms=0)
+    assert await survivor.drain() == 1
+    assert await survivor.drain() == 0 and len(channel.sent) == 1
+    assert await outbox.depth() == 0
+
+
+async def test_failing_channel_dead_letters_after_max_attempts(store: Store) -> None:
+    """A delivery that keeps failing is retried, then parked in the dead-letter list."""
+    from bot.errors import ChannelError
+    from bot.outbox import MAX_ATTEMPTS
+
+    class Broken(RecordingChannel):
+        async def send(self, alert: Alert) -> str:
+            raise ChannelError("test: chat not found")
+
+    pipeline, _ = await _setup(store, Broken())
+    outbox = Outbox(store)
+    deliverer = Deliverer(store, outbox, {"test": Broken()})
+    await pipeline.process(next(a for a in _seeds() if _name(a) == "001"))
+    assert await deliverer.drain() == 0
+    dead = await store.redis.lrange(outbox.dead, 0, -1)
+    assert len(dead) == 1 and "chat not found" in dead[0]
+    assert await outbox.depth() == 0 and MAX_ATTEMPTS == 5
