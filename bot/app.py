@@ -56,13 +56,24 @@ class App:
                                 seen_seconds=int(s.seen_days * 86_400))
         self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
                                  outbox=self.outbox)
-        self.channels = {c.platform: c for c in [ConsoleChannel(), *self._extra_channels]}
+        self.channels = {c.platform: c for c in [ConsoleChannel(), *await self._platforms(),
+                                                 *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
                                    consumer=socket.gethostname())
         if not (s.telegram_enabled or s.slack_enabled):
             for topic in self.topics:
                 await self.chats.subscribe(CONSOLE_CHAT, topic.name)
         return self
+
+    async def _platforms(self) -> list[Channel]:
+        """The chat platforms whose tokens are set, started (their connections checked)."""
+        s, channels = self.settings, list[Channel]()
+        if s.telegram_bot_token is not None:
+            from bot.platforms.telegram import TelegramChannel
+
+            channels.append(await self._stack.enter_async_context(TelegramChannel(
+                token=s.telegram_bot_token.get_secret_value(), api_url=s.telegram_api_url)))
+        return channels
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -1,0 +1,449 @@
+"""A loopback Telegram Bot API server for tests: the real PTB client talks HTTP to it.
+
+    async with BotApiServer() as api:
+        async with TelegramChannel(token=api.token, api_url=api.root) as channel:
+            ref = await channel.send(alert)
+        assert api.calls_of("sendMessage")[0]["parse_mode"] == "HTML"
+        assert api.messages(123)[0]["text"].startswith(...)
+
+It serves `/bot<token>/<method>` (aiohttp on 127.0.0.1, a free port) with the Bot API's
+envelope: `{"ok": true, "result": ...}` or `{"ok": false, "error_code": N, "description": ...,
+"parameters": {...}}`. Bodies may be JSON, form-encoded (what PTB sends: non-string values
+JSON-encoded) or multipart. HTML messages are parsed as Telegram does (supported tags only,
+`&lt;`/`&gt;`/`&amp;`/`&quot;` and numeric entities, the 4,096 UTF-16-unit limit), so an
+unescaped `<script>` is a 400, and stored messages carry plain `text` plus `entities` with
+UTF-16 offsets. Every call is recorded; `fail_next` scripts errors such as 429 retry_after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import socket
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from html import unescape
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
+BOT_ID = 123456
+BOT_USERNAME = "newsbot_test_bot"
+LIMIT = 4096
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a specified message content and reply markup "
+                "of the message")
+
+# Parameters Telegram takes as strings; every other form value is JSON-decoded (as PTB encodes).
+_STRING_PARAMS = {"text", "parse_mode", "caption", "inline_message_id", "language_code",
+                  "callback_query_id", "url", "secret_token", "name", "title", "description",
+                  "short_description", "query", "emoji"}
+_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+         "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
+         "del": "strikethrough", "code": "code", "pre": "pre", "a": "text_link",
+         "blockquote": "blockquote", "tg-spoiler": "spoiler", "span": "spoiler",
+         "tg-emoji": "custom_emoji"}
+_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+\s*=\s*"[^"<]*")*)\s*>')
+_ATTR = re.compile(r'([a-zA-Z-]+)\s*=\s*"([^"]*)"')
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_COMMAND = re.compile(r"(?<![^\s])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, the unit of Telegram's offsets and limits."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class ApiError(Exception):
+    """An error answer of the Bot API."""
+
+    def __init__(self, code: int, description: str, *, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.retry_after = retry_after
+
+    def body(self) -> dict[str, Any]:
+        """The JSON envelope Telegram sends for this error."""
+        body: dict[str, Any] = {"ok": False, "error_code": self.code,
+                                "description": self.description}
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def parse_html(html: str) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram's HTML parse mode: plain text and entities (UTF-16 offsets), or ApiError 400."""
+    out: list[str] = []
+    units = 0
+    stack: list[tuple[str, int, dict[str, Any]]] = []
+    entities: list[dict[str, Any]] = []
+    pos = 0
+    while pos < len(html):
+        char = html[pos]
+        if char == "<":
+            match = _TAG.match(html, pos)
+            if not match:
+                raise _cant_parse(f"unexpected < at byte offset {pos}")
+            _tag(match, stack, entities, units, pos)
+            pos = match.end()
+            continue
+        if char == "&":
+            match = _ENTITY.match(html, pos)
+            if not match:
+                raise _cant_parse(f"character & is reserved at byte offset {pos}")
+            char, pos = unescape(match.group()), match.end()
+        elif char == ">":
+            raise _cant_parse(f"character > is reserved at byte offset {pos}")
+        else:
+            pos += 1
+        out.append(char)
+        units += utf16_len(char)
+    if stack:
+        raise _cant_parse(f'can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    entities.sort(key=lambda e: (e["offset"], -e["length"]))
+    return "".join(out), entities
+
+
+def _tag(match: re.Match[str], stack: list[tuple[str, int, dict[str, Any]]],
+         entities: list[dict[str, Any]], units: int, pos: int) -> None:
+    closing, name = match.group(1) == "/", match.group(2).lower()
+    if name not in _TAGS:
+        raise _cant_parse(f'unsupported {"end" if closing else "start"} tag "{name}" '
+                          f"at byte offset {pos}")
+    if not closing:
+        attrs = {k.lower(): unescape(v) for k, v in _ATTR.findall(match.group(3))}
+        extra = {"url": attrs.get("href", "")} if name == "a" else {}
+        stack.append((name, units, extra))
+        return
+    if not stack or stack[-1][0] != name:
+        raise _cant_parse(f'unmatched end tag at byte offset {pos}, expected "</'
+                          f'{stack[-1][0] if stack else ""}>", found "</{name}>"')
+    _, start, extra = stack.pop()
+    if units > start and (name != "a" or re.match(r"(?i)(https?|tg)://", extra["url"])):
+        entities.append({"type": _TAGS[name], "offset": start, "length": units - start, **extra})
+
+
+def _cant_parse(detail: str) -> ApiError:
+    return ApiError(400, f"Bad Request: can't parse entities: {detail[:1].upper()}{detail[1:]}")
+
+
+def _decode(params: dict[str, str]) -> dict[str, Any]:
+    """Form values as Telegram reads them: JSON for non-string parameters."""
+    decoded: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in _STRING_PARAMS:
+            decoded[key] = value
+            continue
+        try:
+            decoded[key] = json.loads(value)
+        except ValueError:
+            decoded[key] = value
+    return decoded
+
+
+@dataclass
+class Call:
+    """One request the server answered (or refused)."""
+
+    method: str
+    params: dict[str, Any]
+    token: str
+    path: str
+    status: int = 200
+
+
+@dataclass
+class _Failure:
+    count: int
+    error: ApiError
+
+
+@dataclass
+class _Chat:
+    id: int | str
+    type: str
+    title: str | None = None
+    admins: set[int] = field(default_factory=set)
+    owner: int | None = None
+
+
+class BotApiServer:
+    """The Bot API on 127.0.0.1; `root` is what TELEGRAM_API_URL would be set to."""
+
+    def __init__(self, *, token: str = TOKEN, not_modified: bool = True) -> None:
+        self.token = token
+        self.not_modified = not_modified
+        self.calls: list[Call] = []
+        self.commands: list[dict[str, Any]] = []
+        self._messages: dict[int | str, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self._next_message: dict[int | str, int] = defaultdict(lambda: 1)
+        self._chats: dict[int | str, _Chat] = {}
+        self._failures: dict[str, list[_Failure]] = defaultdict(list)
+        self._updates: list[dict[str, Any]] = []
+        self._next_update = 1
+        self._update_event = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def root(self) -> str:
+        """The API root URL (no `/bot` suffix)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def bot_user(self) -> dict[str, Any]:
+        """The bot's User object."""
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Newsbot",
+                "username": BOT_USERNAME}
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._closing.set()
+        self._update_event.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- scripting and inspection -------------------------------------------------------
+
+    def fail_next(self, method: str, count: int = 1, *, code: int = 429,
+                  description: str | None = None, retry_after: int | None = None) -> None:
+        """Answer the next `count` calls of `method` with an error (429 retry_after=R...)."""
+        if code == 429 and description is None:
+            description = f"Too Many Requests: retry after {retry_after or 1}"
+            retry_after = retry_after or 1
+        error = ApiError(code, description or "Bad Request: scripted failure",
+                         retry_after=retry_after)
+        self._failures[method.lower()].append(_Failure(count, error))
+
+    def add_chat(self, chat_id: int | str, *, chat_type: str | None = None,
+                 title: str | None = None, admins: tuple[int, ...] = (),
+                 owner: int | None = None) -> None:
+        """Declare a chat's type, title and administrators (chats are otherwise implied)."""
+        self._chats[chat_id] = _Chat(chat_id, chat_type or _chat_type(chat_id), title,
+                                     set(admins), owner)
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        """Parameters of every successful call of `method`, in order."""
+        return [c.params for c in self.calls
+                if c.method.lower() == method.lower() and c.status == 200]
+
+    def statuses(self, method: str) -> list[int]:
+        """HTTP status of every call of `method`, in order."""
+        return [c.status for c in self.calls if c.method.lower() == method.lower()]
+
+    def messages(self, chat_id: int | str) -> list[dict[str, Any]]:
+        """The current state of every message the bot posted in a chat, oldest first."""
+        return list(self._messages[chat_id].values())
+
+    def queue_command(self, text: str, *, chat_id: int, user_id: int = 42,
+                      chat_type: str | None = None, first_name: str = "Analyst",
+                      username: str | None = "analyst") -> dict[str, Any]:
+        """Queue an incoming user message; `/commands` in it get bot_command entities."""
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if username:
+            user["username"] = username
+        message = {**self._message(chat_id, text, command_entities(text), chat_type=chat_type),
+                   "from": user}
+        update = {"update_id": self._next_update, "message": message}
+        self._next_update += 1
+        self._updates.append(update)
+        self._update_event.set()
+        return update
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        match = re.fullmatch(r"/bot([^/]*)/([A-Za-z]+)", request.path)
+        if not match:
+            self.calls.append(Call("", {}, "", request.path, status=404))
+            return web.json_response(ApiError(404, "Not Found").body(), status=404)
+        token, method = match.groups()
+        params = await _params(request)
+        call = Call(method, params, token, request.path)
+        self.calls.append(call)
+        try:
+            if token != self.token:
+                raise ApiError(401, "Unauthorized")
+            self._scripted(method)
+            result = await self._dispatch(method.lower(), params)
+        except ApiError as exc:
+            call.status = exc.code
+            return web.json_response(exc.body(), status=exc.code)
+        return web.json_response({"ok": True, "result": result})
+
+    def _scripted(self, method: str) -> None:
+        queue = self._failures[method.lower()]
+        if queue:
+            failure = queue[0]
+            failure.count -= 1
+            if failure.count <= 0:
+                queue.pop(0)
+            raise failure.error
+
+    async def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        handlers = {
+            "getme": lambda p: self.bot_user,
+            "sendmessage": self._send,
+            "editmessagetext": self._edit,
+            "setmycommands": self._set_commands,
+            "deletewebhook": lambda p: True,
+            "getchatmember": self._chat_member,
+            "getchatadministrators": self._chat_admins,
+        }
+        if method == "getupdates":
+            return await self._get_updates(params)
+        if method not in handlers:
+            raise ApiError(404, "Not Found")
+        return handlers[method](params)
+
+    # --- methods --------------------------------------------------------------------------
+
+    def _send(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _required(params, "chat_id")
+        text, entities = _render(params)
+        message = {**self._message(chat_id, text, entities), "from": self.bot_user}
+        self._messages[chat_id][message["message_id"]] = message
+        return message
+
+    def _edit(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = _required(params, "chat_id")
+        message = self._messages[chat_id].get(_required(params, "message_id"))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        text, entities = _render(params)
+        if self.not_modified and (text, entities) == (message["text"],
+                                                      message.get("entities", [])):
+            raise ApiError(400, NOT_MODIFIED)
+        message.update(text=text, entities=entities, edit_date=int(time.time()))
+        if not entities:
+            message.pop("entities")
+        return message
+
+    def _set_commands(self, params: dict[str, Any]) -> bool:
+        self.commands = list(params.get("commands") or [])
+        return True
+
+    def _chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chats.get(_required(params, "chat_id"))
+        user_id = _required(params, "user_id")
+        return _member(user_id, "creator" if chat and chat.owner == user_id else
+                       "administrator" if chat and user_id in chat.admins else "member")
+
+    def _chat_admins(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        chat = self._chats.get(_required(params, "chat_id"))
+        if chat is None:
+            return []
+        owner = [_member(chat.owner, "creator")] if chat.owner is not None else []
+        return owner + [_member(a, "administrator") for a in sorted(chat.admins)]
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        if offset:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = float(params.get("timeout") or 0)
+        if not self._updates and timeout > 0 and not self._closing.is_set():
+            self._update_event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._update_event.wait(), timeout)
+        limit = int(params.get("limit") or 100)
+        return self._updates[:limit]
+
+    # --- records --------------------------------------------------------------------------
+
+    def _chat(self, chat_id: int | str, chat_type: str | None = None) -> dict[str, Any]:
+        if chat_id not in self._chats:
+            self.add_chat(chat_id, chat_type=chat_type)
+        chat = self._chats[chat_id]
+        record: dict[str, Any] = {"id": chat.id, "type": chat.type}
+        if chat.type == "private":
+            record["first_name"] = "Analyst"
+        else:
+            record["title"] = chat.title or f"Chat {chat.id}"
+        if isinstance(chat.id, str):
+            record.update(id=-1001000000000 - len(chat.id), username=chat.id.lstrip("@"))
+        return record
+
+    def _message(self, chat_id: int | str, text: str, entities: list[dict[str, Any]], *,
+                 chat_type: str | None = None) -> dict[str, Any]:
+        message_id = self._next_message[chat_id]
+        self._next_message[chat_id] += 1
+        message: dict[str, Any] = {"message_id": message_id, "date": int(time.time()),
+                                   "chat": self._chat(chat_id, chat_type), "text": text}
+        if entities:
+            message["entities"] = entities
+        return message
+
+
+def command_entities(text: str) -> list[dict[str, Any]]:
+    """bot_command entities of `text`, offsets and lengths in UTF-16 code units."""
+    return [{"type": "bot_command", "offset": utf16_len(text[:m.start()]),
+             "length": utf16_len(m.group())} for m in _COMMAND.finditer(text)]
+
+
+def _render(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The message text after entity parsing, checked like Telegram checks it."""
+    raw = _required(params, "text")
+    mode = str(params.get("parse_mode") or "").lower()
+    text, entities = parse_html(str(raw)) if mode == "html" else (str(raw), [])
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if utf16_len(text) > LIMIT:
+        raise ApiError(400, "Bad Request: message is too long")
+    return text, entities
+
+
+def _required(params: dict[str, Any], name: str) -> Any:
+    if params.get(name) in (None, ""):
+        raise ApiError(400, f"Bad Request: {name} is empty")
+    return params[name]
+
+
+def _chat_type(chat_id: int | str) -> str:
+    if isinstance(chat_id, str):
+        return "channel"
+    if chat_id > 0:
+        return "private"
+    return "supergroup" if str(chat_id).startswith("-100") else "group"
+
+
+def _member(user_id: int, status: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+    if status == "creator":
+        return {"status": status, "user": user, "is_anonymous": False}
+    if status != "administrator":
+        return {"status": status, "user": user}
+    rights = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+              "can_restrict_members", "can_promote_members", "can_change_info",
+              "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories")
+    return {"status": status, "user": user, "can_be_edited": False, "is_anonymous": False,
+            **dict.fromkeys(rights, True)}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Query, then JSON or form/multipart body parameters, decoded as Telegram reads them."""
+    params: dict[str, Any] = _decode(dict(request.query))
+    if request.content_type == "application/json":
+        body = await request.json()
+        params.update(body if isinstance(body, dict) else {})
+    elif request.can_read_body:
+        form = await request.post()
+        params.update(_decode({k: v for k, v in form.items() if isinstance(v, str)}))
+    return params

@@ -1,0 +1,42 @@
+"""The wired application in-process: platforms start when their tokens are set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import CONSOLE_CHAT, App
+from bot.config import Settings
+from tests.conftest import REPO
+from tests.telegram_server import BotApiServer
+
+
+def _settings(tmp_path: Path, redis_url: str, key_prefix: str, **extra: object) -> Settings:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - path: {REPO / 'seeds'}\n")
+    return Settings(REDIS_URL=redis_url, NEWSBOT_KEY_PREFIX=key_prefix,  # type: ignore[call-arg]
+                    NEWSBOT_FEEDS=feeds, NEWSBOT_RULES_DIR=REPO / "rules",
+                    NEWSBOT_DATA_DIR=tmp_path / "data", **extra)
+
+
+async def test_telegram_starts_with_its_token_and_receives_alerts(
+        tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """With TELEGRAM_BOT_TOKEN set the bot checks it (getMe) and alerts subscribed chats."""
+    async with BotApiServer() as api:
+        settings = _settings(tmp_path, redis_url, key_prefix, TELEGRAM_BOT_TOKEN=api.token,
+                             TELEGRAM_API_URL=api.root)
+        async with App(settings) as app:
+            assert "telegram" in app.channels and len(api.calls_of("getMe")) == 1
+            assert await app.chats.topics_of(CONSOLE_CHAT) == set()  # a platform is configured
+            await app.chats.subscribe("telegram:1001", "dprk-troops")
+            assert await app.run_once() == 2
+        sent = api.calls_of("sendMessage")
+        assert len(sent) == 2 and {int(c["chat_id"]) for c in sent} == {1001}
+        assert any("3 outlets" in c["text"] for c in sent)
+
+
+async def test_console_follows_topics_without_platforms(tmp_path: Path, redis_url: str,
+                                                         key_prefix: str) -> None:
+    """With no platform token the console chat is subscribed to every shipped topic."""
+    async with App(_settings(tmp_path, redis_url, key_prefix)) as app:
+        assert set(app.channels) == {"console"}
+        assert await app.chats.topics_of(CONSOLE_CHAT) == {t.name for t in app.topics}
