@@ -73,6 +73,11 @@ class App:
 
             channels.append(await self._stack.enter_async_context(TelegramChannel(
                 token=s.telegram_bot_token.get_secret_value(), api_url=s.telegram_api_url)))
+        if s.slack_bot_token is not None:
+            from bot.platforms.slack import SlackChannel
+
+            channels.append(await self._stack.enter_async_context(SlackChannel(
+                token=s.slack_bot_token.get_secret_value(), api_url=s.slack_api_url)))
         return channels
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

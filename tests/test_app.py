@@ -7,6 +7,7 @@ from pathlib import Path
 from bot.app import CONSOLE_CHAT, App
 from bot.config import Settings
 from tests.conftest import REPO
+from tests.slack_server import SlackServer
 from tests.telegram_server import BotApiServer
 
 
@@ -40,3 +41,17 @@ async def test_console_follows_topics_without_platforms(tmp_path: Path, redis_ur
     async with App(_settings(tmp_path, redis_url, key_prefix)) as app:
         assert set(app.channels) == {"console"}
         assert await app.chats.topics_of(CONSOLE_CHAT) == {t.name for t in app.topics}
+
+
+async def test_slack_starts_with_its_token_and_receives_alerts(
+        tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+    """With SLACK_BOT_TOKEN set the bot checks it (auth.test) and alerts subscribed channels."""
+    async with SlackServer(channels=["C0123"]) as api:
+        settings = _settings(tmp_path, redis_url, key_prefix, SLACK_BOT_TOKEN=api.token,
+                             SLACK_API_URL=api.api_url)
+        async with App(settings) as app:
+            assert "slack" in app.channels and len(api.calls_to("auth.test")) == 1
+            await app.chats.subscribe("slack:C0123", "dprk-troops")
+            assert await app.run_once() == 2
+        posts = api.calls_to("chat.postMessage")
+        assert len(posts) == 2 and {p.params["channel"] for p in posts} == {"C0123"}

@@ -1,0 +1,298 @@
+"""A loopback Slack Web API server for tests, plus a builder of signed slash-command requests.
+
+    async with SlackServer(token="xoxb-test", channels=("C123",)) as slack:
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url)
+        ... await client.chat_postMessage(channel="C123", text="hi") ...
+        assert slack.calls_to("chat.postMessage")[0].params["channel"] == "C123"
+        assert slack.messages["C123"][0]["text"] == "hi"
+
+It speaks the wire format where it matters: `POST /api/<method>` (GET too, as slack_sdk uses
+for `users.info`) with JSON, form or query parameters and an `Authorization: Bearer` token;
+answers `{"ok": false, "error": ...}` as Slack does (`not_authed`, `invalid_auth`,
+`channel_not_found`, `message_not_found`, `user_not_found`, `unknown_method`), and HTTP 429
+with `Retry-After` and `ratelimited` when told to. `POST /response/<id>` records what a
+command handler posts to its `response_url`. The server runs on the test's event loop
+(aiohttp.web on 127.0.0.1, a random port).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+BASE_TS = 1729511224  # 2024-10-21, the day of the sample story
+TEAM_ID = "T0NEWSBOT"
+BOT_USER_ID = "U0NEWSBOT"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request the server received."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    headers: dict[str, str]
+    content_type: str
+    http_verb: str
+
+
+@dataclass(slots=True)
+class _Fault:
+    """Answer the next `times` calls of a method with this error (429 when `retry_after`)."""
+
+    times: int
+    error: str
+    status: int = 200
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A slash-command request as Slack sends it to the app's request URL."""
+
+    body: str
+    headers: dict[str, str]
+    response_url: str
+    response_id: str
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The form fields of the body."""
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.body, keep_blank_values=True))
+
+
+def sign(secret: str, timestamp: str, body: str) -> str:
+    """The `X-Slack-Signature` of `body` sent at `timestamp`: `v0=` + HMAC-SHA256 hex."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass(slots=True)
+class SlackServer:
+    """A Slack Web API stand-in on 127.0.0.1; an async context manager."""
+
+    token: str = field(default="xoxb-test-token", repr=False)
+    channels: tuple[str, ...] = ("C123",)
+    signing_secret: str = field(default="test-signing-secret", repr=False)
+    users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        "U123": {"id": "U123", "team_id": TEAM_ID, "name": "analyst", "real_name": "An Analyst",
+                 "tz": "Asia/Shanghai", "tz_offset": 28800, "is_admin": False, "is_bot": False},
+    })
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)
+    responses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    _faults: dict[str, list[_Fault]] = field(default_factory=lambda: defaultdict(list))
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{id}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL to give a client: requests go to `<api_url><method>`."""
+        return f"{self.url}/api/"
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The recorded calls of one API method, oldest first."""
+        return [call for call in self.calls if call.method == method]
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: float = 1) -> None:
+        """Answer the next `times` calls of `method` with 429, `Retry-After: retry_after`."""
+        self._faults[method].append(_Fault(times, "ratelimited", 429, retry_after))
+
+    def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
+        """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
+        self._faults[method].append(_Fault(times, error, status))
+
+    def response_url(self, response_id: str) -> str:
+        """A `response_url` on this server; what is posted there lands in `responses[id]`."""
+        return f"{self.url}/response/{response_id}"
+
+    def slash_command(self, text: str, *, command: str = "/newsbot", channel_id: str = "C123",
+                      user_id: str = "U123", team_id: str = TEAM_ID,
+                      timestamp: int | None = None, secret: str | None = None) -> SignedRequest:
+        """A slash command as Slack would POST it to the app, signed with the signing secret."""
+        response_id = f"r{next(self._counter)}"
+        response_url = self.response_url(response_id)
+        body = urlencode({
+            "token": "verification-token-unused", "team_id": team_id, "team_domain": "newsbot",
+            "channel_id": channel_id, "channel_name": "news", "user_id": user_id,
+            "user_name": self.users.get(user_id, {}).get("name", "someone"),
+            "command": command, "text": text, "api_app_id": "A0NEWSBOT",
+            "is_enterprise_install": "false", "response_url": response_url,
+            "trigger_id": f"{BASE_TS}.{response_id}.abcdef"})
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Slack-Request-Timestamp": stamp,
+                   "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
+        return SignedRequest(body=body, headers=headers, response_url=response_url,
+                             response_id=response_id)
+
+    # ---- request handling
+
+    async def _response(self, request: web.Request) -> web.Response:
+        """Record a post to a `response_url`."""
+        raw = await request.text()
+        try:
+            payload: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            payload = raw
+        self.responses[request.match_info["id"]].append(payload)
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        token = _token(request, params)
+        self.calls.append(Call(method=method, params=params, token=token,
+                               headers=dict(request.headers), content_type=request.content_type,
+                               http_verb=request.method))
+        if fault := self._take_fault(method):
+            headers = ({"Retry-After": f"{fault.retry_after:g}"}
+                       if fault.retry_after is not None else {})
+            return _error(fault.error, status=fault.status, headers=headers)
+        if token is None:
+            return _error("not_authed")
+        if not hmac.compare_digest(token, self.token):
+            return _error("invalid_auth")
+        handler = _METHODS.get(method)
+        if handler is None:
+            return _error("unknown_method", status=404)
+        return web.json_response(handler(self, params))
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            queue.pop(0)
+        return fault
+
+    def _next_ts(self) -> str:
+        return f"{BASE_TS}.{next(self._counter) * 100:06d}"
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://newsbot-test.slack.com/", "team": "Newsbot Test",
+                "user": "newsbot", "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+                "bot_id": "B0NEWSBOT", "is_enterprise_install": False}
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = params.get("channel")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        message = {"type": "message", "ts": self._next_ts(), "user": BOT_USER_ID,
+                   "bot_id": "B0NEWSBOT", "text": params.get("text", ""),
+                   "blocks": params.get("blocks", [])}
+        self.messages[channel].append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = params.get("channel"), params.get("ts")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        message = next((m for m in self.messages[channel] if m["ts"] == ts), None)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        message.update(text=params.get("text", ""), blocks=params.get("blocks", []),
+                       edited={"user": BOT_USER_ID, "ts": self._next_ts()})
+        return {"ok": True, "channel": channel, "ts": ts, "text": message["text"],
+                "message": message}
+
+    def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, user = params.get("channel"), params.get("user")
+        if channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        ts = self._next_ts()
+        self.ephemeral.append({"channel": channel, "user": user, "ts": ts,
+                               "text": params.get("text", ""),
+                               "blocks": params.get("blocks", [])})
+        return {"ok": True, "message_ts": ts}
+
+    def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user")))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+
+_METHODS = {
+    "auth.test": SlackServer._auth_test,
+    "chat.postMessage": SlackServer._post_message,
+    "chat.update": SlackServer._update,
+    "chat.postEphemeral": SlackServer._post_ephemeral,
+    "users.info": SlackServer._users_info,
+}
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Query, form or JSON parameters; JSON-encoded `blocks` in forms are decoded."""
+    params: dict[str, Any] = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            body = await request.json()
+            params.update(body if isinstance(body, dict) else {})
+        else:
+            params.update({k: v for k, v in (await request.post()).items()
+                           if isinstance(v, str)})
+    for key in ("blocks", "attachments"):
+        if isinstance(params.get(key), str):
+            with contextlib.suppress(json.JSONDecodeError):
+                params[key] = json.loads(params[key])
+    return params
+
+
+def _token(request: web.Request, params: dict[str, Any]) -> str | None:
+    """The bearer token, or a `token` parameter as Slack also accepts."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    token = params.get("token")
+    return token if isinstance(token, str) and token else None
+
+
+def _error(error: str, *, status: int = 200,
+           headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
