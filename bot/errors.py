@@ -9,7 +9,8 @@
     │   └── ParseError       not a feed, malformed XML, unreadable seed file
     ├── RuleError            a rule expression is invalid (carries the position)
     └── ChannelError         a chat platform refused or failed a send/edit
-        └── RetryAfterError       the platform asked us to wait `retry_after` seconds
+        ├── RetryAfterError  the platform asked us to wait `retry_after` seconds
+        └── MessageGoneError the message to edit no longer exists (deleted by a user)
 """
 
 from __future__ import annotations
@@ -68,3 +69,7 @@ class RetryAfterError(ChannelError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class MessageGoneError(ChannelError):
+    """The message an edit was aimed at no longer exists; post a new one instead."""

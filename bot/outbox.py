@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
-from bot.errors import ChannelError, RetryAfterError
+from bot.errors import ChannelError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Delivery, Story
 from bot.platforms.base import Channel
 from bot.store import Store, done
@@ -187,6 +187,8 @@ class Deliverer:
                     return await channel.send(alert)
                 await channel.edit(sent.ref, alert)
                 return sent.ref
+            except MessageGoneError:
+                sent = None  # the user deleted the alert: post the story afresh
             except RetryAfterError as exc:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise

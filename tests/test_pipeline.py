@@ -172,3 +172,24 @@ async def test_failing_channel_dead_letters_after_max_attempts(store: Store) -> 
     dead = await store.redis.lrange(outbox.dead, 0, -1)
     assert len(dead) == 1 and "chat not found" in dead[0]
     assert await outbox.depth() == 0 and MAX_ATTEMPTS == 5
+
+
+async def test_deleted_alert_is_posted_again_when_the_story_grows(store: Store) -> None:
+    """If the user deleted the alert, the next update is sent as a new message, not lost."""
+    from bot.errors import MessageGoneError
+
+    class Deleted(RecordingChannel):
+        async def edit(self, ref: str, alert: Alert) -> None:
+            raise MessageGoneError(f"test: message {ref} is gone")
+
+    channel = Deleted()
+    pipeline, _ = await _setup(store, channel)
+    deliverer = Deliverer(store, Outbox(store), {"test": channel})
+    by_name = {_name(a): a for a in _seeds()}
+    await pipeline.process(by_name["001"])
+    await deliverer.drain()
+    await pipeline.process(by_name["002"])
+    assert await deliverer.drain() == 1
+    assert [a.story.outlets for a in channel.sent] == [("DW",), ("DW", "VOA")]
+    assert await store.redis.hget(store.keys.sent("test:1", channel.sent[0].story.id),
+                                  "ref") == "m2"

@@ -17,7 +17,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ChannelError, ConfigError, RetryAfterError
+from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Delivery, Story, StoryArticle
 from bot.outbox import Deliverer, Outbox
 from bot.platforms.slack import (
@@ -183,9 +183,10 @@ async def test_edit_updates_the_message_at_ts(slack: SlackServer,
     assert "4 outlets" in json.dumps(message["blocks"], ensure_ascii=False)
 
 
-async def test_edit_of_unknown_ts_is_a_channel_error(channel: SlackChannel) -> None:
-    """chat.update of a message the server does not know surfaces as ChannelError."""
-    with pytest.raises(ChannelError, match=r"message 1\.000100 in channel C123: message_not_found"):
+async def test_edit_of_unknown_ts_is_message_gone(channel: SlackChannel) -> None:
+    """chat.update of a message the server does not know surfaces as MessageGoneError."""
+    with pytest.raises(MessageGoneError,
+                       match=r"message 1\.000100 in channel C123: message_not_found"):
         await channel.edit("1.000100", sample_alert())
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from telegram import MessageEntity
 
-from bot.errors import ChannelError, ConfigError, RetryAfterError
+from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Delivery, Story, StoryArticle
 from bot.outbox import Deliverer, Outbox
 from bot.platforms.telegram import MESSAGE_LIMIT, TelegramChannel, render_html
@@ -197,9 +197,9 @@ async def test_refusal_becomes_channel_error_naming_the_chat(
     assert str(caught.value).lower().endswith(reason.lower())
 
 
-async def test_edit_of_a_missing_message_is_a_channel_error(channel: TelegramChannel) -> None:
-    """Editing a message Telegram does not know raises ChannelError naming message and chat."""
-    with pytest.raises(ChannelError, match=r"edit message 99 in chat 123: .*not found"):
+async def test_edit_of_a_missing_message_is_message_gone(channel: TelegramChannel) -> None:
+    """Editing a message Telegram does not know raises MessageGoneError naming it."""
+    with pytest.raises(MessageGoneError, match=r"message 99 in chat 123 is gone"):
         await channel.edit("99", _alert())
 
 

@@ -20,7 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ChannelError, ConfigError, RetryAfterError
+from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -322,6 +322,8 @@ class SlackChannel:
             if response.status_code == 429 or error in _RATE_ERRORS:
                 return RetryAfterError(f"slack: {what}: {self._scrub(error)}",
                                        retry_after=_retry_after(response.headers))
+            if error == "message_not_found":
+                return MessageGoneError(f"slack: {what}: {error}")
             return ChannelError(f"slack: {what}: {self._scrub(error)}")
         detail = str(exc) or type(exc).__name__
         return ChannelError(f"slack: {what}: {self._scrub(detail)}")

@@ -23,7 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.errors import ChannelError, ConfigError, RetryAfterError
+from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -41,6 +41,7 @@ _MORE_RESERVE = 40
 _CHAT_ID = re.compile(r"-?\d+|@[A-Za-z0-9_]{4,}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _NOT_MODIFIED = "message is not modified"
+_GONE = "message to edit not found"
 
 
 def render_html(alert: Alert, *, update: bool = False, max_reports: int = MAX_REPORTS) -> str:
@@ -230,6 +231,9 @@ class TelegramChannel:
         except BadRequest as exc:
             if _NOT_MODIFIED in exc.message.lower():
                 return
+            if _GONE in exc.message.lower():
+                raise MessageGoneError(f"telegram: message {message_id} in chat {chat_id} "
+                                       "is gone") from None
             raise self._error(exc, f"unable to edit message {message_id} in chat {chat_id}"
                               ) from self._cause(exc)
         except TelegramError as exc:
