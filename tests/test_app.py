@@ -1,4 +1,7 @@
-"""The wired application in-process: platforms start when their tokens are set."""
+"""The wired application in-process: platforms start when their tokens are set.
+
+Each test takes the `store` fixture so that its keys are removed afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from pathlib import Path
 
 from bot.app import CONSOLE_CHAT, App
 from bot.config import Settings
+from bot.store import Store
 from tests.conftest import REPO
 from tests.slack_server import SlackServer
 from tests.telegram_server import BotApiServer
@@ -20,7 +24,7 @@ def _settings(tmp_path: Path, redis_url: str, key_prefix: str, **extra: object) 
 
 
 async def test_telegram_starts_with_its_token_and_receives_alerts(
-        tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+        tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
     """With TELEGRAM_BOT_TOKEN set the bot checks it (getMe) and alerts subscribed chats."""
     async with BotApiServer() as api:
         settings = _settings(tmp_path, redis_url, key_prefix, TELEGRAM_BOT_TOKEN=api.token,
@@ -36,7 +40,7 @@ async def test_telegram_starts_with_its_token_and_receives_alerts(
 
 
 async def test_console_follows_topics_without_platforms(tmp_path: Path, redis_url: str,
-                                                         key_prefix: str) -> None:
+                                                         key_prefix: str, store: Store) -> None:
     """With no platform token the console chat is subscribed to every shipped topic."""
     async with App(_settings(tmp_path, redis_url, key_prefix)) as app:
         assert set(app.channels) == {"console"}
@@ -44,7 +48,7 @@ async def test_console_follows_topics_without_platforms(tmp_path: Path, redis_ur
 
 
 async def test_slack_starts_with_its_token_and_receives_alerts(
-        tmp_path: Path, redis_url: str, key_prefix: str) -> None:
+        tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
     """With SLACK_BOT_TOKEN set the bot checks it (auth.test) and alerts subscribed channels."""
     async with SlackServer(channels=["C0123"]) as api:
         settings = _settings(tmp_path, redis_url, key_prefix, SLACK_BOT_TOKEN=api.token,

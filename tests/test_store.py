@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,9 +16,10 @@ from bot.store import EmbeddedValkey, Store, open_store, story_from_json, story_
 
 async def test_keys_live_under_the_prefix(store: Store) -> None:
     """Every key the store writes starts with its prefix."""
-    await store.update_feed_state("f1", {"status": "ok"})
-    await store.record_feed_error("f1", kind="http", message="HTTP 500")
-    keys = [k async for k in store.redis.scan_iter(match="*f1*")]
+    feed = uuid.uuid4().hex
+    await store.update_feed_state(feed, {"status": "ok"})
+    await store.record_feed_error(feed, kind="http", message="HTTP 500")
+    keys = [k async for k in store.redis.scan_iter(match=f"*{feed}*")]
     assert keys and all(k.startswith(store.keys.prefix) for k in keys)
 
 
