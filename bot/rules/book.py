@@ -8,29 +8,43 @@ from bot.chats import ChatDirectory
 from bot.errors import RuleError
 from bot.models import Rule, Topic
 from bot.rules.engine import RuleSet
+from bot.rules.entities import Entities
 from bot.rules.topics import topic_rule
 
 log = logging.getLogger(__name__)
 
 
 class RuleBook:
-    """Keeps a compiled RuleSet in step with the stored chat rules."""
+    """Keeps a compiled RuleSet in step with the topics and the stored chat rules.
 
-    def __init__(self, topics: list[Topic], chats: ChatDirectory) -> None:
+    `current()` recompiles only when the chats' rules version moved or the topics were replaced
+    (`set_topics`), and then only the expressions it has not compiled before: compiled rules are
+    cached per expression and the automaton is reused while it holds every term needed.
+    """
+
+    def __init__(self, topics: list[Topic], chats: ChatDirectory, *,
+                 entities: Entities | None = None) -> None:
         self.topics = {t.name: t for t in topics}
         self.chats = chats
+        self.entities = entities
         self._version = -1
         self._rules: dict[str, Rule] = {}
-        self.ruleset = RuleSet([])
+        self._skipped: set[tuple[str, str]] = set()
+        self.ruleset = RuleSet([], entities=entities)
+
+    def set_topics(self, topics: list[Topic]) -> None:
+        """Replace the shared topics (rule files reloaded); the next `current()` recompiles."""
+        self.topics = {t.name: t for t in topics}
+        self._version = -1
 
     async def current(self) -> RuleSet:
         """The compiled rules, recompiled if any chat changed its rules since last time."""
         version = await self.chats.rules_version()
         if version != self._version:
             rules = [topic_rule(t) for t in self.topics.values()]
-            rules += [r for r in await self.chats.all_rules() if self._valid(r)]
-            self._rules = {r.id: r for r in rules}
-            self.ruleset = RuleSet(rules)
+            rules += await self.chats.all_rules()
+            self.ruleset = RuleSet(rules, entities=self.entities, on_error=self._skip)
+            self._rules = {r.id: r for r in self.ruleset.rules}
             self._version = version
         return self.ruleset
 
@@ -44,12 +58,9 @@ class RuleBook:
             return {rule.chat}
         return await self.chats.subscribers(rule.topic or "")
 
-    @staticmethod
-    def _valid(rule: Rule) -> bool:
-        try:
-            RuleSet([rule])
-        except RuleError as exc:
+    def _skip(self, rule: Rule, exc: RuleError) -> None:
+        """Log an invalid stored rule once (e.g. its @entity was removed) and leave it out."""
+        if (rule.id, rule.expression) not in self._skipped:
+            self._skipped.add((rule.id, rule.expression))
             log.warning("rules: skipping invalid stored rule",
                         extra={"kv": {"rule_id": rule.id, "error": str(exc)}})
-            return False
-        return True

@@ -1,55 +1,758 @@
-"""Matching compiled rules against articles (first version: one substring test per term).
+"""All active rules in one pass: one Aho-Corasick automaton over every folded term, plus a small
+boolean program per rule.
 
-CJK terms match as substrings; Latin terms match on word boundaries (`nk` is not in "bank").
+Compiling: each rule's AST (bot.rules.grammar) becomes a tree of nodes whose leaves are sets of
+term keys (a term, a phrase, or every alias of an entity). Every distinct folded key goes into
+one pyahocorasick automaton. Each rule also gets its triggers: leaves of which at least one must
+occur for the rule to hold (grammar rejects rules that could hold with none of their terms).
+
+Matching: fold the title and the text (NFKC, Traditional -> Simplified, case), run the automaton
+over both once, drop Latin hits that are not whole words, then evaluate only the rules whose
+triggers occurred. Positions are offsets into the folded field text; folding keeps the length of
+almost all text (CJK, ASCII), so they are usually offsets into the original too.
+
+Recompiling is cheap: compiled programs are cached per expression (per entity set) and the
+automaton is reused while it already holds every key the rules need.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import weakref
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
 
+import ahocorasick
+
+from bot.errors import RuleError
 from bot.models import Article, Rule
-from bot.rules.grammar import Term, parse
-from bot.text import fold, is_cjk
+from bot.rules import grammar as g
+from bot.rules.entities import (
+    GAP_CHARS,
+    GAP_WORDS,
+    Entities,
+    Entity,
+    active_entities,
+    gap_parts,
+    key,
+)
+from bot.text import fold
+
+FIELDS = ("title", "text")
+_WORD_RE = re.compile(r"[^\W_]+")
+_CACHE_CAP = 100_000
+
+
+class MatchedTerm(NamedTuple):
+    """One occurrence that made a rule match: the rule's term, what was found, and where.
+
+    `term` is the rule's term as written (for an @entity: the alias found), `alias` the alias
+    or term text found, `field` "title", "text" or "source", offsets into the folded field.
+    """
+
+    term: str
+    alias: str
+    field: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class RuleMatch:
+    """A rule an article satisfies, with every occurrence of its positive terms."""
+
     rule: Rule
-    patterns: tuple[tuple[Term, re.Pattern[str] | None], ...]
+    hits: tuple[MatchedTerm, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The distinct terms that matched, in order of first occurrence."""
+        return tuple(dict.fromkeys(h.term for h in self.hits if h.field != "source"))
 
 
-def _pattern(term: Term) -> re.Pattern[str] | None:
-    """A word-boundary regex for Latin terms; None means plain substring (CJK)."""
-    if is_cjk(term.text):
-        return None
-    return re.compile(r"(?<!\w)" + re.escape(term.text) + r"(?!\w)")
+class _Occ(NamedTuple):
+    """An occurrence: of a leaf (`term` as reported, `alias` found) or of a NEAR (`parts`)."""
+
+    field: int
+    start: int
+    end: int
+    latin: bool
+    term: str = ""
+    alias: str = ""
+    parts: tuple[_Occ, ...] = ()
+
+
+_new_occ = partial(tuple.__new__, _Occ)  # what namedtuple._make does, minus the checks
+
+
+def _leaf_occurrences(occurrences: Iterable[_Occ]) -> Iterator[_Occ]:
+    """The leaf occurrences inside (NEAR occurrences are made of two others)."""
+    for o in occurrences:
+        if o.parts:
+            yield from _leaf_occurrences(o.parts)
+        else:
+            yield o
+
+
+def _matched(occurrences: Iterable[_Occ]) -> Iterator[MatchedTerm]:
+    for o in _leaf_occurrences(occurrences):
+        yield MatchedTerm(o.term, o.alias, FIELDS[o.field], o.start, o.end)
+
+
+def is_word_char(ch: str) -> bool:
+    """Letters and digits of space-separated scripts; CJK, kana and Hangul are not."""
+    return (ch.isalnum() or ch == "_") and ch < "\u1100"
+
+
+def _is_latin(text: str) -> bool:
+    return all(ch < "\u1100" or not ch.isalnum() for ch in text)
+
+
+class _Scan:
+    """One article after the automaton pass: every key's hits, and which literals hold."""
+
+    __slots__ = ("hits", "keys", "memo", "names", "outlet", "starts", "texts", "title", "true",
+                 "words")
+
+    def __init__(self, texts: tuple[str, str], hits: dict[int, list[tuple[int, int, int]]],
+                 outlet: str) -> None:
+        self.texts = texts
+        self.hits = hits  # key id -> [(field, start, end)], in order of position per field
+        self.keys = set(hits)
+        self.title = {k for k, found in hits.items() if found[0][0] == 0}
+        self.outlet = outlet
+        self.true: set[int] = set()  # literal ids (leaves) that hold in this article
+        self.memo: dict[int, list[_Occ]] = {}  # id(leaf) -> its occurrences
+        self.names: dict[int, tuple[str, ...]] = {}  # id(leaf) -> the aliases it found
+        self.words: dict[int, list[int]] = {}
+        self.starts: dict[int, tuple[list[_Occ], list[tuple[int, int]]]] = {}
+
+    def word_starts(self, field: int) -> list[int]:
+        """Offsets where words start in one field (computed when NEAR first needs them)."""
+        found = self.words.get(field)
+        if found is None:
+            found = self.words[field] = [m.start() for m in _WORD_RE.finditer(self.texts[field])]
+        return found
+
+
+def _close(scan: _Scan, a: _Occ, b: _Occ, distance: int, *, ordered: bool) -> bool:
+    """True when a and b (same field) are at most `distance` words (both Latin) or characters
+    apart; `ordered`: b must also start after a ends."""
+    if ordered and b.start < a.end:
+        return False
+    first, second = (a, b) if a.start <= b.start else (b, a)
+    if second.start < first.end:
+        return True
+    if a.latin and b.latin:
+        starts = scan.word_starts(a.field)
+        return bisect_left(starts, second.start) - bisect_left(starts, first.end) <= distance
+    return second.start - first.end <= distance
+
+
+def _pairs(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int, *, ordered: bool,
+           strict: bool = False) -> Iterator[tuple[_Occ, _Occ]]:
+    """Pairs (x, y) within `distance` where y starts at or after x (after x's end when
+    `ordered`; strictly after x's start when `strict`). Both lists sorted by (field, start)."""
+    memo = scan.starts.get(id(ys))
+    if memo is None:  # keeps `ys` alive with its starts, so its id is not reused
+        memo = scan.starts[id(ys)] = (ys, [(y.field, y.start) for y in ys])
+    starts = memo[1]
+    for x in xs:
+        j = bisect_left(starts, (x.field, x.end if ordered else x.start + strict))
+        limit = x.end + distance
+        if x.latin:
+            words = scan.word_starts(x.field)
+            i = bisect_left(words, x.end) + distance
+            limit = max(limit, words[i] if i < len(words) else len(scan.texts[x.field]))
+        while j < len(ys) and starts[j][0] == x.field and starts[j][1] <= limit:
+            if _close(scan, x, ys[j], distance, ordered=ordered):
+                yield x, ys[j]
+            j += 1
+
+
+def _by_position(occurrences: list[_Occ]) -> list[_Occ]:
+    return sorted(occurrences, key=lambda o: (o.field, o.start))
+
+
+class _Leaf:
+    """A term, a phrase or an entity: any of its keys (or gap pairs) occurring, unmasked.
+
+    Whether a leaf holds is settled once per article for all rules (its literal id `lit`
+    is in `scan.true`); plain leaves (no masks, no gaps) hold as soon as a key occurs.
+    """
+
+    __slots__ = ("display", "gaps", "keys", "keyset", "latin", "lit", "masks", "plain",
+                 "title", "trigger")
+
+    def __init__(self, *, lit: int, keys: dict[int, str], latin: dict[int, bool],
+                 title: bool, display: str | None, gaps: tuple[tuple[int, int, str], ...] = (),
+                 masks: Mapping[int, tuple[int, ...]] | None = None) -> None:
+        self.lit = lit
+        self.keys = keys  # key id -> alias as written
+        self.keyset = frozenset(keys)
+        self.latin = latin
+        self.title = title
+        self.display = display  # None: report the alias found (an @entity)
+        self.gaps = gaps
+        self.masks = dict(masks or {})
+        self.plain = not gaps and not self.masks
+        self.trigger = self.keyset | {a for a, _, _ in gaps}
+
+    def test(self, scan: _Scan) -> bool:
+        return self.lit in scan.true
+
+    def holds(self, scan: _Scan) -> bool:
+        """Settle a non-plain leaf: an unmasked key occurrence or a gap pair in reach."""
+        pool = scan.title if self.title else scan.keys
+        for k in pool.intersection(self.keyset):
+            if k not in self.masks or any(self._keep(scan, k, f, s, e)
+                                          for f, s, e in scan.hits[k]):
+                return True
+        return any(next(self._gap(scan, a, b), None) is not None
+                   for a, b, _ in self.gaps if a in pool and b in pool)
+
+    def _keep(self, scan: _Scan, k: int, f: int, s: int, e: int) -> bool:
+        if self.title and f:
+            return False
+        return not any(mf == f and ms <= s and e <= me for m in self.masks.get(k, ())
+                       for mf, ms, me in scan.hits.get(m, ()))
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:
+        found = scan.memo.get(id(self))
+        if found is not None:
+            return found
+        pool = scan.title if self.title else scan.keys
+        display, masks, title = self.display, self.masks, self.title
+        out: list[_Occ] = []
+        for k in pool.intersection(self.keyset):
+            alias, latin = self.keys[k], self.latin[k]
+            term = display or alias
+            out += [_new_occ((f, s, e, latin, term, alias, ())) for f, s, e in scan.hits[k]
+                    if not (title and f) and (k not in masks or self._keep(scan, k, f, s, e))]
+        for a, b, alias in self.gaps:
+            if a in pool and b in pool:
+                out += [_Occ(x.field, x.start, y.end, x.latin and y.latin, display or alias,
+                             alias) for x, y in self._gap(scan, a, b)]
+        found = scan.memo[id(self)] = _by_position(out)
+        return found
+
+    def _gap(self, scan: _Scan, a: int, b: int) -> Iterator[tuple[_Occ, _Occ]]:
+        latin = self.latin[a] and self.latin[b]
+        xs = [_Occ(f, s, e, self.latin[a]) for f, s, e in scan.hits[a]
+              if not (self.title and f)]
+        ys = [_Occ(f, s, e, self.latin[b]) for f, s, e in scan.hits[b]
+              if not (self.title and f)]
+        return _pairs(scan, xs, ys, GAP_WORDS if latin else GAP_CHARS, ordered=True)
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        if self.display is not None:
+            out.append(self.display)
+        else:
+            found = scan.names.get(id(self))
+            if found is None:
+                found = scan.names[id(self)] = self._aliases_found(scan)
+            out.extend(found)
+
+    def _aliases_found(self, scan: _Scan) -> tuple[str, ...]:
+        """The aliases that occur, in order of first occurrence."""
+        if self.gaps:
+            return tuple(dict.fromkeys(o.alias for o in self.occurrences(scan)))
+        pool = scan.title if self.title else scan.keys
+        first = sorted((next(((f, s) for f, s, e in scan.hits[k]
+                              if self._keep(scan, k, f, s, e)), (2, 0)), self.keys[k])
+                       for k in pool.intersection(self.keyset))
+        return tuple(dict.fromkeys(alias for (f, _), alias in first if f < 2))
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        out.extend(_matched(self.occurrences(scan)))
+
+
+class _Source:
+    __slots__ = ("name", "written")
+
+    def __init__(self, written: str) -> None:
+        self.written = written
+        self.name = written.casefold()
+
+    def test(self, scan: _Scan) -> bool:
+        return scan.outlet == self.name
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        """Sources are conditions, not terms: nothing to show."""
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        out.append(MatchedTerm(f"source:{self.written}", self.written, "source", 0, 0))
+
+
+class _Not:
+    __slots__ = ("child",)
+
+    def __init__(self, child: _Node) -> None:
+        self.child = child
+
+    def test(self, scan: _Scan) -> bool:
+        return not self.child.test(scan)
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        """A term that must not occur made nothing match."""
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        """A term that must not occur made nothing match."""
+
+
+class _And:
+    __slots__ = ("children", "order")
+
+    def __init__(self, children: list[_Node]) -> None:
+        self.children = children
+        self.order = sorted(children, key=lambda c: not isinstance(c, _Leaf))  # cheap first
+
+    def test(self, scan: _Scan) -> bool:
+        return all(c.test(scan) for c in self.order)
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        for c in self.children:
+            c.names(scan, out)
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        for c in self.children:
+            c.evidence(scan, out)
+
+
+class _Or:
+    __slots__ = ("children",)
+
+    def __init__(self, children: list[_Node]) -> None:
+        self.children = children
+
+    def test(self, scan: _Scan) -> bool:
+        return any(c.test(scan) for c in self.children)
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:
+        found = scan.memo.get(id(self))
+        if found is None:
+            found = scan.memo[id(self)] = _by_position([o for c in self.children
+                                                        for o in c.occurrences(scan)])
+        return found
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        for c in self.children:
+            if c.test(scan):
+                c.names(scan, out)
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        for c in self.children:
+            if c.test(scan):
+                c.evidence(scan, out)
+
+
+class _Near:
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, left: _Node, right: _Node, distance: int) -> None:
+        self.left, self.right, self.distance = left, right, distance
+
+    def test(self, scan: _Scan) -> bool:
+        return self.left.test(scan) and self.right.test(scan) and next(
+            self._pairs(scan), None) is not None
+
+    def _pairs(self, scan: _Scan) -> Iterator[tuple[_Occ, _Occ]]:
+        left, right = self.left.occurrences(scan), self.right.occurrences(scan)
+        yield from _pairs(scan, left, right, self.distance, ordered=False)
+        yield from _pairs(scan, right, left, self.distance, ordered=False, strict=True)
+
+    def occurrences(self, scan: _Scan) -> list[_Occ]:
+        found = scan.memo.get(id(self))
+        if found is None:
+            found = scan.memo[id(self)] = _by_position([
+                _Occ(a.field, min(a.start, b.start), max(a.end, b.end), a.latin and b.latin,
+                     parts=(a, b)) for a, b in self._pairs(scan)])
+        return found
+
+    def names(self, scan: _Scan, out: list[str]) -> None:
+        out.extend(dict.fromkeys(o.term for o in _leaf_occurrences(self.occurrences(scan))))
+
+    def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
+        out.extend(dict.fromkeys(_matched(self.occurrences(scan))))
+
+
+_Node = _Leaf | _Source | _Not | _And | _Or | _Near
+
+
+_Fast = tuple[frozenset[int], frozenset[int], tuple[frozenset[int], ...], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Program:
+    """One rule compiled.
+
+    `triggers`: literals (or outlets) of which one must hold for the rule to (None: test it on
+    every article). `fast`: for rules shaped `a b -c (d | e) source:x` over leaves, the
+    (required, forbidden, any-of groups, outlet) literal sets, tested with set operations
+    instead of walking the tree. `names`: what `match` reports when that never varies.
+    """
+
+    root: _Node
+    triggers: tuple[int | str, ...] | None
+    keys: frozenset[int]
+    leaves: tuple[_Leaf, ...]
+    fast: _Fast | None
+    names: tuple[str, ...] | None
+
+
+class _Build:
+    """What compiling one rule collects besides its tree: its keys and leaves."""
+
+    def __init__(self) -> None:
+        self.keys: set[int] = set()
+        self.leaves: list[_Leaf] = []
+
+
+class _Compiler:
+    """Turns expressions into programs for one entity set; caches programs, keys and leaves."""
+
+    def __init__(self, entities: Entities) -> None:
+        self.entities = entities
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+        self.lits: dict[tuple[str, str, bool], int] = {}
+        self.leaves: dict[tuple[str, str, bool, str | None], _Leaf] = {}
+        self.programs: dict[str, _Program] = {}
+        self.automaton: Any = None
+        self.automaton_keys: frozenset[int] = frozenset()
+
+    def key_id(self, folded: str) -> int:
+        found = self.ids.get(folded)
+        if found is None:
+            found = self.ids[folded] = len(self.texts)
+            self.texts.append(folded)
+        return found
+
+    def lit_id(self, signature: tuple[str, str, bool]) -> int:
+        return self.lits.setdefault(signature, len(self.lits))
+
+    def program(self, expression: str) -> _Program:
+        """The compiled rule; raises RuleError for an invalid expression."""
+        found = self.programs.get(expression)
+        if found is None:
+            if len(self.programs) >= _CACHE_CAP:
+                self.programs.clear()
+            build = _Build()
+            root = self.node(g.parse(expression, entities=self.entities), False, build)
+            found = self.programs[expression] = _Program(
+                root, _triggers(root), frozenset(build.keys), tuple(build.leaves), _fast(root),
+                _static_names(root))
+        return found
+
+    def node(self, ast: g.Node, title: bool, build: _Build) -> _Node:
+        if isinstance(ast, (g.Term, g.Phrase, g.EntityRef, g.Source)):
+            return self.leaf(ast, title, build)
+        if isinstance(ast, g.Title):
+            return self.node(ast.child, True, build)
+        if isinstance(ast, g.Not):
+            return _Not(self.node(ast.child, title, build))
+        if isinstance(ast, g.Near):
+            return _Near(self.node(ast.left, title, build), self.node(ast.right, title, build),
+                         ast.distance)
+        children = [self.node(c, title, build) for c in ast.children]
+        return _And(children) if isinstance(ast, g.And) else _Or(children)
+
+    def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
+             build: _Build) -> _Leaf | _Source:
+        if isinstance(ast, g.Source):
+            return _Source(ast.name)
+        entity: Entity | None
+        display: str | None
+        if isinstance(ast, g.EntityRef):
+            entity, display = self.entities.by_name[ast.name], None
+        else:
+            entity = self.entities.expand(ast.text) if isinstance(ast, g.Term) else None
+            display = ast.text
+        signature = (("entity", entity.name, title) if entity
+                     else ("term", key(display or ""), title))
+        leaf = self.leaves.get((*signature, display))
+        if leaf is None:
+            lit = self.lit_id(signature)
+            leaf = self.entity(entity, lit, title, display) if entity else self.term(
+                signature[1], lit, title, display or "")
+            self.leaves[(*signature, display)] = leaf
+        build.keys.update(leaf.trigger, *leaf.masks.values(), *((b,) for _, b, _ in leaf.gaps))
+        build.leaves.append(leaf)
+        return leaf
+
+    def term(self, folded: str, lit: int, title: bool, display: str) -> _Leaf:
+        k = self.key_id(folded)
+        return _Leaf(lit=lit, keys={k: display}, latin={k: _is_latin(folded)}, title=title,
+                     display=display)
+
+    def entity(self, entity: Entity, lit: int, title: bool, display: str | None) -> _Leaf:
+        aliases: dict[int, str] = {}
+        gaps: list[tuple[int, int, str]] = []
+        for alias in entity.aliases:
+            pair = gap_parts(alias)
+            if pair:
+                gaps.append((self.key_id(pair[0]), self.key_id(pair[1]), alias))
+            else:
+                aliases.setdefault(self.key_id(key(alias)), alias)
+        excluded = [key(e) for e in entity.exclude]
+        masks = {k: m for k in aliases if (m := tuple(
+            self.key_id(e) for e in excluded if self.texts[k] in e and self.texts[k] != e))}
+        latin = {k: _is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
+                                                                   for k in (a, b)))}
+        return _Leaf(lit=lit, keys=aliases, latin=latin, title=title, display=display,
+                     gaps=tuple(gaps), masks=masks)
+
+    def automaton_for(self, needed: frozenset[int]) -> Any:
+        """An automaton holding every needed key: the last one if it still fits, else new."""
+        if needed <= self.automaton_keys and len(self.automaton_keys) <= 2 * len(needed) + 256:
+            return self.automaton
+        automaton = ahocorasick.Automaton()
+        for k in needed:
+            text = self.texts[k]
+            automaton.add_word(text, (k, len(text), is_word_char(text[0]),
+                                      is_word_char(text[-1])))
+        if needed:
+            automaton.make_automaton()
+        self.automaton, self.automaton_keys = automaton, needed
+        return automaton
+
+
+def _cost(node: _Leaf | _Source) -> int:
+    """How often a trigger is expected to fire: many aliases often, long single words rarely."""
+    if isinstance(node, _Source):
+        return 50
+    shortest = min((len(alias) for alias in node.keys.values()), default=2)
+    return 10 * len(node.trigger) + max(0, 8 - shortest)
+
+
+def _triggers(node: _Node) -> tuple[int | str, ...] | None:
+    found = _weighted_triggers(node)
+    return None if found is None else tuple(t for t, _ in found)
+
+
+def _weighted_triggers(node: _Node) -> list[tuple[int | str, int]] | None:
+    """Leaves of which one must hold whenever `node` holds, with costs (None: cannot tell)."""
+    if isinstance(node, _Leaf):
+        return [(node.lit, _cost(node))]
+    if isinstance(node, _Source):
+        return [(node.name, _cost(node))]
+    if isinstance(node, _Not):
+        return _weighted_triggers(node.child.child) if isinstance(node.child, _Not) else None
+    if isinstance(node, _Or):
+        found = [_weighted_triggers(c) for c in node.children]
+        return None if any(t is None for t in found) else [t for ts in found if ts
+                                                          for t in ts]
+    children = [node.left, node.right] if isinstance(node, _Near) else node.children
+    options = [t for t in map(_weighted_triggers, children) if t is not None]
+    return min(options, key=lambda ts: sum(c for _, c in ts)) if options else None
+
+
+def _fast(root: _Node) -> _Fast | None:
+    """The set form of a rule made of leaves, negated leaves, OR-groups of leaves, one source."""
+    required: set[int] = set()
+    forbidden: set[int] = set()
+    groups: list[frozenset[int]] = []
+    source: str | None = None
+    for c in root.children if isinstance(root, _And) else [root]:
+        if isinstance(c, _Leaf):
+            required.add(c.lit)
+        elif isinstance(c, _Not) and isinstance(c.child, _Leaf):
+            forbidden.add(c.child.lit)
+        elif isinstance(c, _Or) and all(isinstance(x, _Leaf) for x in c.children):
+            groups.append(frozenset(x.lit for x in c.children if isinstance(x, _Leaf)))
+        elif isinstance(c, _Source) and source is None:
+            source = c.name
+        else:
+            return None
+    return frozenset(required), frozenset(forbidden), tuple(groups), source
+
+
+def _static_names(root: _Node) -> tuple[str, ...] | None:
+    """The terms `match` reports when they never depend on the article."""
+    names: list[str] = []
+    for c in root.children if isinstance(root, _And) else [root]:
+        if isinstance(c, _Leaf) and c.display is not None:
+            names.append(c.display)
+        elif not isinstance(c, (_Not, _Source)):
+            return None
+    return tuple(dict.fromkeys(names))
+
+
+_COMPILERS: weakref.WeakKeyDictionary[Entities, _Compiler] = weakref.WeakKeyDictionary()
+
+
+def _compiler(entities: Entities) -> _Compiler:
+    found = _COMPILERS.get(entities)
+    if found is None:
+        found = _COMPILERS[entities] = _Compiler(entities)
+    return found
 
 
 class RuleSet:
-    """All active rules, compiled once; `match` returns rule id -> matched terms."""
+    """All active rules, compiled into one automaton; `match` returns rule id -> terms."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        self._rules = [
-            _Compiled(rule, tuple((t, _pattern(t)) for t in parse(rule.expression)))
-            for rule in rules
-        ]
+    def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
+                 on_error: Callable[[Rule, RuleError], None] | None = None) -> None:
+        compiler = self._compiler = _compiler(entities or active_entities())
+        self.rules: list[Rule] = []
+        self._programs: list[_Program] = []
+        for rule in rules:
+            try:
+                program = compiler.program(rule.expression)
+            except RuleError as exc:
+                if on_error is None:
+                    raise
+                on_error(rule, exc)
+                continue
+            self.rules.append(rule)
+            self._programs.append(program)
+        self._sources = [frozenset(s.casefold() for s in r.sources) for r in self.rules]
+        self._fast = [p.fast for p in self._programs]
+        self._index_leaves()
+        self._index_triggers()
+        self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
+        self._automaton = compiler.automaton_for(self._keys)
+
+    def _index_leaves(self) -> None:
+        """Key -> the literals it may make true (title-only ones apart); non-plain literals."""
+        self._leaf_of: dict[int, _Leaf] = {}
+        self._key_lits: dict[int, list[int]] = {}
+        self._title_key_lits: dict[int, list[int]] = {}
+        self._nonplain: set[int] = set()
+        for program in self._programs:
+            for leaf in program.leaves:
+                if leaf.lit in self._leaf_of:
+                    continue
+                self._leaf_of[leaf.lit] = leaf
+                index = self._title_key_lits if leaf.title else self._key_lits
+                for k in leaf.trigger:
+                    index.setdefault(k, []).append(leaf.lit)
+                if not leaf.plain:
+                    self._nonplain.add(leaf.lit)
+
+    def _index_triggers(self) -> None:
+        """Literal -> rules it triggers, outlet -> rules, rules tested on every article."""
+        self._rules_of_lit: dict[int, list[int]] = {}
+        self._source_rules: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for i, program in enumerate(self._programs):
+            if program.triggers is None:
+                self._always.append(i)
+            for trigger in program.triggers or ():
+                index: dict[Any, list[int]] = (self._source_rules if isinstance(trigger, str)
+                                               else self._rules_of_lit)
+                index.setdefault(trigger, []).append(i)
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return len(self.rules)
+
+    @property
+    def key_count(self) -> int:
+        """How many distinct folded terms the automaton holds."""
+        return len(self._keys)
 
     def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:
         """The rules `article` satisfies, each with the terms that made it match."""
-        text = fold(f"{article.title}\n{article.text}")
-        outlet = article.outlet.casefold()
+        scan = self.scan(article)
         matched: dict[str, tuple[str, ...]] = {}
-        for compiled in self._rules:
-            if compiled.rule.sources and outlet not in {
-                    s.casefold() for s in compiled.rule.sources}:
-                continue
-            terms = [t.text for t, pat in compiled.patterns
-                     if (pat.search(text) if pat else t.text in text)]
-            if len(terms) == len(compiled.patterns):
-                matched[compiled.rule.id] = tuple(terms)
+        for i in self._matching(scan):
+            names = self._programs[i].names
+            if names is None:
+                found: list[str] = []
+                self._programs[i].root.names(scan, found)
+                names = tuple(dict.fromkeys(found))
+            matched[self.rules[i].id] = names
         return matched
+
+    def match_detail(self, article: Article) -> dict[str, RuleMatch]:
+        """The rules `article` satisfies, with each occurrence (field, offsets) that counted."""
+        scan = self.scan(article)
+        found: dict[str, RuleMatch] = {}
+        for i in self._matching(scan):
+            hits: list[MatchedTerm] = []
+            self._programs[i].root.evidence(scan, hits)
+            hits.sort(key=lambda h: (FIELDS.index(h.field) if h.field in FIELDS else -1,
+                                     h.start, h.end))
+            found[self.rules[i].id] = RuleMatch(self.rules[i], tuple(dict.fromkeys(hits)))
+        return found
+
+    def scan(self, article: Article) -> _Scan:
+        """Fold title and text, collect every whole-word hit of every key, settle literals."""
+        texts = (_one_line(fold(article.title)), _one_line(fold(article.text)))
+        hits: dict[int, list[tuple[int, int, int]]] = {}
+        if self._keys:
+            for f, text in enumerate(texts):
+                _collect(self._automaton, text, f, hits)
+        scan = _Scan(texts, hits, article.outlet.casefold())
+        true = scan.true
+        for keys, index in ((scan.keys, self._key_lits), (scan.title, self._title_key_lits)):
+            for k in keys:
+                lits = index.get(k)
+                if lits:
+                    true.update(lits)
+        for lit in true & self._nonplain:
+            if not self._leaf_of[lit].holds(scan):
+                true.discard(lit)
+        return scan
+
+    def _matching(self, scan: _Scan) -> list[int]:
+        """Indexes of the rules that hold, in rule order; only triggered rules are tested."""
+        true, outlet = scan.true, scan.outlet
+        candidates: set[int] = set(self._always)
+        rules_of_lit = self._rules_of_lit
+        for lit in true:
+            found = rules_of_lit.get(lit)
+            if found:
+                candidates.update(found)
+        candidates.update(self._source_rules.get(outlet, ()))
+        programs, sources, fasts = self._programs, self._sources, self._fast
+        matched: list[int] = []
+        for i in candidates:
+            if sources[i] and outlet not in sources[i]:
+                continue
+            fast = fasts[i]
+            if fast is None:
+                if programs[i].root.test(scan):
+                    matched.append(i)
+                continue
+            required, forbidden, groups, source = fast
+            if required <= true and (not forbidden or forbidden.isdisjoint(true)) \
+                    and (source is None or source == outlet) \
+                    and (not groups or all(not g.isdisjoint(true) for g in groups)):
+                matched.append(i)
+        matched.sort()
+        return matched
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and tabs as spaces (same length), so phrases match across them."""
+    return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+
+
+def _collect(automaton: Any, text: str, field: int,
+             hits: dict[int, list[tuple[int, int, int]]]) -> None:
+    """Append the whole-word hits of `text` (field `field`) to `hits`."""
+    size = len(text)
+    for end, (k, length, left, right) in automaton.iter(text):
+        start = end - length + 1
+        if left and start and is_word_char(text[start - 1]):
+            continue
+        if right and end + 1 < size and is_word_char(text[end + 1]):
+            continue
+        found = hits.get(k)
+        if found is None:
+            hits[k] = [(field, start, end + 1)]
+        else:
+            found.append((field, start, end + 1))

@@ -1,5 +1,8 @@
 """Shared topics from `rules/*.yaml`; an invalid file is rejected loudly with file:line:col.
 
+`rules/entities.yaml` (bot.rules.entities) is checked first (duplicate aliases across entities,
+bad keys); topics are parsed against it and it becomes the entity set of the process.
+
     topics:
       - name: dprk-troops            # letters, digits, - and _
         description: North Korean troops sent abroad
@@ -18,6 +21,7 @@ import yaml
 
 from bot.errors import ConfigError, RuleError
 from bot.models import Rule, Topic
+from bot.rules.entities import ENTITIES_FILE, Entities, active_entities, check_entities, install
 from bot.rules.grammar import parse
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -27,13 +31,13 @@ _KEYS = {"name", "description", "expression", "min_outlets", "sources"}
 def load_topics(rules_dir: Path) -> list[Topic]:
     """Every topic in `rules_dir/*.yaml`; raises ConfigError listing each problem found."""
     topics: list[Topic] = []
-    problems: list[str] = []
+    entities, problems = _entities(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
     for file in files:
-        if file.name == "entities.yaml":
+        if file.name == ENTITIES_FILE:
             continue
         try:
-            topics.extend(_load_file(file))
+            topics.extend(_load_file(file, entities))
         except ConfigError as exc:
             problems.append(str(exc))
     names = [t.name for t in topics]
@@ -41,7 +45,14 @@ def load_topics(rules_dir: Path) -> list[Topic]:
                  if names.count(n) > 1]
     if problems:
         raise ConfigError("\n".join(problems))
+    install(entities)
     return topics
+
+
+def _entities(rules_dir: Path) -> tuple[Entities, list[str]]:
+    """`rules_dir/entities.yaml` with its problems, or the shipped entities if it has none."""
+    path = rules_dir / ENTITIES_FILE
+    return check_entities(path) if path.is_file() else (active_entities(), [])
 
 
 def topic_rule(topic: Topic) -> Rule:
@@ -50,7 +61,7 @@ def topic_rule(topic: Topic) -> Rule:
                 min_outlets=topic.min_outlets, sources=topic.sources)
 
 
-def _load_file(file: Path) -> list[Topic]:
+def _load_file(file: Path, entities: Entities) -> list[Topic]:
     try:
         root = yaml.compose(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -64,10 +75,10 @@ def _load_file(file: Path) -> list[Topic]:
     items = _mapping(root, file).get("topics")
     if not isinstance(items, yaml.SequenceNode):
         raise ConfigError(f"{_where(file, items or root)}: expected a list under 'topics'")
-    return [_topic(node, file) for node in items.value]
+    return [_topic(node, file, entities) for node in items.value]
 
 
-def _topic(node: yaml.Node, file: Path) -> Topic:
+def _topic(node: yaml.Node, file: Path, entities: Entities) -> Topic:
     fields = _mapping(node, file)
     unknown = set(fields) - _KEYS
     if unknown:
@@ -82,7 +93,7 @@ def _topic(node: yaml.Node, file: Path) -> Topic:
         raise ConfigError(f"{_where(file, fields.get('expression', node))}: topic {name!r} "
                           "needs an expression")
     try:
-        parse(expression)
+        parse(expression, entities=entities)
     except RuleError as exc:
         raise ConfigError(f"{_where(file, fields['expression'], exc.position)}: topic {name!r}:"
                           f" {exc.message}") from exc

@@ -1,0 +1,114 @@
+"""Backtesting a rule over articles: what `newsbot rules test` and `/rule test` show.
+
+`backtest` runs one expression over any articles (stored ones or a folder); `run_rules_test`
+does the whole command except reading stored articles and returns (exit status, output).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ParseError, RuleError
+from bot.feeds.seeds import read_seed_folder
+from bot.models import Article, Rule
+from bot.rules.engine import MatchedTerm, RuleSet
+from bot.rules.entities import Entities
+
+EXIT_OK = 0
+EXIT_RULE_ERROR = 2
+EXIT_NO_ARTICLES = 1
+_RULE_ID = "test"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestResult:
+    """One article's verdict: whether the rule matched and the occurrences that made it."""
+
+    url: str | None
+    title: str
+    outlet: str
+    path: str | None
+    matched: bool
+    terms: tuple[str, ...] = ()
+    hits: tuple[MatchedTerm, ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        """The `--json` object: url, title, outlet, path, matched, terms, hits."""
+        return {"url": self.url, "title": self.title, "outlet": self.outlet, "path": self.path,
+                "matched": self.matched, "terms": list(self.terms),
+                "hits": [{"term": h.term, "alias": h.alias, "field": h.field, "start": h.start,
+                          "end": h.end} for h in self.hits]}
+
+
+def backtest(expression: str, articles: Iterable[Article], *,
+             entities: Entities | None = None) -> list[BacktestResult]:
+    """Run `expression` over `articles`; raises RuleError if the expression is invalid."""
+    ruleset = RuleSet([Rule(id=_RULE_ID, expression=expression)], entities=entities)
+    results: list[BacktestResult] = []
+    for article in articles:
+        found = ruleset.match_detail(article).get(_RULE_ID)
+        results.append(BacktestResult(
+            url=article.url, title=article.title, outlet=article.outlet, path=article.path,
+            matched=found is not None, terms=found.terms if found else (),
+            hits=found.hits if found else ()))
+    return results
+
+
+def read_articles(path: Path) -> tuple[list[Article], list[ParseError]]:
+    """The articles of a seed folder (or one seed file), with the files that could not be read."""
+    if not path.exists():
+        return [], [ParseError(str(path), "no such file or folder", kind="parse")]
+    return read_seed_folder(path)
+
+
+def run_rules_test(expression: str, *, path: Path | None = None,
+                   articles: Iterable[Article] = (), as_json: bool = False,
+                   entities: Entities | None = None) -> tuple[int, str]:
+    """`newsbot rules test`: backtest over `articles` plus those read from `path`.
+
+    Returns the exit status (0, or 2 for an invalid rule, 1 when a folder cannot be read) and
+    the text to print: one line per article (matches first, with their terms), or with
+    `as_json` a JSON list of one object per article.
+    """
+    pool = list(articles)
+    errors: list[ParseError] = []
+    if path is not None:
+        read, errors = read_articles(path)
+        pool += read
+    try:
+        results = backtest(expression, pool, entities=entities)
+    except RuleError as exc:
+        return EXIT_RULE_ERROR, describe_error(exc)
+    if as_json:
+        return EXIT_OK, json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2)
+    lines = [_line(r) for r in sorted(results, key=lambda r: not r.matched)]
+    lines += [f"warning: {e}" for e in errors]
+    hits = sum(r.matched for r in results)
+    lines.append(f"{hits} of {len(results)} articles match {expression!r}")
+    status = EXIT_NO_ARTICLES if path is not None and not pool and errors else EXIT_OK
+    return status, "\n".join(lines)
+
+
+def describe_error(exc: RuleError) -> str:
+    """A rule error with the expression and a caret under the position."""
+    if not exc.expression:
+        return f"invalid rule: {exc.message}"
+    caret = " " * _width(exc.expression[:exc.position]) + "^"
+    return f"invalid rule: {exc.message}\n  {exc.expression}\n  {caret}"
+
+
+def _width(text: str) -> int:
+    """Display columns of `text`: CJK and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _line(result: BacktestResult) -> str:
+    where = result.url or result.path or ""
+    mark = "MATCH" if result.matched else "-    "
+    terms = f"  [{', '.join(result.terms)}]" if result.matched else ""
+    return f"{mark} {result.outlet:<8} {result.title}{terms}" + (f"\n      {where}"
+                                                                  if where else "")

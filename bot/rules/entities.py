@@ -1,0 +1,232 @@
+"""Entity alias lists (`rules/entities.yaml`): one name for 朝鲜, 北韓, DPRK and North Korea.
+
+    entities:
+      dprk:                          # the canonical name, used as @dprk (a-z, 0-9, -)
+        label: North Korea           # how listings show it
+        kind: country                # free text: country, person, organization, action, ...
+        aliases: [朝鲜, 北韩, DPRK, North Korea, 平壤]
+        exclude: [南朝鲜]             # longer words that contain an alias but mean something else
+
+An alias matches like a quoted phrase (folded; Latin aliases on word boundaries). An alias with
+`...` in it, like `召见...大使`, matches its two parts in that order at most GAP_CHARS
+characters (or GAP_WORDS words, for Latin parts) apart. An occurrence of an alias inside an
+occurrence of one of the entity's `exclude` words does not count (`朝鲜` inside `南朝鲜`).
+The same alias (after folding) in two entities is an error: a bare term must name one entity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz
+
+from bot.errors import ConfigError
+from bot.text import fold
+
+ENTITIES_FILE = "entities.yaml"
+GAP = "..."
+GAP_CHARS = 12
+GAP_WORDS = 5
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_KEYS = {"label", "kind", "aliases", "exclude"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entity:
+    """One thing with many names: a country, a person, an organization or an action."""
+
+    name: str
+    aliases: tuple[str, ...]
+    label: str = ""
+    kind: str = ""
+    exclude: tuple[str, ...] = ()
+
+
+def key(text: str) -> str:
+    """The folded form aliases and terms are compared in (whitespace runs become one space)."""
+    return " ".join(fold(text).split())
+
+
+def gap_parts(alias: str) -> tuple[str, str] | None:
+    """The two parts of a gap alias like `召见...大使`, folded; None for a plain alias."""
+    folded = key(alias)
+    if GAP not in folded:
+        return None
+    left, _, right = folded.partition(GAP)
+    left, right = left.strip(), right.strip()
+    return (left, right) if left and right and GAP not in right else None
+
+
+class Entities:
+    """The entities in force, looked up by canonical name or by any alias (folded)."""
+
+    def __init__(self, entities: Iterable[Entity] = ()) -> None:
+        self.by_name: dict[str, Entity] = {}
+        self._lookup: dict[str, str] = {}
+        for entity in entities:
+            self.by_name[entity.name] = entity
+            for alias in (*entity.aliases, entity.name):
+                self._lookup.setdefault(key(alias), entity.name)
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(self.by_name.values())
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    def resolve(self, name: str) -> Entity | None:
+        """The entity `@name` refers to: by canonical name or by alias."""
+        found = self.by_name.get(name.lower()) or self.expand(name)
+        return found
+
+    def expand(self, term: str) -> Entity | None:
+        """The entity a bare term stands for, if it is an entity's name or alias."""
+        name = self._lookup.get(key(term))
+        return self.by_name[name] if name else None
+
+    def suggest(self, name: str, *, limit: int = 3) -> list[str]:
+        """The canonical names closest to a mistyped `@name`, best first (aliases count less)."""
+        wanted = key(name)
+        scores = {n: max(fuzz.ratio(wanted, n), 0.9 * fuzz.partial_ratio(wanted, n)
+                         if 3 <= len(wanted) <= len(n) else 0) for n in self.by_name}
+        for alias, owner in self._lookup.items():
+            scores[owner] = max(scores[owner], fuzz.ratio(wanted, alias) - 10)
+        ranked = sorted(((s, n) for n, s in scores.items() if s >= 55), key=lambda sn: -sn[0])
+        return [n for s, n in ranked if s >= ranked[0][0] - 15][:limit]
+
+
+_active: Entities | None = None
+
+
+def shipped_path() -> Path:
+    """`rules/entities.yaml` in the working directory, else the one beside the package."""
+    from bot.config import REPO_ROOT
+
+    local = Path("rules") / "entities.yaml"
+    return local if local.is_file() else REPO_ROOT / "rules" / "entities.yaml"
+
+
+def active_entities() -> Entities:
+    """The entities rules are parsed against: the installed ones, else the shipped file."""
+    global _active  # noqa: PLW0603 - one process-wide set, replaced whole by install()
+    if _active is None:
+        path = shipped_path()
+        _active = load_entities(path) if path.is_file() else Entities()
+    return _active
+
+
+def install(entities: Entities) -> None:
+    """Make `entities` the set every later parse and compile uses (rules loaded at start)."""
+    global _active  # noqa: PLW0603
+    _active = entities
+
+
+def load_entities(path: Path) -> Entities:
+    """The entities of one file; raises ConfigError listing every problem with file:line:col."""
+    entities, problems = check_entities(path)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return entities
+
+
+def check_entities(path: Path) -> tuple[Entities, list[str]]:
+    """The entities of one file and the problems found in it (duplicate aliases, bad keys)."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        return Entities(), [f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]
+    except OSError as exc:
+        return Entities(), [f"{path}: cannot read: {exc}"]
+    if root is None:
+        return Entities(), [f"{path}:1:1: expected a mapping under 'entities'"]
+    problems: list[str] = []
+    items = _mapping(root, path, problems).get("entities")
+    if not isinstance(items, yaml.MappingNode):
+        return Entities(), [*problems, f"{_where(path, items or root)}: expected a mapping "
+                            "under 'entities'"]
+    entities = [e for k, v in items.value if (e := _entity(k, v, path, problems))]
+    problems += _duplicates(items, path)
+    return Entities(entities), problems
+
+
+def _entity(name_node: yaml.Node, node: yaml.Node, path: Path, problems: list[str]
+            ) -> Entity | None:
+    name = str(name_node.value)
+    if not _NAME_RE.match(name):
+        problems.append(f"{_where(path, name_node)}: entity name {name!r} must be lower-case "
+                        "letters, digits and -")
+        return None
+    fields = _mapping(node, path, problems)
+    for unknown in sorted(set(fields) - _KEYS):
+        problems.append(f"{_where(path, fields[unknown])}: entity {name!r}: unknown key "
+                        f"{unknown!r}")
+    aliases = _strings(fields.get("aliases"), path, problems, name)
+    if not aliases:
+        problems.append(f"{_where(path, fields.get('aliases', name_node))}: entity {name!r} needs "
+                        "a list of aliases")
+        return None
+    return Entity(name=name, aliases=aliases, label=str(_scalar(fields.get("label")) or name),
+                  kind=str(_scalar(fields.get("kind")) or ""),
+                  exclude=_strings(fields.get("exclude"), path, problems, name))
+
+
+def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
+             ) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, yaml.SequenceNode):
+        problems.append(f"{_where(path, node)}: entity {name!r}: expected a list")
+        return ()
+    out: list[str] = []
+    for item in node.value:
+        text = str(item.value).strip() if isinstance(item, yaml.ScalarNode) else ""
+        folded = key(text)
+        if not folded or (GAP in folded and gap_parts(text) is None):
+            problems.append(f"{_where(path, item)}: entity {name!r}: empty or malformed alias "
+                            f"{text!r}")
+        else:
+            out.append(text)
+    return tuple(out)
+
+
+def _duplicates(items: yaml.MappingNode, path: Path) -> list[str]:
+    """An alias (folded) that two entities share, reported at its second occurrence."""
+    seen: dict[str, tuple[str, int]] = {}
+    problems: list[str] = []
+    for name_node, node in items.value:
+        name = str(name_node.value)
+        alias_nodes = [name_node]
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == "aliases" and isinstance(v, yaml.SequenceNode):
+                    alias_nodes += [a for a in v.value if isinstance(a, yaml.ScalarNode)]
+        for alias in alias_nodes:
+            folded = key(str(alias.value))
+            owner = seen.setdefault(folded, (name, alias.start_mark.line + 1))
+            if owner[0] != name:
+                problems.append(f"{_where(path, alias)}: alias {alias.value!r} of entity "
+                                f"{name!r} is already an alias of {owner[0]!r} (line "
+                                f"{owner[1]})")
+    return problems
+
+
+def _scalar(node: yaml.Node | None) -> object:
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _mapping(node: yaml.Node, path: Path, problems: list[str]) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(f"{_where(path, node)}: expected a mapping")
+        return {}
+    return {str(k.value): v for k, v in node.value}
+
+
+def _where(path: Path, node: yaml.Node) -> str:
+    mark = node.start_mark
+    return f"{path}:{mark.line + 1}:{mark.column + 1}"
