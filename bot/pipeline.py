@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.archive import Archive
 from bot.dedup.index import Assignment, StoryIndex
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
@@ -36,8 +37,10 @@ class Pipeline:
     """Runs each new article through dedup, matching and routing into the outbox."""
 
     def __init__(self, store: Store, *, index: StoryIndex, rules: RuleBook, outbox: Outbox,
+                 archive: Archive | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.archive = archive or Archive(store, ttl=index.window + 86_400)
         self.index = index
         self.rules = rules
         self.outbox = outbox
@@ -46,9 +49,11 @@ class Pipeline:
     async def process(self, article: Article) -> Outcome:
         """Place one article and queue the alerts or updates it causes."""
         ruleset = await self.rules.current()
-        assignment = await self.index.assign(article, now=self.clock())
+        now = self.clock()
+        assignment = await self.index.assign(article, now=now)
         if assignment is None:
             return Outcome(article, None)
+        await self.archive.add(article, story_id=assignment.story.id, seen_at=now)
         matched = ruleset.match(article)
         if matched:
             await self._record_matches(assignment.story.id, matched)
