@@ -70,6 +70,18 @@ class Keys:
         """JSON term vector (centroid) of one story."""
         return self("story", story_id, "vec")
 
+    def story_version(self, story_id: str) -> str:
+        """The story's version number, checked by the atomic join (bot/dedup/index.py)."""
+        return self("story", story_id, "ver")
+
+    def lsh(self, day: str) -> str:
+        """Hash of one event day: LSH band -> article id, and `s:<article id>` -> signature."""
+        return self("lsh", day)
+
+    def doc_freq(self, day: str) -> str:
+        """Hash of one event day: term -> number of articles carrying it, `#n` -> articles."""
+        return self("df", day)
+
     def story_chats(self, story_id: str) -> str:
         """Set of chats already alerted about a story."""
         return self("story", story_id, "chats")

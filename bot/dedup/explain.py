@@ -1,0 +1,51 @@
+"""JSON-ready views of stories for `newsbot stories` and `newsbot stories explain <id>`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.models import Story, StoryArticle
+from bot.store import Store
+
+
+def _article(member: StoryArticle, *, why: bool) -> dict[str, Any]:
+    """One member: outlet, title, url, time, file path (and the join decision if `why`)."""
+    row: dict[str, Any] = {"outlet": member.outlet, "title": member.title, "url": member.url,
+                           "time": member.time.isoformat(), "dated": member.dated,
+                           "path": member.path}
+    if why:
+        row |= {"score": member.score, "reason": member.reason}
+    return row
+
+
+def story_json(story: Story, *, why: bool = False) -> dict[str, Any]:
+    """A story as plain JSON types: id, headline, times, version, outlets, articles."""
+    return {"id": story.id, "headline": story.headline,
+            "first_seen": story.first_seen.isoformat(), "updated": story.updated.isoformat(),
+            "version": story.version, "outlets": list(story.outlets),
+            "articles": [_article(a, why=why) for a in story.articles]}
+
+
+async def list_stories(store: Store, since: datetime) -> list[dict[str, Any]]:
+    """Stories first seen at or after `since` (oldest first), each with its articles."""
+    return [story_json(story) for story in await store.stories_since(since)]
+
+
+async def explain(store: Store, story_id: str) -> dict[str, Any] | None:
+    """A story with, for each article, the score and the reason it started or joined it.
+
+    None when no story has that id (never existed, or aged out of the window).
+    """
+    story = await store.get_story(story_id)
+    return None if story is None else story_json(story, why=True)
+
+
+def explain_text(view: dict[str, Any]) -> str:
+    """The `explain` view as lines for a terminal."""
+    lines = [f"{view['id']}  {view['headline']}  (version {view['version']}, "
+             f"outlets: {', '.join(view['outlets'])})"]
+    for n, a in enumerate(view["articles"], 1):
+        lines.append(f"{n:>3}. {a['time'][:16]}  {a['outlet']}: {a['title']}")
+        lines.append(f"     {a['reason']}")
+    return "\n".join(lines)
