@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.models import Rule
 from bot.rules.grammar import parse
 from bot.store import Store, done
@@ -73,3 +75,57 @@ class ChatDirectory:
     async def rules_version(self) -> int:
         """A counter that grows whenever any chat's rules change."""
         return int(await self.store.redis.get(self.keys("rules_version")) or 0)
+
+    async def language(self, chat: str) -> str | None:
+        """The reply language chosen with `/lang`, or None if never set."""
+        return await done(self.store.redis.hget(self._settings(chat), "lang"))
+
+    async def set_language(self, chat: str, language: str) -> None:
+        """Remember the reply language of `chat`."""
+        await done(self.store.redis.hset(self._settings(chat), "lang", language))
+
+    async def digest_of(self, chat: str) -> tuple[str, str] | None:
+        """(HH:MM, IANA time zone) of the chat's daily digest, or None when it is off."""
+        at, zone = await done(self.store.redis.hmget(self._settings(chat), ["digest_at",
+                                                                            "digest_tz"]))
+        return (at, zone or "UTC") if at else None
+
+    async def set_digest(self, chat: str, *, at: str, timezone: str) -> None:
+        """Send `chat` a daily digest at `at` (HH:MM) in `timezone`."""
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._settings(chat), mapping={"digest_at": at, "digest_tz": timezone})
+            pipe.sadd(self.keys("digest_chats"), chat)
+            await pipe.execute()
+
+    async def clear_digest(self, chat: str) -> bool:
+        """Turn the chat's daily digest off; False if it was off."""
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._settings(chat), "digest_at", "digest_tz")
+            pipe.srem(self.keys("digest_chats"), chat)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def digest_chats(self) -> set[str]:
+        """The chats that have a daily digest (for the digest scheduler)."""
+        return set(await done(self.store.redis.smembers(self.keys("digest_chats"))))
+
+    async def mute(self, chat: str, *, until: datetime, now: datetime) -> None:
+        """Hold alerts to `chat` until `until`; the key expires by itself then."""
+        ttl_ms = max(1, int((until - now).total_seconds() * 1000))
+        await self.store.redis.set(self._muted(chat), str(until.timestamp()), px=ttl_ms)
+
+    async def unmute(self, chat: str) -> bool:
+        """Lift a mute; False if the chat was not muted."""
+        return bool(await self.store.redis.delete(self._muted(chat)))
+
+    async def muted_until(self, chat: str, *, now: datetime) -> datetime | None:
+        """When the chat's mute ends, or None if it is not muted at `now`."""
+        raw = await self.store.redis.get(self._muted(chat))
+        until = datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
+        return until if until is not None and until > now else None
+
+    def _settings(self, chat: str) -> str:
+        return self.keys("chat", chat, "settings")
+
+    def _muted(self, chat: str) -> str:
+        return self.keys("chat", chat, "muted")

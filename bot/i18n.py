@@ -1,0 +1,193 @@
+"""Every user-visible string of command replies, in English and Chinese.
+
+`MESSAGES` maps a key to one `str.format` template per language; both languages carry every key
+with the same fields (a test checks it). `text(lang, key, **fields)` formats one, falling back
+to English for an unknown language.
+"""
+
+from __future__ import annotations
+
+from string import Formatter
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # --- help and usage lines (one per command, reused by /help) ----------------------------
+    "help.intro": {
+        "en": "newsbot watches news feeds and alerts this chat when a story matching its rules "
+              "or topics breaks: one alert per story, updated as more outlets report it.\n"
+              "Commands:",
+        "zh": "newsbot 监测新闻源，当符合本聊天规则或话题的新闻出现时发出提醒："
+              "每个新闻事件只提醒一次，有更多媒体报道时更新该提醒。\n命令：",
+    },
+    "usage.help": {"en": "/help — this list", "zh": "/help — 本列表"},
+    "usage.rule_add": {
+        "en": "/rule add <expression> — add a rule, e.g. /rule add 朝鲜 + 派兵",
+        "zh": "/rule add <表达式> — 添加规则，例如 /rule add 朝鲜 + 派兵",
+    },
+    "usage.rule_list": {"en": "/rule list (or /rules) — this chat's rules",
+                        "zh": "/rule list（或 /rules）— 本聊天的规则"},
+    "usage.rule_del": {"en": "/rule del <id> — delete a rule", "zh": "/rule del <编号> — 删除规则"},
+    "usage.rule_test": {
+        "en": "/rule test <expression> — try a rule on stored stories without saving it",
+        "zh": "/rule test <表达式> — 用已存储的新闻测试规则（不保存）",
+    },
+    "usage.topics": {"en": "/topics — shared topics", "zh": "/topics — 公共话题"},
+    "usage.subscribe": {"en": "/subscribe <topic> — follow a shared topic",
+                        "zh": "/subscribe <话题> — 订阅公共话题"},
+    "usage.unsubscribe": {"en": "/unsubscribe <topic> — stop following a topic",
+                          "zh": "/unsubscribe <话题> — 取消订阅话题"},
+    "usage.digest_at": {
+        "en": "/digest at <HH:MM> [<time zone>] — daily digest, e.g. /digest at 07:30 "
+              "Asia/Shanghai",
+        "zh": "/digest at <HH:MM> [<时区>] — 每日摘要，例如 /digest at 07:30 Asia/Shanghai",
+    },
+    "usage.digest_off": {"en": "/digest off — no daily digest", "zh": "/digest off — 关闭每日摘要"},
+    "usage.digest_now": {"en": "/digest now — the last 24 hours' digest, now",
+                         "zh": "/digest now — 立即查看过去 24 小时的摘要"},
+    "usage.mute": {"en": "/mute <duration> — pause alerts: 30m, 2h, 1d (at most {max_days}d)",
+                   "zh": "/mute <时长> — 暂停提醒：30m、2h、1d（最多 {max_days}d）"},
+    "usage.unmute": {"en": "/unmute — resume alerts", "zh": "/unmute — 恢复提醒"},
+    "usage.feeds": {"en": "/feeds — the feeds polled (bot admins)",
+                    "zh": "/feeds — 正在抓取的新闻源（仅机器人管理员）"},
+    "usage.feeds_add": {"en": "/feeds add <url> [<outlet>] — add an http(s) feed (bot admins)",
+                        "zh": "/feeds add <网址> [<媒体名>] — 添加 http(s) 新闻源"
+                              "（仅机器人管理员）"},
+    "usage.feeds_del": {"en": "/feeds del <id> — remove a feed added from chat (bot admins)",
+                        "zh": "/feeds del <编号> — 删除从聊天添加的新闻源（仅机器人管理员）"},
+    "usage.status": {"en": "/status — feed health, this chat's rules, topics, digest and mute",
+                     "zh": "/status — 新闻源状态，以及本聊天的规则、话题、摘要和静音设置"},
+    "usage.lang": {"en": "/lang en|zh — reply language", "zh": "/lang en|zh — 回复语言"},
+    "usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
+    "unknown": {"en": "Unknown command /{command}. Send /help for the list of commands.",
+                "zh": "未知命令 /{command}。发送 /help 查看命令列表。"},
+    # --- refusals -------------------------------------------------------------------------
+    "refused.manage": {
+        "en": "Sorry, only this chat's administrators can change its rules, topics, digest, "
+              "mute or language. Anyone can list and test: /rule list, /rule test, /topics.",
+        "zh": "抱歉，只有本聊天的管理员可以更改规则、话题、摘要、静音或语言设置。"
+              "任何人都可以查看和测试：/rule list、/rule test、/topics。",
+    },
+    "refused.admin": {
+        "en": "Sorry, only the bot's administrators (NEWSBOT_ADMINS) can manage feeds.",
+        "zh": "抱歉，只有机器人管理员（NEWSBOT_ADMINS）可以管理新闻源。",
+    },
+    # --- rules ----------------------------------------------------------------------------
+    "rule.invalid": {"en": "Invalid rule at column {column}: {message}",
+                     "zh": "规则无效（第 {column} 列）：{message}"},
+    "rule.added": {"en": "Rule #{number} added: {rule}", "zh": "已添加规则 #{number}：{rule}"},
+    "rule.window": {
+        "en": "Stories in the stored window ({hours} h) it would have matched: {count}",
+        "zh": "在已存储的时间窗口（{hours} 小时）内会匹配的新闻：{count} 条",
+    },
+    "rule.duplicate": {"en": "This chat already has that rule as #{number}.",
+                       "zh": "本聊天已有相同的规则 #{number}。"},
+    "rule.too_many": {"en": "This chat already has {limit} rules; delete one first.",
+                      "zh": "本聊天已有 {limit} 条规则，请先删除一条。"},
+    "rule.list.header": {"en": "Rules of this chat:", "zh": "本聊天的规则："},
+    "rule.list.item": {"en": "#{number}  {expression}", "zh": "#{number}  {expression}"},
+    "rule.list.empty": {"en": "This chat has no rules yet; add one with /rule add 朝鲜 + 派兵",
+                        "zh": "本聊天还没有规则；可用 /rule add 朝鲜 + 派兵 添加"},
+    "rule.deleted": {"en": "Rule #{number} deleted.", "zh": "已删除规则 #{number}。"},
+    "rule.not_found": {"en": "This chat has no rule #{number}; see /rule list.",
+                       "zh": "本聊天没有规则 #{number}；请查看 /rule list。"},
+    "rule.test.header": {"en": "{rule} matches {count} stories in the stored window ({hours} h).",
+                         "zh": "{rule} 在已存储的时间窗口（{hours} 小时）内匹配 {count} 条新闻。"},
+    "rule.test.item": {"en": "• {headline} — {outlets} [{terms}]",
+                       "zh": "• {headline} — {outlets} [{terms}]"},
+    "more": {"en": "…and {count} more", "zh": "……另有 {count} 条"},
+    # --- topics ---------------------------------------------------------------------------
+    "topics.header": {"en": "Shared topics (follow one with /subscribe <topic>):",
+                      "zh": "公共话题（用 /subscribe <话题> 订阅）："},
+    "topics.on": {"en": "✓ {name} — {description} (subscribed)",
+                  "zh": "✓ {name} — {description}（已订阅）"},
+    "topics.off": {"en": "• {name} — {description}", "zh": "• {name} — {description}"},
+    "topics.empty": {"en": "No shared topics are configured.", "zh": "没有配置公共话题。"},
+    "topic.subscribed": {"en": "Subscribed to {topic}.", "zh": "已订阅 {topic}。"},
+    "topic.already": {"en": "This chat already follows {topic}.", "zh": "本聊天已订阅 {topic}。"},
+    "topic.unsubscribed": {"en": "Unsubscribed from {topic}.", "zh": "已取消订阅 {topic}。"},
+    "topic.not_followed": {"en": "This chat does not follow {topic}.",
+                           "zh": "本聊天没有订阅 {topic}。"},
+    "topic.unknown": {"en": "There is no topic {topic}. Closest: {names}",
+                      "zh": "没有话题 {topic}。最接近的：{names}"},
+    # --- digest ---------------------------------------------------------------------------
+    "digest.set": {"en": "Daily digest at {time} ({timezone}).",
+                   "zh": "每日摘要时间：{time}（{timezone}）。"},
+    "digest.off": {"en": "Daily digest turned off.", "zh": "已关闭每日摘要。"},
+    "digest.was_off": {"en": "The daily digest was already off.", "zh": "每日摘要本来就是关闭的。"},
+    "digest.bad_time": {"en": "Invalid time {time}: use 24-hour HH:MM, e.g. 07:30.",
+                        "zh": "时间 {time} 无效：请用 24 小时制 HH:MM，例如 07:30。"},
+    "digest.bad_zone": {
+        "en": "Unknown time zone {timezone}: use an IANA name such as Asia/Shanghai or UTC.",
+        "zh": "未知时区 {timezone}：请使用 IANA 名称，例如 Asia/Shanghai 或 UTC。",
+    },
+    "digest.header": {"en": "Digest: {count} stories of the last 24 hours for this chat",
+                      "zh": "摘要：过去 24 小时内与本聊天相关的新闻 {count} 条"},
+    "digest.item": {"en": "{rank}. {headline} — {outlets}", "zh": "{rank}. {headline} — {outlets}"},
+    "digest.empty": {"en": "No stories matched this chat's rules or topics in the last 24 hours.",
+                     "zh": "过去 24 小时内没有符合本聊天规则或话题的新闻。"},
+    "digest.follows_nothing": {
+        "en": "This chat follows no rules or topics yet: add one with /rule add or /subscribe.",
+        "zh": "本聊天还没有规则或订阅的话题：请用 /rule add 或 /subscribe 添加。",
+    },
+    # --- mute -----------------------------------------------------------------------------
+    "mute.set": {"en": "Alerts muted until {until}.", "zh": "提醒已静音，直到 {until}。"},
+    "mute.bad": {"en": "Invalid duration {duration}: use e.g. 30m, 2h or 1d (at most {max_days}d).",
+                 "zh": "时长 {duration} 无效：请使用如 30m、2h 或 1d（最多 {max_days}d）。"},
+    "mute.off": {"en": "Alerts unmuted.", "zh": "已恢复提醒。"},
+    "mute.was_off": {"en": "Alerts were not muted.", "zh": "提醒本来就没有静音。"},
+    # --- feeds ----------------------------------------------------------------------------
+    "feeds.header": {"en": "Feeds ({count}):", "zh": "新闻源（{count} 个）："},
+    "feeds.item": {"en": "{id}  {location}{outlet} ({origin})",
+                   "zh": "{id}  {location}{outlet}（{origin}）"},
+    "feeds.origin.file": {"en": "feeds file", "zh": "配置文件"},
+    "feeds.origin.chat": {"en": "added from chat", "zh": "从聊天添加"},
+    "feeds.added": {"en": "Feed {id} added: {url}{outlet}",
+                    "zh": "已添加新闻源 {id}：{url}{outlet}"},
+    "feeds.exists": {"en": "That feed is already listed as {id}.",
+                     "zh": "该新闻源已存在，编号 {id}。"},
+    "feeds.bad_url": {"en": "Not an http(s) feed URL: {url}",
+                      "zh": "不是 http(s) 新闻源网址：{url}"},
+    "feeds.internal": {
+        "en": "Refused: {host} is an internal address; feeds must be public http(s) URLs.",
+        "zh": "已拒绝：{host} 是内部地址；新闻源必须是公开的 http(s) 网址。",
+    },
+    "feeds.deleted": {"en": "Feed {id} removed.", "zh": "已删除新闻源 {id}。"},
+    "feeds.in_file": {"en": "Feed {id} comes from the feeds file; remove it there.",
+                      "zh": "新闻源 {id} 来自配置文件，请在文件中删除。"},
+    "feeds.not_found": {"en": "There is no feed {id}; see /feeds.",
+                        "zh": "没有新闻源 {id}；请查看 /feeds。"},
+    # --- status ---------------------------------------------------------------------------
+    "status.feeds": {"en": "Feeds: {count} ({ok} ok, {failing} failing); last poll {last_poll}",
+                     "zh": "新闻源：{count} 个（{ok} 个正常，{failing} 个出错）；"
+                           "最近抓取：{last_poll}"},
+    "status.feed_ok": {"en": "  ✓ {id} {location} — polled {last_poll}",
+                       "zh": "  ✓ {id} {location} — 抓取于 {last_poll}"},
+    "status.feed_error": {"en": "  ✗ {id} {location} — {errors} errors in a row: {last_error}",
+                          "zh": "  ✗ {id} {location} — 连续 {errors} 次出错：{last_error}"},
+    "status.feed_new": {"en": "  · {id} {location} — not polled yet",
+                        "zh": "  · {id} {location} — 尚未抓取"},
+    "status.rules": {"en": "Rules: {rules}", "zh": "规则：{rules}"},
+    "status.topics": {"en": "Topics: {topics}", "zh": "话题：{topics}"},
+    "status.digest": {"en": "Digest: {digest}", "zh": "摘要：{digest}"},
+    "status.mute": {"en": "Mute: {mute}", "zh": "静音：{mute}"},
+    "status.until": {"en": "until {until}", "zh": "直到 {until}"},
+    "word.none": {"en": "none", "zh": "无"},
+    "word.off": {"en": "off", "zh": "关闭"},
+    "word.never": {"en": "never", "zh": "从未"},
+    # --- language -------------------------------------------------------------------------
+    "lang.set": {"en": "Replies in this chat will be in English.",
+                 "zh": "本聊天此后将用中文回复。"},
+}
+
+
+def text(lang: str, key: str, **fields: object) -> str:
+    """The message `key` in `lang` (English if `lang` is unknown), formatted with `fields`."""
+    templates = MESSAGES[key]
+    return templates.get(lang, templates[DEFAULT_LANGUAGE]).format(**fields)
+
+
+def fields_of(template: str) -> set[str]:
+    """The `str.format` field names a template uses."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name}
