@@ -10,7 +10,9 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from bot.archive import Archive
 from bot.chats import ChatDirectory
+from bot.commands import AddedFeeds, CommandInterpreter
 from bot.config import Settings
 from bot.dedup.index import StoryIndex
 from bot.feeds.fetch import Fetcher
@@ -54,8 +56,12 @@ class App:
         await self.outbox.ensure_group()
         self.index = StoryIndex(self.store, window_seconds=s.window_seconds,
                                 seen_seconds=int(s.seen_days * 86_400))
+        self.archive = Archive(self.store, ttl=s.window_seconds + 86_400)
         self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
-                                 outbox=self.outbox)
+                                 outbox=self.outbox, archive=self.archive)
+        self.commands = CommandInterpreter(
+            self.store, chats=self.chats, rules=self.rules, archive=self.archive,
+            admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds)
         self.channels = {c.platform: c for c in [ConsoleChannel(), *await self._platforms(),
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
@@ -84,6 +90,12 @@ class App:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._stack.aclose()
 
+    async def all_feeds(self) -> list[FeedSpec]:
+        """The feeds file's feeds plus those admins added from chat."""
+        added = await AddedFeeds(self.store).all()
+        known = {f.id for f in self.feeds}
+        return [*self.feeds, *(f for f in added if f.id not in known)]
+
     async def poll(self, feed: FeedSpec) -> list[Outcome]:
         """Poll one feed and run its new articles through the pipeline."""
         result = await poll_feed(feed, store=self.store, fetcher=self.fetcher)
@@ -103,7 +115,7 @@ class App:
             async with gate:
                 return await poll_feed(feed, store=self.store, fetcher=self.fetcher)
 
-        results = await asyncio.gather(*(fetch(f) for f in self.feeds))
+        results = await asyncio.gather(*(fetch(f) for f in await self.all_feeds()))
         articles = [a for r in results for a in r.articles]
         merged = PollResult(FeedSpec(id="all"), tuple(articles))
         await self.process(merged)

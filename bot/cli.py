@@ -12,9 +12,11 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import App
+from bot.app import CONSOLE_CHAT, App
 from bot.archive import Archive
+from bot.commands import CommandRequest
 from bot.config import Settings, load_settings
+from bot.dedup.explain import explain, explain_text, list_stories
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 from bot.models import Article
@@ -51,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--since", type=parse_duration, default=timedelta(hours=24),
                          help="how far back, by first-seen time (default 24h)")
     stories.add_argument("--json", action="store_true", help="print JSON")
+    stories_sub = stories.add_subparsers(dest="stories_command", metavar="ACTION")
+    why = stories_sub.add_parser("explain", help="why each article joined a story",
+                                 description="Show a story's articles with the scores and "
+                                 "reasons that placed each one.")
+    why.add_argument("story_id", help="the story id, as `newsbot stories` lists it")
+    why.add_argument("--json", action="store_true", help="print JSON")
+    chat = sub.add_parser("chat", help="run one chat command as the local console chat",
+                          description='Try the chat commands locally, e.g. newsbot chat '
+                          '"/rule add 朝鲜 + 派兵"; alerts for the console chat print on stdout.')
+    chat.add_argument("text", help='the command, e.g. "/rule list"')
     rules = sub.add_parser("rules", help="check rule files", description="Rule file tools.")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rules_sub.add_parser("check", help="validate every rules/*.yaml file",
@@ -90,7 +102,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "rules":
         return _rules_check(settings)
     if args.command == "stories":
-        return await _stories(settings, since=args.since, as_json=args.json)
+        return await _stories(settings, args)
+    if args.command == "chat":
+        return await _chat(settings, args.text)
     async with App(settings) as app:
         if args.once:
             await app.run_once()
@@ -127,20 +141,33 @@ def _store(settings: Settings) -> AbstractAsyncContextManager[Store]:
     return open_store(redis_url=url, data_dir=settings.data_dir, prefix=settings.key_prefix)
 
 
-async def _stories(settings: Settings, *, since: timedelta, as_json: bool) -> int:
+async def _stories(settings: Settings, args: argparse.Namespace) -> int:
     async with _store(settings) as store:
-        stories = await store.stories_since(datetime.now(UTC) - since)
-    if as_json:
-        print(json.dumps([{
-            "id": s.id, "headline": s.headline, "outlets": list(s.outlets),
-            "first_seen": s.first_seen.isoformat(), "version": s.version,
-            "articles": [{"outlet": a.outlet, "title": a.title, "url": a.url,
-                          "time": a.time.isoformat() if a.dated else None, "path": a.path}
-                         for a in s.articles]} for s in stories], ensure_ascii=False, indent=2))
+        if args.stories_command == "explain":
+            view = await explain(store, args.story_id)
+            if view is None:
+                print(f"newsbot: no story {args.story_id!r} (unknown, or aged out of the "
+                      "window)", file=sys.stderr)
+                return 1
+            print(json.dumps(view, ensure_ascii=False, indent=2) if args.json
+                  else explain_text(view))
+            return 0
+        stories = await list_stories(store, datetime.now(UTC) - args.since)
+    if args.json:
+        print(json.dumps(stories, ensure_ascii=False, indent=2))
         return 0
     for story in stories:
-        print(f"{story.id}  {len(story.outlets)} outlets ({' · '.join(story.outlets)})  "
-              f"{story.headline}")
-        for a in story.articles:
-            print(f"    {a.outlet:<8} {a.time:%Y-%m-%d %H:%M}  {a.title}")
+        print(f"{story['id']}  {len(story['outlets'])} outlets "
+              f"({' · '.join(story['outlets'])})  {story['headline']}")
+        for a in story["articles"]:
+            when = (a["time"] or "")[:16].replace("T", " ") if a["dated"] else "undated"
+            print(f"    {a['outlet']:<8} {when:<16}  {a['title']}")
     return 0
+
+
+async def _chat(settings: Settings, text: str) -> int:
+    async with App(settings) as app:
+        reply = await app.commands.handle(CommandRequest(
+            chat=CONSOLE_CHAT, user=CONSOLE_CHAT, text=text, can_manage=True))
+    print(reply.text)
+    return 0 if reply.ok else 1

@@ -203,3 +203,33 @@ def test_rules_test_over_stored_articles_after_a_run(tmp_path: Path) -> None:
     result = _newsbot("rules", "test", "北韓 + 派兵", "--since", "3650d", env=env)
     assert result.returncode == 0, result.stderr
     assert "4 of 5 articles match" in result.stdout
+
+
+def test_stories_list_and_explain_after_the_demo(tmp_path: Path) -> None:
+    """`stories --json` lists the seeds' stories; `stories explain` gives each join's score."""
+    env = _env(NEWSBOT_DATA_DIR=str(tmp_path / "data"), NEWSBOT_FEEDS=str(tmp_path / "f.yaml"))
+    (tmp_path / "f.yaml").write_text(f"feeds:\n  - path: {SEEDS}\n")
+    assert _newsbot("run", "--once", env=env).returncode == 0
+    listed = _newsbot("stories", "--since", "1h", "--json", env=env)
+    stories = json.loads(listed.stdout)
+    groups = sorted(sorted(Path(a["path"]).name[:3] for a in s["articles"]) for s in stories)
+    assert groups == [["000"], ["001", "002", "003"], ["004"]]
+    big = next(s for s in stories if len(s["articles"]) == 3)
+    why = _newsbot("stories", "explain", big["id"], env=env)
+    assert why.returncode == 0 and why.stdout.count(">= 0.") == 2, why.stdout
+    missing = _newsbot("stories", "explain", "no-such-story", env=env)
+    assert missing.returncode == 1 and "no story" in missing.stderr
+
+
+def test_chat_command_adds_a_rule_and_alerts_the_console(tmp_path: Path) -> None:
+    """`newsbot chat "/rule add ..."` stores a console rule that the next run alerts on."""
+    env = _env(NEWSBOT_DATA_DIR=str(tmp_path / "data"), NEWSBOT_FEEDS=str(tmp_path / "f.yaml"),
+               NEWSBOT_RULES_DIR=str(tmp_path / "rules"))
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "f.yaml").write_text(f"feeds:\n  - path: {SEEDS}\n")
+    added = _newsbot("chat", "/rule add @dprk + 弹道导弹", env=env)
+    assert added.returncode == 0 and "#1" in added.stdout, added.stdout + added.stderr
+    bad = _newsbot("chat", "/rule add (朝鲜", env=env)
+    assert bad.returncode == 1 and "column 1" in bad.stdout
+    run = _newsbot("run", "--once", env=env)
+    assert "韩国敦促朝俄停止武器贸易" in run.stdout  # seed 004 now matches this chat's rule
