@@ -1,18 +1,23 @@
-"""All active rules in one pass: one Aho-Corasick automaton over every folded term, plus a small
+"""All active rules in one pass: one Aho-Corasick pass over every folded term, plus a small
 boolean program per rule.
 
 Compiling: each rule's AST (bot.rules.grammar) becomes a tree of nodes whose leaves are sets of
 term keys (a term, a phrase, or every alias of an entity). Every distinct folded key goes into
-one pyahocorasick automaton. Each rule also gets its triggers: leaves of which at least one must
-occur for the rule to hold (grammar rejects rules that could hold with none of their terms).
+pyahocorasick: keys with a word character at an edge (Latin) into one automaton over the text,
+the others (CJK) into one over the text's UTF-8 bytes (see `_Automata`). Each rule also gets its
+triggers: leaves of which at least one must occur for the rule to hold (grammar rejects rules
+that could hold with none of their terms), the set form of simple rules, and a flat plan for the
+terms `match` reports.
 
-Matching: fold the title and the text (NFKC, Traditional -> Simplified, case), run the automaton
-over both once, drop Latin hits that are not whole words, then evaluate only the rules whose
-triggers occurred. Positions are offsets into the folded field text; folding keeps the length of
-almost all text (CJK, ASCII), so they are usually offsets into the original too.
+Matching: fold the title and the text (NFKC, Traditional -> Simplified, case), run the automata
+over both once to learn which keys occur as whole words, settle each literal once, then evaluate
+only the rules whose triggers occurred. Positions are found only where needed (NEAR, gap aliases,
+exclusions, the order of aliases found, `match_detail`) and kept per article. Positions are
+offsets into the folded field text; folding keeps the length of almost all text (CJK, ASCII), so
+they are usually offsets into the original too.
 
 Recompiling is cheap: compiled programs are cached per expression (per entity set) and the
-automaton is reused while it already holds every key the rules need.
+automata are reused while they already hold every key the rules need.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import ahocorasick
@@ -42,7 +49,7 @@ from bot.rules.entities import (
 from bot.text import fold
 
 FIELDS = ("title", "text")
-_WORD_RE = re.compile(r"[^\W_]+")
+_WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
 _CACHE_CAP = 100_000
 
 
@@ -112,30 +119,62 @@ def _is_latin(text: str) -> bool:
 
 
 class _Scan:
-    """One article after the automaton pass: every key's hits, and which literals hold."""
+    """One article after the automaton pass: which keys occur, and which literals hold.
 
-    __slots__ = ("hits", "keys", "memo", "names", "outlet", "starts", "texts", "title", "true",
-                 "words")
+    Positions are found only for the keys that need them (NEAR, gap aliases, exclusions, the
+    order of aliases found, match_detail), with `str.find`, and kept for the article.
+    """
 
-    def __init__(self, texts: tuple[str, str], hits: dict[int, list[tuple[int, int, int]]],
-                 outlet: str) -> None:
+    __slots__ = ("edges", "keys", "memo", "names", "outlet", "positions", "spots", "starts",
+                 "strings", "texts", "title", "true", "words")
+
+    def __init__(self, texts: tuple[str, str], keys: set[int], title: set[int], outlet: str,
+                 *, positions: dict[int, list[tuple[int, int, int]]], strings: list[str],
+                 edges: list[tuple[bool, bool]]) -> None:
         self.texts = texts
-        self.hits = hits  # key id -> [(field, start, end)], in order of position per field
-        self.keys = set(hits)
-        self.title = {k for k, found in hits.items() if found[0][0] == 0}
+        self.keys = keys  # key ids with a whole-word occurrence in the title or the text
+        self.title = title  # key ids with one in the title
         self.outlet = outlet
+        self.strings = strings  # key id -> folded key text
+        self.edges = edges  # key id -> (check left boundary, check right boundary)
+        self.positions = positions  # key id -> its occurrences: word-edged keys' from the
+        # automaton pass, others' found when first asked for
         self.true: set[int] = set()  # literal ids (leaves) that hold in this article
-        self.memo: dict[int, list[_Occ]] = {}  # id(leaf) -> its occurrences
+        self.memo: dict[int, list[_Occ]] = {}  # id(node) -> its occurrences
+        self.spots: dict[int, list[_Occ]] = {}  # literal (~id(node)) -> where it occurs
         self.names: dict[int, tuple[str, ...]] = {}  # id(leaf) -> the aliases it found
         self.words: dict[int, list[int]] = {}
-        self.starts: dict[int, tuple[list[_Occ], list[tuple[int, int]]]] = {}
+        self.starts: dict[int, tuple[list[_Occ], list[tuple[int, int]], int]] = {}
+
+    def at(self, k: int) -> list[tuple[int, int, int]]:
+        """Every whole-word occurrence (field, start, end) of key k, in order of position."""
+        found = self.positions.get(k)
+        if found is None:
+            edges = self.edges[k]
+            found = self.positions[k] = (
+                _find_all(self.texts, self.strings[k]) if k in self.keys and not any(edges)
+                else [])  # word-edged keys that occur have their positions already
+        return found
 
     def word_starts(self, field: int) -> list[int]:
         """Offsets where words start in one field (computed when NEAR first needs them)."""
         found = self.words.get(field)
         if found is None:
-            found = self.words[field] = [m.start() for m in _WORD_RE.finditer(self.texts[field])]
+            parts = _WORD_SPLIT_RE.split(self.texts[field])  # [gap, word, gap, ..., gap]
+            found = self.words[field] = list(accumulate(map(len, parts)))[:-1:2]
         return found
+
+
+def _find_all(texts: tuple[str, str], word: str) -> list[tuple[int, int, int]]:
+    """The occurrences of `word` (overlapping ones too) in the title and the text."""
+    out: list[tuple[int, int, int]] = []
+    length = len(word)
+    for f, text in enumerate(texts):
+        i = text.find(word)
+        while i >= 0:
+            out.append((f, i, i + length))
+            i = text.find(word, i + 1)
+    return out
 
 
 def _close(scan: _Scan, a: _Occ, b: _Occ, distance: int, *, ordered: bool) -> bool:
@@ -156,10 +195,7 @@ def _pairs(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int, *, ordere
            strict: bool = False) -> Iterator[tuple[_Occ, _Occ]]:
     """Pairs (x, y) within `distance` where y starts at or after x (after x's end when
     `ordered`; strictly after x's start when `strict`). Both lists sorted by (field, start)."""
-    memo = scan.starts.get(id(ys))
-    if memo is None:  # keeps `ys` alive with its starts, so its id is not reused
-        memo = scan.starts[id(ys)] = (ys, [(y.field, y.start) for y in ys])
-    starts = memo[1]
+    starts = _starts(scan, ys)[0]
     for x in xs:
         j = bisect_left(starts, (x.field, x.end if ordered else x.start + strict))
         limit = x.end + distance
@@ -173,6 +209,37 @@ def _pairs(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int, *, ordere
             j += 1
 
 
+def _starts(scan: _Scan, ys: list[_Occ]) -> tuple[list[tuple[int, int]], int]:
+    """The (field, start) of each occurrence, and the longest occurrence (memoized per list)."""
+    memo = scan.starts.get(id(ys))
+    if memo is None:  # keeps `ys` alive with its starts, so its id is not reused
+        memo = scan.starts[id(ys)] = (ys, [(y.field, y.start) for y in ys],
+                                      max((y.end - y.start for y in ys), default=0))
+    return memo[1], memo[2]
+
+
+def _any_close(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int) -> bool:
+    """Whether some x and some y (in either order) are within `distance`: what
+    `_pairs(xs, ys) or _pairs(ys, xs, strict)` would find, looping over the shorter list."""
+    if len(xs) > len(ys):
+        xs, ys = ys, xs
+    starts, span = _starts(scan, ys)
+    for x in xs:
+        low, high = x.start - span - distance, x.end + distance
+        if x.latin:
+            words = scan.word_starts(x.field)
+            before = bisect_left(words, x.start) - 1 - distance
+            low = min(low, words[before] + 1 - span) if before >= 0 else -1
+            after = bisect_left(words, x.end) + distance
+            high = max(high, words[after] if after < len(words) else len(scan.texts[x.field]))
+        j = bisect_left(starts, (x.field, low))
+        while j < len(ys) and starts[j][0] == x.field and starts[j][1] <= high:
+            if _close(scan, x, ys[j], distance, ordered=False):
+                return True
+            j += 1
+    return False
+
+
 def _by_position(occurrences: list[_Occ]) -> list[_Occ]:
     return sorted(occurrences, key=lambda o: (o.field, o.start))
 
@@ -184,13 +251,15 @@ class _Leaf:
     is in `scan.true`); plain leaves (no masks, no gaps) hold as soon as a key occurs.
     """
 
-    __slots__ = ("display", "gaps", "keys", "keyset", "latin", "lit", "masks", "plain",
-                 "title", "trigger")
+    __slots__ = ("display", "entity", "gaps", "keys", "keyset", "latin", "lit", "masks",
+                 "plain", "title", "trigger")
 
     def __init__(self, *, lit: int, keys: dict[int, str], latin: dict[int, bool],
                  title: bool, display: str | None, gaps: tuple[tuple[int, int, str], ...] = (),
-                 masks: Mapping[int, tuple[int, ...]] | None = None) -> None:
+                 masks: Mapping[int, tuple[int, ...]] | None = None, entity: bool = False
+                 ) -> None:
         self.lit = lit
+        self.entity = entity  # an entity's leaf: the same literal may have other displays
         self.keys = keys  # key id -> alias as written
         self.keyset = frozenset(keys)
         self.latin = latin
@@ -209,7 +278,7 @@ class _Leaf:
         pool = scan.title if self.title else scan.keys
         for k in pool.intersection(self.keyset):
             if k not in self.masks or any(self._keep(scan, k, f, s, e)
-                                          for f, s, e in scan.hits[k]):
+                                          for f, s, e in scan.at(k)):
                 return True
         return any(next(self._gap(scan, a, b), None) is not None
                    for a, b, _ in self.gaps if a in pool and b in pool)
@@ -218,32 +287,54 @@ class _Leaf:
         if self.title and f:
             return False
         return not any(mf == f and ms <= s and e <= me for m in self.masks.get(k, ())
-                       for mf, ms, me in scan.hits.get(m, ()))
+                       for mf, ms, me in scan.at(m))
 
     def occurrences(self, scan: _Scan) -> list[_Occ]:
         found = scan.memo.get(id(self))
-        if found is not None:
-            return found
+        if found is None:
+            display = self.display
+            if not self.entity:
+                found = self._occurrences(scan, display)
+            elif display is None:
+                found = self.spots(scan)
+            else:
+                found = [_new_occ((o[0], o[1], o[2], o[3], display, o[5], ()))
+                         for o in self.spots(scan)]
+            scan.memo[id(self)] = found
+        return found
+
+    def spots(self, scan: _Scan) -> list[_Occ]:
+        """Where the leaf occurs (for an entity: reporting the alias found), for NEAR;
+        computed once per literal, so the leaves of one entity share the work."""
+        if not self.entity:
+            return self.occurrences(scan)
+        found = scan.spots.get(self.lit)
+        if found is None:
+            found = scan.spots[self.lit] = self._occurrences(scan, None)
+        return found
+
+    def _occurrences(self, scan: _Scan, display: str | None) -> list[_Occ]:
         pool = scan.title if self.title else scan.keys
-        display, masks, title = self.display, self.masks, self.title
+        masks, title = self.masks, self.title
         out: list[_Occ] = []
+        keys = scan.keys
         for k in pool.intersection(self.keyset):
             alias, latin = self.keys[k], self.latin[k]
             term = display or alias
-            out += [_new_occ((f, s, e, latin, term, alias, ())) for f, s, e in scan.hits[k]
-                    if not (title and f) and (k not in masks or self._keep(scan, k, f, s, e))]
+            masked = k in masks and not keys.isdisjoint(masks[k])
+            out += [_new_occ((f, s, e, latin, term, alias, ())) for f, s, e in scan.at(k)
+                    if not (title and f) and (not masked or self._keep(scan, k, f, s, e))]
         for a, b, alias in self.gaps:
             if a in pool and b in pool:
                 out += [_Occ(x.field, x.start, y.end, x.latin and y.latin, display or alias,
                              alias) for x, y in self._gap(scan, a, b)]
-        found = scan.memo[id(self)] = _by_position(out)
-        return found
+        return _by_position(out)
 
     def _gap(self, scan: _Scan, a: int, b: int) -> Iterator[tuple[_Occ, _Occ]]:
         latin = self.latin[a] and self.latin[b]
-        xs = [_Occ(f, s, e, self.latin[a]) for f, s, e in scan.hits[a]
+        xs = [_Occ(f, s, e, self.latin[a]) for f, s, e in scan.at(a)
               if not (self.title and f)]
-        ys = [_Occ(f, s, e, self.latin[b]) for f, s, e in scan.hits[b]
+        ys = [_Occ(f, s, e, self.latin[b]) for f, s, e in scan.at(b)
               if not (self.title and f)]
         return _pairs(scan, xs, ys, GAP_WORDS if latin else GAP_CHARS, ordered=True)
 
@@ -261,7 +352,7 @@ class _Leaf:
         if self.gaps:
             return tuple(dict.fromkeys(o.alias for o in self.occurrences(scan)))
         pool = scan.title if self.title else scan.keys
-        first = sorted((next(((f, s) for f, s, e in scan.hits[k]
+        first = sorted((next(((f, s) for f, s, e in scan.at(k)
                               if self._keep(scan, k, f, s, e)), (2, 0)), self.keys[k])
                        for k in pool.intersection(self.keyset))
         return tuple(dict.fromkeys(alias for (f, _), alias in first if f < 2))
@@ -283,6 +374,9 @@ class _Source:
     def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
         return []
 
+    def spots(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
     def names(self, scan: _Scan, out: list[str]) -> None:
         """Sources are conditions, not terms: nothing to show."""
 
@@ -300,6 +394,9 @@ class _Not:
         return not self.child.test(scan)
 
     def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
+    def spots(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
         return []
 
     def names(self, scan: _Scan, out: list[str]) -> None:
@@ -320,6 +417,9 @@ class _And:
         return all(c.test(scan) for c in self.order)
 
     def occurrences(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
+        return []
+
+    def spots(self, scan: _Scan) -> list[_Occ]:  # pragma: no cover - grammar forbids
         return []
 
     def names(self, scan: _Scan, out: list[str]) -> None:
@@ -347,6 +447,13 @@ class _Or:
                                                         for o in c.occurrences(scan)])
         return found
 
+    def spots(self, scan: _Scan) -> list[_Occ]:
+        found = scan.spots.get(~id(self))
+        if found is None:
+            found = scan.spots[~id(self)] = _by_position([o for c in self.children
+                                                          for o in c.spots(scan)])
+        return found
+
     def names(self, scan: _Scan, out: list[str]) -> None:
         for c in self.children:
             if c.test(scan):
@@ -365,30 +472,88 @@ class _Near:
         self.left, self.right, self.distance = left, right, distance
 
     def test(self, scan: _Scan) -> bool:
-        return self.left.test(scan) and self.right.test(scan) and next(
-            self._pairs(scan), None) is not None
-
-    def _pairs(self, scan: _Scan) -> Iterator[tuple[_Occ, _Occ]]:
-        left, right = self.left.occurrences(scan), self.right.occurrences(scan)
-        yield from _pairs(scan, left, right, self.distance, ordered=False)
-        yield from _pairs(scan, right, left, self.distance, ordered=False, strict=True)
+        return self.left.test(scan) and self.right.test(scan) and _any_close(
+            scan, self.left.spots(scan), self.right.spots(scan), self.distance)
 
     def occurrences(self, scan: _Scan) -> list[_Occ]:
+        """Each close pair as one occurrence, in order of position (the earlier one's)."""
         found = scan.memo.get(id(self))
         if found is None:
-            found = scan.memo[id(self)] = _by_position([
+            found = scan.memo[id(self)] = [
                 _Occ(a.field, min(a.start, b.start), max(a.end, b.end), a.latin and b.latin,
-                     parts=(a, b)) for a, b in self._pairs(scan)])
+                     parts=(a, b)) for a, b, _ in _ordered_pairs(
+                    scan, self.left.occurrences(scan), self.right.occurrences(scan),
+                    self.distance)]
         return found
 
+    def spots(self, scan: _Scan) -> list[_Occ]:
+        return self.occurrences(scan)
+
     def names(self, scan: _Scan, out: list[str]) -> None:
-        out.extend(dict.fromkeys(o.term for o in _leaf_occurrences(self.occurrences(scan))))
+        """The terms of `occurrences`, in order, without building them all: the pairs come in
+        the same order, and the walk stops once every term that could occur was seen."""
+        (left, shown_left), (right, shown_right) = _side(self.left, scan), _side(self.right, scan)
+        possible = len(_side_terms(left, shown_left) | _side_terms(right, shown_right))
+        seen: dict[str, None] = {}
+        for x, y, from_left in _ordered_pairs(scan, left, right, self.distance):
+            shown_x, shown_y = (shown_left, shown_right) if from_left else (shown_right,
+                                                                             shown_left)
+            seen.update(dict.fromkeys(_occ_terms(x, shown_x)))
+            seen.update(dict.fromkeys(_occ_terms(y, shown_y)))
+            if len(seen) == possible:
+                break
+        out.extend(seen)
 
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         out.extend(dict.fromkeys(_matched(self.occurrences(scan))))
 
 
 _Node = _Leaf | _Source | _Not | _And | _Or | _Near
+
+
+def _side(node: _Node, scan: _Scan) -> tuple[list[_Occ], str | None]:
+    """A NEAR side's occurrences, and the term they all report (None: each its own)."""
+    if isinstance(node, _Leaf):
+        return node.spots(scan), node.display
+    return node.occurrences(scan), None
+
+
+def _occ_terms(o: _Occ, shown: str | None) -> list[str]:
+    return [shown] if shown is not None else [t.term for t in _leaf_occurrences((o,))]
+
+
+def _side_terms(occurrences: list[_Occ], shown: str | None) -> set[str]:
+    if shown is not None:
+        return {shown} if occurrences else set()
+    return {t.term for t in _leaf_occurrences(occurrences)}
+
+
+def _ordered_pairs(scan: _Scan, left: list[_Occ], right: list[_Occ], distance: int
+                   ) -> Iterator[tuple[_Occ, _Occ, bool]]:
+    """The pairs `_pairs(left, right)` and `_pairs(right, left, strict)` give (with whether x is
+    from the left), in the order of a stable sort of those by the earlier occurrence's position:
+    a merge of the two sides, the left first on ties. Each x's partners start at the other
+    side's merge cursor, so an x with none costs a comparison."""
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if j == len(right) or (i < len(left) and (left[i].field, left[i].start)
+                               <= (right[j].field, right[j].start)):
+            x, others, k, from_left = left[i], right, j, True
+            i += 1
+        else:
+            x, others, k, from_left = right[j], left, i, False
+            j += 1
+        if k == len(others) or others[k].field != x.field:
+            continue
+        limit = x.end + distance
+        if x.latin:
+            words = scan.word_starts(x.field)
+            after = bisect_left(words, x.end) + distance
+            limit = max(limit, words[after] if after < len(words) else len(scan.texts[x.field]))
+        while k < len(others) and others[k].field == x.field and others[k].start <= limit:
+            if _close(scan, x, others[k], distance, ordered=False):
+                yield x, others[k], from_left
+            k += 1
 
 
 _Fast = tuple[frozenset[int], frozenset[int], tuple[frozenset[int], ...], str | None]
@@ -401,7 +566,8 @@ class _Program:
     `triggers`: literals (or outlets) of which one must hold for the rule to (None: test it on
     every article). `fast`: for rules shaped `a b -c (d | e) source:x` over leaves, the
     (required, forbidden, any-of groups, outlet) literal sets, tested with set operations
-    instead of walking the tree. `names`: what `match` reports when that never varies.
+    instead of walking the tree. `names`: what `match` reports when that never varies;
+    `plan`: how to find it otherwise (see `_names_plan`).
     """
 
     root: _Node
@@ -410,6 +576,7 @@ class _Program:
     leaves: tuple[_Leaf, ...]
     fast: _Fast | None
     names: tuple[str, ...] | None
+    plan: tuple[_Step, ...]
 
 
 class _Build:
@@ -427,10 +594,11 @@ class _Compiler:
         self.entities = entities
         self.ids: dict[str, int] = {}
         self.texts: list[str] = []
+        self.edges: list[tuple[bool, bool]] = []
         self.lits: dict[tuple[str, str, bool], int] = {}
         self.leaves: dict[tuple[str, str, bool, str | None], _Leaf] = {}
         self.programs: dict[str, _Program] = {}
-        self.automaton: Any = None
+        self.automaton: _Automata | None = None
         self.automaton_keys: frozenset[int] = frozenset()
 
     def key_id(self, folded: str) -> int:
@@ -438,6 +606,7 @@ class _Compiler:
         if found is None:
             found = self.ids[folded] = len(self.texts)
             self.texts.append(folded)
+            self.edges.append((is_word_char(folded[0]), is_word_char(folded[-1])))
         return found
 
     def lit_id(self, signature: tuple[str, str, bool]) -> int:
@@ -453,7 +622,7 @@ class _Compiler:
             root = self.node(g.parse(expression, entities=self.entities), False, build)
             found = self.programs[expression] = _Program(
                 root, _triggers(root), frozenset(build.keys), tuple(build.leaves), _fast(root),
-                _static_names(root))
+                *_names(root))
         return found
 
     def node(self, ast: g.Node, title: bool, build: _Build) -> _Node:
@@ -512,21 +681,71 @@ class _Compiler:
         latin = {k: _is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
                                                                    for k in (a, b)))}
         return _Leaf(lit=lit, keys=aliases, latin=latin, title=title, display=display,
-                     gaps=tuple(gaps), masks=masks)
+                     gaps=tuple(gaps), masks=masks, entity=True)
 
-    def automaton_for(self, needed: frozenset[int]) -> Any:
-        """An automaton holding every needed key: the last one if it still fits, else new."""
-        if needed <= self.automaton_keys and len(self.automaton_keys) <= 2 * len(needed) + 256:
+    def automaton_for(self, needed: frozenset[int]) -> _Automata:
+        """Automata holding every needed key: the last ones if they still fit, else new."""
+        if self.automaton is not None and needed <= self.automaton_keys \
+                and len(self.automaton_keys) <= 2 * len(needed) + 256:
             return self.automaton
-        automaton = ahocorasick.Automaton()
-        for k in needed:
-            text = self.texts[k]
-            automaton.add_word(text, (k, len(text), is_word_char(text[0]),
-                                      is_word_char(text[-1])))
-        if needed:
-            automaton.make_automaton()
-        self.automaton, self.automaton_keys = automaton, needed
-        return automaton
+        self.automaton = _Automata([(k, self.texts[k], self.edges[k]) for k in sorted(needed)])
+        self.automaton_keys = needed
+        return self.automaton
+
+
+def _utf8(text: str) -> str:
+    """The UTF-8 bytes of `text` as a str of code points below 256 (same substrings)."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+class _Automata:
+    """Which keys occur in a text, in one pass of each of two pyahocorasick automata.
+
+    Keys that begin and end with non-word characters (CJK, mostly) are searched in the text's
+    UTF-8 bytes: pyahocorasick scans a node's children linearly, and bytes keep the root down to
+    a few dozen children instead of one per CJK character. Keys with a word character at an
+    edge (Latin) are searched in the text itself, and a hit counts only on word boundaries.
+    """
+
+    __slots__ = ("edged", "plain")
+
+    def __init__(self, keys: list[tuple[int, str, tuple[bool, bool]]]) -> None:
+        plain, edged = ahocorasick.Automaton(ahocorasick.STORE_INTS), ahocorasick.Automaton()
+        for k, text, (left, right) in keys:
+            if left or right:
+                edged.add_word(text, (k, len(text), left, right))
+            else:
+                plain.add_word(_utf8(text), k)
+        self.plain: Any = None
+        self.edged: Any = None
+        if len(plain):
+            plain.make_automaton()
+            self.plain = plain
+        if len(edged):
+            edged.make_automaton()
+            self.edged = edged
+
+    def keys_in(self, text: str, field: int,
+                positions: dict[int, list[tuple[int, int, int]]]) -> set[int]:
+        """The ids of the keys with a (whole-word, where checked) occurrence in `text`; the
+        positions of word-edged keys' occurrences go into `positions` on the way."""
+        found: set[int] = set(map(_value, self.plain.iter(_utf8(text)))) if self.plain \
+            else set()
+        if self.edged is None:
+            return found
+        size = len(text)
+        for end, (k, length, left, right) in self.edged.iter(text):
+            start = end - length + 1
+            if left and start and is_word_char(text[start - 1]):
+                continue
+            if right and end + 1 < size and is_word_char(text[end + 1]):
+                continue
+            found.add(k)
+            positions.setdefault(k, []).append((field, start, end + 1))
+        return found
+
+
+_value = itemgetter(1)
 
 
 def _cost(node: _Leaf | _Source) -> int:
@@ -579,15 +798,47 @@ def _fast(root: _Node) -> _Fast | None:
     return frozenset(required), frozenset(forbidden), tuple(groups), source
 
 
-def _static_names(root: _Node) -> tuple[str, ...] | None:
-    """The terms `match` reports when they never depend on the article."""
-    names: list[str] = []
-    for c in root.children if isinstance(root, _And) else [root]:
-        if isinstance(c, _Leaf) and c.display is not None:
-            names.append(c.display)
-        elif not isinstance(c, (_Not, _Source)):
-            return None
-    return tuple(dict.fromkeys(names))
+# A step of a names plan: (literal that must hold or -1, what, value). What: _TEXT (value is
+# the term), _ALIASES (an entity leaf: the aliases found), _WALK (a node: walk it), _TESTED
+# (walk the node if it holds).
+_Step = tuple[int, int, Any]
+_TEXT, _ALIASES, _WALK, _TESTED = range(4)
+
+
+def _names(root: _Node) -> tuple[tuple[str, ...] | None, tuple[_Step, ...]]:
+    """The terms `match` reports if they never depend on the article, and the plan that finds
+    them: the same walk as `root.names`, flattened (OR-groups of leaves become conditions)."""
+    plan = tuple(_names_plan(root, -1))
+    static = all(lit < 0 and what == _TEXT for lit, what, _ in plan)
+    return (tuple(dict.fromkeys(v for _, _, v in plan)) if static else None), plan
+
+
+def _names_plan(node: _Node, lit: int) -> list[_Step]:
+    if isinstance(node, _Leaf):
+        return [(lit, _TEXT, node.display) if node.display is not None
+                else (lit, _ALIASES, node)]
+    if isinstance(node, (_Not, _Source)):
+        return []
+    if isinstance(node, _And):
+        return [step for c in node.children for step in _names_plan(c, lit)]
+    if isinstance(node, _Or) and lit < 0:
+        return [step for c in node.children for step in (
+            _names_plan(c, c.lit) if isinstance(c, _Leaf) else [(-1, _TESTED, c)])]
+    return [(lit, _WALK, node)]
+
+
+def _run_plan(plan: tuple[_Step, ...], scan: _Scan) -> tuple[str, ...]:
+    """What `root.names` reports, following the rule's names plan."""
+    true = scan.true
+    out: list[str] = []
+    for lit, what, value in plan:
+        if lit >= 0 and lit not in true:
+            continue
+        if what == _TEXT:
+            out.append(value)
+        elif what != _TESTED or value.test(scan):
+            value.names(scan, out)
+    return tuple(dict.fromkeys(out))
 
 
 _COMPILERS: weakref.WeakKeyDictionary[Entities, _Compiler] = weakref.WeakKeyDictionary()
@@ -667,13 +918,11 @@ class RuleSet:
         """The rules `article` satisfies, each with the terms that made it match."""
         scan = self.scan(article)
         matched: dict[str, tuple[str, ...]] = {}
+        programs, rules = self._programs, self.rules
         for i in self._matching(scan):
-            names = self._programs[i].names
-            if names is None:
-                found: list[str] = []
-                self._programs[i].root.names(scan, found)
-                names = tuple(dict.fromkeys(found))
-            matched[self.rules[i].id] = names
+            program = programs[i]
+            matched[rules[i].id] = program.names if program.names is not None \
+                else _run_plan(program.plan, scan)
         return matched
 
     def match_detail(self, article: Article) -> dict[str, RuleMatch]:
@@ -689,16 +938,17 @@ class RuleSet:
         return found
 
     def scan(self, article: Article) -> _Scan:
-        """Fold title and text, collect every whole-word hit of every key, settle literals."""
+        """Fold title and text, find which keys occur (whole words), settle literals."""
         texts = (_one_line(fold(article.title)), _one_line(fold(article.text)))
-        hits: dict[int, list[tuple[int, int, int]]] = {}
-        if self._keys:
-            for f, text in enumerate(texts):
-                _collect(self._automaton, text, f, hits)
-        scan = _Scan(texts, hits, article.outlet.casefold())
+        automata = self._automaton
+        positions: dict[int, list[tuple[int, int, int]]] = {}
+        title = automata.keys_in(texts[0], 0, positions) if texts[0] else set()
+        keys = title | automata.keys_in(texts[1], 1, positions) if texts[1] else set(title)
+        scan = _Scan(texts, keys, title, article.outlet.casefold(), positions=positions,
+                     strings=self._compiler.texts, edges=self._compiler.edges)
         true = scan.true
-        for keys, index in ((scan.keys, self._key_lits), (scan.title, self._title_key_lits)):
-            for k in keys:
+        for found, index in ((keys, self._key_lits), (title, self._title_key_lits)):
+            for k in found:
                 lits = index.get(k)
                 if lits:
                     true.update(lits)
@@ -730,7 +980,7 @@ class RuleSet:
             required, forbidden, groups, source = fast
             if required <= true and (not forbidden or forbidden.isdisjoint(true)) \
                     and (source is None or source == outlet) \
-                    and (not groups or all(not g.isdisjoint(true) for g in groups)):
+                    and not any(map(true.isdisjoint, groups)):
                 matched.append(i)
         matched.sort()
         return matched
@@ -739,20 +989,3 @@ class RuleSet:
 def _one_line(text: str) -> str:
     """Line breaks and tabs as spaces (same length), so phrases match across them."""
     return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
-
-
-def _collect(automaton: Any, text: str, field: int,
-             hits: dict[int, list[tuple[int, int, int]]]) -> None:
-    """Append the whole-word hits of `text` (field `field`) to `hits`."""
-    size = len(text)
-    for end, (k, length, left, right) in automaton.iter(text):
-        start = end - length + 1
-        if left and start and is_word_char(text[start - 1]):
-            continue
-        if right and end + 1 < size and is_word_char(text[end + 1]):
-            continue
-        found = hits.get(k)
-        if found is None:
-            hits[k] = [(field, start, end + 1)]
-        else:
-            found.append((field, start, end + 1))
