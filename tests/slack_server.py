@@ -11,12 +11,16 @@ for `users.info`) with JSON, form or query parameters and an `Authorization: Bea
 answers `{"ok": false, "error": ...}` as Slack does (`not_authed`, `invalid_auth`,
 `channel_not_found`, `message_not_found`, `user_not_found`, `unknown_method`), and HTTP 429
 with `Retry-After` and `ratelimited` when told to. `POST /response/<id>` records what a
-command handler posts to its `response_url`. The server runs on the test's event loop
+command handler posts to its `response_url` (429 with `Retry-After` when told to by
+`rate_limit_responses`). Socket Mode: `apps.connections.open` (with the app token) hands out
+`ws://.../socket`, which says `hello`, carries envelopes pushed by `socket_command` and records
+the app's acknowledgements. The server runs on the test's event loop
 (aiohttp.web on 127.0.0.1, a random port).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -34,6 +38,7 @@ from aiohttp import web
 BASE_TS = 1729511224  # 2024-10-21, the day of the sample story
 TEAM_ID = "T0NEWSBOT"
 BOT_USER_ID = "U0NEWSBOT"
+_RESPONSE = "<response_url>"  # the fault queue of posts to response URLs
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class SlackServer:
     """A Slack Web API stand-in on 127.0.0.1; an async context manager."""
 
     token: str = field(default="xoxb-test-token", repr=False)
+    app_token: str = field(default="xapp-1-A0NEWSBOT-1-test", repr=False)
     channels: tuple[str, ...] = ("C123",)
     signing_secret: str = field(default="test-signing-secret", repr=False)
     users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
@@ -96,8 +102,12 @@ class SlackServer:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     ephemeral: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    response_posts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _faults: dict[str, list[_Fault]] = field(default_factory=lambda: defaultdict(list))
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _acked: dict[str, asyncio.Event] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
 
@@ -105,6 +115,7 @@ class SlackServer:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -114,6 +125,8 @@ class SlackServer:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
+        for ws in self._sockets:
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -134,6 +147,10 @@ class SlackServer:
     def rate_limit(self, method: str, *, times: int = 1, retry_after: float = 1) -> None:
         """Answer the next `times` calls of `method` with 429, `Retry-After: retry_after`."""
         self._faults[method].append(_Fault(times, "ratelimited", 429, retry_after))
+
+    def rate_limit_responses(self, *, times: int = 1, retry_after: float = 1) -> None:
+        """Answer the next `times` posts to any response_url with 429, `Retry-After`."""
+        self._faults[_RESPONSE].append(_Fault(times, "rate_limited", 429, retry_after))
 
     def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
@@ -163,11 +180,56 @@ class SlackServer:
         return SignedRequest(body=body, headers=headers, response_url=response_url,
                              response_id=response_id)
 
+    @property
+    def sockets(self) -> int:
+        """How many Socket Mode connections are open now."""
+        return sum(not ws.closed for ws in self._sockets)
+
+    async def socket_command(self, text: str, *, command: str = "/newsbot",
+                             channel_id: str = "C123", user_id: str = "U123") -> str:
+        """Push a slash command over the open Socket Mode connection; returns its response id.
+
+        Await `socket_ack(<envelope id = response id>)` for the app's acknowledgement.
+        """
+        request = self.slash_command(text, command=command, channel_id=channel_id,
+                                     user_id=user_id)
+        envelope = {"envelope_id": request.response_id, "type": "slash_commands",
+                    "accepts_response_payload": True, "payload": request.form}
+        self._acked[request.response_id] = asyncio.Event()
+        (ws,) = [ws for ws in self._sockets if not ws.closed]
+        await ws.send_json(envelope)
+        return request.response_id
+
+    async def socket_ack(self, envelope_id: str) -> dict[str, Any]:
+        """The app's acknowledgement of an envelope, once it arrives (30 s at most)."""
+        async with asyncio.timeout(30):
+            await self._acked[envelope_id].wait()
+        return self.socket_acks[envelope_id]
+
     # ---- request handling
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """A Socket Mode connection: `hello`, then envelopes out and acknowledgements in."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A0NEWSBOT"},
+                            "debug_info": {"host": "loopback"}})
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                self.socket_acks[ack["envelope_id"]] = ack
+                self._acked.setdefault(ack["envelope_id"], asyncio.Event()).set()
+        return ws
+
     async def _response(self, request: web.Request) -> web.Response:
-        """Record a post to a `response_url`."""
+        """Record a post to a `response_url` (every attempt counts in `response_posts`)."""
         raw = await request.text()
+        self.response_posts[request.match_info["id"]] += 1
+        if fault := self._take_fault(_RESPONSE):
+            return web.Response(status=fault.status, text=fault.error, content_type="text/plain",
+                                headers={"Retry-After": f"{fault.retry_after or 0:g}"})
         try:
             payload: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -188,7 +250,8 @@ class SlackServer:
             return _error(fault.error, status=fault.status, headers=headers)
         if token is None:
             return _error("not_authed")
-        if not hmac.compare_digest(token, self.token):
+        expected = self.app_token if method == "apps.connections.open" else self.token
+        if not hmac.compare_digest(token, expected):
             return _error("invalid_auth")
         handler = _METHODS.get(method)
         if handler is None:
@@ -251,6 +314,9 @@ class SlackServer:
                                "blocks": params.get("blocks", [])})
         return {"ok": True, "message_ts": ts}
 
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"}
+
     def _users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(params.get("user")))
         if user is None:
@@ -264,6 +330,7 @@ _METHODS = {
     "chat.update": SlackServer._update,
     "chat.postEphemeral": SlackServer._post_ephemeral,
     "users.info": SlackServer._users_info,
+    "apps.connections.open": SlackServer._connections_open,
 }
 
 

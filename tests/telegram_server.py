@@ -12,7 +12,10 @@ envelope: `{"ok": true, "result": ...}` or `{"ok": false, "error_code": N, "desc
 JSON-encoded) or multipart. HTML messages are parsed as Telegram does (supported tags only,
 `&lt;`/`&gt;`/`&amp;`/`&quot;` and numeric entities, the 4,096 UTF-16-unit limit), so an
 unescaped `<script>` is a 400, and stored messages carry plain `text` plus `entities` with
-UTF-16 offsets. Every call is recorded; `fail_next` scripts errors such as 429 retry_after.
+UTF-16 offsets. Every call is recorded with the server's arrival time; `fail_next` scripts
+errors such as 429 retry_after. Incoming user messages are queued with `queue_command` (served
+by getUpdates) or built with `command_update` (to POST to a webhook); while a webhook is set,
+getUpdates answers 409 Conflict as Telegram does.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from aiohttp import web
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuvw"
 BOT_ID = 123456
 BOT_USERNAME = "newsbot_test_bot"
+ANONYMOUS_ADMIN_BOT = 1087968824  # the `from` of messages sent by anonymous group admins
 LIMIT = 4096
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
                 "markup are exactly the same as a specified message content and reply markup "
@@ -156,6 +160,7 @@ class Call:
     token: str
     path: str
     status: int = 200
+    at: float = field(default_factory=time.monotonic)  # when the server received it
 
 
 @dataclass
@@ -180,7 +185,9 @@ class BotApiServer:
         self.token = token
         self.not_modified = not_modified
         self.calls: list[Call] = []
-        self.commands: list[dict[str, Any]] = []
+        self.menus: dict[str, list[dict[str, Any]]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self._incoming: dict[int | str, set[int]] = defaultdict(set)
         self._messages: dict[int | str, dict[int, dict[str, Any]]] = defaultdict(dict)
         self._next_message: dict[int | str, int] = defaultdict(lambda: 1)
         self._chats: dict[int | str, _Chat] = {}
@@ -188,6 +195,7 @@ class BotApiServer:
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
         self._update_event = asyncio.Event()
+        self._answered = asyncio.Condition()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -240,6 +248,25 @@ class BotApiServer:
         self._chats[chat_id] = _Chat(chat_id, chat_type or _chat_type(chat_id), title,
                                      set(admins), owner)
 
+    @property
+    def commands(self) -> list[dict[str, Any]]:
+        """The command menu set for all languages (setMyCommands without language_code)."""
+        return self.menus.get("", [])
+
+    def times_of(self, method: str) -> list[float]:
+        """When the server received each successful call of `method` (monotonic seconds)."""
+        return [c.at for c in self.calls if c.method.lower() == method.lower() and c.status == 200]
+
+    async def wait_for_calls(self, method: str, count: int, *,
+                             chat_id: int | str | None = None) -> list[dict[str, Any]]:
+        """Wait until `count` successful calls of `method` (to `chat_id`) were answered."""
+        def found() -> list[dict[str, Any]]:
+            return [p for p in self.calls_of(method) if chat_id is None or p["chat_id"] == chat_id]
+
+        async with self._answered:
+            await self._answered.wait_for(lambda: len(found()) >= count)
+        return found()
+
     def calls_of(self, method: str) -> list[dict[str, Any]]:
         """Parameters of every successful call of `method`, in order."""
         return [c.params for c in self.calls
@@ -254,18 +281,40 @@ class BotApiServer:
         return list(self._messages[chat_id].values())
 
     def queue_command(self, text: str, *, chat_id: int, user_id: int = 42,
-                      chat_type: str | None = None, first_name: str = "Analyst",
-                      username: str | None = "analyst") -> dict[str, Any]:
-        """Queue an incoming user message; `/commands` in it get bot_command entities."""
-        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
-        if username:
-            user["username"] = username
-        message = {**self._message(chat_id, text, command_entities(text), chat_type=chat_type),
-                   "from": user}
-        update = {"update_id": self._next_update, "message": message}
-        self._next_update += 1
+                      chat_type: str | None = None, sender_chat_id: int | None = None,
+                      entities: bool = True) -> dict[str, Any]:
+        """Queue an incoming message for getUpdates (see `command_update`)."""
+        update = self.command_update(text, chat_id=chat_id, user_id=user_id,
+                                     chat_type=chat_type, sender_chat_id=sender_chat_id,
+                                     entities=entities)
         self._updates.append(update)
         self._update_event.set()
+        return update
+
+    def command_update(self, text: str, *, chat_id: int, user_id: int = 42,
+                       chat_type: str | None = None, sender_chat_id: int | None = None,
+                       entities: bool = True) -> dict[str, Any]:
+        """An Update with a user's message; `/commands` in it get bot_command entities.
+
+        In a channel (`chat_type="channel"`) it is a `channel_post` signed by the channel; with
+        `sender_chat_id` it is sent on behalf of a chat (an anonymous group admin when that is
+        the group itself), `from` being Telegram's placeholder bot as in real updates.
+        """
+        found = command_entities(text) if entities else []
+        message = self._message(chat_id, text, found, chat_type=chat_type)
+        self._incoming[chat_id].add(message["message_id"])
+        kind = "channel_post" if message["chat"]["type"] == "channel" else "message"
+        if kind == "channel_post":
+            message["sender_chat"] = message["chat"]
+        elif sender_chat_id is not None:
+            message["sender_chat"] = self._chat(sender_chat_id)
+            message["from"] = {"id": ANONYMOUS_ADMIN_BOT, "is_bot": True,
+                               "first_name": "Group", "username": "GroupAnonymousBot"}
+        else:
+            message["from"] = {"id": user_id, "is_bot": False, "first_name": "Analyst",
+                               "username": f"analyst{user_id}"}
+        update = {"update_id": self._next_update, kind: message}
+        self._next_update += 1
         return update
 
     # --- HTTP -----------------------------------------------------------------------------
@@ -287,6 +336,8 @@ class BotApiServer:
         except ApiError as exc:
             call.status = exc.code
             return web.json_response(exc.body(), status=exc.code)
+        async with self._answered:
+            self._answered.notify_all()
         return web.json_response({"ok": True, "result": result})
 
     def _scripted(self, method: str) -> None:
@@ -304,7 +355,9 @@ class BotApiServer:
             "sendmessage": self._send,
             "editmessagetext": self._edit,
             "setmycommands": self._set_commands,
-            "deletewebhook": lambda p: True,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._webhook_info,
             "getchatmember": self._chat_member,
             "getchatadministrators": self._chat_admins,
         }
@@ -319,7 +372,10 @@ class BotApiServer:
     def _send(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _required(params, "chat_id")
         text, entities = _render(params)
+        reply_to = self._reply_to(chat_id, params.get("reply_parameters"))
         message = {**self._message(chat_id, text, entities), "from": self.bot_user}
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
         self._messages[chat_id][message["message_id"]] = message
         return message
 
@@ -337,9 +393,39 @@ class BotApiServer:
             message.pop("entities")
         return message
 
+    def _reply_to(self, chat_id: int | str, reply: Any) -> dict[str, Any] | None:
+        """The message replied to (a minimal record), or 400 if it is unknown and required."""
+        if not isinstance(reply, dict) or "message_id" not in reply:
+            return None
+        message_id = reply["message_id"]
+        known = message_id in self._incoming[chat_id] or message_id in self._messages[chat_id]
+        if not known:
+            if reply.get("allow_sending_without_reply"):
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return {"message_id": message_id, "date": int(time.time()),
+                "chat": self._chat(chat_id)}
+
     def _set_commands(self, params: dict[str, Any]) -> bool:
-        self.commands = list(params.get("commands") or [])
+        self.menus[str(params.get("language_code") or "")] = list(params.get("commands") or [])
         return True
+
+    def _set_webhook(self, params: dict[str, Any]) -> bool:
+        url = str(params.get("url") or "")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret,
+                        "allowed_updates": params.get("allowed_updates")} if url else None
+        return True
+
+    def _delete_webhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    def _webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.webhook["url"] if self.webhook else "",
+                "has_custom_certificate": False, "pending_update_count": len(self._updates)}
 
     def _chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chats.get(_required(params, "chat_id"))
@@ -355,6 +441,9 @@ class BotApiServer:
         return owner + [_member(a, "administrator") for a in sorted(chat.admins)]
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active;"
+                                " use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]

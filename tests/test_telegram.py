@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,7 +15,13 @@ from telegram import MessageEntity
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Delivery, Story, StoryArticle
 from bot.outbox import Deliverer, Outbox
-from bot.platforms.telegram import MESSAGE_LIMIT, TelegramChannel, render_html
+from bot.platforms.telegram import (
+    MESSAGE_LIMIT,
+    FloodControl,
+    FloodLimits,
+    TelegramChannel,
+    render_html,
+)
 from bot.store import Store, done, story_to_json
 from tests.telegram_server import (
     BOT_USERNAME,
@@ -57,8 +65,9 @@ async def api() -> AsyncIterator[BotApiServer]:
 
 @pytest.fixture
 async def channel(api: BotApiServer) -> AsyncIterator[TelegramChannel]:
-    """A TelegramChannel initialized against the test server."""
-    async with TelegramChannel(token=api.token, api_url=api.root) as ch:
+    """A TelegramChannel initialized against the test server, without per-chat spacing."""
+    flood = FloodControl(FloodLimits(chat_interval=0.0))
+    async with TelegramChannel(token=api.token, api_url=api.root, flood=flood) as ch:
         yield ch
 
 
@@ -245,7 +254,8 @@ async def test_token_never_shows(api: BotApiServer, channel: TelegramChannel) ->
             await call
         errors.append(caught.value)
     chain = [e for error in errors for e in (error, error.__cause__, error.__context__) if e]
-    assert all(TOKEN not in str(e) and TOKEN not in repr(e) for e in chain)
+    shown = [text.lower() for e in chain for text in (str(e), repr(e))]
+    assert all(TOKEN.lower() not in text for text in shown)  # PTB lowercases descriptions
 
 
 async def test_rejected_token_is_a_config_error_without_the_token(api: BotApiServer) -> None:
@@ -351,3 +361,86 @@ async def test_outbox_waits_out_a_rate_limit(store: Store, api: BotApiServer,
     assert api.statuses("sendMessage") == [429, 200]
     assert len(api.messages(123)) == 1
     assert await outbox.depth() == 0
+
+
+# --- flood control --------------------------------------------------------------------------
+
+
+class _FakeTime:
+    """A clock that only moves when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def _stamps(flood: FloodControl, clock: _FakeTime, chats: list[int | str]) -> list[float]:
+    stamps = []
+    for chat_id in chats:
+        await flood.wait(chat_id)
+        stamps.append(clock.now)
+    return stamps
+
+
+async def test_flood_control_spaces_one_chat_a_second_apart() -> None:
+    """Five messages to one private chat get slots one second apart, others are not held up."""
+    clock = _FakeTime()
+    flood = FloodControl(clock=clock, sleep=clock.sleep)
+    assert await _stamps(flood, clock, [123] * 5) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert await _stamps(flood, clock, [456, "789"]) == [4.0, 4.0]
+    assert await _stamps(flood, clock, [789]) == [5.0]  # "789" and 789 are one chat
+
+
+async def test_flood_control_holds_a_group_to_twenty_a_minute() -> None:
+    """The 21st message to a group within a minute waits until the first one is 60 s old."""
+    clock = _FakeTime()
+    flood = FloodControl(clock=clock, sleep=clock.sleep)
+    stamps = await _stamps(flood, clock, [-100555] * 22)
+    assert stamps[:20] == [float(n) for n in range(20)]
+    assert stamps[20:] == [60.0, 61.0]
+    assert await _stamps(flood, clock, ["@channel"] * 21) == [61.0 + n for n in range(20)] + [
+        121.0]
+
+
+async def test_flood_control_holds_the_bot_to_thirty_a_second() -> None:
+    """Thirty-one messages to different chats: the 31st waits for the next second."""
+    clock = _FakeTime()
+    flood = FloodControl(clock=clock, sleep=clock.sleep)
+    stamps = await _stamps(flood, clock, list(range(1, 32)))
+    assert stamps == [0.0] * 30 + [1.0]
+
+
+async def test_flood_control_reserves_slots_in_call_order() -> None:
+    """Concurrent waiters on one chat are released in the order they asked, a second apart."""
+    clock = _FakeTime()
+    flood = FloodControl(clock=clock, sleep=clock.sleep)
+    released: list[tuple[int, float]] = []
+
+    async def one(n: int) -> None:
+        await flood.wait(123)
+        released.append((n, clock.now))
+
+    await asyncio.gather(*(one(n) for n in range(4)))
+    assert [n for n, _ in released] == [0, 1, 2, 3]
+    assert [at for _, at in released] == [0.0, 1.0, 2.0, 3.0]
+
+
+async def test_sends_and_edits_to_one_chat_are_spaced_on_the_wire(api: BotApiServer) -> None:
+    """Concurrent sends and an edit to one chat reach the server in order, spaced apart."""
+    flood = FloodControl(FloodLimits(chat_interval=0.25))
+    async with TelegramChannel(token=api.token, api_url=api.root, flood=flood) as channel:
+        ref = await channel.send(_alert(_story(headline="story 0")))
+        await asyncio.gather(
+            *(channel.send(_alert(_story(headline=f"story {n}"))) for n in (1, 2, 3)),
+            channel.edit(ref, _alert(_story(headline="story 0 grown"))))
+    calls = [c for c in api.calls if c.method in ("sendMessage", "editMessageText")]
+    assert [(c.method, c.params["text"].split("</a>")[0].rsplit(">", 1)[-1]) for c in calls] == [
+        ("sendMessage", "story 0"), ("sendMessage", "story 1"), ("sendMessage", "story 2"),
+        ("sendMessage", "story 3"), ("editMessageText", "story 0 grown")]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
+    assert all(gap >= 0.2 for gap in gaps), gaps  # 0.25 s apart, measured by the server

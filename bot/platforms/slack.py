@@ -5,23 +5,52 @@ message `ts`. Requests go to `<api_url><method>` (`SLACK_API_URL`, default
 `https://slack.com/api/`), so GovSlack or a test server only need a different base URL.
 slack_sdk errors are translated here into `ChannelError` and `RetryAfterError`; the client is
 built without retry handlers, so nothing here retries: the outbox waits out `retry_after`.
+
+`SlackFrontEnd` is the `/newsbot` slash command: a thin bolt adapter that turns the payload into
+a `CommandRequest` for the interpreter and its `CommandReply` into mrkdwn posted to the
+command's `response_url` (over HTTP at `/slack/events`, or Socket Mode with an app token).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
+
+log = logging.getLogger(__name__)
+
+
+class _BoltLogFilter(logging.Filter):
+    """Drops bolt's warnings that a token is unused: it also reads SLACK_BOT_TOKEN from the
+    environment, and our `authorize` hands it the channel's token anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("`authorize` has been used" in message
+                    or "gave `client` as well, `token` will be unused" in message)
+
+
+_bolt_log = log.getChild("bolt")
+_bolt_log.addFilter(_BoltLogFilter())
 
 DEFAULT_API_URL = "https://slack.com/api/"
 MAX_BLOCKS = 50  # Slack's cap per message
@@ -42,6 +71,25 @@ _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "tok
                           "token_expired", "no_permission"})
 _RATE_ERRORS = frozenset({"ratelimited", "rate_limited"})
 _URL_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", '"': "%22"}
+
+COMMAND = "/newsbot"
+EVENTS_PATH = "/slack/events"
+REPLY_LIMIT = 4000  # characters of a command reply (Slack advises at most 4,000)
+REPLY_ATTEMPTS = 5  # posts of one reply to its response_url, 429s included
+MAX_RETRY_WAIT = 60.0  # seconds; a response_url stays valid for 30 minutes
+SHUTDOWN_GRACE = 10.0
+SOCKET_CONNECT_TIMEOUT = 30.0
+FAILED_REPLY = ("newsbot: that command failed on our side; please try again later. "
+                "命令执行失败，请稍后再试。")
+_MARKUP = re.compile(r"<([^<>]*)>")
+_MENTION = re.compile(r"(?<![\w/.:])/(start|help|rules?|topics|subscribe|unsubscribe|digest"
+                      r"|mute|unmute|feeds|status|lang)\b")
+_CARET = re.compile(r"\s*\^\s*")
+# Commands whose successful reply the whole channel sees (they change the channel's settings);
+# None: every form of the command.
+_CHANNEL_CHANGES: dict[str, frozenset[str] | None] = {
+    "rule": frozenset({"add", "del", "delete", "rm"}), "digest": frozenset({"at", "off"}),
+    "subscribe": None, "unsubscribe": None, "mute": None, "unmute": None, "lang": None}
 
 Block = dict[str, Any]
 
@@ -247,7 +295,9 @@ class SlackChannel:
         self._client = AsyncWebClient(token=token, base_url=self.api_url, session=session,
                                       timeout=timeout, retry_handlers=[])
         self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
         self.team_id: str | None = None
+        self.enterprise_id: str | None = None
 
     def __repr__(self) -> str:
         return f"SlackChannel(api_url={self.api_url!r})"
@@ -276,7 +326,9 @@ class SlackChannel:
             raise self._error(exc, f"unable to reach the Web API at {self.api_url}") from (
                 self._cause(exc))
         self.bot_user_id = reply.get("user_id")
+        self.bot_id = reply.get("bot_id")
         self.team_id = reply.get("team_id")
+        self.enterprise_id = reply.get("enterprise_id")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -335,3 +387,252 @@ class SlackChannel:
     def _scrub(self, text: str) -> str:
         token = self._client.token
         return text.replace(token, "<token>") if token else text
+
+
+# ---- the /newsbot slash command
+
+
+def unescape_command(text: str) -> str:
+    """Slash-command text as the user typed it: Slack's `<...>` markup and entities undone.
+
+    `<https://x.org/rss>` -> the URL; `<http://dw.com|dw.com>` (Slack's auto-link of a bare
+    name the user typed) -> `dw.com`; `<@U1|ann>` -> `@ann`; `<#C1|news>` -> `#news`;
+    `<!here>` -> `@here`; `&lt;`, `&gt;`, `&amp;` -> `<`, `>`, `&`.
+    """
+    plain = _MARKUP.sub(_plain_markup, text)
+    return plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _plain_markup(match: re.Match[str]) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target[:1] in ("@", "#"):
+        return target[0] + (label or target[1:])
+    if target.startswith("!"):
+        return label or "@" + target[1:].split("^", 1)[0]
+    if label and target in (f"http://{label}", f"https://{label}", f"mailto:{label}"):
+        return label
+    return target
+
+
+def command_request(payload: Mapping[str, Any]) -> CommandRequest:
+    """The interpreter's request for a slash-command payload (`/newsbot` alone asks for help).
+
+    In Slack a channel's rules are the channel's: anyone in it may change them (`can_manage`);
+    `/feeds` stays with the bot admins (`NEWSBOT_ADMINS`, e.g. `slack:U0123`).
+    """
+    text = unescape_command(str(payload.get("text") or "")).strip().removeprefix("/")
+    title = payload.get("channel_name")
+    return CommandRequest(chat=f"slack:{payload.get('channel_id', '')}",
+                          user=f"slack:{payload.get('user_id', '')}",
+                          text="/" + (text or "help"), can_manage=True,
+                          chat_title=str(title) if title else None)
+
+
+def render_reply(reply: CommandReply, *, limit: int = REPLY_LIMIT,
+                 command: str = COMMAND) -> str:
+    """A reply as mrkdwn: every line escaped; a rule error's expression and caret as code.
+
+    Commands the reply mentions are spelt as typed in Slack: `/rule add` -> `/newsbot rule add`.
+    """
+    lines = list(reply.lines) or reply.text.split("\n")
+    shown: list[str] = []
+    for number, line in enumerate(lines):
+        if number and _CARET.fullmatch(line) and shown:
+            shown[-1] = f"```\n{escape_mrkdwn(lines[number - 1])}\n{escape_mrkdwn(line)}\n```"
+        else:
+            shown.append(escape_mrkdwn(_MENTION.sub(rf"{command} \1", line)))
+    return _clip_lines(shown, limit)
+
+
+def _clip_lines(lines: Sequence[str], limit: int) -> str:
+    """Whole lines while they fit in `limit` characters, then `…`."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > limit - 2:
+            kept.append("…")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
+
+
+def response_type(request: CommandRequest, reply: CommandReply) -> str:
+    """`in_channel` when the command changed the channel's settings, else `ephemeral`."""
+    if not reply.ok:
+        return "ephemeral"
+    name, args = split_command(request.text)
+    subs = _CHANNEL_CHANGES.get(name, frozenset())
+    sub = args.split(maxsplit=1)[0].lower() if args else ""
+    return "in_channel" if subs is None or sub in subs else "ephemeral"
+
+
+class SlackFrontEnd:
+    """The `/newsbot` slash command: a bolt AsyncApp over an entered SlackChannel.
+
+    The app reuses the channel's client (its session, `SLACK_API_URL` and token) and answers
+    bolt's authorization from the channel's `auth.test`, so bolt makes no Web API call of its
+    own. A command is acknowledged at once (an empty 200, well within Slack's 3 s) and run
+    after, in a task; the reply goes to the command's `response_url` (ephemeral for refusals,
+    errors and read-only commands, in the channel for changes to the channel's settings), and
+    a 429 there is waited out (`Retry-After`) and retried.
+
+    HTTP mode (no app token): mount `routes()` (POST `/slack/events`) on the bot's HTTP
+    server; bolt checks the signing secret and answers a bad or stale signature with 401.
+    Socket Mode (`app_token`, `xapp-...`): entering connects the WebSocket; no route is served.
+    Leaving disconnects and gives replies in flight `shutdown_grace` seconds to finish.
+    """
+
+    def __init__(self, channel: SlackChannel, commands: CommandInterpreter, *,
+                 signing_secret: str | None = None, app_token: str | None = None,
+                 command: str = COMMAND, shutdown_grace: float = SHUTDOWN_GRACE,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        if channel.client.session is None or channel.team_id is None:
+            raise ValueError("slack: enter the SlackChannel before building the front end")
+        if not app_token and not signing_secret:
+            raise ConfigError("slack: SLACK_SIGNING_SECRET is required to receive slash "
+                              "commands over HTTP (or set SLACK_APP_TOKEN for Socket Mode)")
+        self.channel = channel
+        self.commands = commands
+        self.command = command
+        self.mode = "socket" if app_token else "http"
+        self._app_token = app_token
+        self._grace = shutdown_grace
+        self._sleep = sleep
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self.app = self._build_app(signing_secret or "")
+
+    def __repr__(self) -> str:
+        return f"SlackFrontEnd(mode={self.mode!r}, command={self.command!r})"
+
+    def _build_app(self, signing_secret: str) -> AsyncApp:
+        channel = self.channel
+        identity = AuthorizeResult(
+            enterprise_id=channel.enterprise_id, team_id=channel.team_id,
+            bot_user_id=channel.bot_user_id, bot_id=channel.bot_id,
+            bot_token=channel.client.token)
+
+        async def authorize() -> AuthorizeResult:  # the channel's auth.test, not a new one
+            return identity
+
+        app = AsyncApp(client=channel.client, signing_secret=signing_secret,
+                       authorize=authorize, process_before_response=True, name="newsbot",
+                       logger=_bolt_log)
+
+        async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+            await ack()
+            self._spawn(self._answer(command))
+
+        app.command(self.command)(on_command)
+        return app
+
+    def routes(self) -> list[web.RouteDef]:
+        """Routes for the bot's HTTP server: POST /slack/events (none in Socket Mode)."""
+        return [] if self.mode == "socket" else [web.post(EVENTS_PATH, self.handle)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """One request from Slack: bolt verifies its signature (401 if bad or stale) and acks."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def __aenter__(self) -> Self:
+        """In Socket Mode, check the app token and connect; in HTTP mode, nothing to do."""
+        if self._app_token:
+            self._socket = await self._connect(self._app_token)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=self._grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _connect(self, app_token: str) -> AsyncSocketModeHandler:
+        """A Socket Mode connection; a rejected app token is a ConfigError (no retry loop)."""
+        try:  # slack_sdk retries a failed connect forever, so ask for the URL here first
+            opened = await self.channel.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            if _api_error(exc) in _AUTH_ERRORS:
+                raise ConfigError("slack: the app token (SLACK_APP_TOKEN) was rejected by "
+                                  f"{self.channel.api_url}") from None
+            raise self.channel._error(exc, "unable to open a Socket Mode connection") from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self.channel._error(exc, "unable to open a Socket Mode connection") from None
+        handler = AsyncSocketModeHandler(self.app, app_token=app_token,
+                                         web_client=self.channel.client)
+        handler.client.wss_uri = str(opened["url"])
+        try:
+            await asyncio.wait_for(handler.connect_async(),  # type: ignore[no-untyped-call]
+                                   SOCKET_CONNECT_TIMEOUT)
+        except TimeoutError:
+            await handler.close_async()  # type: ignore[no-untyped-call]
+            raise ChannelError("slack: unable to connect the Socket Mode WebSocket") from None
+        return handler
+
+    async def drain(self) -> None:
+        """Wait until every command received so far has been answered."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="slack-command")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, payload: Mapping[str, Any]) -> None:
+        """Run one command and post the reply to its response_url."""
+        request = command_request(payload)
+        message: dict[str, Any]
+        try:
+            reply = await self.commands.handle(request)
+            message = {"text": render_reply(reply, command=self.command),
+                       "response_type": response_type(request, reply)}
+        except Exception:  # a bug or a store outage: say so instead of leaving silence
+            log.exception("slack: command failed", extra={"kv": {"chat": request.chat}})
+            message = {"text": FAILED_REPLY, "response_type": "ephemeral"}
+        message |= {"unfurl_links": False, "unfurl_media": False}
+        await self._reply(str(payload.get("response_url") or ""), message, chat=request.chat)
+
+    async def _reply(self, url: str, message: dict[str, Any], *, chat: str) -> bool:
+        """Post to the response_url, waiting out 429s; False (logged) if it never got there."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await self._post(url, message)
+                return True
+            except RetryAfterError as exc:
+                wait = min(exc.retry_after, MAX_RETRY_WAIT)
+                log.warning("slack: command reply rate-limited", extra={"kv": {
+                    "chat": chat, "attempt": attempt, "retry_after": wait}})
+                if attempt < REPLY_ATTEMPTS:
+                    await self._sleep(wait)
+            except ChannelError as exc:
+                log.warning("slack: unable to post a command reply",
+                            extra={"kv": {"chat": chat, "error": str(exc)}})
+                return False
+        return False
+
+    async def _post(self, url: str, message: dict[str, Any]) -> None:
+        """One post to a response_url; its 429 and HTTP errors become our errors."""
+        if not url.startswith(("https://", "http://")):
+            raise ChannelError("slack: the command came without a response_url")
+        client = self.channel.client
+        hook = AsyncWebhookClient(url, session=client.session, timeout=client.timeout,
+                                  retry_handlers=[])
+        try:
+            response = await hook.send_dict(message)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChannelError("slack: unable to post to the response_url: "
+                               f"{str(exc) or type(exc).__name__}") from exc
+        status = response.status_code
+        if status == 429:
+            raise RetryAfterError("slack: the response_url answered 429",
+                                  retry_after=_retry_after(response.headers))
+        if not 200 <= status < 300:
+            raise ChannelError(f"slack: the response_url answered HTTP {status}: "
+                               f"{_clip(response.body or '', 100)}")

@@ -1,30 +1,55 @@
-"""The Telegram channel: alerts rendered as Telegram HTML and posted through python-telegram-bot.
+"""Telegram through python-telegram-bot: the alert channel and the command front end.
 
 Chat ids look like `telegram:<chat_id>` (a number, negative for groups, or `@channelname`);
 message references are the Telegram message id as a string. Requests go to
 `<api_url>/bot<token>/<method>`, so `TELEGRAM_API_URL` can point at a self-hosted Bot API
 server or a test server. PTB errors are translated here into `ChannelError` and
-`RetryAfterError`; nothing here retries, the outbox waits out `retry_after` itself.
+`RetryAfterError`; alert sends never retry, the outbox waits out `retry_after` itself.
+
+Every message the bot posts or edits, alerts and command replies alike, passes one
+`FloodControl` (Telegram's limits: about 1 message/s per chat, 20/min per group, 30/s overall).
+`TelegramFrontEnd` turns commands (long polling, or a webhook with a secret token) into
+`CommandRequest`s for the platform-neutral interpreter and its replies into HTML messages.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import logging
 import re
+import time
 import warnings
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from html import escape
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
-from telegram import Bot, LinkPreviewOptions
-from telegram.constants import ParseMode
+from aiohttp import web
+from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    CommandHandler,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 MESSAGE_LIMIT = 4096  # Telegram's cap, in UTF-16 code units of the text after entity parsing
@@ -171,34 +196,155 @@ def _seconds(value: int | float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _retry_seconds(exc: RetryAfter) -> float:
+    """The seconds a RetryAfter asks for, without PTB 22.2+'s type-change warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return _seconds(exc.retry_after)
+
+
+# --- flood control ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FloodLimits:
+    """Telegram's broadcast limits: per chat, per group or channel, and for the whole bot."""
+
+    chat_interval: float = 1.0
+    group_rate: int = 20
+    group_period: float = 60.0
+    overall_rate: int = 30
+    overall_period: float = 1.0
+
+
+_Sleep = Callable[[float], Awaitable[None]]
+_MESSAGE_METHODS = ("send", "edit", "copy", "forward")
+_MAX_TRACKED_CHATS = 1024
+
+
+class FloodControl(BaseRateLimiter[None]):
+    """Spaces the messages a bot posts or edits so that Telegram's flood limits are not hit.
+
+    A PTB rate limiter: every `send*`, `edit*`, `copy*` and `forward*` call that names a chat
+    first waits for its slot. Slots are reserved in call order, at least `chat_interval`
+    apart in one chat, at most `group_rate` per `group_period` in a group or channel (negative
+    or `@name` ids), then at most `overall_rate` per `overall_period` for the bot. It never
+    retries: a RetryAfter reaches the caller (the outbox and the reply path wait it out).
+    `clock` and `sleep` are injectable so that the spacing can be tested without waiting.
+    """
+
+    def __init__(self, limits: FloodLimits | None = None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: _Sleep = asyncio.sleep) -> None:
+        self.limits = limits or FloodLimits()
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[int | str, float] = {}
+        self._groups: dict[int | str, deque[float]] = {}
+        self._overall: deque[float] = deque(maxlen=max(self.limits.overall_rate, 1))
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(  # noqa: PLR0917 - the signature is PTB's
+            self, callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any]
+                                                     | list[dict[str, Any]]]],
+            args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+            rate_limit_args: None) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for the chat's slot when `endpoint` posts into a chat, then call it once."""
+        chat_id = data.get("chat_id")
+        if chat_id is not None and endpoint.startswith(_MESSAGE_METHODS):
+            await self.wait(chat_id)
+        return await callback(*args, **kwargs)
+
+    async def wait(self, chat_id: int | str) -> None:
+        """Return when one more message may go to `chat_id`."""
+        key = _chat_key(chat_id)
+        await self._until(self._reserve_chat(key))
+        sent = self._reserve_overall()
+        self._next[key] = max(self._next.get(key, sent), sent + self.limits.chat_interval)
+        await self._until(sent)
+
+    def _reserve_chat(self, key: int | str) -> float:
+        """The chat's next slot (and, for groups, within the group quota); reserved now."""
+        now, limits = self._clock(), self.limits
+        self._prune(now)
+        slot = max(now, self._next.get(key, now))
+        if limits.group_rate > 0 and (isinstance(key, str) or key < 0):
+            times = self._groups.setdefault(key, deque(maxlen=limits.group_rate))
+            if len(times) == limits.group_rate:
+                slot = max(slot, times[0] + limits.group_period)
+            times.append(slot)
+        self._next[key] = slot + limits.chat_interval
+        return slot
+
+    def _reserve_overall(self) -> float:
+        """The bot's next slot within the overall quota; reserved in call order."""
+        slot = self._clock()
+        if self.limits.overall_rate > 0 and len(self._overall) == self._overall.maxlen:
+            slot = max(slot, self._overall[0] + self.limits.overall_period)
+        self._overall.append(slot)
+        return slot
+
+    async def _until(self, moment: float) -> None:
+        delay = moment - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+    def _prune(self, now: float) -> None:
+        """Forget chats whose limits no longer hold anything back."""
+        if len(self._next) <= _MAX_TRACKED_CHATS:
+            return
+        period = self.limits.group_period
+        for key in [k for k, slot in self._next.items() if slot <= now]:
+            times = self._groups.get(key)
+            if not times or times[-1] + period <= now:
+                self._next.pop(key)
+                self._groups.pop(key, None)
+
+
+def _chat_key(chat_id: int | str) -> int | str:
+    """One key per chat whether PTB got the id as a number or a numeric string."""
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return str(chat_id).lower()
+
+
 class TelegramChannel:
     """Posts and edits alerts through the Bot API; an async context manager around PTB's Bot."""
 
     platform = "telegram"
 
-    def __init__(self, *, token: str, api_url: str = DEFAULT_API_URL) -> None:
+    def __init__(self, *, token: str, api_url: str = DEFAULT_API_URL,
+                 flood: FloodControl | None = None) -> None:
         if not token:
             raise ConfigError("telegram: the bot token is empty")
         self.api_url = api_url.rstrip("/")
+        self.flood = flood or FloodControl()
         # PTB appends the token to base_url: requests go to <api_url>/bot<token>/<method>.
-        self._bot = Bot(token, base_url=f"{self.api_url}/bot",
-                        base_file_url=f"{self.api_url}/file/bot")
+        self._bot: ExtBot[None] = ExtBot(token, base_url=f"{self.api_url}/bot",
+                                         base_file_url=f"{self.api_url}/file/bot",
+                                         rate_limiter=self.flood)
 
     def __repr__(self) -> str:
         return f"TelegramChannel(api_url={self.api_url!r})"
 
     @property
-    def bot(self) -> Bot:
-        """The underlying PTB bot (for the command front end); never log its repr."""
+    def bot(self) -> ExtBot[None]:
+        """The underlying PTB bot; never log its repr."""
         return self._bot
 
     async def __aenter__(self) -> Self:
         """Open the HTTP client and check the token (PTB calls getMe)."""
         try:
             await self._bot.initialize()
-        except InvalidToken:
+        except InvalidToken as exc:
             await self._bot.shutdown()
-            # from None: PTB's own message quotes the token.
+            self._cause(exc)  # PTB's own message quotes the token: scrub the context too
             raise ConfigError(f"telegram: the bot token was rejected by {self.api_url}") from None
         except TelegramError as exc:
             await self._bot.shutdown()
@@ -244,15 +390,343 @@ class TelegramChannel:
         """Our error for a PTB error, with the token scrubbed from the description."""
         description = self._scrub(exc.message)
         if isinstance(exc, RetryAfter):
-            with warnings.catch_warnings():  # PTB 22.2+ warns that the type will change
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                seconds = _seconds(exc.retry_after)
-            return RetryAfterError(f"telegram: {what}: {description}", retry_after=seconds)
+            return RetryAfterError(f"telegram: {what}: {description}",
+                                   retry_after=_retry_seconds(exc))
         return ChannelError(f"telegram: {what}: {description}")
 
-    def _cause(self, exc: TelegramError) -> TelegramError | None:
-        """Chain the PTB error unless its message would carry the token into tracebacks."""
-        return exc if self._scrub(exc.message) == exc.message else None
+    def _cause(self, exc: TelegramError) -> TelegramError:
+        """The PTB error to chain, scrubbed of the token in place (it is also the context)."""
+        clean = self._scrub(exc.message)
+        if clean != exc.message:
+            exc.message = clean
+            exc.args = (clean, *exc.args[1:])
+        return exc
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._bot.token, "<token>")
+        """`text` without the token, in any case (PTB's `capitalize()` lowercases it)."""
+        return re.sub(re.escape(self._bot.token), "<token>", text, flags=re.IGNORECASE)
+
+
+# --- command replies ----------------------------------------------------------------------------
+
+_CARET_LINE = re.compile(r"\s*\^+\s*")
+_PRE_TAGS = len("<pre></pre>")
+
+
+def render_reply(reply: CommandReply, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A command reply as Telegram-HTML messages, split at line boundaries within `limit`.
+
+    Every line is escaped; a rule error (a refusal whose lines hold a caret line) shows the
+    expression and its caret in a <pre> block so the caret stays under the position. A line
+    longer than a whole message is cut (before escaping, so no entity is split).
+    """
+    lines = list(reply.lines) or reply.text.split("\n")
+    caret = not reply.ok and any(_CARET_LINE.fullmatch(line) for line in lines[1:])
+    pre_from = 1 if caret else len(lines)
+    budget = limit - _PRE_TAGS
+    messages: list[list[tuple[str, bool]]] = [[]]
+    used = 0
+    for index, line in enumerate(lines):
+        for part in _cut(line, budget - 1):
+            cost = _units(escape(part)) + 1
+            if messages[-1] and used + cost > budget:
+                messages.append([])
+                used = 0
+            messages[-1].append((part, index >= pre_from))
+            used += cost
+    return [_reply_html(parts) for parts in messages if any(p.strip() for p, _ in parts)]
+
+
+def _cut(line: str, budget: int) -> list[str]:
+    """`line` in pieces whose escaped length fits `budget` UTF-16 units."""
+    if _units(escape(line)) <= budget:
+        return [line]
+    pieces, start, used = [], 0, 0
+    for index, char in enumerate(line):
+        cost = _units(escape(char))
+        if used + cost > budget:
+            pieces.append(line[start:index])
+            start, used = index, 0
+        used += cost
+    return [*pieces, line[start:]]
+
+
+def _reply_html(parts: list[tuple[str, bool]]) -> str:
+    plain = "\n".join(escape(text) for text, pre in parts if not pre)
+    fixed = [escape(text) for text, pre in parts if pre]
+    if not fixed:
+        return plain
+    block = "<pre>" + "\n".join(fixed) + "</pre>"
+    return f"{plain}\n{block}" if plain else block
+
+
+# --- the command front end ----------------------------------------------------------------------
+
+COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
+    ("start", "What this bot does", "机器人简介"),
+    ("help", "Commands and how to use them", "命令列表与用法"),
+    ("rule", "Add, list, delete or test a rule: /rule add 朝鲜 + 派兵",
+     "添加、查看、删除或测试规则：/rule add 朝鲜 + 派兵"),
+    ("rules", "This chat's rules", "本聊天的规则"),
+    ("topics", "Shared topics", "公共话题"),
+    ("subscribe", "Follow a shared topic: /subscribe <topic>", "订阅公共话题：/subscribe <话题>"),
+    ("unsubscribe", "Stop following a topic", "取消订阅话题"),
+    ("digest", "Daily digest: /digest at 07:30 Asia/Shanghai, off, now",
+     "每日摘要：/digest at 07:30 Asia/Shanghai、off、now"),
+    ("mute", "Pause alerts: /mute 2h", "暂停提醒：/mute 2h"),
+    ("unmute", "Resume alerts", "恢复提醒"),
+    ("feeds", "The feeds polled (bot admins)", "新闻源（仅机器人管理员）"),
+    ("status", "Feed health and this chat's settings", "新闻源状态与本聊天的设置"),
+    ("lang", "Reply language: /lang en or /lang zh", "回复语言：/lang en 或 /lang zh"),
+)
+COMMANDS = tuple(name for name, _, _ in COMMAND_MENU)
+ALLOWED_UPDATES = ("message", "channel_post")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ADMIN_TTL = 60.0
+POLL_TIMEOUT = 10.0
+REPLY_ATTEMPTS = 5
+MAX_REPLY_WAIT = 60.0
+FAILED = ("Sorry, something went wrong with that command; please try again later.\n"
+          "抱歉，处理该命令时出错，请稍后再试。")
+
+_MANAGERS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+_ALWAYS_MANAGE = frozenset({ChatType.PRIVATE, ChatType.CHANNEL})
+_GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
+_MAX_CACHED_MEMBERS = 4096
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+
+
+def webhook_secret_for(token: str) -> str:
+    """A webhook secret derived from the bot token: stable across restarts and workers."""
+    digest = hmac.new(token.encode(), b"newsbot telegram webhook", hashlib.sha256)
+    return digest.hexdigest()
+
+
+class TelegramFrontEnd:
+    """Chat commands from Telegram to the command interpreter and its replies back.
+
+    An async context manager over a PTB `Application` that shares the entered channel's token,
+    API root and `FloodControl`. Long polling (getUpdates) by default. With `webhook_url` it
+    calls setWebhook with a secret token instead, and the caller's HTTP server routes POSTs at
+    `webhook_path` to `handle_webhook`. Only commands with a bot_command entity at the start,
+    and not addressed to another bot (`/rule@otherbot`), reach the interpreter.
+    """
+
+    def __init__(self, channel: TelegramChannel, interpreter: CommandInterpreter, *,
+                 webhook_url: str | None = None, webhook_secret: str | None = None,
+                 admin_ttl: float = ADMIN_TTL, poll_timeout: float = POLL_TIMEOUT,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: _Sleep = asyncio.sleep) -> None:
+        if webhook_url and not _http_url(webhook_url):
+            raise ConfigError(f"telegram: the webhook URL is not an http(s) URL: {webhook_url!r}")
+        if webhook_secret and not _SECRET.fullmatch(webhook_secret):
+            raise ConfigError("telegram: the webhook secret must be 1-256 characters "
+                              "from A-Z, a-z, 0-9, _ and -")
+        self.channel = channel
+        self.interpreter = interpreter
+        self.webhook_url = webhook_url or None
+        self._secret = (webhook_secret or webhook_secret_for(channel.bot.token)
+                        if self.webhook_url else None)
+        self.admin_ttl = admin_ttl
+        self.poll_timeout = poll_timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._members: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+
+    def __repr__(self) -> str:
+        mode = "webhook" if self.webhook_url else "polling"
+        return f"TelegramFrontEnd(api_url={self.channel.api_url!r}, mode={mode!r})"
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the HTTP server routes to `handle_webhook`: that of `webhook_url`."""
+        return (urlsplit(self.webhook_url).path if self.webhook_url else "") or "/"
+
+    async def __aenter__(self) -> Self:
+        """Start the application, register the command menu, then poll or set the webhook."""
+        app = self._build()
+        self._app = app
+        try:
+            await app.initialize()
+            await self._register_menu()
+            if self.webhook_url:
+                await app.bot.set_webhook(self.webhook_url, secret_token=self._secret,
+                                          allowed_updates=ALLOWED_UPDATES)
+            await app.start()
+            if not self.webhook_url and app.updater is not None:
+                await app.updater.start_polling(timeout=timedelta(seconds=self.poll_timeout),
+                                                allowed_updates=ALLOWED_UPDATES)
+        except BaseException as exc:
+            await self._close()
+            if isinstance(exc, TelegramError):
+                raise self.channel._error(exc, "unable to start the command front end") from (
+                    self.channel._cause(exc))
+            raise
+        log.info("telegram: commands started", extra={"kv": {
+            "mode": "webhook" if self.webhook_url else "polling"}})
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Stop polling, finish the commands already received, close the connections."""
+        await self._close()
+
+    def _build(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        root = self.channel.api_url
+        app = (ApplicationBuilder().token(self.channel.bot.token).base_url(f"{root}/bot")
+               .base_file_url(f"{root}/file/bot").rate_limiter(self.channel.flood)
+               .job_queue(None).build())
+        wanted = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+        app.add_handler(CommandHandler(COMMANDS, self._on_command, filters=wanted))
+        # Unknown commands get the interpreter's hint, but only in private chats.
+        app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE
+                                       & filters.UpdateType.MESSAGE, self._on_unknown))
+        return app
+
+    async def _close(self) -> None:
+        app, self._app = self._app, None
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _register_menu(self) -> None:
+        """setMyCommands in English for everyone and in Chinese for `zh` users."""
+        assert self._app is not None
+        bot = self._app.bot
+        english = [BotCommand(name, en) for name, en, _ in COMMAND_MENU]
+        chinese = [BotCommand(name, zh) for name, _, zh in COMMAND_MENU]
+        try:
+            await bot.set_my_commands(english)
+            await bot.set_my_commands(chinese, language_code="zh")
+        except TelegramError as exc:  # the commands still work without the menu
+            log.warning("telegram: unable to set the command menu", extra={"kv": {
+                "error": self.channel._scrub(exc.message)}})
+
+    # --- webhook ----------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        """Routes for the bot's HTTP server: POST `webhook_path` (none when polling)."""
+        return [web.post(self.webhook_path, self.handle_webhook)] if self.webhook_url else []
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """An aiohttp handler for Telegram's webhook POSTs: 401 unless the secret matches."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not self._secret or not hmac.compare_digest(given.encode(), self._secret.encode()):
+            log.warning("telegram: webhook request with a wrong secret token", extra={"kv": {
+                "remote": request.remote}})
+            return web.Response(status=401, text="unauthorized")
+        app = self._app
+        if app is None or not app.running:
+            return web.Response(status=503, text="not running")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, app.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError):
+            update = None
+        if update is None:
+            return web.Response(status=400, text="not an update")
+        await app.update_queue.put(update)
+        return web.Response(text="ok")
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _on_command(self, update: Update, context: object) -> None:
+        """Run one command and reply; no error here ever stops the updates."""
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        try:
+            reply = await self.interpreter.handle(await self._request(message))
+        except Exception:
+            log.exception("telegram: command failed", extra={"kv": {
+                "chat_id": message.chat.id, "message_id": message.message_id}})
+            reply = CommandReply(FAILED, tuple(FAILED.split("\n")), ok=False)
+        try:
+            await self._reply(message, reply)
+        except Exception:
+            log.exception("telegram: unable to reply", extra={"kv": {
+                "chat_id": message.chat.id, "message_id": message.message_id}})
+
+    async def _on_unknown(self, update: Update, context: object) -> None:
+        """A command not in the menu: the interpreter's hint, unless it is for another bot."""
+        message = update.effective_message
+        if message is None or not message.text or not message.entities:
+            return
+        word = message.text[:message.entities[0].length]
+        _, at, target = word.partition("@")
+        if not at or target.lower() == message.get_bot().username.lower():
+            await self._on_command(update, context)
+
+    async def _request(self, message: Message) -> CommandRequest:
+        """The platform-neutral request for a Telegram message."""
+        sender = message.sender_chat or message.from_user
+        user = sender.id if sender is not None else message.chat.id
+        return CommandRequest(chat=f"telegram:{message.chat.id}", user=f"telegram:{user}",
+                              text=message.text or "", can_manage=await self._can_manage(message),
+                              chat_title=message.chat.title)
+
+    async def _can_manage(self, message: Message) -> bool:
+        """Private chats and channels: yes; groups: their administrators and anonymous admins."""
+        chat = message.chat
+        if chat.type in _ALWAYS_MANAGE:
+            return True
+        if chat.type not in _GROUPS:
+            return False
+        if message.sender_chat is not None:
+            return message.sender_chat.id == chat.id  # an anonymous admin of this group
+        if message.from_user is None:
+            return False
+        return await self._is_admin(chat.id, message.from_user.id)
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        """getChatMember status creator/administrator, remembered for `admin_ttl` seconds."""
+        now = self._clock()
+        cached = self._members.get((chat_id, user_id))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        assert self._app is not None
+        try:
+            member = await self._app.bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            log.warning("telegram: unable to check a chat member", extra={"kv": {
+                "chat_id": chat_id, "user_id": user_id,
+                "error": self.channel._scrub(exc.message)}})
+            return False
+        if len(self._members) >= _MAX_CACHED_MEMBERS:
+            self._members = {k: v for k, v in self._members.items() if v[0] > now}
+        admin = member.status in _MANAGERS
+        self._members[(chat_id, user_id)] = (now + self.admin_ttl, admin)
+        return admin
+
+    async def _reply(self, message: Message, reply: CommandReply) -> None:
+        """Send the reply's messages, the first as a reply to the command."""
+        for index, html in enumerate(render_reply(reply)):
+            quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+            if not await self._send(message.chat.id, html, quote if index == 0 else None):
+                return
+
+    async def _send(self, chat_id: int, html: str, quote: ReplyParameters | None) -> bool:
+        """sendMessage, waiting out 429s a few times; False (logged) if it did not go out."""
+        assert self._app is not None
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await self._app.bot.send_message(
+                    chat_id, html, parse_mode=ParseMode.HTML, reply_parameters=quote,
+                    link_preview_options=_NO_PREVIEW)
+                return True
+            except RetryAfter as exc:
+                if attempt == REPLY_ATTEMPTS:
+                    error = self.channel._scrub(exc.message)
+                    break
+                await self._sleep(min(_retry_seconds(exc), MAX_REPLY_WAIT))
+            except TelegramError as exc:
+                error = self.channel._scrub(exc.message)
+                break
+        log.warning("telegram: unable to send a reply", extra={"kv": {
+            "chat_id": chat_id, "error": error}})
+        return False

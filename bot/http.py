@@ -1,0 +1,81 @@
+"""The bot's one HTTP server (NEWSBOT_HTTP_PORT): front ends contribute routes to it.
+
+    routes = [*slack.routes(), *telegram.routes()]      # e.g. POST /slack/events
+    async with HttpServer(settings.http_port, build_http_app(routes)) as server:
+        ...                                              # server.port is the bound port
+
+aiohttp freezes an application's router when it starts, so every route is added before the
+server is entered. Nothing listens until `__aenter__`; `__aexit__` stops accepting, lets
+requests in flight finish (up to `shutdown_timeout`) and closes the socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from bot.errors import ConfigError
+
+DEFAULT_HOST = "0.0.0.0"  # every interface: Slack and Telegram reach it via a proxy
+MAX_BODY_BYTES = 1024 * 1024  # Slack and Telegram payloads are far smaller
+
+
+def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
+    """An aiohttp application serving `routes` (route definitions such as `web.post(...)`)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.add_routes(list(routes))
+    return app
+
+
+class HttpServer:
+    """Serves `app` on `host:port` (port 0 picks a free port); an async context manager."""
+
+    def __init__(self, port: int, app: web.Application, *, host: str = DEFAULT_HOST,
+                 shutdown_timeout: float = 10.0) -> None:
+        self.host = host
+        self.port = port
+        self._app = app
+        self._shutdown_timeout = shutdown_timeout
+        self._runner: web.AppRunner | None = None
+
+    def __repr__(self) -> str:
+        return f"HttpServer(host={self.host!r}, port={self.port})"
+
+    @property
+    def url(self) -> str:
+        """`http://<host>:<port>` of the running server (127.0.0.1 when bound to all)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    async def __aenter__(self) -> Self:
+        """Start listening; a port already in use is a ConfigError naming it."""
+        runner = web.AppRunner(self._app, access_log=None, handle_signals=False,
+                               shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"http: unable to listen on {self.host}:{self.port}: "
+                              f"{exc.strerror or exc}") from exc
+        self._runner = runner
+        self.port = _bound_port(runner, default=self.port)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Stop accepting, finish requests in flight, close the socket."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner, *, default: int) -> int:
+    """The port the runner actually listens on (differs from the request for port 0)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return default
