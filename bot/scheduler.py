@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
+from aiohttp.web import RouteDef
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import SecretStr
 
 from bot.app import App
+from bot.http import HttpServer, build_http_app
 from bot.models import FeedSpec
+from bot.platforms.slack import SlackChannel, SlackFrontEnd
+from bot.platforms.telegram import TelegramChannel, TelegramFrontEnd
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,38 @@ async def _poll_job(app: App, feed: FeedSpec) -> None:
 async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Poll on schedule and deliver until SIGINT/SIGTERM (or `stop`)."""
     stop = stop or asyncio.Event()
+    async with AsyncExitStack() as stack:
+        await _front_ends(app, stack)
+        await _poll_and_deliver(app, stop)
+
+
+async def _front_ends(app: App, stack: AsyncExitStack) -> None:
+    """Start the chat command front ends and, if any needs it, the bot's HTTP server."""
+    s, routes = app.settings, list[RouteDef]()
+    slack = app.channels.get("slack")
+    if isinstance(slack, SlackChannel) and (s.slack_signing_secret or s.slack_app_token):
+        front = await stack.enter_async_context(SlackFrontEnd(
+            slack, app.commands, signing_secret=_secret(s.slack_signing_secret),
+            app_token=_secret(s.slack_app_token)))
+        routes += front.routes()
+    telegram = app.channels.get("telegram")
+    tg_front = None
+    if isinstance(telegram, TelegramChannel):
+        tg_front = TelegramFrontEnd(telegram, app.commands, webhook_url=s.telegram_webhook_url,
+                                    webhook_secret=_secret(s.telegram_webhook_secret))
+        routes += tg_front.routes()
+    if routes:
+        await stack.enter_async_context(HttpServer(s.http_port, build_http_app(routes)))
+    if tg_front is not None:
+        await stack.enter_async_context(tg_front)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+async def _poll_and_deliver(app: App, stop: asyncio.Event) -> None:
+    """Run the poll jobs and the delivery loop until `stop` is set."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -59,3 +59,33 @@ async def test_slack_starts_with_its_token_and_receives_alerts(
             assert await app.run_once() == 2
         posts = api.calls_to("chat.postMessage")
         assert len(posts) == 2 and {p.params["channel"] for p in posts} == {"C0123"}
+
+
+async def test_service_takes_a_telegram_command_then_alerts_once(
+        tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
+    """`/rule add 朝鲜 + 派兵` sent to the running bot leads to two alerts; a restart sends none."""
+    import asyncio
+
+    from bot.scheduler import serve
+
+    (tmp_path / "empty").mkdir()
+    async with BotApiServer() as api:
+        settings = _settings(tmp_path, redis_url, key_prefix, TELEGRAM_BOT_TOKEN=api.token,
+                             TELEGRAM_API_URL=api.root, NEWSBOT_HTTP_PORT=0)
+        quiet = settings.model_copy(update={"feeds_file": tmp_path / "quiet.yaml"})
+        quiet.feeds_file.write_text(f"feeds:\n  - path: {tmp_path / 'empty'}\n")
+        api.queue_command("/rule add 朝鲜 + 派兵", chat_id=555)
+        async with App(quiet) as app:  # the service answers the command over long polling
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve(app, stop=stop))
+            replies = await asyncio.wait_for(api.wait_for_calls("sendMessage", 1, chat_id=555),
+                                             60)
+            assert "#1" in replies[0]["text"]
+            stop.set()
+            await asyncio.wait_for(task, 60)
+        async with App(settings) as app:  # the seeds arrive: one alert per story
+            assert await app.run_once() == 2
+        async with App(settings) as again:  # a restart: nothing new, nothing repeated
+            assert await again.run_once() == 0
+        alerts = [p for p in api.calls_of("sendMessage") if "outlet" in p["text"]]
+        assert len(alerts) == 2 and sum("3 outlets" in p["text"] for p in alerts) == 1
