@@ -35,6 +35,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
+from bot.platforms.layout import MORE_RESERVE, join_within
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ _OUTLET_CHARS = 40
 _TITLE_CHARS = 300
 _TERM_CHARS = 40
 _URL_CHARS = 600  # longer URLs (as sent) are shown unlinked rather than eating a section
-_MORE_RESERVE = 40
 _CHANNEL_ID = re.compile(r"[A-Z0-9]{2,40}")
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
@@ -165,25 +165,12 @@ def _outlets_line(story: Story) -> str:
     items = [_link(_clip(outlet, _OUTLET_CHARS),
                    _first_url(a for a in story.articles if a.outlet == outlet))
              for outlet in outlets]
-    return label + _join_within(items, " · ", budget=SECTION_LIMIT - len(label))
+    return label + join_within(items, " · ", budget=SECTION_LIMIT - len(label))
 
 
 def _terms_line(terms: Sequence[str]) -> str:
     items = [escape_mrkdwn(_clip(term, _TERM_CHARS)) for term in terms]
-    return "Matched: " + _join_within(items, ", ", budget=SECTION_LIMIT - 9)
-
-
-def _join_within(items: Sequence[str], sep: str, *, budget: int) -> str:
-    """Items joined by `sep` while they fit in `budget` characters, then `+N more`."""
-    shown: list[str] = []
-    used = 0
-    for item in items:
-        cost = len(item) + (len(sep) if shown else 0)
-        if used + cost > budget - _MORE_RESERVE:
-            return sep.join([*shown, f"+{len(items) - len(shown)} more"])
-        shown.append(item)
-        used += cost
-    return sep.join(shown)
+    return "Matched: " + join_within(items, ", ", budget=SECTION_LIMIT - 9)
 
 
 def _report_lines(story: Story, *, max_reports: int) -> list[str]:
@@ -238,7 +225,7 @@ def _fallback(alert: Alert, *, update: bool) -> str:
     for article in story.articles:
         line = escape_mrkdwn(f"• {_clip(article.outlet, _OUTLET_CHARS)}, {_stamp(article)}: "
                              f"{_clip(article.title, _TITLE_CHARS)}")
-        if sum(len(x) + 1 for x in lines) + len(line) > FALLBACK_LIMIT - _MORE_RESERVE:
+        if sum(len(x) + 1 for x in lines) + len(line) > FALLBACK_LIMIT - MORE_RESERVE:
             lines.append("…")
             break
         lines.append(line)

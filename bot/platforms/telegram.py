@@ -48,6 +48,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Story, StoryArticle
+from bot.platforms.layout import MORE_RESERVE, join_within
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ _TERM_CHARS = 40
 _URL_CHARS = 600  # longer (escaped) URLs are shown unlinked rather than eat the budget
 _OUTLETS_BUDGET = 700
 _TERMS_BUDGET = 300
-_MORE_RESERVE = 40
 _CHAT_ID = re.compile(r"-?\d+|@[A-Za-z0-9_]{4,}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _NOT_MODIFIED = "message is not modified"
@@ -132,25 +132,12 @@ def _outlets_line(story: Story) -> str:
                    next((a.url for a in story.articles
                          if a.outlet == outlet and _http_url(a.url)), None))
              for outlet in outlets]
-    return label + _join_within(items, " · ", budget=_OUTLETS_BUDGET - len(label))
+    return label + join_within(items, " · ", budget=_OUTLETS_BUDGET - len(label), measure=_units)
 
 
 def _terms_line(terms: Sequence[str]) -> str:
     items = [escape(_clip(term, _TERM_CHARS)) for term in terms]
-    return "Matched: " + _join_within(items, ", ", budget=_TERMS_BUDGET)
-
-
-def _join_within(items: Sequence[str], sep: str, *, budget: int) -> str:
-    """Items joined by `sep` while they fit in `budget` units, then `+N more`."""
-    shown: list[str] = []
-    used = 0
-    for item in items:
-        cost = _units(item) + (_units(sep) if shown else 0)
-        if used + cost > budget - _MORE_RESERVE:
-            return sep.join([*shown, f"+{len(items) - len(shown)} more"])
-        shown.append(item)
-        used += cost
-    return sep.join(shown)
+    return "Matched: " + join_within(items, ", ", budget=_TERMS_BUDGET, measure=_units)
 
 
 def _report_lines(story: Story, *, room: int, max_reports: int) -> list[str]:
@@ -159,7 +146,7 @@ def _report_lines(story: Story, *, room: int, max_reports: int) -> list[str]:
     used = 0
     for article in story.articles[:max_reports]:
         line = _report_line(article)
-        if used + _units(line) + 1 > room - _MORE_RESERVE:
+        if used + _units(line) + 1 > room - MORE_RESERVE:
             break
         lines.append(line)
         used += _units(line) + 1
