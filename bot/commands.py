@@ -24,7 +24,7 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.errors import RuleError
 from bot.feeds.sources import feed_id
-from bot.models import Article, FeedSpec
+from bot.models import Article, FeedSpec, Story
 from bot.rules.backtest import backtest, describe_error
 from bot.rules.book import RuleBook
 from bot.rules.grammar import Node, parse
@@ -351,13 +351,14 @@ class CommandInterpreter:
 
     async def _ranked(self, hits: dict[str, _Hits]) -> list[_Found]:
         """The stories behind `hits`, most outlets first, then most recently updated."""
-        found = [await self._found(story_id, h) for story_id, h in hits.items()]
+        stories = await self.store.get_stories(list(hits))
+        found = [self._found(story, h) for story, h in zip(stories, hits.values(), strict=True)]
         return sorted(found, key=lambda f: (-len(f.outlets), -f.updated.timestamp(),
                                             f.headline))
 
-    async def _found(self, story_id: str, hits: _Hits) -> _Found:
+    @staticmethod
+    def _found(story: Story | None, hits: _Hits) -> _Found:
         terms, rules = tuple(dict.fromkeys(hits.terms)), frozenset(hits.rules)
-        story = await self.store.get_story(story_id)
         if story is None:  # the story record aged out before its archived articles
             return _Found(headline=hits.titles[0], outlets=tuple(dict.fromkeys(hits.outlets)),
                           first_seen=_EPOCH, updated=_EPOCH, terms=terms, rules=rules)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.archive import Archive
@@ -13,7 +13,7 @@ from bot.dedup.index import Assignment, StoryIndex
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
 from bot.rules.book import RuleBook
-from bot.store import Store, done
+from bot.store import Store, decode_matched, done
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class Pipeline:
             return Outcome(article, None)
         await self.archive.add(article, story_id=assignment.story.id, seen_at=now)
         matched = ruleset.match(article)
-        if matched:
-            await self._record_matches(assignment.story.id, matched)
-        deliveries = await self._route(assignment.story)
+        story = replace(assignment.story,
+                        matched=await self._record_matches(assignment.story.id, matched))
+        deliveries = await self._route(story)
         for delivery in deliveries:
             await self.outbox.put(delivery)
         log.info("pipeline: article placed", extra={"kv": {
@@ -66,22 +66,27 @@ class Pipeline:
         return Outcome(article, assignment, tuple(deliveries))
 
     async def _record_matches(self, story_id: str, matched: Mapping[str, tuple[str, ...]]
-                              ) -> None:
-        """Merge the terms each rule matched into the story's record."""
+                              ) -> dict[str, tuple[str, ...]]:
+        """Merge this article's matches into the story's record; returns all of the story's."""
         key = self.store.keys.story_matched(story_id)
-        existing = await done(self.store.redis.hgetall(key))
-        merged = {rule_id: json.dumps(sorted(set(terms) | set(json.loads(existing.get(rule_id,
-                  "[]")))), ensure_ascii=False) for rule_id, terms in matched.items()}
-        await done(self.store.redis.hset(key, mapping=merged))
-        await self.store.redis.expire(key, self.index.window + 86_400)
+        stored = decode_matched(await done(self.store.redis.hgetall(key)))
+        if not matched:
+            return stored
+        for rule_id, terms in matched.items():
+            stored[rule_id] = tuple(sorted(set(terms) | set(stored.get(rule_id, ()))))
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={rule_id: json.dumps(stored[rule_id], ensure_ascii=False)
+                                    for rule_id in matched})
+            pipe.expire(key, self.index.window + 86_400)
+            await pipe.execute()
+        return stored
 
     async def _route(self, story: Story) -> list[Delivery]:
-        """One delivery per chat that should hear about the story now."""
-        current = await self.store.get_story(story.id) or story
+        """One delivery per chat that should hear about `story` (with all its matches) now."""
         by_chat: dict[str, list[str]] = {}
-        for rule_id in current.matched:
+        for rule_id in story.matched:
             rule = self.rules.rule(rule_id)
-            if rule is None or len(current.outlets) < rule.min_outlets:
+            if rule is None or len(story.outlets) < rule.min_outlets:
                 continue
             for chat in await self.rules.chats_for(rule):
                 by_chat.setdefault(chat, []).append(rule_id)

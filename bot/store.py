@@ -118,27 +118,27 @@ class Store:
         except RedisError as exc:
             raise StoreError(f"store: server does not answer: {exc}") from exc
 
-    async def get_json(self, key: str) -> Any:
-        """The JSON value at `key`, or None."""
-        raw = await self.redis.get(key)
-        return None if raw is None else json.loads(raw)
-
     async def get_story(self, story_id: str) -> Story | None:
         """A story with the rules it matched, or None once it has aged out."""
+        return (await self.get_stories([story_id]))[0]
+
+    async def get_stories(self, story_ids: list[str]) -> list[Story | None]:
+        """Several stories in one round trip, in order (None for those aged out)."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.story(story_id))
-            pipe.hgetall(self.keys.story_matched(story_id))
-            raw, matched = await pipe.execute()
-        if raw is None:
-            return None
-        story, _ = story_from_json(raw)
-        return replace(story, matched={k: tuple(json.loads(v)) for k, v in matched.items()})
+            for story_id in story_ids:
+                pipe.get(self.keys.story(story_id))
+                pipe.hgetall(self.keys.story_matched(story_id))
+            replies = await pipe.execute()
+        stories: list[Story | None] = []
+        for raw, matched in zip(replies[::2], replies[1::2], strict=True):
+            story = None if raw is None else story_from_json(raw)[0]
+            stories.append(story and replace(story, matched=decode_matched(matched)))
+        return stories
 
     async def stories_since(self, since: datetime) -> list[Story]:
         """Stories first seen at or after `since`, oldest first."""
         ids = await self.redis.zrangebyscore(self.keys.stories(), since.timestamp(), "+inf")
-        stories = [await self.get_story(story_id) for story_id in ids]
-        return [s for s in stories if s is not None]
+        return [s for s in await self.get_stories(list(ids)) if s is not None]
 
     async def feed_state(self, feed_id: str) -> dict[str, str]:
         """The stored state of a feed (empty for a new feed)."""
@@ -259,6 +259,11 @@ def _ts(value: datetime) -> float:
 
 def _dt(value: float) -> datetime:
     return datetime.fromtimestamp(value, tz=UTC)
+
+
+def decode_matched(stored: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """The story's matched-rules hash (rule id -> JSON list of terms) as a dict."""
+    return {rule_id: tuple(json.loads(terms)) for rule_id, terms in stored.items()}
 
 
 def story_to_json(story: Story, *, event_time: float | None) -> str:
