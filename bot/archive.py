@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.models import Article
-from bot.store import Store
+from bot.store import Store, done
 
 
 def article_id(article: Article) -> str:
@@ -39,6 +39,8 @@ class Archive:
             pipe.set(self.store.keys("article", aid), json.dumps(record, ensure_ascii=False),
                      ex=self.ttl)
             pipe.zadd(self.index, {aid: seen_at.timestamp()})
+            pipe.rpush(self.store.keys("story", story_id, "articles"), aid)
+            pipe.expire(self.store.keys("story", story_id, "articles"), self.ttl)
             pipe.zremrangebyscore(self.index, "-inf", seen_at.timestamp() - self.ttl)
             await pipe.execute()
 
@@ -51,6 +53,15 @@ class Archive:
             found += [_article(json.loads(raw)) for raw in await self.store.redis.mget(keys)
                       if raw]
         return found
+
+
+    async def of_story(self, story_id: str) -> list[Article]:
+        """The archived articles of one story, in the order they joined it."""
+        ids = await done(self.store.redis.lrange(self.store.keys("story", story_id, "articles"),
+                                                 0, -1))
+        keys = [self.store.keys("article", aid) for aid in dict.fromkeys(ids)]
+        raws = await self.store.redis.mget(keys) if keys else []
+        return [_article(json.loads(raw))[0] for raw in raws if raw]
 
 
 def _article(data: dict[str, object]) -> tuple[Article, str]:

@@ -84,6 +84,16 @@ class ChatDirectory:
         """Remember the reply language of `chat`."""
         await done(self.store.redis.hset(self._settings(chat), "lang", language))
 
+    async def timezone(self, chat: str) -> str:
+        """The chat's IANA time zone for times in alerts: `/tz`, else the digest's, else UTC."""
+        tz, digest_tz = await done(self.store.redis.hmget(self._settings(chat),
+                                                          ["tz", "digest_tz"]))
+        return tz or digest_tz or "UTC"
+
+    async def set_timezone(self, chat: str, timezone: str) -> None:
+        """Show times to `chat` in `timezone` (an IANA name)."""
+        await done(self.store.redis.hset(self._settings(chat), "tz", timezone))
+
     async def digest_of(self, chat: str) -> tuple[str, str] | None:
         """(HH:MM, IANA time zone) of the chat's daily digest, or None when it is off."""
         at, zone = await done(self.store.redis.hmget(self._settings(chat), ["digest_at",

@@ -179,6 +179,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     # --- language -------------------------------------------------------------------------
     "lang.set": {"en": "Replies in this chat will be in English.",
                  "zh": "本聊天此后将用中文回复。"},
+    # --- alert and digest layout (bot.alerts, bot.digest) -----------------------------------
+    "alert.updated": {"en": "(updated)", "zh": "（更新）"},
+    "alert.outlet": {"en": "{count} outlet: ", "zh": "{count} 家媒体："},
+    "alert.outlets": {"en": "{count} outlets: ", "zh": "{count} 家媒体："},
+    "alert.matched": {"en": "Matched: {terms}", "zh": "匹配：{terms}"},
+    "alert.first_reported": {"en": "First reported {time}", "zh": "首次报道 {time}"},
+    "alert.kind": {"en": "Alert", "zh": "提醒"},
+    "alert.kind_update": {"en": "Update", "zh": "更新"},
+    "alert.more": {"en": "+{count} more", "zh": "另有 {count} 家"},
+    "digest.title": {"en": "Daily digest, {date}: {count} stories",
+                     "zh": "每日摘要（{date}）：{count} 条新闻"},
+    "digest.part": {"en": "(part {part} of {parts})", "zh": "（第 {part}/{parts} 部分）"},
+    "held.title": {"en": "While this chat was muted: {count} stories",
+                   "zh": "静音期间的新闻：{count} 条"},
 }
 
 

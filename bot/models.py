@@ -115,9 +115,13 @@ class SentAlert:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
-    """A story as one chat should see it: what it reports and why it matched."""
+    """A story as one chat should see it: what it reports, why it matched, in which language
+    and time zone (see `bot.alerts` for the layout every platform renders)."""
 
     chat: str
     story: Story
     terms: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
+    summary: str = ""
+    lang: str = "en"
+    timezone: str = "UTC"

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 from redis.exceptions import ResponseError
 
+from bot.alerts import AlertComposer
+from bot.archive import Archive
+from bot.chats import ChatDirectory
 from bot.errors import ChannelError, MessageGoneError, RetryAfterError
 from bot.models import Alert, Delivery, Story
 from bot.platforms.base import Channel
@@ -28,6 +31,7 @@ GROUP = "deliver"
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER = 300.0
 CLAIM_IDLE_MS = 60_000  # entries a vanished worker read but never acknowledged
+ARCHIVE_TTL = 4 * 86_400  # only read by the default composer; the archive's writer sets TTLs
 
 
 class Outbox:
@@ -111,8 +115,11 @@ class Deliverer:
     """Turns outbox entries into platform messages: send once, edit as the story grows."""
 
     def __init__(self, store: Store, outbox: Outbox, channels: Mapping[str, Channel], *,
-                 consumer: str = "worker", claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
+                 composer: AlertComposer | None = None, consumer: str = "worker",
+                 claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
         self.store = store
+        self.composer = composer or AlertComposer(
+            chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
         self.outbox = outbox
         self.channels = channels
         self.consumer = consumer
@@ -173,8 +180,7 @@ class Deliverer:
         sent = await self._sent(delivery.chat, story.id)
         if sent is not None and sent.version >= story.version:
             return 0
-        alert = Alert(chat=delivery.chat, story=story, terms=_terms(story, delivery),
-                      rules=delivery.rule_ids)
+        alert = await self.composer.compose(delivery.chat, story, delivery.rule_ids)
         ref = await self._with_retry(channel, alert, sent)
         await self._record(delivery.chat, story, ref)
         return 1
@@ -207,9 +213,3 @@ class Deliverer:
             pipe.sadd(keys.story_chats(story.id), chat)
             pipe.expire(keys.story_chats(story.id), ttl)
             await pipe.execute()
-
-
-def _terms(story: Story, delivery: Delivery) -> tuple[str, ...]:
-    """The matched terms of the rules behind this delivery (all rules if none named)."""
-    rules = delivery.rule_ids or tuple(story.matched)
-    return tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))

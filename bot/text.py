@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "img", "figcaption", "small", "svg", "form")
 _BLOCK_RE = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/blockquote|/tr|/figure)\b[^>]*>", re.I)
+_SOURCE_BREAK_RE = re.compile(r"\s*\n\s*")  # line breaks in HTML source are only spaces
 _SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 _NEWLINES_RE = re.compile(r"\s*\n\s*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -50,7 +51,7 @@ def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment, without scripts, images or captions; one line a block."""
     if "<" not in html:
         return clean(html)
-    html = _BLOCK_RE.sub(lambda m: m.group(0) + "\n", html)
+    html = _BLOCK_RE.sub(lambda m: m.group(0) + "\n", _SOURCE_BREAK_RE.sub(" ", html))
     tree = LexborHTMLParser(html)
     for tag in _DROP_TAGS:
         for node in tree.css(tag):

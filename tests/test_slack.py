@@ -52,7 +52,8 @@ def sample_story(*articles: StoryArticle, version: int = 1) -> Story:
 
 def sample_alert(story: Story | None = None, chat: str = "slack:C123") -> Alert:
     return Alert(chat=chat, story=story or sample_story(), terms=("朝鲜", "派兵"),
-                 rules=("topic:nk",))
+                 rules=("topic:nk",), summary="韩国外交部召见俄罗斯驻韩大使，抗议朝鲜派兵。",
+                 timezone="Asia/Seoul")
 
 
 def texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -82,25 +83,28 @@ async def channel(slack: SlackServer) -> AsyncIterator[SlackChannel]:
 # ---- rendering
 
 
-def test_render_has_linked_headline_outlets_terms_and_reports() -> None:
-    """The blocks carry the linked headline, the linked outlets, matched terms and each report."""
+def test_render_has_linked_headline_summary_outlets_terms_and_time() -> None:
+    """The one layout: linked headline, summary, linked outlets, terms and the local time."""
     text, blocks = render_blocks(sample_alert())
-    head, outlets, terms, reports = texts(blocks)
+    head, summary, outlets, footer = texts(blocks)
     assert head == "*<https://www.dw.com/zh/a-70554000|韩国召见俄罗斯大使 抗议朝鲜派兵>*"
+    assert summary == "韩国外交部召见俄罗斯驻韩大使，抗议朝鲜派兵。"
     assert outlets == ("3 outlets: <https://www.dw.com/zh/a-70554000|DW> · "
                        "<https://www.voachinese.com/a/7832000.html|VOA> · BBC")
-    assert terms == "Matched: 朝鲜, 派兵"
-    assert "• DW, 2024-10-21 08:30 UTC: <https://www.dw.com/zh/a-70554000|" in reports
-    assert "• BBC, undated: 朝鲜向俄罗斯派兵 韩国召见大使" in reports
-    assert [b["type"] for b in blocks] == ["section", "context", "context", "section"]
+    assert footer == "Matched: 朝鲜, 派兵 · First reported 2024-10-21 17:30 KST"
+    assert [b["type"] for b in blocks] == ["section", "section", "context", "context"]
     assert text.startswith("Alert: 韩国召见俄罗斯大使") and "DW · VOA · BBC" in text
+    assert summary in text
 
 
-def test_render_update_is_marked() -> None:
-    """An update says so in the headline and in the fallback text."""
+def test_render_update_is_marked_in_the_chat_language() -> None:
+    """An update says so in the headline and in the fallback text, in the chat's language."""
     text, blocks = render_blocks(sample_alert(), update=True)
     assert texts(blocks)[0].endswith("_(updated)_")
     assert text.startswith("Update: ")
+    text, blocks = render_blocks(replace(sample_alert(), lang="zh"), update=True)
+    assert texts(blocks)[0].endswith("_（更新）_") and text.startswith("更新: ")
+    assert texts(blocks)[2].startswith("3 家媒体：")
 
 
 LINK = re.compile(r"<([^<>]*)>")
@@ -112,10 +116,11 @@ def test_render_escapes_mrkdwn_and_links_only_http() -> None:
     story = sample_story(
         article("DW", "<script>alert(1)</script> A&B | C > D <!channel>",
                 "https://dw.com/a?x=1&y=2|evil>tail"),
-        article("Evil", "click | me", "javascript:alert(1)"),
+        article("Evil <!here>", "click | me", "javascript:alert(1)"),
         article("Ftp", "file", "ftp://example.com/f"),
     )
-    text, blocks = render_blocks(sample_alert(story))
+    alert = replace(sample_alert(story), summary="<!channel> & <b>", terms=("<x>",))
+    text, blocks = render_blocks(alert)
     for mrkdwn in [*texts(blocks), text]:
         stripped = LINK.sub("", mrkdwn)
         assert "<" not in stripped and ">" not in stripped, mrkdwn
@@ -125,20 +130,21 @@ def test_render_escapes_mrkdwn_and_links_only_http() -> None:
             assert "|" not in label and "<" not in label and ">" not in label
     joined = "\n".join(texts(blocks))
     assert "&lt;script&gt;alert(1)&lt;/script&gt; A&amp;B" in joined
-    assert "&lt;!channel&gt;" in joined and "<!channel>" not in joined
+    assert "&lt;!channel&gt; &amp; &lt;b&gt;" in joined and "<!channel>" not in joined
     assert "<https://dw.com/a?x=1&amp;y=2%7Cevil%3Etail|" in joined
     assert "javascript:" not in joined and "ftp:" not in joined
-    assert "• Evil, 2024-10-21 08:30 UTC: click | me" in joined
+    assert "Evil &lt;!here&gt; · Ftp" in joined and "&lt;x&gt;" in joined
     assert all(t["verbatim"] for b in blocks for t in [b.get("text", {}), *b.get("elements", [])]
                if t)
 
 
 def test_render_huge_story_stays_within_slack_limits() -> None:
-    """200 reports with 500-character titles, long outlet names and many terms still fit."""
+    """200 outlets with long names, a huge headline and summary and many terms still fit."""
     long_url = "https://example.com/?" + "a=1&" * 100  # 521 characters, 920 once escaped
     story = sample_story(*(article(f"Outlet {i} " + "&" * 60, "<标题>" * 100 + f" {i}",
                                    long_url[:100 + i * 3]) for i in range(200)))
-    alert = Alert(chat="slack:C123", story=story, terms=tuple(f"term{i}&" * 10 for i in range(60)))
+    alert = Alert(chat="slack:C123", story=story, summary="&<>" * 5000,
+                  terms=tuple(f"term{i}&" * 10 for i in range(60)))
     text, blocks = render_blocks(alert)
     assert len(blocks) <= MAX_BLOCKS
     assert len(text) <= FALLBACK_LIMIT
@@ -148,9 +154,8 @@ def test_render_huge_story_stays_within_slack_limits() -> None:
         else:
             assert len(block["elements"]) <= CONTEXT_ELEMENTS
             assert all(len(e["text"]) <= SECTION_LIMIT for e in block["elements"])
-    assert "more report" in texts(blocks)[-1]
-    assert sum(t.count("\n") + 1 for t in texts(blocks)[3:]) == 21  # 20 reports, `N more`
-    assert "more" in texts(blocks)[1] and "more" in texts(blocks)[2]
+    assert texts(blocks)[1].endswith("…")
+    assert texts(blocks)[2].startswith("200 outlets: ") and texts(blocks)[2].endswith(" more")
 
 
 # ---- the channel over HTTP

@@ -52,8 +52,12 @@ def _story(*articles: StoryArticle, story_id: str = "s1", headline: str = "韩�
                  version=len(arts), articles=arts)
 
 
+SUMMARY = "韩国外交部召见俄罗斯驻韩大使，抗议朝鲜派兵。<Seoul> summoned the envoy."
+
+
 def _alert(story: Story | None = None, *, chat: str = CHAT) -> Alert:
-    return Alert(chat=chat, story=story or _story(), terms=TERMS, rules=("topic:dprk",))
+    return Alert(chat=chat, story=story or _story(), terms=TERMS, rules=("topic:dprk",),
+                 summary=SUMMARY, timezone="Asia/Seoul")
 
 
 @pytest.fixture
@@ -74,28 +78,38 @@ async def channel(api: BotApiServer) -> AsyncIterator[TelegramChannel]:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def test_render_layout_links_headline_outlets_and_reports() -> None:
-    """The alert shows a linked bold headline, linked outlets, matched terms and report lines."""
+def test_render_layout_links_headline_summary_outlets_terms_and_time() -> None:
+    """The one layout: linked bold headline, summary, linked outlets, terms and local time."""
     html = render_html(_alert())
     lines = html.split("\n")
     assert lines[0] == '<b><a href="https://www.dw.com/a/0">韩国召见俄罗斯大使</a></b>'
-    assert lines[1] == ('3 outlets: <a href="https://www.dw.com/a/0">DW</a> · '
+    assert lines[1] == SUMMARY.replace("<", "&lt;").replace(">", "&gt;")
+    assert lines[2] == ""
+    assert lines[3] == ('3 outlets: <a href="https://www.dw.com/a/0">DW</a> · '
                         '<a href="https://www.voa.com/a/1">VOA</a> · BBC')
-    assert lines[2] == "Matched: 朝鲜, 派兵"
-    assert "• DW, 2024-10-21 08:00 UTC: <a href=" in html
-    assert lines[-1] == "• BBC, undated: 韩国召见俄罗斯大使 BBC 2"
-    assert "(updated)" in render_html(_alert(), update=True).split("\n")[0]
+    assert lines[4] == "<i>Matched: 朝鲜, 派兵 · First reported 2024-10-21 17:00 KST</i>"
+    assert len(lines) == 5
+    assert "<i>(updated)</i>" in render_html(_alert(), update=True).split("\n")[0]
+
+
+def test_render_labels_follow_the_chat_language() -> None:
+    """A chat set to Chinese gets Chinese labels; times follow the chat's zone."""
+    alert = replace(_alert(), lang="zh", timezone="Asia/Shanghai")
+    html = render_html(alert, update=True)
+    assert "（更新）" in html.split("\n")[0]
+    assert "3 家媒体：" in html
+    assert "匹配：朝鲜, 派兵 · 首次报道 2024-10-21 16:00 CST" in html
 
 
 def test_render_escapes_outside_text_and_links_only_http() -> None:
-    """Titles, outlets, terms and hrefs are escaped; a javascript: URL is never a link."""
+    """Titles, outlets, terms, summary and hrefs are escaped; javascript: is never a link."""
     evil = _article("<b>X&Y</b>", 0, url="javascript:alert(1)",
                     title='<script>alert("x")</script> & \'q\'')
     quoted = _article("VOA", 1, url='https://voa.example/a?x="><script>')
     html = render_html(Alert(chat=CHAT, story=_story(evil, quoted, headline="<i>h</i>"),
-                             terms=("<u>", "&amp;")))
-    assert "<script" not in html and "javascript:" not in html
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;q&#x27;" in html
+                             terms=("<u>", "&amp;"), summary="<img src=x> & </b>"))
+    assert "<script" not in html and "javascript:" not in html and "<img" not in html
+    assert "&lt;i&gt;h&lt;/i&gt;" in html and "&lt;img src=x&gt; &amp; &lt;/b&gt;" in html
     assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in html
     assert 'href="https://voa.example/a?x=&quot;&gt;&lt;script&gt;"' in html
     text, entities = parse_html(html)  # Telegram's parser accepts it
@@ -105,25 +119,19 @@ def test_render_escapes_outside_text_and_links_only_http() -> None:
 
 
 def test_render_huge_story_stays_within_the_limit() -> None:
-    """200 reports with 500-character titles and long URLs render within 4,096 code units."""
-    articles = tuple(_article(f"Outlet{i}", i, title="😀朝" * 250,
-                              url=f"https://example.com/{'a&' * 50}/{i}") for i in range(200))
-    story = _story(*articles, headline="😀" * 3000)
-    html = render_html(Alert(chat=CHAT, story=story, terms=tuple(f"term{i}" for i in range(500))))
+    """200 outlets with long names and URLs, a huge headline, summary and 500 terms render
+    within 4,096 code units, clipped with an ellipsis and the outlets beyond the budget counted."""
+    articles = tuple(_article(f"Outlet&{i}" * 5, i, title="😀朝" * 250,
+                              url=f"https://example.com/{'a&' * 250}/{i}") for i in range(200))
+    story = _story(*articles, headline="😀&" * 3000)
+    html = render_html(Alert(chat=CHAT, story=story, summary="<&>" * 3000,
+                             terms=tuple(f"term&{i}" for i in range(500))))
     assert utf16_len(html) <= MESSAGE_LIMIT
     text, _ = parse_html(html)
     assert utf16_len(text) <= MESSAGE_LIMIT
-    assert html.split("\n")[0].endswith("…</a></b>")
-    assert "more reports" in html.split("\n")[-1]
-
-
-def test_render_many_short_reports_lists_ten_then_counts_the_rest() -> None:
-    """Beyond max_reports the alert lists ten reports and says how many more there are."""
-    story = _story(*(_article("DW", i) for i in range(25)))
-    lines = render_html(_alert(story)).split("\n")
-    assert sum(line.startswith("• ") for line in lines) == 10
-    assert lines[-1] == "… and 15 more reports"
-    assert lines[1].startswith("1 outlet: ")
+    assert html.split("\n")[0].endswith("…</b>")  # the over-long URL is left unlinked
+    outlets = next(line for line in html.split("\n") if line.startswith("200 outlets: "))
+    assert outlets.endswith(" more") and "+1" in outlets
 
 
 # --- send and edit over the wire ------------------------------------------------------------
@@ -141,7 +149,7 @@ async def test_send_posts_html_and_returns_the_message_id(
     assert call["parse_mode"] == "HTML"
     assert call["link_preview_options"] == {"is_disabled": True}
     [message] = api.messages(chat_id)
-    assert message["text"].startswith("韩国召见俄罗斯大使\n3 outlets: DW · VOA · BBC")
+    assert message["text"].startswith(f"韩国召见俄罗斯大使\n{SUMMARY}\n\n3 outlets: DW · VOA · BBC")
     assert {"bold", "text_link"} <= {e["type"] for e in message["entities"]}
 
 

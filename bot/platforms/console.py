@@ -5,26 +5,26 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.models import Alert, Story
+from bot.alerts import alert_view
+from bot.models import Alert, StoryArticle
 
 
 def render_text(alert: Alert, *, update: bool = False) -> str:
-    """A plain-text alert: headline, outlets, why it matched, one line per report."""
-    story = alert.story
-    outlets = story.outlets
-    head = "UPDATE" if update else "ALERT"
-    lines = [f"[{head}] {story.headline}",
-             f"  story {story.id} · {len(outlets)} outlet{'s' if len(outlets) != 1 else ''}: "
-             + " · ".join(outlets)]
-    if alert.terms:
-        lines.append(f"  matched: {', '.join(alert.terms)}"
-                     + (f" ({', '.join(alert.rules)})" if alert.rules else ""))
-    lines.extend(_report_line(story, i) for i in range(len(story.articles)))
+    """The alert layout (`bot.alerts`) as plain text; links follow as one line per report."""
+    view = alert_view(alert, update=update)
+    kind = view.label("kind_update" if update else "kind").upper()
+    lines = [f"[{kind}] {view.headline}", f"  story {alert.story.id}"]
+    if view.summary:
+        lines.append(f"  {view.summary}")
+    if view.outlets:
+        lines.append("  " + view.outlets_label + " · ".join(o for o, _ in view.outlets))
+    if view.footer:
+        lines.append(f"  {view.footer}")
+    lines.extend(_report_line(article) for article in alert.story.articles)
     return "\n".join(lines)
 
 
-def _report_line(story: Story, index: int) -> str:
-    article = story.articles[index]
+def _report_line(article: StoryArticle) -> str:
     when = f"{article.time:%Y-%m-%d %H:%M} UTC" if article.dated else "undated"
     return f"  - {article.outlet}, {when}: {article.title}" + (
         f" <{article.url}>" if article.url else "")

@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from datetime import UTC
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -32,10 +31,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.alerts import AlertView, alert_view
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
-from bot.models import Alert, Story, StoryArticle
-from bot.platforms.layout import MORE_RESERVE, join_within
+from bot.models import Alert
+from bot.platforms.layout import join_within
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,11 @@ MAX_BLOCKS = 50  # Slack's cap per message
 SECTION_LIMIT = 3000  # characters of a section's text
 CONTEXT_ELEMENTS = 10  # elements of a context block
 FALLBACK_LIMIT = 4000  # characters of the top-level `text` we send (Slack truncates at 40k)
-MAX_REPORTS = 20
 
 _HEADLINE_CHARS = 280
+_SUMMARY_CHARS = 500  # x5 at worst once escaped: within SECTION_LIMIT
 _OUTLET_CHARS = 40
-_TITLE_CHARS = 300
-_TERM_CHARS = 40
+_FOOTER_CHARS = 500
 _URL_CHARS = 600  # longer URLs (as sent) are shown unlinked rather than eating a section
 _CHANNEL_ID = re.compile(r"[A-Z0-9]{2,40}")
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
@@ -94,28 +93,30 @@ _CHANNEL_CHANGES: dict[str, frozenset[str] | None] = {
 Block = dict[str, Any]
 
 
-def render_blocks(alert: Alert, *, update: bool = False,
-                  max_reports: int = MAX_REPORTS) -> tuple[str, list[Block]]:
-    """Fallback text and Block Kit blocks: linked headline, linked outlets, terms, reports.
+def render_blocks(alert: Alert, *, update: bool = False) -> tuple[str, list[Block]]:
+    """Fallback text and Block Kit blocks of the alert layout (`bot.alerts`): linked headline,
+    summary, linked outlets, matched terms and the first report's time in the chat's zone.
 
     Every outside string is escaped for mrkdwn and only http(s) URLs become links; text
-    objects are `verbatim` so titles cannot raise `@here` or link channels. The blocks stay
-    within Slack's limits (MAX_BLOCKS, SECTION_LIMIT, CONTEXT_ELEMENTS) and the fallback text
-    within FALLBACK_LIMIT: report lines are dropped, long fields clipped with an ellipsis.
+    objects are `verbatim` so titles cannot raise `@here` or link channels. Each text stays
+    within SECTION_LIMIT and the fallback text within FALLBACK_LIMIT (long fields clipped with
+    an ellipsis, outlets beyond the budget counted).
     """
-    story = alert.story
-    head = [_headline(story, update=update)]
-    if story.outlets:
-        head.append(_outlets_line(story))
-    if alert.terms:
-        head.append(_terms_line(alert.terms))
-    blocks: list[Block] = [_section(head[0]), *(_context(line) for line in head[1:])]
-    # one report per section at worst, plus the `and N more` line
-    room = MAX_BLOCKS - len(blocks) - 1
-    reports = _report_lines(story, max_reports=max(0, min(max_reports, room)))
-    blocks.extend(_section(text) for text in _pack(reports, limit=SECTION_LIMIT,
-                                                   max_chunks=MAX_BLOCKS - len(blocks)))
-    return _fallback(alert, update=update), blocks
+    view = alert_view(alert, update=update)
+    head = f"*{_link(_clip(view.headline, _HEADLINE_CHARS), view.url)}*"
+    if view.update:
+        head += f" _{escape_mrkdwn(view.label('updated'))}_"
+    blocks: list[Block] = [_section(head)]
+    if view.summary:
+        blocks.append(_section(escape_mrkdwn(_clip(view.summary, _SUMMARY_CHARS))))
+    if view.outlets:
+        label = escape_mrkdwn(view.outlets_label)
+        items = [_link(_clip(outlet, _OUTLET_CHARS), url) for outlet, url in view.outlets]
+        blocks.append(_context(label + join_within(items, " · ", budget=SECTION_LIMIT - len(label),
+                                                   more=view.more)))
+    if view.footer:
+        blocks.append(_context(escape_mrkdwn(_clip(view.footer, _FOOTER_CHARS))))
+    return _fallback(view), blocks
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -150,60 +151,6 @@ def _link(label: str, url: str | None) -> str:
     return f"<{target}|{text.replace('|', '｜')}>" if target else text
 
 
-def _first_url(articles: Iterable[StoryArticle]) -> str | None:
-    return next((a.url for a in articles if _http_url(a.url)), None)
-
-
-def _headline(story: Story, *, update: bool) -> str:
-    line = f"*{_link(_clip(story.headline, _HEADLINE_CHARS), _first_url(story.articles))}*"
-    return line + (" _(updated)_" if update else "")
-
-
-def _outlets_line(story: Story) -> str:
-    outlets = story.outlets
-    label = f"{len(outlets)} outlet{'s' if len(outlets) != 1 else ''}: "
-    items = [_link(_clip(outlet, _OUTLET_CHARS),
-                   _first_url(a for a in story.articles if a.outlet == outlet))
-             for outlet in outlets]
-    return label + join_within(items, " · ", budget=SECTION_LIMIT - len(label))
-
-
-def _terms_line(terms: Sequence[str]) -> str:
-    items = [escape_mrkdwn(_clip(term, _TERM_CHARS)) for term in terms]
-    return "Matched: " + join_within(items, ", ", budget=SECTION_LIMIT - 9)
-
-
-def _report_lines(story: Story, *, max_reports: int) -> list[str]:
-    lines = [_report_line(article) for article in story.articles[:max_reports]]
-    rest = len(story.articles) - len(lines)
-    if rest:
-        lines.append(f"… and {rest} more report{'s' if rest != 1 else ''}")
-    return lines
-
-
-def _stamp(article: StoryArticle) -> str:
-    when = article.time if article.time.tzinfo is None else article.time.astimezone(UTC)
-    return f"{when:%Y-%m-%d %H:%M} UTC" if article.dated else "undated"
-
-
-def _report_line(article: StoryArticle) -> str:
-    title = _link(_clip(article.title, _TITLE_CHARS), article.url)
-    return f"• {escape_mrkdwn(_clip(article.outlet, _OUTLET_CHARS))}, {_stamp(article)}: {title}"
-
-
-def _pack(lines: Sequence[str], *, limit: int, max_chunks: int) -> list[str]:
-    """Lines joined into at most `max_chunks` texts of at most `limit` characters each."""
-    chunks: list[str] = []
-    for line in lines:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
-            chunks[-1] += "\n" + line
-        elif len(chunks) < max_chunks and len(line) <= limit:
-            chunks.append(line)
-        else:
-            break
-    return chunks
-
-
 def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
 
@@ -212,24 +159,17 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
 
 
-def _fallback(alert: Alert, *, update: bool) -> str:
-    """The notification text: headline, outlets, terms, then report lines while they fit."""
-    story = alert.story
-    head = "Update" if update else "Alert"
-    lines = [escape_mrkdwn(f"{head}: {_clip(story.headline, _HEADLINE_CHARS)}")]
-    if story.outlets:
-        lines.append(escape_mrkdwn(_clip(f"{len(story.outlets)} outlets: "
-                                         + " · ".join(story.outlets), 600)))
-    if alert.terms:
-        lines.append(escape_mrkdwn(_clip("Matched: " + ", ".join(alert.terms), 300)))
-    for article in story.articles:
-        line = escape_mrkdwn(f"• {_clip(article.outlet, _OUTLET_CHARS)}, {_stamp(article)}: "
-                             f"{_clip(article.title, _TITLE_CHARS)}")
-        if sum(len(x) + 1 for x in lines) + len(line) > FALLBACK_LIMIT - MORE_RESERVE:
-            lines.append("…")
-            break
-        lines.append(line)
-    return "\n".join(lines)
+def _fallback(view: AlertView) -> str:
+    """The notification text: kind and headline, summary, outlets, footer (all clipped)."""
+    kind = view.label("kind_update" if view.update else "kind")
+    lines = [f"{kind}: {_clip(view.headline, _HEADLINE_CHARS)}"]
+    if view.summary:
+        lines.append(_clip(view.summary, _SUMMARY_CHARS))
+    if view.outlets:
+        lines.append(_clip(view.outlets_label + " · ".join(o for o, _ in view.outlets), 600))
+    if view.footer:
+        lines.append(_clip(view.footer, _FOOTER_CHARS))
+    return escape_mrkdwn("\n".join(lines))[:FALLBACK_LIMIT]
 
 
 def _channel_id(chat: str) -> str:

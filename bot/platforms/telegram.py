@@ -22,9 +22,9 @@ import re
 import time
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from html import escape
 from types import TracebackType
 from typing import Any, Self
@@ -45,49 +45,70 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.alerts import alert_view
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
-from bot.models import Alert, Story, StoryArticle
-from bot.platforms.layout import MORE_RESERVE, join_within
+from bot.models import Alert
+from bot.platforms.layout import join_within
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.telegram.org"
 MESSAGE_LIMIT = 4096  # Telegram's cap, in UTF-16 code units of the text after entity parsing
-MAX_REPORTS = 10
 
+# Budgets: characters before escaping for the headline and footer (escaping can sextuple
+# them), UTF-16 units after escaping for the outlets; the worst case of headline with its
+# link (about 1,850), outlets (1,000) and footer (1,200) fits MESSAGE_LIMIT, and the summary
+# takes what room is left, up to _SUMMARY_CHARS.
 _HEADLINE_CHARS = 200
+_SUMMARY_CHARS = 400
 _OUTLET_CHARS = 40
-_TITLE_CHARS = 160
-_TERM_CHARS = 40
+_FOOTER_CHARS = 200
 _URL_CHARS = 600  # longer (escaped) URLs are shown unlinked rather than eat the budget
-_OUTLETS_BUDGET = 700
-_TERMS_BUDGET = 300
+_OUTLETS_BUDGET = 1000
 _CHAT_ID = re.compile(r"-?\d+|@[A-Za-z0-9_]{4,}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _NOT_MODIFIED = "message is not modified"
 _GONE = "message to edit not found"
 
 
-def render_html(alert: Alert, *, update: bool = False, max_reports: int = MAX_REPORTS) -> str:
-    """A Telegram-HTML alert: linked headline, linked outlets, matched terms, report lines.
+def render_html(alert: Alert, *, update: bool = False) -> str:
+    """The alert layout (`bot.alerts`) in Telegram HTML: linked bold headline, summary,
+    linked outlets, matched terms and the first report's time in the chat's zone.
 
     Every outside string is escaped and only http(s) URLs become links. The result's length
     in UTF-16 code units (an upper bound of what Telegram counts) stays within MESSAGE_LIMIT:
-    report lines are dropped, and long fields clipped with an ellipsis, before any tag is cut.
+    long fields are clipped with an ellipsis and outlets beyond a budget counted, never a tag
+    cut.
     """
-    story = alert.story
-    head = [_headline(story, update=update)]
-    if story.outlets:
-        head.append(_outlets_line(story))
-    if alert.terms:
-        head.append(_terms_line(alert.terms))
-    text = "\n".join(head)
-    reports = _report_lines(story, room=MESSAGE_LIMIT - _units(text) - 2,
-                            max_reports=max_reports)
-    if reports:
-        text += "\n\n" + "\n".join(reports)
-    return text
+    view = alert_view(alert, update=update)
+    head = f"<b>{_link(escape(_clip(view.headline, _HEADLINE_CHARS)), view.url)}</b>"
+    if view.update:
+        head += f" <i>{escape(view.label('updated'))}</i>"
+    tail = []
+    if view.outlets:
+        items = [_link(escape(_clip(outlet, _OUTLET_CHARS)), url) for outlet, url in view.outlets]
+        label = escape(view.outlets_label)
+        tail.append(label + join_within(items, " · ", budget=_OUTLETS_BUDGET - _units(label),
+                                        measure=_units, more=view.more))
+    if view.footer:
+        tail.append(f"<i>{escape(_clip(view.footer, _FOOTER_CHARS))}</i>")
+    lines = [head]
+    room = MESSAGE_LIMIT - _units(head) - sum(_units(t) + 1 for t in tail) - 3
+    if summary := _fit(view.summary, room):
+        lines.append(summary)
+    return "\n".join(lines) + ("\n\n" + "\n".join(tail) if tail else "")
+
+
+def _fit(text: str, room: int) -> str:
+    """`text` escaped and clipped (at most _SUMMARY_CHARS) so that it takes <= `room` units."""
+    limit = _SUMMARY_CHARS
+    while limit > 0:
+        escaped = escape(_clip(text, limit))
+        if _units(escaped) <= room:
+            return escaped
+        limit //= 2
+    return ""
 
 
 def _units(text: str) -> int:
@@ -117,50 +138,6 @@ def _link(inner_html: str, url: str | None) -> str:
     target = _http_url(url)
     href = escape(target, quote=True) if target else ""
     return f'<a href="{href}">{inner_html}</a>' if 0 < len(href) <= _URL_CHARS else inner_html
-
-
-def _headline(story: Story, *, update: bool) -> str:
-    url = next((a.url for a in story.articles if _http_url(a.url)), None)
-    line = f"<b>{_link(escape(_clip(story.headline, _HEADLINE_CHARS)), url)}</b>"
-    return line + (" <i>(updated)</i>" if update else "")
-
-
-def _outlets_line(story: Story) -> str:
-    outlets = story.outlets
-    label = f"{len(outlets)} outlet{'s' if len(outlets) != 1 else ''}: "
-    items = [_link(escape(_clip(outlet, _OUTLET_CHARS)),
-                   next((a.url for a in story.articles
-                         if a.outlet == outlet and _http_url(a.url)), None))
-             for outlet in outlets]
-    return label + join_within(items, " · ", budget=_OUTLETS_BUDGET - len(label), measure=_units)
-
-
-def _terms_line(terms: Sequence[str]) -> str:
-    items = [escape(_clip(term, _TERM_CHARS)) for term in terms]
-    return "Matched: " + join_within(items, ", ", budget=_TERMS_BUDGET, measure=_units)
-
-
-def _report_lines(story: Story, *, room: int, max_reports: int) -> list[str]:
-    """One line per report while they fit in `room` units, then a count of the rest."""
-    lines: list[str] = []
-    used = 0
-    for article in story.articles[:max_reports]:
-        line = _report_line(article)
-        if used + _units(line) + 1 > room - MORE_RESERVE:
-            break
-        lines.append(line)
-        used += _units(line) + 1
-    rest = len(story.articles) - len(lines)
-    if rest:
-        lines.append(f"… and {rest} more report{'s' if rest != 1 else ''}")
-    return lines
-
-
-def _report_line(article: StoryArticle) -> str:
-    when = article.time if article.time.tzinfo is None else article.time.astimezone(UTC)
-    stamp = f"{when:%Y-%m-%d %H:%M} UTC" if article.dated else "undated"
-    title = _link(escape(_clip(article.title, _TITLE_CHARS)), article.url)
-    return f"• {escape(_clip(article.outlet, _OUTLET_CHARS))}, {stamp}: {title}"
 
 
 def _chat_id(chat: str) -> int | str:

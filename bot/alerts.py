@@ -1,0 +1,135 @@
+"""The one alert layout, and composing an alert for a chat.
+
+Every platform shows the same layout, rendered its own way (Telegram HTML, Slack Block Kit,
+console plain text):
+
+    <headline, linked to the first report>  (updated)
+    <summary: two or three sentences>
+    3 outlets: VOA · DW · BBC               (each linked to its report)
+    Matched: 朝鲜, 派兵 · First reported 2024-10-21 20:47 KST
+
+`AlertView` holds that layout as plain text fields and labels in the chat's language;
+renderers escape every field for their markup and clip it to their limits. `AlertComposer`
+builds the `Alert` a chat should see now: the story, the terms of the rules that brought it,
+a summary of its reports (from the archive, scored by those terms), the chat's language and
+time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot import i18n
+from bot.archive import Archive
+from bot.chats import ChatDirectory
+from bot.models import Alert, Article, Story, StoryArticle
+from bot.summary import ExtractiveSummarizer, Summarizer
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One alert as the layout shows it; every field is plain, unescaped text."""
+
+    headline: str
+    url: str | None
+    summary: str
+    outlets: tuple[tuple[str, str | None], ...]  # (outlet, url of its first report)
+    terms: tuple[str, ...]
+    first_reported: str  # "2024-10-21 20:47 KST", or "" when no report is dated
+    update: bool
+    lang: str
+
+    def label(self, key: str, **fields: object) -> str:
+        """A layout label in the alert's language (`bot.i18n` keys `alert.*`)."""
+        return i18n.text(self.lang, f"alert.{key}", **fields)
+
+    @property
+    def outlets_label(self) -> str:
+        """"3 outlets: " / "3 家媒体：" (the renderer adds the outlets)."""
+        return self.label("outlet" if len(self.outlets) == 1 else "outlets",
+                          count=len(self.outlets))
+
+    def more(self, count: int) -> str:
+        """"+2 more" for outlets left out of a line."""
+        return self.label("more", count=count)
+
+    @property
+    def footer(self) -> str:
+        """"Matched: a, b · First reported …", the parts that apply, unescaped."""
+        parts = []
+        if self.terms:
+            parts.append(self.label("matched", terms=", ".join(self.terms)))
+        if self.first_reported:
+            parts.append(self.label("first_reported", time=self.first_reported))
+        return " · ".join(parts)
+
+
+def alert_view(alert: Alert, *, update: bool = False) -> AlertView:
+    """The layout fields of `alert` (links are raw: renderers decide what they may link)."""
+    story = alert.story
+    outlets = tuple((outlet, next((a.url for a in story.articles
+                                   if a.outlet == outlet and a.url), None))
+                    for outlet in story.outlets)
+    return AlertView(
+        headline=story.headline,
+        url=next((a.url for a in story.articles if a.url), None),
+        summary=alert.summary, outlets=outlets, terms=alert.terms,
+        first_reported=first_reported(story.articles, alert.timezone),
+        update=update, lang=alert.lang if alert.lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE)
+
+
+def first_reported(articles: Sequence[StoryArticle], timezone: str) -> str:
+    """The earliest dated report's time in `timezone` ("2024-10-21 20:47 KST"); "" if none."""
+    times = [a.time for a in articles if a.dated]
+    if not times:
+        return ""
+    return local_time(min(times), timezone)
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """`moment` as "YYYY-MM-DD HH:MM ZONE" in `timezone` (UTC if the zone is unknown)."""
+    zone = zone_info(timezone)
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or timezone}"
+
+
+def zone_info(timezone: str) -> ZoneInfo:
+    """The IANA zone `timezone`, or UTC when it is unknown."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+class AlertComposer:
+    """Builds the alert a chat should see of a story now."""
+
+    def __init__(self, *, chats: ChatDirectory, archive: Archive,
+                 summarizer: Summarizer | None = None) -> None:
+        self.chats = chats
+        self.archive = archive
+        self.summarizer = summarizer or ExtractiveSummarizer()
+
+    async def compose(self, chat: str, story: Story, rule_ids: Sequence[str] = ()) -> Alert:
+        """The alert for `chat`: matched terms of `rule_ids` (all rules if empty), summary,
+        and the chat's language and time zone."""
+        rules = tuple(rule_ids) or tuple(story.matched)
+        terms = tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))
+        alert = Alert(chat=chat, story=story, terms=terms, rules=tuple(rule_ids),
+                      lang=await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE,
+                      timezone=await self.chats.timezone(chat))
+        return replace(alert, summary=await self.summary(story, terms))
+
+    async def summary(self, story: Story, terms: Sequence[str] = ()) -> str:
+        """A summary of the story's archived reports, first report first ("" if none kept)."""
+        articles = await self.archive.of_story(story.id)
+        return self.summarizer.summarize(_in_story_order(story, articles), terms=terms)
+
+
+def _in_story_order(story: Story, articles: Sequence[Article]) -> list[Article]:
+    """`articles` in the order the story lists its reports (unknown ones last)."""
+    order = {(a.outlet, a.url, a.title): n for n, a in enumerate(story.articles)}
+    return sorted(articles, key=lambda a: order.get((a.outlet, a.url, a.title), len(order)))
