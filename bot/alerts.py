@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import i18n
 from bot.archive import Archive
-from bot.chats import ChatDirectory
+from bot.chats import ChatDirectory, zone_info
 from bot.models import Alert, Article, Story, StoryArticle
 from bot.summary import ExtractiveSummarizer, Summarizer
+
+LISTED_PREFIX = "list:"  # a sent-alert reference to a digest or batch: not editable
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,34 @@ class AlertView:
         return " · ".join(parts)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListedStory:
+    """One story in a digest or a held batch; plain text, renderers escape."""
+
+    story_id: str
+    headline: str
+    url: str | None
+    summary: str
+    outlets: tuple[tuple[str, str | None], ...]
+    terms: tuple[str, ...] = ()
+    first_reported: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryList:
+    """A titled, ranked list of stories for one chat (a digest or held alerts)."""
+
+    chat: str
+    title: str
+    stories: tuple[ListedStory, ...]
+    lang: str = i18n.DEFAULT_LANGUAGE
+    more: int = 0  # stories left out beyond the list's cap
+
+    def label(self, key: str, **fields: object) -> str:
+        """A layout label in the list's language."""
+        return i18n.text(self.lang, key, **fields)
+
+
 def alert_view(alert: Alert, *, update: bool = False) -> AlertView:
     """The layout fields of `alert` (links are raw: renderers decide what they may link)."""
     story = alert.story
@@ -94,14 +123,6 @@ def local_time(moment: datetime, timezone: str) -> str:
     zone = zone_info(timezone)
     local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or timezone}"
-
-
-def zone_info(timezone: str) -> ZoneInfo:
-    """The IANA zone `timezone`, or UTC when it is unknown."""
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 class AlertComposer:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.models import Rule
 from bot.rules.grammar import parse
 from bot.store import Store, done
+
+
+def zone_info(timezone: str) -> ZoneInfo:
+    """The IANA zone `timezone`, or UTC when it is unknown."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 class ChatDirectory:
@@ -100,10 +109,14 @@ class ChatDirectory:
                                                                             "digest_tz"]))
         return (at, zone or "UTC") if at else None
 
-    async def set_digest(self, chat: str, *, at: str, timezone: str) -> None:
-        """Send `chat` a daily digest at `at` (HH:MM) in `timezone`."""
+    async def set_digest(self, chat: str, *, at: str, timezone: str,
+                         now: datetime | None = None) -> None:
+        """Send `chat` a daily digest at `at` (HH:MM) in `timezone`, from `now` on (a time
+        already past today does not count as a digest missed)."""
+        since = (now or datetime.now(UTC)).timestamp()
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._settings(chat), mapping={"digest_at": at, "digest_tz": timezone})
+            pipe.hset(self._settings(chat), mapping={"digest_at": at, "digest_tz": timezone,
+                                                     "digest_since": since})
             pipe.sadd(self.keys("digest_chats"), chat)
             await pipe.execute()
 
@@ -114,6 +127,11 @@ class ChatDirectory:
             pipe.srem(self.keys("digest_chats"), chat)
             removed, _ = await pipe.execute()
         return bool(removed)
+
+    async def digest_since(self, chat: str) -> datetime | None:
+        """When the chat's current digest time was set (digests due before it are not owed)."""
+        raw = await done(self.store.redis.hget(self._settings(chat), "digest_since"))
+        return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
 
     async def digest_chats(self) -> set[str]:
         """The chats that have a daily digest (for the digest scheduler)."""
@@ -133,6 +151,69 @@ class ChatDirectory:
         raw = await self.store.redis.get(self._muted(chat))
         until = datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
         return until if until is not None and until > now else None
+
+    # --- quiet hours and held alerts ---------------------------------------------------------
+
+    async def quiet_hours(self, chat: str) -> tuple[time, time] | None:
+        """(start, end) local times of the chat's nightly quiet hours, or None."""
+        raw = await done(self.store.redis.hget(self._settings(chat), "quiet"))
+        if not raw:
+            return None
+        start, _, end = raw.partition("-")
+        return time.fromisoformat(start), time.fromisoformat(end)
+
+    async def set_quiet_hours(self, chat: str, hours: tuple[time, time] | None) -> None:
+        """Hold alerts every day between `hours` (chat's zone); None turns quiet hours off."""
+        if hours is None:
+            await done(self.store.redis.hdel(self._settings(chat), "quiet"))
+        else:
+            await done(self.store.redis.hset(self._settings(chat), "quiet",
+                                             f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"))
+
+    async def holding(self, chat: str, *, now: datetime) -> bool:
+        """True while new alerts to `chat` are held: it is muted or within its quiet hours."""
+        if await self.muted_until(chat, now=now) is not None:
+            return True
+        hours = await self.quiet_hours(chat)
+        if hours is None:
+            return False
+        local = now.astimezone(zone_info(await self.timezone(chat))).time()
+        start, end = hours
+        return start <= local < end if start <= end else local >= start or local < end
+
+    async def held_mode(self, chat: str) -> str:
+        """What happens to held alerts when the hold ends: "batch" (default) or "digest"."""
+        mode = await done(self.store.redis.hget(self._settings(chat), "held_mode"))
+        return mode or "batch"
+
+    async def set_held_mode(self, chat: str, mode: str) -> None:
+        """Choose "batch" (one message when the hold ends) or "digest" (the next digest)."""
+        await done(self.store.redis.hset(self._settings(chat), "held_mode", mode))
+
+    async def hold(self, chat: str, story_id: str, *, now: datetime) -> None:
+        """Keep a story's alert for `chat` until its hold ends."""
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self._held(chat), {story_id: now.timestamp()}, nx=True)
+            pipe.sadd(self.keys("held_chats"), chat)
+            await pipe.execute()
+
+    async def held(self, chat: str) -> list[str]:
+        """The story ids held for `chat`, oldest first."""
+        return list(await done(self.store.redis.zrange(self._held(chat), 0, -1)))
+
+    async def clear_held(self, chat: str, story_ids: list[str]) -> None:
+        """Forget held stories once shown; the chat leaves `held_chats` when none is left."""
+        if story_ids:
+            await done(self.store.redis.zrem(self._held(chat), *story_ids))
+        if not await done(self.store.redis.zcard(self._held(chat))):
+            await done(self.store.redis.srem(self.keys("held_chats"), chat))
+
+    async def held_chats(self) -> set[str]:
+        """The chats with held alerts."""
+        return set(await done(self.store.redis.smembers(self.keys("held_chats"))))
+
+    def _held(self, chat: str) -> str:
+        return self.keys("chat", chat, "held")
 
     def _settings(self, chat: str) -> str:
         return self.keys("chat", chat, "settings")

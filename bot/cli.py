@@ -12,14 +12,17 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.alerts import AlertComposer
 from bot.app import CONSOLE_CHAT, App
 from bot.archive import Archive
+from bot.chats import ChatDirectory
 from bot.commands import CommandRequest
 from bot.config import Settings, load_settings
 from bot.dedup.explain import explain, explain_text, list_stories
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 from bot.models import Article
+from bot.platforms.console import render_text
 from bot.rules.backtest import run_rules_test
 from bot.rules.topics import load_topics
 from bot.scheduler import serve
@@ -59,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  "reasons that placed each one.")
     why.add_argument("story_id", help="the story id, as `newsbot stories` lists it")
     why.add_argument("--json", action="store_true", help="print JSON")
+    show = stories_sub.add_parser(
+        "show", help="print a story as its alert would look",
+        description="Render a story's alert (summary, outlets, matched terms) for checking by "
+        "eye: plain text, or the exact Telegram HTML or Slack blocks.")
+    show.add_argument("story_id", help="the story id, as `newsbot stories` lists it")
+    show.add_argument("--platform", choices=("console", "telegram", "slack"), default="console",
+                      help="which rendering to print (default console)")
+    show.add_argument("--chat", default=CONSOLE_CHAT,
+                      help="render for this chat's language and time zone "
+                      "(default the console chat)")
     chat = sub.add_parser("chat", help="run one chat command as the local console chat",
                           description='Try the chat commands locally, e.g. newsbot chat '
                           '"/rule add 朝鲜 + 派兵"; alerts for the console chat print on stdout.')
@@ -143,6 +156,8 @@ def _store(settings: Settings) -> AbstractAsyncContextManager[Store]:
 
 async def _stories(settings: Settings, args: argparse.Namespace) -> int:
     async with _store(settings) as store:
+        if args.stories_command == "show":
+            return await _show(store, settings, args)
         if args.stories_command == "explain":
             view = await explain(store, args.story_id)
             if view is None:
@@ -162,6 +177,30 @@ async def _stories(settings: Settings, args: argparse.Namespace) -> int:
         for a in story["articles"]:
             when = (a["time"] or "")[:16].replace("T", " ") if a["dated"] else "undated"
             print(f"    {a['outlet']:<8} {when:<16}  {a['title']}")
+    return 0
+
+
+async def _show(store: Store, settings: Settings, args: argparse.Namespace) -> int:
+    """Print one story as the alert a chat would get."""
+    story = await store.get_story(args.story_id)
+    if story is None:
+        print(f"newsbot: no story {args.story_id!r} (unknown, or aged out of the window)",
+              file=sys.stderr)
+        return 1
+    composer = AlertComposer(chats=ChatDirectory(store),
+                             archive=Archive(store, ttl=settings.window_seconds + 86_400))
+    alert = await composer.compose(args.chat, story)
+    if args.platform == "telegram":
+        from bot.platforms.telegram import render_html
+
+        print(render_html(alert))
+    elif args.platform == "slack":
+        from bot.platforms.slack import render_blocks
+
+        text, blocks = render_blocks(alert)
+        print(json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(alert))
     return 0
 
 

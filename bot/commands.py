@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot import i18n
+from bot.alerts import AlertComposer, StoryList
 from bot.archive import Archive
 from bot.chats import ChatDirectory
+from bot.digest import Digests, parse_quiet
 from bot.errors import RuleError
 from bot.feeds.sources import feed_id
 from bot.models import Article, FeedSpec, Story
@@ -38,8 +40,8 @@ DIGEST_STORIES = 30
 STATUS_FEEDS = 20
 DIGEST_WINDOW = timedelta(hours=24)
 HELP = ("help", "rule_add", "rule_list", "rule_del", "rule_test", "topics", "subscribe",
-        "unsubscribe", "digest_at", "digest_off", "digest_now", "mute", "unmute", "feeds",
-        "feeds_add", "feeds_del", "status", "lang")
+        "unsubscribe", "digest_at", "digest_off", "digest_now", "mute", "mute_mode", "unmute",
+        "quiet", "tz", "feeds", "feeds_add", "feeds_del", "status", "lang")
 
 _COMMAND_RE = re.compile(r"/?([^\s@]*)(?:@\S*)?(?:\s+(.*))?", re.DOTALL)
 _TIME_RE = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")
@@ -76,12 +78,14 @@ class CommandReply:
     """The answer: plain text for the adapter to escape and render, also split into lines.
 
     `ok` is False for refusals, usage lines and errors (e.g. Slack may show those only to the
-    user who typed the command).
+    user who typed the command). `stories` is set for `/digest now`: adapters that can show
+    links and summaries render it (`Channel.list_messages`) instead of the plain lines.
     """
 
     text: str
     lines: tuple[str, ...] = ()
     ok: bool = True
+    stories: StoryList | None = None
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -197,11 +201,15 @@ class CommandInterpreter:
 
     def __init__(self, store: Store, *, chats: ChatDirectory, rules: RuleBook, archive: Archive,
                  admins: Sequence[str] = (), feeds: Sequence[FeedSpec] = (),
+                 digests: Digests | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self.chats = chats
         self.rules = rules
         self.archive = archive
+        self.digests = digests or Digests(
+            store, chats=chats, rules=rules, archive=archive,
+            composer=AlertComposer(chats=chats, archive=archive), clock=clock)
         self.admins = frozenset(admins)
         self.feeds = tuple(feeds)
         self.added_feeds = AddedFeeds(store)
@@ -210,8 +218,8 @@ class CommandInterpreter:
             "start": self._help, "help": self._help, "rule": self._rule, "rules": self._rules,
             "topics": self._topics, "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe, "digest": self._digest, "mute": self._mute,
-            "unmute": self._unmute, "feeds": self._feeds, "status": self._status,
-            "lang": self._lang}
+            "unmute": self._unmute, "quiet": self._quiet, "tz": self._tz,
+            "feeds": self._feeds, "status": self._status, "lang": self._lang}
 
     @property
     def window(self) -> timedelta:
@@ -235,20 +243,23 @@ class CommandInterpreter:
             return call.fail(exc.key)
 
     async def digest(self, chat: str) -> CommandReply:
-        """The chat's digest now: stories first seen in the last 24 hours that match its rules
-        or topics, most outlets first, then most recent (also for the digest scheduler)."""
+        """The chat's digest now (`bot.digest`): stories first seen in the last 24 hours that
+        match its rules or topics, most outlets first, then most recent. The reply's lines
+        are one per story; `stories` carries the digest for the platform to render with
+        summaries and links."""
         call = _Call(chat=chat, user="", can_manage=False, lang=await self._language(chat),
                      now=self.clock())
-        followed = await self._followed(chat)
-        if not followed:
+        digest = await self.digests.digest(chat, now=call.now)
+        if digest is None:
             return call.reply(call.t("digest.follows_nothing"))
-        stories = await self._digest_stories(followed, now=call.now)
-        if not stories:
+        if not digest.stories:
             return call.reply(call.t("digest.empty"))
-        lines = [call.t("digest.header", count=len(stories))]
-        lines += [call.t("digest.item", rank=n, headline=s.headline, outlets=" · ".join(s.outlets))
-                  for n, s in enumerate(stories[:DIGEST_STORIES], 1)]
-        return call.reply(*lines, *_more(call, len(stories), DIGEST_STORIES))
+        lines = [digest.title]
+        lines += [call.t("digest.item", rank=n, headline=s.headline,
+                         outlets=" · ".join(o for o, _ in s.outlets))
+                  for n, s in enumerate(digest.stories, 1)]
+        more = [call.t("more", count=digest.more)] if digest.more else []
+        return replace(call.reply(*lines, *more), stories=digest)
 
     async def _language(self, chat: str) -> str:
         return await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE
@@ -444,39 +455,24 @@ class CommandInterpreter:
         zone = time_zone(wanted)
         if zone is None:
             return call.fail("digest.bad_zone", timezone=wanted)
-        await self.chats.set_digest(call.chat, at=at, timezone=zone)
+        await self.chats.set_digest(call.chat, at=at, timezone=zone, now=call.now)
         return call.reply(call.t("digest.set", time=at, timezone=zone))
-
-    async def _followed(self, chat: str) -> set[str]:
-        """The ids of the rules whose matches reach `chat`: its own and its topics'."""
-        own = {r.id for r in await self.chats.rules_of(chat)}
-        return own | {f"topic:{t}" for t in await self.chats.topics_of(chat)}
-
-    async def _digest_stories(self, followed: set[str], *, now: datetime) -> list[_Found]:
-        """Stories first seen since `now` - 24 h that the followed rules match, ranked."""
-        since = now - DIGEST_WINDOW
-        ruleset = await self.rules.current()
-        hits: dict[str, _Hits] = {}
-        for article, story_id in await self.archive.since(since):
-            matched = {r: terms for r, terms in ruleset.match(article).items() if r in followed}
-            if matched:
-                terms = (t for found in matched.values() for t in found)
-                hits.setdefault(story_id, _Hits()).add(article, terms, matched)
-        return [s for s in await self._ranked(hits)
-                if s.first_seen >= since and self._enough_outlets(s)]
-
-    def _enough_outlets(self, story: _Found) -> bool:
-        """True when some matched rule's `min_outlets` is reached by the story."""
-        rules = [self.rules.rule(r) for r in story.rules]
-        return any(r is None or len(story.outlets) >= r.min_outlets for r in rules)
 
     # --- mute -------------------------------------------------------------------------------
 
     async def _mute(self, call: _Call, args: str) -> CommandReply:
-        """`/mute <duration>`: hold alerts until then."""
+        """`/mute <duration>`: hold alerts until then; `/mute mode batch|digest`: where held
+        alerts go when the hold ends."""
         _need_manage(call)
         if not args:
-            raise _UsageError("mute")
+            raise _UsageError("mute", "mute_mode")
+        sub, rest = _first_word(args)
+        if sub.lower() == "mode":
+            mode = rest.strip().lower()
+            if mode not in ("batch", "digest"):
+                raise _UsageError("mute_mode")
+            await self.chats.set_held_mode(call.chat, mode)
+            return call.reply(call.t(f"mute.mode_{mode}"))
         length = parse_duration(args)
         if length is None:
             return call.fail("mute.bad", duration=args)
@@ -490,6 +486,34 @@ class CommandInterpreter:
         _no_args(args, "unmute")
         lifted = await self.chats.unmute(call.chat)
         return call.reply(call.t("mute.off" if lifted else "mute.was_off"))
+
+    # --- quiet hours and time zone ---------------------------------------------------------
+
+    async def _quiet(self, call: _Call, args: str) -> CommandReply:
+        """`/quiet <HH:MM>-<HH:MM>`: hold alerts every day between those times; `/quiet off`."""
+        _need_manage(call)
+        if args.strip().lower() == "off":
+            await self.chats.set_quiet_hours(call.chat, None)
+            return call.reply(call.t("quiet.off"))
+        hours = parse_quiet(args)
+        if hours is None or hours[0] == hours[1]:
+            raise _UsageError("quiet")
+        await self.chats.set_quiet_hours(call.chat, hours)
+        return call.reply(call.t("quiet.set", start=f"{hours[0]:%H:%M}", end=f"{hours[1]:%H:%M}",
+                                 timezone=await self.chats.timezone(call.chat)))
+
+    async def _tz(self, call: _Call, args: str) -> CommandReply:
+        """`/tz <IANA zone>`: the zone of times in alerts, quiet hours and new digest times."""
+        if not args:
+            return call.reply(call.t("tz.current", timezone=await self.chats.timezone(call.chat)))
+        _need_manage(call)
+        if len(args.split()) != 1:
+            raise _UsageError("tz")
+        zone = time_zone(args.strip())
+        if zone is None:
+            return call.fail("digest.bad_zone", timezone=args.strip())
+        await self.chats.set_timezone(call.chat, zone)
+        return call.reply(call.t("tz.set", timezone=zone))
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -568,13 +592,17 @@ class CommandInterpreter:
         topics = sorted(await self.chats.topics_of(call.chat))
         digest = await self.chats.digest_of(call.chat)
         muted = await self.chats.muted_until(call.chat, now=call.now)
+        quiet = await self.chats.quiet_hours(call.chat)
+        held = len(await self.chats.held(call.chat))
         return [
             call.t("status.rules", rules="; ".join(f"#{_number(r.id)} {r.expression}"
                                                    for r in rules) or none),
             call.t("status.topics", topics=", ".join(topics) or none),
             call.t("status.digest", digest=" ".join(digest) if digest else off),
             call.t("status.mute", mute=call.t("status.until", until=_when(muted))
-                   if muted else off)]
+                   if muted else off),
+            call.t("status.quiet", quiet=f"{quiet[0]:%H:%M}-{quiet[1]:%H:%M}" if quiet else off,
+                   timezone=await self.chats.timezone(call.chat), held=held)]
 
     async def _lang(self, call: _Call, args: str) -> CommandReply:
         """`/lang en|zh`: the language of this chat's replies."""

@@ -49,6 +49,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "usage.mute": {"en": "/mute <duration> — pause alerts: 30m, 2h, 1d (at most {max_days}d)",
                    "zh": "/mute <时长> — 暂停提醒：30m、2h、1d（最多 {max_days}d）"},
     "usage.unmute": {"en": "/unmute — resume alerts", "zh": "/unmute — 恢复提醒"},
+    "usage.mute_mode": {
+        "en": "/mute mode batch|digest — held alerts arrive as one message when the mute ends "
+              "(batch) or in the next digest",
+        "zh": "/mute mode batch|digest — 静音结束时，暂存的提醒合并为一条消息发送（batch）"
+              "或放入下一期摘要（digest）"},
+    "usage.quiet": {
+        "en": "/quiet <HH:MM>-<HH:MM> | off — hold alerts every day between these times "
+              "(this chat's time zone)",
+        "zh": "/quiet <HH:MM>-<HH:MM> | off — 每天在此时段内暂存提醒（本聊天的时区）"},
+    "usage.tz": {"en": "/tz <time zone> — time zone for alert times and quiet hours, "
+                       "e.g. /tz Asia/Taipei",
+                 "zh": "/tz <时区> — 提醒时间与免打扰时段所用的时区，例如 /tz Asia/Taipei"},
     "usage.feeds": {"en": "/feeds — the feeds polled (bot admins)",
                     "zh": "/feeds — 正在抓取的新闻源（仅机器人管理员）"},
     "usage.feeds_add": {"en": "/feeds add <url> [<outlet>] — add an http(s) feed (bot admins)",
@@ -122,8 +134,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Unknown time zone {timezone}: use an IANA name such as Asia/Shanghai or UTC.",
         "zh": "未知时区 {timezone}：请使用 IANA 名称，例如 Asia/Shanghai 或 UTC。",
     },
-    "digest.header": {"en": "Digest: {count} stories of the last 24 hours for this chat",
-                      "zh": "摘要：过去 24 小时内与本聊天相关的新闻 {count} 条"},
     "digest.item": {"en": "{rank}. {headline} — {outlets}", "zh": "{rank}. {headline} — {outlets}"},
     "digest.empty": {"en": "No stories matched this chat's rules or topics in the last 24 hours.",
                      "zh": "过去 24 小时内没有符合本聊天规则或话题的新闻。"},
@@ -136,6 +146,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "mute.bad": {"en": "Invalid duration {duration}: use e.g. 30m, 2h or 1d (at most {max_days}d).",
                  "zh": "时长 {duration} 无效：请使用如 30m、2h 或 1d（最多 {max_days}d）。"},
     "mute.off": {"en": "Alerts unmuted.", "zh": "已恢复提醒。"},
+    "mute.mode_batch": {"en": "Alerts held while muted will arrive as one message when the "
+                              "mute or quiet hours end.",
+                        "zh": "静音或免打扰结束时，暂存的提醒将合并为一条消息发送。"},
+    "mute.mode_digest": {"en": "Alerts held while muted will go into the next digest.",
+                         "zh": "暂存的提醒将放入下一期摘要。"},
+    "quiet.set": {"en": "Quiet hours {start}-{end} ({timezone}): alerts are held, not lost.",
+                  "zh": "免打扰时段 {start}-{end}（{timezone}）：提醒将暂存，不会丢失。"},
+    "quiet.off": {"en": "Quiet hours turned off.", "zh": "已关闭免打扰时段。"},
+    "tz.set": {"en": "Times in this chat are shown in {timezone}.",
+               "zh": "本聊天的时间将以 {timezone} 显示。"},
+    "tz.current": {"en": "This chat's time zone: {timezone}.", "zh": "本聊天的时区：{timezone}。"},
     "mute.was_off": {"en": "Alerts were not muted.", "zh": "提醒本来就没有静音。"},
     # --- feeds ----------------------------------------------------------------------------
     "feeds.header": {"en": "Feeds ({count}):", "zh": "新闻源（{count} 个）："},
@@ -173,6 +194,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.digest": {"en": "Digest: {digest}", "zh": "摘要：{digest}"},
     "status.mute": {"en": "Mute: {mute}", "zh": "静音：{mute}"},
     "status.until": {"en": "until {until}", "zh": "直到 {until}"},
+    "status.quiet": {"en": "Quiet hours: {quiet} ({timezone}); alerts held: {held}",
+                     "zh": "免打扰：{quiet}（{timezone}）；暂存提醒：{held}"},
     "word.none": {"en": "none", "zh": "无"},
     "word.off": {"en": "off", "zh": "关闭"},
     "word.never": {"en": "never", "zh": "从未"},

@@ -2,9 +2,10 @@
 
 Routing appends (chat, story) entries; delivery reads them, renders the story's CURRENT state
 and either sends a new alert or edits the one already sent, recording the message reference
-and the story version per (chat, story). Re-reading an entry whose version was already shown
-is a no-op, so several entries for one story collapse into one message, and an entry is
-acknowledged only after the platform accepted it (at-least-once, never dropped).
+and the story version per (chat, story). A new alert for a chat that is muted or in its quiet
+hours is held (see `bot.digest`) instead of sent. Re-reading an entry whose version was
+already shown is a no-op, so several entries for one story collapse into one message, and an
+entry is acknowledged only after the platform accepted it (at-least-once, never dropped).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis.exceptions import ResponseError
 
-from bot.alerts import AlertComposer
+from bot.alerts import LISTED_PREFIX, AlertComposer
 from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.errors import ChannelError, MessageGoneError, RetryAfterError
@@ -116,8 +118,10 @@ class Deliverer:
 
     def __init__(self, store: Store, outbox: Outbox, channels: Mapping[str, Channel], *,
                  composer: AlertComposer | None = None, consumer: str = "worker",
-                 claim_idle_ms: int = CLAIM_IDLE_MS) -> None:
+                 claim_idle_ms: int = CLAIM_IDLE_MS,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.clock = clock
         self.composer = composer or AlertComposer(
             chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
         self.outbox = outbox
@@ -180,6 +184,12 @@ class Deliverer:
         sent = await self._sent(delivery.chat, story.id)
         if sent is not None and sent.version >= story.version:
             return 0
+        if sent is not None and sent.ref.startswith(LISTED_PREFIX):
+            sent = None  # shown in a digest or held batch: the news since comes as an alert
+        chats = self.composer.chats
+        if sent is None and await chats.holding(delivery.chat, now=self.clock()):
+            await chats.hold(delivery.chat, story.id, now=self.clock())
+            return 0  # held, not dropped: released as a batch or in the digest
         alert = await self.composer.compose(delivery.chat, story, delivery.rule_ids)
         ref = await self._with_retry(channel, alert, sent)
         await self._record(delivery.chat, story, ref)

@@ -107,7 +107,7 @@ def test_help_on_every_subcommand() -> None:
     """`--help` works on the program and on every subcommand."""
     env = _env()
     for args in (["--help"], ["run", "--help"], ["stories", "--help"], ["rules", "--help"],
-                 ["rules", "check", "--help"]):
+                 ["rules", "check", "--help"], ["stories", "show", "--help"]):
         result = _newsbot(*args, env=env)
         assert result.returncode == 0 and "usage: newsbot" in result.stdout, args
 
@@ -219,6 +219,18 @@ def test_stories_list_and_explain_after_the_demo(tmp_path: Path) -> None:
     assert why.returncode == 0 and why.stdout.count(">= 0.") == 2, why.stdout
     missing = _newsbot("stories", "explain", "no-such-story", env=env)
     assert missing.returncode == 1 and "no story" in missing.stderr
+    shown = _newsbot("stories", "show", big["id"], env=env)
+    lines = shown.stdout.splitlines()
+    assert shown.returncode == 0 and lines[0].startswith("[ALERT] "), shown.stdout + shown.stderr
+    assert "召见" in lines[2] and "<" not in lines[2]  # the summary, plain text
+    assert lines[3] == "  3 outlets: DW · VOA · unknown"
+    assert lines[4].startswith("  Matched: ") and "First reported 2024-10-21" in lines[4]
+    html = _newsbot("stories", "show", big["id"], "--platform", "telegram", env=env).stdout
+    assert html.startswith("<b><a href=") and "3 outlets: " in html
+    slack = json.loads(_newsbot("stories", "show", big["id"], "--platform", "slack",
+                                env=env).stdout)
+    assert [b["type"] for b in slack["blocks"]] == ["section", "section", "context", "context"]
+    assert _newsbot("stories", "show", "no-such-story", env=env).returncode == 1
 
 
 def test_chat_command_adds_a_rule_and_alerts_the_console(tmp_path: Path) -> None:

@@ -190,6 +190,8 @@ USAGE_CASES = [
     ("/mute", "mute"), ("/unmute now", "unmute"), ("/status please", "status"),
     ("/lang", "lang"), ("/lang fr", "lang"), ("/feeds frob", "feeds_add"),
     ("/feeds add", "feeds_add"), ("/feeds del", "feeds_del"), ("/feeds del a b", "feeds_del"),
+    ("/mute mode", "mute_mode"), ("/mute mode loud", "mute_mode"), ("/quiet", "quiet"),
+    ("/quiet 25:00-07:00", "quiet"), ("/quiet 07:00-07:00", "quiet"), ("/tz a b", "tz"),
 ]
 
 
@@ -348,10 +350,15 @@ async def test_digest_now_lists_the_three_outlet_story_first(seeded: Bot) -> Non
     """/digest now lists today's matching stories, most outlets first, one line each."""
     await seeded.say("/subscribe dprk-troops")
     reply = await seeded.say("/digest now")
-    assert reply.lines[0] == "Digest: 2 stories of the last 24 hours for this chat"
+    assert reply.lines[0] == f"Daily digest, {LATER:%Y-%m-%d}: 2 stories"
     assert reply.lines[1].startswith(f"1. {BIG_STORY} — ")
     assert len(reply.lines[1].split(" — ")[1].split(" · ")) == 3
     assert reply.lines[2].startswith("2. ") and len(reply.lines) == 3
+    assert reply.stories is not None  # for the platforms: with summaries and links
+    first, second = reply.stories.stories
+    assert first.headline == BIG_STORY and len(first.outlets) == 3
+    assert "召见" in first.summary and "大使" in first.summary
+    assert second.headline == "韩国与欧盟同声强烈谴责朝鲜出兵援俄攻乌"  # seed 000
 
 
 async def test_digest_now_follows_chat_rules_and_the_last_24_hours(seeded: Bot) -> None:
@@ -448,7 +455,7 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
     rfi = feed_id("https://www.rfi.fr/cn/rss")
     await bot.store.record_feed_error(rfi, kind="http", message="HTTP 503")
     for command in ("/rule add 朝鲜 + 派兵", "/subscribe korea-arms",
-                    "/digest at 07:30 Asia/Shanghai", "/mute 30m"):
+                    "/digest at 07:30 Asia/Shanghai", "/mute 30m", "/quiet 23:00-07:00"):
         assert (await bot.say(command)).ok, command
     assert (await bot.say("/status", can_manage=False)).lines == (
         "Feeds: 2 (1 ok, 1 failing); last poll 2026-01-01 00:00 UTC",
@@ -457,7 +464,8 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
         "Rules: #1 朝鲜 + 派兵",
         "Topics: korea-arms",
         "Digest: 07:30 Asia/Shanghai",
-        "Mute: until 2026-01-01 01:30 UTC")
+        "Mute: until 2026-01-01 01:30 UTC",
+        "Quiet hours: 23:00-07:00 (Asia/Shanghai); alerts held: 0")
 
 
 async def test_status_of_a_fresh_chat(bot: Bot) -> None:
@@ -465,7 +473,8 @@ async def test_status_of_a_fresh_chat(bot: Bot) -> None:
     assert (await bot.say("/status")).lines == (
         "Feeds: 1 (0 ok, 0 failing); last poll never",
         f"  · {FILE_FEED.id} VOA — not polled yet",
-        "Rules: none", "Topics: none", "Digest: off", "Mute: off")
+        "Rules: none", "Topics: none", "Digest: off", "Mute: off",
+        "Quiet hours: off (UTC); alerts held: 0")
 
 
 async def test_lang_switches_this_chats_replies(bot: Bot) -> None:
@@ -492,7 +501,7 @@ SCRIPT = [  # (user, command, message key its first line comes from), run in ord
     (USER, "/subscribe dprk-troops", "topic.subscribed"),
     (USER, "/subscribe dprk-troops", "topic.already"),
     (USER, "/subscribe weather", "topic.unknown"),
-    (USER, "/digest now", "digest.header"),
+    (USER, "/digest now", "digest.title"),
     (USER, "/unsubscribe dprk-troops", "topic.unsubscribed"),
     (USER, "/unsubscribe dprk-troops", "topic.not_followed"),
     (USER, "/digest now", "digest.follows_nothing"),
@@ -505,6 +514,15 @@ SCRIPT = [  # (user, command, message key its first line comes from), run in ord
     (USER, "/mute 99d", "mute.bad"),
     (USER, "/unmute", "mute.off"),
     (USER, "/unmute", "mute.was_off"),
+    (USER, "/mute mode digest", "mute.mode_digest"),
+    (USER, "/mute mode batch", "mute.mode_batch"),
+    (USER, "/mute mode later", "usage"),
+    (USER, "/quiet 22:30-06:45", "quiet.set"),
+    (USER, "/quiet 22:30", "usage"),
+    (USER, "/quiet off", "quiet.off"),
+    (USER, "/tz Asia/Taipei", "tz.set"),
+    (USER, "/tz", "tz.current"),
+    (USER, "/tz Mars/Olympus", "digest.bad_zone"),
     (USER, "/feeds", "refused.admin"),
     (ADMIN, "/feeds", "feeds.header"),
     (ADMIN, "/feeds add https://www.bbc.com/zhongwen/simp/index.xml BBC", "feeds.added"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
+from bot.alerts import StoryList
 from bot.models import Alert
 
 
@@ -13,7 +14,8 @@ class Channel(Protocol):
     `platform` is the prefix of the chat ids it serves (`console`, `telegram`, `slack`).
     `send` posts a new alert and returns a reference the platform can edit by (a message id,
     a Slack `ts`), stored with the alert; `edit` re-renders the alert at that reference when
-    the story changes. Both raise `ChannelError`, or `RetryAfterError` when the platform asks the
+    the story changes. Digests and held batches go out through `list_messages` and `post`.
+    Sending methods raise `ChannelError`, or `RetryAfterError` when the platform asks the
     caller to wait; they never retry by themselves.
     """
 
@@ -25,4 +27,13 @@ class Channel(Protocol):
 
     async def edit(self, ref: str, alert: Alert) -> None:
         """Replace the message at `ref` with the current `alert`."""
+        ...
+
+    def list_messages(self, stories: StoryList) -> list[Any]:
+        """A digest or a batch of held alerts as this platform's messages, split within its
+        limits (an opaque value per message, for `post`)."""
+        ...
+
+    async def post(self, chat: str, message: Any) -> str:
+        """Post one message made by `list_messages`; return its reference."""
         ...

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
-from bot.alerts import alert_view
+from bot.alerts import StoryList, alert_view
 from bot.models import Alert, StoryArticle
 
 
@@ -30,6 +30,21 @@ def _report_line(article: StoryArticle) -> str:
         f" <{article.url}>" if article.url else "")
 
 
+def render_list_text(stories: StoryList) -> str:
+    """A digest or held batch as plain text: title, then per story headline, summary, links."""
+    lines = [stories.title]
+    for rank, item in enumerate(stories.stories, 1):
+        lines.append(f"{rank}. {item.headline}")
+        if item.summary:
+            lines.append(f"   {item.summary}")
+        if item.outlets:
+            lines.append("   " + " · ".join(o for o, _ in item.outlets))
+        lines.extend(f"   <{url}>" for _, url in item.outlets[:1] if url)
+    if stories.more:
+        lines.append(stories.label("more", count=stories.more))
+    return "\n".join(lines)
+
+
 class ConsoleChannel:
     """Prints alerts to a stream (stdout by default); references count the alerts printed."""
 
@@ -48,3 +63,13 @@ class ConsoleChannel:
     async def edit(self, ref: str, alert: Alert) -> None:
         """Print the updated alert (a terminal cannot edit what it printed)."""
         print(render_text(alert, update=True), file=self.stream, flush=True)
+
+    def list_messages(self, stories: StoryList) -> list[Any]:
+        """A digest or held batch as one text (a terminal has no length limit)."""
+        return [render_list_text(stories)]
+
+    async def post(self, chat: str, message: Any) -> str:
+        """Print one message from `list_messages`."""
+        self.count += 1
+        print(str(message), file=self.stream, flush=True)
+        return f"{chat}#list{self.count}"

@@ -31,7 +31,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.alerts import AlertView, alert_view
+from bot import i18n
+from bot.alerts import AlertView, ListedStory, StoryList, alert_view
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -63,6 +64,11 @@ _HEADLINE_CHARS = 280
 _SUMMARY_CHARS = 500  # x5 at worst once escaped: within SECTION_LIMIT
 _OUTLET_CHARS = 40
 _FOOTER_CHARS = 500
+# A listed story is one section: headline (1,000 escaped + a 600 URL), summary (700 escaped)
+# and outlets (500) stay within SECTION_LIMIT at worst.
+_LIST_HEADLINE_CHARS = 200
+_LIST_SUMMARY_CHARS = 140
+_LIST_OUTLETS_BUDGET = 500
 _URL_CHARS = 600  # longer URLs (as sent) are shown unlinked rather than eating a section
 _CHANNEL_ID = re.compile(r"[A-Z0-9]{2,40}")
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
@@ -75,6 +81,7 @@ COMMAND = "/newsbot"
 EVENTS_PATH = "/slack/events"
 REPLY_LIMIT = 4000  # characters of a command reply (Slack advises at most 4,000)
 REPLY_ATTEMPTS = 5  # posts of one reply to its response_url, 429s included
+RESPONSE_URL_USES = 5  # Slack accepts at most five posts to one response_url
 MAX_RETRY_WAIT = 60.0  # seconds; a response_url stays valid for 30 minutes
 SHUTDOWN_GRACE = 10.0
 SOCKET_CONNECT_TIMEOUT = 30.0
@@ -117,6 +124,39 @@ def render_blocks(alert: Alert, *, update: bool = False) -> tuple[str, list[Bloc
     if view.footer:
         blocks.append(_context(escape_mrkdwn(_clip(view.footer, _FOOTER_CHARS))))
     return _fallback(view), blocks
+
+
+def render_list_blocks(stories: StoryList) -> list[tuple[str, list[Block]]]:
+    """A digest or held batch as Slack messages (fallback text, blocks): a header section,
+    then one section per story (numbered linked headline, one-line summary, linked outlets),
+    split so that no message passes MAX_BLOCKS; "part i of n" in the header when split."""
+    sections = [_listed_mrkdwn(n, item, stories) for n, item in enumerate(stories.stories, 1)]
+    if stories.more:
+        sections.append(escape_mrkdwn(stories.label("more", count=stories.more)))
+    per_message = MAX_BLOCKS - 1
+    chunks = [sections[i:i + per_message] for i in range(0, len(sections), per_message)] or [[]]
+    out = []
+    for n, chunk in enumerate(chunks, 1):
+        title = stories.title + (" " + stories.label("digest.part", part=n, parts=len(chunks))
+                                 if len(chunks) > 1 else "")
+        header = f"*{escape_mrkdwn(_clip(title, _HEADLINE_CHARS))}*"
+        fallback = escape_mrkdwn(_clip(title, _HEADLINE_CHARS))
+        out.append((fallback, [_section(header), *(_section(text) for text in chunk)]))
+    return out
+
+
+def _listed_mrkdwn(rank: int, item: ListedStory, stories: StoryList) -> str:
+    lines = [f"{rank}. *{_link(_clip(item.headline, _LIST_HEADLINE_CHARS), item.url)}*"]
+    if item.summary:
+        lines.append(escape_mrkdwn(_clip(item.summary, _LIST_SUMMARY_CHARS)))
+    if item.outlets:
+        label = escape_mrkdwn(i18n.text(stories.lang, "alert.outlet" if len(item.outlets) == 1
+                                        else "alert.outlets", count=len(item.outlets)))
+        links = [_link(_clip(o, _OUTLET_CHARS), url) for o, url in item.outlets]
+        lines.append(label + join_within(
+            links, " · ", budget=_LIST_OUTLETS_BUDGET,
+            more=lambda n: i18n.text(stories.lang, "alert.more", count=n)))
+    return "\n".join(lines)
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -292,6 +332,25 @@ class SlackChannel:
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._error(exc, f"unable to update message {ts} in channel {channel}"
                               ) from self._cause(exc)
+
+    def list_messages(self, stories: StoryList) -> list[Any]:
+        """A digest or held batch as (fallback text, blocks) messages within Slack's limits."""
+        return list(render_list_blocks(stories))
+
+    async def post(self, chat: str, message: Any) -> str:
+        """Post one (text, blocks) message from `list_messages`; return its `ts`."""
+        channel = _channel_id(chat)
+        text, blocks = message
+        try:
+            reply = await self._client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False,
+                unfurl_media=False)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._error(exc, f"unable to post to channel {channel}") from self._cause(exc)
+        ts = reply.get("ts")
+        if not isinstance(ts, str):
+            raise ChannelError(f"slack: no ts in the reply to a post to channel {channel}")
+        return ts
 
     def _error(self, exc: Exception, what: str) -> ChannelError:
         """Our error for a slack_sdk or aiohttp error, with the token scrubbed."""
@@ -515,16 +574,24 @@ class SlackFrontEnd:
     async def _answer(self, payload: Mapping[str, Any]) -> None:
         """Run one command and post the reply to its response_url."""
         request = command_request(payload)
-        message: dict[str, Any]
+        messages: list[dict[str, Any]]
         try:
             reply = await self.commands.handle(request)
-            message = {"text": render_reply(reply, command=self.command),
-                       "response_type": response_type(request, reply)}
+            kind = response_type(request, reply)
+            if reply.stories:  # a digest: rendered with summaries and links, maybe in parts
+                messages = [{"text": text, "blocks": blocks, "response_type": kind}
+                            for text, blocks in render_list_blocks(reply.stories)]
+            else:
+                messages = [{"text": render_reply(reply, command=self.command),
+                             "response_type": kind}]
         except Exception:  # a bug or a store outage: say so instead of leaving silence
             log.exception("slack: command failed", extra={"kv": {"chat": request.chat}})
-            message = {"text": FAILED_REPLY, "response_type": "ephemeral"}
-        message |= {"unfurl_links": False, "unfurl_media": False}
-        await self._reply(str(payload.get("response_url") or ""), message, chat=request.chat)
+            messages = [{"text": FAILED_REPLY, "response_type": "ephemeral"}]
+        url = str(payload.get("response_url") or "")
+        for message in messages[:RESPONSE_URL_USES]:
+            message |= {"unfurl_links": False, "unfurl_media": False}
+            if not await self._reply(url, message, chat=request.chat):
+                return
 
     async def _reply(self, url: str, message: dict[str, Any], *, chat: str) -> bool:
         """Post to the response_url, waiting out 429s; False (logged) if it never got there."""

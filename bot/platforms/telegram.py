@@ -45,7 +45,8 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.alerts import alert_view
+from bot import i18n
+from bot.alerts import ListedStory, StoryList, alert_view
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -66,6 +67,8 @@ _OUTLET_CHARS = 40
 _FOOTER_CHARS = 200
 _URL_CHARS = 600  # longer (escaped) URLs are shown unlinked rather than eat the budget
 _OUTLETS_BUDGET = 1000
+_LIST_SUMMARY_CHARS = 200
+_LIST_OUTLETS_BUDGET = 600
 _CHAT_ID = re.compile(r"-?\d+|@[A-Za-z0-9_]{4,}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _NOT_MODIFIED = "message is not modified"
@@ -98,6 +101,46 @@ def render_html(alert: Alert, *, update: bool = False) -> str:
     if summary := _fit(view.summary, room):
         lines.append(summary)
     return "\n".join(lines) + ("\n\n" + "\n".join(tail) if tail else "")
+
+
+def render_list_html(stories: StoryList, *, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A digest or held batch as Telegram-HTML messages within `limit`, split between stories:
+    bold title (with "part i of n" when split), then per story a numbered linked headline, its
+    one-line summary and its linked outlets."""
+    blocks = [_listed_html(n, item, stories) for n, item in enumerate(stories.stories, 1)]
+    if stories.more:
+        blocks.append(escape(stories.label("more", count=stories.more)))
+    room = limit - _units(escape(stories.title)) - 60  # title, part label and tags
+    messages: list[list[str]] = [[]]
+    used = 0
+    for block in blocks:
+        cost = _units(block) + 2
+        if messages[-1] and used + cost > room:
+            messages.append([])
+            used = 0
+        messages[-1].append(block)
+        used += cost
+    parts = len(messages)
+    out = []
+    for n, body in enumerate(messages, 1):
+        title = stories.title + (" " + stories.label("digest.part", part=n, parts=parts)
+                                 if parts > 1 else "")
+        out.append("\n\n".join([f"<b>{escape(title)}</b>", *body]))
+    return out
+
+
+def _listed_html(rank: int, item: ListedStory, stories: StoryList) -> str:
+    lines = [f"{rank}. <b>{_link(escape(_clip(item.headline, _HEADLINE_CHARS)), item.url)}</b>"]
+    if item.summary:
+        lines.append(escape(_clip(item.summary, _LIST_SUMMARY_CHARS)))
+    if item.outlets:
+        label = escape(i18n.text(stories.lang, "alert.outlet" if len(item.outlets) == 1
+                                 else "alert.outlets", count=len(item.outlets)))
+        links = [_link(escape(_clip(o, _OUTLET_CHARS)), url) for o, url in item.outlets]
+        lines.append(label + join_within(
+            links, " · ", budget=_LIST_OUTLETS_BUDGET, measure=_units,
+            more=lambda n: i18n.text(stories.lang, "alert.more", count=n)))
+    return "\n".join(lines)
 
 
 def _fit(text: str, room: int) -> str:
@@ -349,6 +392,21 @@ class TelegramChannel:
         except TelegramError as exc:
             raise self._error(exc, f"unable to edit message {message_id} in chat {chat_id}"
                               ) from self._cause(exc)
+
+    def list_messages(self, stories: StoryList) -> list[Any]:
+        """A digest or held batch as HTML messages within Telegram's limit."""
+        return list(render_list_html(stories))
+
+    async def post(self, chat: str, message: Any) -> str:
+        """Post one HTML message from `list_messages`; return its message id."""
+        chat_id = _chat_id(chat)
+        try:
+            sent = await self._bot.send_message(
+                chat_id=chat_id, text=str(message), parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW)
+        except TelegramError as exc:
+            raise self._error(exc, f"unable to send to chat {chat_id}") from self._cause(exc)
+        return str(sent.message_id)
 
     def _error(self, exc: TelegramError, what: str) -> ChannelError:
         """Our error for a PTB error, with the token scrubbed from the description."""
@@ -669,7 +727,8 @@ class TelegramFrontEnd:
 
     async def _reply(self, message: Message, reply: CommandReply) -> None:
         """Send the reply's messages, the first as a reply to the command."""
-        for index, html in enumerate(render_reply(reply)):
+        messages = render_list_html(reply.stories) if reply.stories else render_reply(reply)
+        for index, html in enumerate(messages):
             quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
             if not await self._send(message.chat.id, html, quote if index == 0 else None):
                 return

@@ -1,0 +1,291 @@
+"""The daily digest, and alerts held while a chat is muted or in its quiet hours.
+
+A digest lists the stories first seen in the last 24 hours that match the chat's rules and
+topics (as they are now: archived articles are matched again), most outlets first, then most
+recent, each with a one-line summary and links. A held batch lists the stories whose alerts
+were held. Both are a `StoryList`, which each platform renders and splits within its limits
+(`Channel.list_messages`) and posts one message at a time (`Channel.post`), waiting out
+`retry_after` between attempts.
+
+Scheduling: `Digests.tick` runs every minute (and once at start). For each chat with a digest
+it asks an APScheduler `CronTrigger` in the chat's IANA zone for the last time the digest was
+due; the digest of that local date is sent if it is not recorded yet and is at most
+LATE_LIMIT late. Slots are local dates, claimed with SET NX before sending, so a DST change
+neither skips a digest (a time that does not exist that day fires at the first instant after
+it) nor doubles one (a time that occurs twice is the same date), several workers send each
+digest once, and a bot that was down at digest time sends it when it comes back within
+LATE_LIMIT. A digest that could not be sent at all gives its claim back for the next tick.
+
+Held alerts: `Deliverer` holds a new alert instead of sending it while the chat is muted or
+in its quiet hours (edits of alerts already sent go through: they do not notify). When the
+hold ends, `Digests.release` sends the held stories as one batched message, or, if the chat
+chose `/mute mode digest`, leaves them for its next digest, which lists them and clears them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot import i18n
+from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, local_time
+from bot.archive import Archive
+from bot.chats import ChatDirectory, zone_info
+from bot.errors import ChannelError, RetryAfterError, StoreError
+from bot.models import Story
+from bot.platforms.base import Channel
+from bot.rules.book import RuleBook
+from bot.store import Store
+from bot.summary import split_sentences
+
+log = logging.getLogger(__name__)
+
+DIGEST_WINDOW = timedelta(hours=24)
+DIGEST_STORIES = 30
+LATE_LIMIT = timedelta(hours=3)
+SLOT_TTL = 8 * 86_400
+POST_ATTEMPTS = 5
+MAX_RETRY_AFTER = 300.0
+ONE_LINE_UNITS = 140  # characters of a story's one-line summary
+
+
+@dataclass(slots=True)
+class _Matched:
+    """What a chat's rules matched in one story's archived articles."""
+
+    terms: dict[str, None] = field(default_factory=dict)
+    rules: set[str] = field(default_factory=set)
+
+
+def one_line(summary: str, limit: int = ONE_LINE_UNITS) -> str:
+    """The first sentence of `summary`, cut to `limit` characters with an ellipsis."""
+    first = next(iter(split_sentences(summary)), "")
+    flat = " ".join(first.split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def due_slot(at: str, timezone: str, now: datetime) -> datetime | None:
+    """The last time at or before `now` a daily digest at `at` (HH:MM) in `timezone` was due,
+    as APScheduler's cron trigger fires it; None if that is more than LATE_LIMIT ago."""
+    hour, minute = (int(part) for part in at.split(":"))
+    zone = zone_info(timezone)
+    trigger = CronTrigger(hour=hour, minute=minute, timezone=zone)
+    last = None
+    fire = trigger.get_next_fire_time(None, now - LATE_LIMIT - timedelta(days=1))
+    while fire is not None and fire <= now:
+        last = fire
+        # Step from the instant in UTC: asked from a local time that occurs twice, the
+        # trigger can answer the same fire time again.
+        fire = trigger.get_next_fire_time(None, fire.astimezone(UTC) + timedelta(minutes=1))
+    return last if last is not None and now - last <= LATE_LIMIT else None
+
+
+def slot_name(fire: datetime, timezone: str) -> str:
+    """The local date a digest fire time belongs to: one digest per chat per local date."""
+    return fire.astimezone(zone_info(timezone)).date().isoformat()
+
+
+class Digests:
+    """Builds and sends digests and held batches."""
+
+    def __init__(self, store: Store, *, chats: ChatDirectory, rules: RuleBook, archive: Archive,
+                 composer: AlertComposer,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.chats = chats
+        self.rules = rules
+        self.archive = archive
+        self.composer = composer
+        self.clock = clock
+
+    # --- building ---------------------------------------------------------------------------
+
+    async def followed(self, chat: str) -> set[str]:
+        """The ids of the rules whose matches reach `chat`: its own and its topics'."""
+        own = {r.id for r in await self.chats.rules_of(chat)}
+        return own | {f"topic:{t}" for t in await self.chats.topics_of(chat)}
+
+    async def digest(self, chat: str, *, now: datetime | None = None) -> StoryList | None:
+        """The chat's digest at `now`; None when the chat follows nothing."""
+        now = now or self.clock()
+        followed = await self.followed(chat)
+        held = await self.chats.held(chat)
+        if not followed and not held:
+            return None
+        matches = await self._matches(followed, since=now - DIGEST_WINDOW)
+        stories = [s for s in await self.store.get_stories([*matches, *held]) if s is not None]
+        chosen = {s.id: s for s in stories
+                  if s.id in held or (s.first_seen >= now - DIGEST_WINDOW
+                                      and self._enough_outlets(s, matches[s.id]))}
+        ranked = sorted(chosen.values(), key=lambda s: (-len(s.outlets), -s.updated.timestamp(),
+                                                        s.headline))
+        lang = await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE
+        date = now.astimezone(zone_info(await self.chats.timezone(chat))).date().isoformat()
+        title = i18n.text(lang, "digest.title", date=date, count=len(ranked))
+        terms = {s.id: tuple(matches[s.id].terms) if s.id in matches else _all_terms(s)
+                 for s in ranked}
+        return await self._list(chat, title, ranked[:DIGEST_STORIES], lang=lang, terms=terms,
+                                more=max(0, len(ranked) - DIGEST_STORIES))
+
+    async def _matches(self, followed: set[str], *, since: datetime) -> dict[str, _Matched]:
+        """story id -> what matched, for archived articles since `since` that a followed rule
+        matches now."""
+        if not followed:
+            return {}
+        ruleset = await self.rules.current()
+        found: dict[str, _Matched] = {}
+        for article, story_id in await self.archive.since(since):
+            for rule_id, terms in ruleset.match(article).items():
+                if rule_id in followed:
+                    matched = found.setdefault(story_id, _Matched())
+                    matched.terms.update(dict.fromkeys(terms))
+                    matched.rules.add(rule_id)
+        return found
+
+    def _enough_outlets(self, story: Story, matched: _Matched) -> bool:
+        """True when some matched rule's `min_outlets` is reached by the story."""
+        rules = [self.rules.rule(r) for r in matched.rules]
+        return any(r is None or len(story.outlets) >= r.min_outlets for r in rules)
+
+    async def _list(self, chat: str, title: str, stories: Sequence[Story], *, lang: str,
+                    terms: dict[str, tuple[str, ...]], more: int = 0) -> StoryList:
+        timezone = await self.chats.timezone(chat)
+        listed = []
+        for story in stories:
+            words = terms.get(story.id, ())
+            summary = await self.composer.summary(story, words)
+            listed.append(ListedStory(
+                story_id=story.id, headline=story.headline,
+                url=next((a.url for a in story.articles if a.url), None),
+                summary=one_line(summary),
+                outlets=tuple((o, next((a.url for a in story.articles
+                                        if a.outlet == o and a.url), None))
+                              for o in story.outlets),
+                terms=words,
+                first_reported=local_time(min(a.time for a in story.articles), timezone)
+                if story.articles else ""))
+        return StoryList(chat=chat, title=title, stories=tuple(listed), lang=lang, more=more)
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def tick(self, channels: dict[str, Channel], *, now: datetime | None = None) -> int:
+        """Send every digest that is due and not sent yet, then release ended holds.
+
+        Returns the number of digests and batches sent.
+        """
+        now = now or self.clock()
+        sent = 0
+        for chat in sorted(await self.chats.digest_chats()):
+            setting = await self.chats.digest_of(chat)
+            channel = channels.get(chat.partition(":")[0])
+            if setting is None or channel is None:
+                continue
+            fire = due_slot(setting[0], setting[1], now)
+            since = await self.chats.digest_since(chat)
+            if fire is None or (since is not None and fire <= since):
+                continue
+            sent += await self.send_digest(chat, channel, slot=slot_name(fire, setting[1]),
+                                           now=now)
+        return sent + await self.release(channels, now=now)
+
+    async def send_digest(self, chat: str, channel: Channel, *, slot: str,
+                          now: datetime) -> int:
+        """Send the chat's digest for `slot` unless some worker already did; 1 if sent."""
+        key = self.store.keys("digest", chat, slot)
+        if not await self.store.redis.set(key, now.isoformat(), nx=True, ex=SLOT_TTL):
+            return 0
+        digest = await self.digest(chat, now=now)
+        if digest is None or not digest.stories:
+            log.info("digest: nothing to send", extra={"kv": {"chat": chat, "slot": slot}})
+            return 0
+        try:
+            await post_list(channel, digest)
+        except ChannelError as exc:
+            await self.store.redis.delete(key)  # let the next tick try again
+            log.warning("digest: failed", extra={"kv": {"chat": chat, "error": str(exc)}})
+            return 0
+        await self.chats.clear_held(chat, [s.story_id for s in digest.stories])
+        log.info("digest: sent", extra={"kv": {"chat": chat, "slot": slot,
+                                               "stories": len(digest.stories)}})
+        return 1
+
+    async def release(self, channels: dict[str, Channel], *, now: datetime) -> int:
+        """Send the held alerts of chats whose mute or quiet hours ended, as one batch each."""
+        sent = 0
+        for chat in sorted(await self.chats.held_chats()):
+            channel = channels.get(chat.partition(":")[0])
+            if channel is None or await self.chats.holding(chat, now=now):
+                continue
+            if await self.chats.held_mode(chat) == "digest":
+                continue
+            sent += await self._release(chat, channel, now=now)
+        return sent
+
+    async def _release(self, chat: str, channel: Channel, *, now: datetime) -> int:
+        try:
+            async with self.store.lease(f"release:{chat}", ttl_ms=120_000, wait=0):
+                held = await self.chats.held(chat)
+                stories = [s for s in await self.store.get_stories(held) if s is not None]
+                if not stories:
+                    await self.chats.clear_held(chat, held)
+                    return 0
+                lang = await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE
+                batch = await self._list(
+                    chat, i18n.text(lang, "held.title", count=len(stories)), stories,
+                    lang=lang, terms={s.id: _all_terms(s) for s in stories})
+                refs = await post_list(channel, batch)
+                await self._record_listed(chat, stories, refs[0] if refs else "")
+                await self.chats.clear_held(chat, held)
+                return 1
+        except ChannelError as exc:
+            log.warning("mute: release failed", extra={"kv": {"chat": chat, "error": str(exc)}})
+            return 0
+        except StoreError:  # another worker is releasing this chat's alerts
+            return 0
+
+    async def _record_listed(self, chat: str, stories: Sequence[Story], ref: str) -> None:
+        """Mark the stories as shown to `chat` (in a list: later updates come as new alerts)."""
+        keys, ttl = self.store.keys, 30 * 86_400
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            for story in stories:
+                pipe.hset(keys.sent(chat, story.id),
+                          mapping={"ref": f"{LISTED_PREFIX}{ref}", "version": story.version})
+                pipe.expire(keys.sent(chat, story.id), ttl)
+                pipe.sadd(keys.story_chats(story.id), chat)
+                pipe.expire(keys.story_chats(story.id), ttl)
+            await pipe.execute()
+
+
+def _all_terms(story: Story) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(t for terms in story.matched.values() for t in terms))
+
+
+async def post_list(channel: Channel, stories: StoryList) -> list[str]:
+    """Post a story list as the channel renders it, one message at a time, waiting out
+    `retry_after` (a message already posted is never posted again)."""
+    refs = []
+    for message in channel.list_messages(stories):
+        for attempt in range(POST_ATTEMPTS):
+            try:
+                refs.append(await channel.post(stories.chat, message))
+                break
+            except RetryAfterError as exc:
+                if attempt == POST_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(min(exc.retry_after, MAX_RETRY_AFTER))
+    return refs
+
+
+def parse_quiet(text: str) -> tuple[time, time] | None:
+    """`23:00-07:00` -> (23:00, 07:00); None if it is not two 24-hour times."""
+    start, sep, end = text.replace("–", "-").partition("-")
+    try:
+        return (time.fromisoformat(start.strip().zfill(5)),
+                time.fromisoformat(end.strip().zfill(5))) if sep else None
+    except ValueError:
+        return None
