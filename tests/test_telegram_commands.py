@@ -208,7 +208,7 @@ async def test_command_menu_is_registered_in_both_languages(
         api: BotApiServer, interpreter: CommandInterpreter) -> None:
     """setMyCommands got every command in English, and in Chinese for language_code zh."""
     names = ["start", "help", "rule", "rules", "topics", "subscribe", "unsubscribe", "digest",
-             "mute", "unmute", "feeds", "status", "lang"]
+             "mute", "unmute", "quiet", "tz", "feeds", "status", "lang"]
     assert [c["command"] for c in api.menus[""]] == names
     assert [c["command"] for c in api.menus["zh"]] == names
     assert api.menus[""][2]["description"].startswith("Add, list, delete or test a rule")

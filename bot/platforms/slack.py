@@ -89,7 +89,7 @@ FAILED_REPLY = ("newsbot: that command failed on our side; please try again late
                 "命令执行失败，请稍后再试。")
 _MARKUP = re.compile(r"<([^<>]*)>")
 _MENTION = re.compile(r"(?<![\w/.:])/(start|help|rules?|topics|subscribe|unsubscribe|digest"
-                      r"|mute|unmute|feeds|status|lang)\b")
+                      r"|mute|unmute|quiet|tz|feeds|status|lang)\b")
 _CARET = re.compile(r"\s*\^\s*")
 # Commands whose successful reply the whole channel sees (they change the channel's settings);
 # None: every form of the command.

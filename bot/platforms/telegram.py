@@ -497,6 +497,8 @@ COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
      "每日摘要：/digest at 07:30 Asia/Shanghai、off、now"),
     ("mute", "Pause alerts: /mute 2h", "暂停提醒：/mute 2h"),
     ("unmute", "Resume alerts", "恢复提醒"),
+    ("quiet", "Quiet hours: /quiet 23:00-07:00, off", "免打扰时段：/quiet 23:00-07:00、off"),
+    ("tz", "Time zone for alert times: /tz Asia/Taipei", "提醒时间的时区：/tz Asia/Taipei"),
     ("feeds", "The feeds polled (bot admins)", "新闻源（仅机器人管理员）"),
     ("status", "Feed health and this chat's settings", "新闻源状态与本聊天的设置"),
     ("lang", "Reply language: /lang en or /lang zh", "回复语言：/lang en 或 /lang zh"),
