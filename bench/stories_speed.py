@@ -2,12 +2,19 @@
 against a brute-force baseline (rapidfuzz against every article in the window), in one run.
 
     REDIS_URL=redis://127.0.0.1:6379/14 python bench/stories_speed.py [--sizes 1000,10000,100000]
+        [--batch 2000] [--chunk 500] [--workers 2] [--sample 20]
 
 Synthetic articles (a title and a ~60-word lead drawn from a Zipf vocabulary, grouped into
-events of 1-20 reports) are pre-filled into the window, then a batch of new articles (half
-joining existing events) is timed, sequentially and with --workers concurrent tasks. The
-baseline scores each new article with rapidfuzz against every article in the window held in
-memory (no Redis cost at all); it is timed on a sample and its per-article cost extrapolated.
+events of 1-20 reports) are pre-filled into the window, then new articles (half joining
+existing events) are timed three ways: one `place` at a time (a caller that waits for each
+article), `place_many` on --chunk articles at a time (it sends them in rounds of
+index.ROUND_SIZE, one read and one write call per round, and analyses the next round while the
+last one's write runs), and --workers tasks each running such chunks concurrently. The second
+is the throughput figure (the speed-up and the cost ratio use it). Client CPU per article
+(process time) and Redis CPU per article (INFO cpu, the whole server's) are printed as well,
+since on a shared machine they say more than wall time. The baseline scores each new article
+with rapidfuzz against every article in the window held in memory (no Redis cost at all); it
+is timed on --sample articles and its per-article cost extrapolated.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -60,17 +68,46 @@ class Synth:
                        url=f"https://news{self.rng.randint(1, 40)}.example/{n}", published=at)
 
 
-async def place_all(index: StoryIndex, articles: Sequence[Article], workers: int) -> float:
-    """Place `articles` with `workers` concurrent tasks; returns elapsed seconds."""
-    queue = list(reversed(articles))
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of wall time, client CPU and Redis server CPU for one timed run."""
+
+    wall: float
+    client: float
+    server: float
+
+    def per_article(self, n: int) -> str:
+        """`n` articles: rate and costs per article."""
+        return (f"{n / self.wall:6.0f}/s ({self.wall / n * 1e6:5.0f} us wall, "
+                f"{self.client / n * 1e6:4.0f} us client CPU, "
+                f"{self.server / n * 1e6:4.0f} us Redis CPU)")
+
+
+async def server_cpu(client: aioredis.Redis) -> float:
+    """Seconds of CPU the Redis server has used (all its clients)."""
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def timed(client: aioredis.Redis, index: StoryIndex, articles: Sequence[Article], *,
+                chunk: int, workers: int) -> Timing:
+    """Place `articles` in chunks (chunk 0: one `place` at a time) with `workers` tasks."""
+    size = max(chunk, 1)
+    chunks = [articles[i:i + size] for i in range(0, len(articles), size)]
+    chunks.reverse()
 
     async def worker() -> None:
-        while queue:
-            await index.place(queue.pop(), now=NOW)
+        while chunks:
+            part = chunks.pop()
+            if chunk:
+                await index.place_many(part, now=NOW)
+            else:
+                await index.place(part[0], now=NOW)
 
-    start = time.perf_counter()
+    server0, client0, wall0 = await server_cpu(client), time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - client0
+    return Timing(wall, cpu, await server_cpu(client) - server0)
 
 
 def baseline_cost(window: Sequence[Article], batch: Sequence[Article], sample: int) -> float:
@@ -83,8 +120,10 @@ def baseline_cost(window: Sequence[Article], batch: Sequence[Article], sample: i
     return (time.perf_counter() - start) / sample
 
 
-async def measure(url: str, size: int, *, batch: int, workers: int, sample: int) -> None:
-    """Fill a window of `size` articles, time a batch, print rates and the baseline ratio."""
+async def measure(url: str, size: int, *, batch: int, chunk: int, workers: int, sample: int
+                  ) -> float:
+    """Fill a window of `size` articles, time new ones, print rates and the baseline ratio;
+    returns the throughput cost (seconds per article through place_many)."""
     client = aioredis.Redis.from_url(url, decode_responses=True)
     prefix = f"bench:{uuid.uuid4().hex[:10]}:"
     index = StoryIndex(Store(client, prefix=prefix), window_seconds=WINDOW,
@@ -94,19 +133,22 @@ async def measure(url: str, size: int, *, batch: int, workers: int, sample: int)
     fill = [synth.article(at=START + timedelta(seconds=span * i / size), join=random.random() < .6)
             for i in range(size)]
     try:
-        fill_s = await place_all(index, fill, workers)
+        fill_t = await timed(client, index, fill, chunk=chunk, workers=workers)
         at = START + timedelta(seconds=span)
-        new = [synth.article(at=at, join=i % 2 == 0) for i in range(2 * batch)]
-        seq_s = await place_all(index, new[:batch], 1)
-        par_s = await place_all(index, new[batch:], workers)
+        new = [synth.article(at=at, join=i % 2 == 0) for i in range(3 * batch)]
+        one = await timed(client, index, new[:batch], chunk=0, workers=1)
+        chunked = await timed(client, index, new[batch:2 * batch], chunk=chunk, workers=1)
+        many = await timed(client, index, new[2 * batch:], chunk=chunk, workers=workers)
         base = baseline_cost(fill, new, sample)
-        per_article = seq_s / batch
-        print(f"window {size:>7}: fill {size / fill_s:7.0f}/s; batch of {batch}: "
-              f"{batch / seq_s:6.0f} articles/s sequential ({per_article * 1e6:5.0f} us each), "
-              f"{batch / par_s:6.0f}/s with {workers} workers; baseline rapidfuzz "
-              f"{1 / base:8.1f}/s ({base * 1e3:.1f} ms each, timed on {sample}, extrapolated); "
-              f"speed-up {base / per_article:7.1f}x sequential, "
-              f"{base * batch / par_s:7.1f}x with workers")
+        cost = chunked.wall / batch
+        print(f"window {size:>7} (filled at {size / fill_t.wall:.0f}/s), {batch} new articles:\n"
+              f"  one at a time     {one.per_article(batch)}\n"
+              f"  place_many {chunk:<6} {chunked.per_article(batch)}\n"
+              f"  {workers} workers      {many.per_article(batch)}\n"
+              f"  baseline rapidfuzz {1 / base:.1f}/s ({base * 1e3:.1f} ms each, timed on "
+              f"{sample}, extrapolated); speed-up {base / cost:.1f}x (place_many), "
+              f"{base * batch / one.wall:.1f}x (one at a time)", flush=True)
+        return cost
     finally:
         while keys := [k async for k in client.scan_iter(match=f"{prefix}*", count=5000)]:
             for start in range(0, len(keys), 1000):
@@ -115,17 +157,22 @@ async def measure(url: str, size: int, *, batch: int, workers: int, sample: int)
 
 
 async def main() -> None:
-    """Measure each window size in turn."""
+    """Measure each window size in turn, then the cost ratio of the largest to the smallest."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--batch", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=2000, help="articles timed each way")
+    parser.add_argument("--chunk", type=int, default=500, help="articles per place_many call")
+    parser.add_argument("--workers", type=int, default=2, help="concurrent tasks")
+    parser.add_argument("--sample", type=int, default=20, help="articles timed for the baseline")
     args = parser.parse_args()
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     print(f"redis {url}; window {WINDOW // 3600} h; synthetic articles, 1 Python process")
-    for size in map(int, args.sizes.split(",")):
-        await measure(url, size, batch=args.batch, workers=args.workers, sample=args.sample)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    costs = [await measure(url, size, batch=args.batch, chunk=args.chunk,
+                           workers=args.workers, sample=args.sample) for size in sizes]
+    if len(sizes) > 1:
+        print(f"cost per article at {sizes[-1]} is {costs[-1] / costs[0]:.2f}x the cost at "
+              f"{sizes[0]} (place_many, {args.chunk} at a time)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ time zone.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from bot.models import Alert, Article, Story, StoryArticle
 from bot.summary import ExtractiveSummarizer, Summarizer
 
 LISTED_PREFIX = "list:"  # a sent-alert reference to a digest or batch: not editable
+_SUMMARIES_KEPT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,9 @@ class AlertComposer:
         self.chats = chats
         self.archive = archive
         self.summarizer = summarizer or ExtractiveSummarizer()
+        # (story id, version, terms) -> summary: one story fanned out to many chats is
+        # summarized once (a story's reports change only with its version).
+        self._summaries: OrderedDict[tuple[str, int, tuple[str, ...]], str] = OrderedDict()
 
     async def compose(self, chat: str, story: Story, rule_ids: Sequence[str] = ()) -> Alert:
         """The alert for `chat`: matched terms of `rule_ids` (all rules if empty), summary,
@@ -146,8 +151,16 @@ class AlertComposer:
 
     async def summary(self, story: Story, terms: Sequence[str] = ()) -> str:
         """A summary of the story's archived reports, first report first ("" if none kept)."""
+        key = (story.id, story.version, tuple(terms))
+        if (cached := self._summaries.get(key)) is not None:
+            self._summaries.move_to_end(key)
+            return cached
         articles = await self.archive.of_story(story.id)
-        return self.summarizer.summarize(_in_story_order(story, articles), terms=terms)
+        summary = self.summarizer.summarize(_in_story_order(story, articles), terms=terms)
+        self._summaries[key] = summary
+        if len(self._summaries) > _SUMMARIES_KEPT:
+            self._summaries.popitem(last=False)
+        return summary
 
 
 def _in_story_order(story: Story, articles: Sequence[Article]) -> list[Article]:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from bot.alerts import AlertComposer
 from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.commands import AddedFeeds, CommandInterpreter
 from bot.config import Settings
 from bot.dedup.index import StoryIndex
+from bot.digest import Digests
+from bot.errors import FeedError
+from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, commit_poll, poll_feed
 from bot.feeds.sources import load_feeds
+from bot.metrics import Monitor
 from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
 from bot.pipeline import Outcome, Pipeline, replay_order
@@ -49,7 +53,9 @@ class App:
         self.store: Store = await self._stack.enter_async_context(
             open_store(redis_url=url, data_dir=s.data_dir, prefix=s.key_prefix))
         self.fetcher = await self._stack.enter_async_context(
-            Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_feed_bytes))
+            Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_feed_bytes,
+                    connect_timeout=s.fetch_connect_timeout,
+                    max_connections=max(100, s.poll_concurrency)))
         self.chats = ChatDirectory(self.store)
         self.rules = RuleBook(self.topics, self.chats)
         self.outbox = Outbox(self.store)
@@ -59,13 +65,19 @@ class App:
         self.archive = Archive(self.store, ttl=s.window_seconds + 86_400)
         self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
                                  outbox=self.outbox, archive=self.archive)
+        self.composer = AlertComposer(chats=self.chats, archive=self.archive)
+        self.digests = Digests(self.store, chats=self.chats, rules=self.rules,
+                               archive=self.archive, composer=self.composer)
         self.commands = CommandInterpreter(
             self.store, chats=self.chats, rules=self.rules, archive=self.archive,
-            admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds)
+            admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds, digests=self.digests)
         self.channels = {c.platform: c for c in [ConsoleChannel(), *await self._platforms(),
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
-                                   consumer=socket.gethostname())
+                                   composer=self.composer)  # a consumer name of its own
+        self.engine = self._poll_engine()
+        self.monitor = Monitor(self.store, outbox=self.outbox, chats=self.chats,
+                               engine=self.engine, max_poll_age=s.max_poll_age)
         if not (s.telegram_enabled or s.slack_enabled):
             for topic in self.topics:
                 await self.chats.subscribe(CONSOLE_CHAT, topic.name)
@@ -90,6 +102,32 @@ class App:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._stack.aclose()
 
+    def _poll_engine(self) -> PollEngine:
+        """The polling engine over the shared schedule, feeding the pipeline."""
+        s = self.settings
+        policy = PollPolicy(min_interval=s.poll_min_interval, max_interval=s.poll_max_interval,
+                            backoff_base=s.poll_backoff_base, backoff_max=s.poll_backoff_max,
+                            max_failures=s.poll_max_failures)
+        return PollEngine(self.store, self.fetcher, source=self.all_feeds, handle=self.process,
+                          untrusted=self.from_chat, on_deactivated=self.feed_deactivated,
+                          policy=policy, concurrency=s.poll_concurrency,
+                          per_host=s.poll_per_host, lease_seconds=s.poll_lease)
+
+    def from_chat(self, feed: FeedSpec) -> bool:
+        """True for a feed added from chat (fetched through the SSRF guard), not the file's."""
+        return feed.id not in {f.id for f in self.feeds}
+
+    async def feed_deactivated(self, feed: FeedSpec, error: FeedError) -> None:
+        """Tell the admins a feed was switched off: a warning in the log and on the console."""
+        notice = (f"[FEED OFF] feed {feed.id} ({feed.location}) was deactivated after repeated "
+                  f"failures: {error}. Admins: {', '.join(self.settings.admins) or 'none set'}")
+        log.warning("feeds: feed deactivated; admins told", extra={"kv": {
+            "feed_id": feed.id, "feed_url": feed.location, "kind": error.kind,
+            "admins": ",".join(self.settings.admins), "error": str(error)}})
+        console = self.channels.get("console")
+        if isinstance(console, ConsoleChannel):
+            print(notice, file=console.stream, flush=True)
+
     async def all_feeds(self) -> list[FeedSpec]:
         """The feeds file's feeds plus those admins added from chat."""
         added = await AddedFeeds(self.store).all()
@@ -98,7 +136,8 @@ class App:
 
     async def poll(self, feed: FeedSpec) -> list[Outcome]:
         """Poll one feed and run its new articles through the pipeline."""
-        result = await poll_feed(feed, store=self.store, fetcher=self.fetcher)
+        result = await poll_feed(feed, store=self.store, fetcher=self.fetcher,
+                                 guard=self.from_chat(feed))
         outcomes = await self.process(result)
         await commit_poll(result, store=self.store)
         return outcomes
@@ -113,7 +152,8 @@ class App:
 
         async def fetch(feed: FeedSpec) -> PollResult:
             async with gate:
-                return await poll_feed(feed, store=self.store, fetcher=self.fetcher)
+                return await poll_feed(feed, store=self.store, fetcher=self.fetcher,
+                                       guard=self.from_chat(feed))
 
         results = await asyncio.gather(*(fetch(f) for f in await self.all_feeds()))
         articles = [a for r in results for a in r.articles]

@@ -1,4 +1,5 @@
-"""The `newsbot` command line: run the service, poll once, inspect stories and rules."""
+"""The `newsbot` command line: run the service, poll once, inspect stories, rules, feeds
+and the outbox."""
 
 from __future__ import annotations
 
@@ -9,24 +10,28 @@ import re
 import sys
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.alerts import AlertComposer
 from bot.app import CONSOLE_CHAT, App
 from bot.archive import Archive
 from bot.chats import ChatDirectory
-from bot.commands import CommandRequest
+from bot.commands import AddedFeeds, CommandRequest
 from bot.config import Settings, load_settings
 from bot.dedup.explain import explain, explain_text, list_stories
 from bot.errors import ConfigError, NewsbotError
-from bot.logs import setup_logging
-from bot.models import Article
+from bot.feeds.opml import MAX_OPML_BYTES, import_feeds, parse_opml, render_opml
+from bot.feeds.sources import load_feeds
+from bot.logs import Progress, setup_logging
+from bot.models import Article, Delivery, FeedSpec
+from bot.outbox import Outbox
 from bot.platforms.console import render_text
 from bot.rules.backtest import run_rules_test
 from bot.rules.topics import load_topics
-from bot.scheduler import serve
-from bot.store import Store, open_store
+from bot.store import Store, done, open_store
 
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -92,7 +97,48 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--path", type=Path, help="a folder (or file) of seed-format articles")
     test.add_argument("--json", action="store_true",
                       help="one JSON object per article: url, title, path, matched, terms")
+    _feeds_parser(sub)
+    _outbox_parser(sub)
     return parser
+
+
+def _feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    feeds = sub.add_parser("feeds", help="list, import (OPML) and export (OPML) the feeds",
+                           description="The feeds polled: the feeds file's and those added "
+                           "from chat or by import.")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    listing = feeds_sub.add_parser("list", help="every feed with its origin and health",
+                                   description="Every feed: id, origin (file or added), "
+                                   "health (ok, error, off, new), last good poll, outlet, URL.")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    imports = feeds_sub.add_parser(
+        "import", help="add the feeds of an OPML file (as feed readers export)",
+        description="Add every feed outline (xmlUrl, at any depth) of an OPML file as an added "
+        "feed, like /feeds add: the service polls it within 30 s. The outline's title (else "
+        "text) is the outlet name. Feeds already present are skipped; URLs that are not "
+        "http(s) or whose host is internal are refused. Exit status 1 if any was refused.")
+    imports.add_argument("file", type=Path, help="the .opml file")
+    exports = feeds_sub.add_parser(
+        "export", help="print every feed as OPML 2.0",
+        description="Write every URL feed (the feeds file's and the added ones) as OPML 2.0, "
+        "for a feed reader or another newsbot.")
+    exports.add_argument("-o", "--output", type=Path, help="write to this file, not stdout")
+
+
+def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = sub.add_parser(
+        "outbox", help="show pending deliveries and dead letters; retry dead letters",
+        description="How many deliveries wait in the outbox, and the dead letters: alerts "
+        "given up on after repeated failures, numbered for `newsbot outbox retry`.")
+    outbox.add_argument("--json", action="store_true", help="print JSON")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION")
+    retry = outbox_sub.add_parser(
+        "retry", help="queue dead letters for delivery again",
+        description="Move dead letters back to the outbox; a running `newsbot run` (or the "
+        "next `newsbot run --once`) delivers them.")
+    retry.add_argument("numbers", type=int, nargs="*", metavar="N",
+                       help="the dead letters' numbers, as `newsbot outbox` lists them")
+    retry.add_argument("--all", action="store_true", help="every dead letter")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, fmt=settings.log_format)
         return asyncio.run(_dispatch(args, settings))
     except (NewsbotError, ValueError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
@@ -110,18 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "rules" and args.rules_command == "test":
-        return await _rules_test(settings, args)
     if args.command == "rules":
+        if args.rules_command == "test":
+            return await _rules_test(settings, args)
         return _rules_check(settings)
-    if args.command == "stories":
-        return await _stories(settings, args)
-    if args.command == "chat":
-        return await _chat(settings, args.text)
+    tools = {"stories": _stories, "chat": _chat_args, "feeds": _feeds, "outbox": _outbox}
+    if (tool := tools.get(args.command)) is not None:
+        return await tool(settings, args)
     async with App(settings) as app:
         if args.once:
             await app.run_once()
         else:
+            from bot.scheduler import serve  # the front ends' libraries: only for the service
+
             await serve(app)
     return 0
 
@@ -143,8 +190,9 @@ async def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
         async with _store(settings) as store:
             archive = Archive(store, ttl=settings.window_seconds + 86_400)
             articles = [a for a, _ in await archive.since(datetime.now(UTC) - args.since)]
-    code, output = run_rules_test(args.expression, path=args.path, articles=articles,
-                                  as_json=args.json)
+    with Progress(f"reading {args.path}", total=0) as bar:
+        code, output = run_rules_test(args.expression, path=args.path, articles=articles,
+                                      as_json=args.json, progress=bar.update)
     print(output, file=sys.stdout if code == 0 else sys.stderr)
     return code
 
@@ -204,9 +252,200 @@ async def _show(store: Store, settings: Settings, args: argparse.Namespace) -> i
     return 0
 
 
+async def _chat_args(settings: Settings, args: argparse.Namespace) -> int:
+    return await _chat(settings, args.text)
+
+
 async def _chat(settings: Settings, text: str) -> int:
     async with App(settings) as app:
         reply = await app.commands.handle(CommandRequest(
             chat=CONSOLE_CHAT, user=CONSOLE_CHAT, text=text, can_manage=True))
     print(reply.text)
     return 0 if reply.ok else 1
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
+    """`newsbot feeds list|import|export`."""
+    listed = load_feeds(settings.feeds_file)
+    async with _store(settings) as store:
+        added = AddedFeeds(store)
+        if args.feeds_command == "import":
+            return await _feeds_import(args.file, listed, added)
+        feeds = [*listed, *(f for f in await added.all() if f.id not in {g.id for g in listed})]
+        if args.feeds_command == "export":
+            return _feeds_export(feeds, args.output)
+        return await _feeds_list(store, feeds, file_ids={f.id for f in listed},
+                                 as_json=args.json)
+
+
+def _read_opml(file: Path) -> bytes:
+    """The file's bytes; ConfigError if it cannot be read or is too large for OPML."""
+    try:
+        if file.stat().st_size > MAX_OPML_BYTES:
+            raise ConfigError(f"{file}: larger than {MAX_OPML_BYTES // 2**20} MB")
+        return file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+
+
+async def _feeds_import(file: Path, listed: Sequence[FeedSpec], added: AddedFeeds) -> int:
+    outlines = parse_opml(await asyncio.to_thread(_read_opml, file), source=str(file))
+    with Progress(f"importing {file.name}", total=len(outlines)) as bar:
+        report = await import_feeds(outlines, added=added, known=[f.id for f in listed],
+                                    by=f"opml:{file.name}", at=datetime.now(UTC),
+                                    step=bar.advance)
+    for feed, reason in report.invalid:
+        name = f" ({feed.name})" if feed.name else ""
+        print(f"newsbot: {file}: refused {feed.url or '<empty>'}{name}: {reason}",
+              file=sys.stderr)
+    print(f"{file}: {len(report.added)} added, {len(report.skipped)} skipped (already "
+          f"present), {len(report.invalid)} invalid")
+    return 1 if report.invalid else 0
+
+
+def _feeds_export(feeds: Sequence[FeedSpec], output: Path | None) -> int:
+    document = render_opml(feeds)
+    if output is None:
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        try:
+            output.write_bytes(document)
+        except OSError as exc:
+            raise ConfigError(f"{output}: cannot write: {exc.strerror or exc}") from exc
+    if folders := sum(f.url is None for f in feeds):
+        print(f"newsbot: {folders} local folder feed(s) left out (OPML lists URLs only)",
+              file=sys.stderr)
+    return 0
+
+
+async def _feeds_list(store: Store, feeds: Sequence[FeedSpec], *, file_ids: set[str],
+                      as_json: bool) -> int:
+    rows: list[dict[str, Any]] = []
+    for feed in feeds:
+        state = await store.feed_state(feed.id)
+        rows.append({"id": feed.id, "origin": "file" if feed.id in file_ids else "added",
+                     "health": _health(state), "last_poll": _timestamp(state.get("last_poll")),
+                     "errors": int(state.get("errors") or 0), "outlet": feed.outlet,
+                     "location": feed.location, "last_error": state.get("last_error") or None})
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        when = (row["last_poll"] or "never")[:16].replace("T", " ")
+        outlet = f" · {row['outlet']}" if row["outlet"] else ""
+        print(f"{row['id']}  {row['origin']:<5}  {row['health']:<5}  {when:<16}  "
+              f"{row['location']}{outlet}")
+        if row["health"] in ("error", "off") and row["last_error"]:
+            print(f"    {row['last_error']}")
+    print(f"{len(rows)} feeds")
+    return 0
+
+
+def _health(state: dict[str, str]) -> str:
+    """ok, error (failing, still polled), off (deactivated) or new (never polled)."""
+    if state.get("deactivated_at"):
+        return "off"
+    return state.get("status") or "new"
+
+
+def _timestamp(value: str | None) -> str | None:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC).isoformat(
+            timespec="seconds") if value else None
+    except ValueError:
+        return None
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Letter:
+    """One dead letter as `newsbot outbox` numbers it: a (chat, story) given up on, with the
+    raw list entries it stands for (an alert from several outbox entries has several)."""
+
+    chat: str
+    story: str
+    rules: list[str]
+    error: str
+    raws: list[str]
+
+
+async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """`newsbot outbox [--json]` and `newsbot outbox retry [--all | N ...]`."""
+    if args.outbox_command == "retry" and args.all == bool(args.numbers):
+        print("newsbot: outbox retry: give the dead letters' numbers or --all",
+              file=sys.stderr)
+        return 2
+    async with _store(settings) as store:
+        outbox = Outbox(store)
+        letters = await _dead_letters(store, outbox)
+        if args.outbox_command == "retry":
+            return await _retry(store, outbox, letters, args.numbers, every=args.all)
+        depth = await outbox.depth()
+        stories = await store.get_stories([letter.story for letter in letters])
+    rows = [{"n": n, "chat": letter.chat, "story": letter.story, "rules": letter.rules,
+             "error": letter.error, "entries": len(letter.raws),
+             "headline": story.headline if story else None}
+            for n, (letter, story) in enumerate(zip(letters, stories, strict=True), 1)]
+    if args.json:
+        print(json.dumps({"pending": depth, "dead": rows}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"pending: {depth} deliveries in the outbox")
+    print(f"dead letters: {len(rows)}" + (" (queue again with `newsbot outbox retry N` or "
+                                          "`--all`)" if rows else ""))
+    for row in rows:
+        print(f"{row['n']:>4}. {row['chat'] or '?'}  story {row['story'] or '?'}  "
+              f"{row['headline'] or '(story aged out)'}")
+        print(f"      error: {str(row['error'])[:300]}")
+    return 0
+
+
+async def _dead_letters(store: Store, outbox: Outbox) -> list[_Letter]:
+    """The dead letters, oldest first, one per (chat, story); an unreadable entry is its own."""
+    letters: dict[tuple[str, str], _Letter] = {}
+    for n, raw in enumerate(await done(store.redis.lrange(outbox.dead, 0, -1))):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not record.get("chat") or not record.get("story"):
+            letters[("", str(n))] = _Letter("", "", [], f"unreadable entry: {raw[:100]}", [raw])
+            continue
+        chat, story = str(record["chat"]), str(record["story"])
+        letter = letters.setdefault((chat, story), _Letter(chat, story, [], "", []))
+        rules = record.get("rules")
+        letter.rules += [str(r) for r in rules if str(r) not in letter.rules] if isinstance(
+            rules, list) else []
+        letter.error = str(record.get("error", ""))
+        letter.raws.append(raw)
+    return list(letters.values())
+
+
+async def _retry(store: Store, outbox: Outbox, letters: list[_Letter], numbers: Sequence[int],
+                 *, every: bool) -> int:
+    """Queue the chosen dead letters again (queued first, then removed: never lost)."""
+    if bad := [n for n in numbers if not 1 <= n <= len(letters)]:
+        print(f"newsbot: outbox retry: no dead letter {bad[0]} (there are {len(letters)})",
+              file=sys.stderr)
+        return 2
+    chosen = letters if every else [letters[n - 1] for n in dict.fromkeys(numbers)]
+    await outbox.ensure_group()
+    queued = 0
+    for letter in chosen:
+        if not letter.chat:
+            print(f"newsbot: outbox retry: left an unreadable dead letter: {letter.error}",
+                  file=sys.stderr)
+            continue
+        await outbox.put(Delivery(chat=letter.chat, story_id=letter.story,
+                                  rule_ids=tuple(letter.rules)))
+        for raw in letter.raws:
+            await done(store.redis.lrem(outbox.dead, 1, raw))
+        queued += 1
+    print(f"queued {queued} dead letter(s) for delivery again; a running `newsbot run` "
+          "delivers them")
+    return 0 if queued == len(chosen) else 1

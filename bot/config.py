@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,11 +34,24 @@ class Settings(BaseSettings):
                             alias="NEWSBOT_RULES_DIR")
     http_port: int = Field(default=8080, ge=0, le=65535, alias="NEWSBOT_HTTP_PORT")
     log_level: str = Field(default="INFO", alias="NEWSBOT_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="NEWSBOT_LOG_FORMAT")
+    health_max_poll_age: float | None = Field(default=None, gt=0,
+                                              alias="NEWSBOT_HEALTH_MAX_POLL_AGE")
     key_prefix: str = Field(default="newsbot:", alias="NEWSBOT_KEY_PREFIX")
     window_hours: float = Field(default=72.0, gt=0, alias="NEWSBOT_WINDOW_HOURS")
     seen_days: float = Field(default=30.0, gt=0, alias="NEWSBOT_SEEN_DAYS")
     fetch_timeout: float = Field(default=20.0, gt=0, alias="NEWSBOT_FETCH_TIMEOUT")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="NEWSBOT_MAX_FEED_BYTES")
+    fetch_connect_timeout: float = Field(default=10.0, gt=0,
+                                         alias="NEWSBOT_FETCH_CONNECT_TIMEOUT")
+    poll_min_interval: float = Field(default=60.0, gt=0, alias="NEWSBOT_POLL_MIN_INTERVAL")
+    poll_max_interval: float = Field(default=3600.0, gt=0, alias="NEWSBOT_POLL_MAX_INTERVAL")
+    poll_concurrency: int = Field(default=64, ge=1, le=10_000, alias="NEWSBOT_POLL_CONCURRENCY")
+    poll_per_host: int = Field(default=4, ge=1, alias="NEWSBOT_POLL_PER_HOST")
+    poll_lease: float = Field(default=120.0, ge=5, alias="NEWSBOT_POLL_LEASE")
+    poll_max_failures: int = Field(default=15, ge=1, alias="NEWSBOT_POLL_MAX_FAILURES")
+    poll_backoff_base: float = Field(default=60.0, gt=0, alias="NEWSBOT_POLL_BACKOFF_BASE")
+    poll_backoff_max: float = Field(default=86_400.0, gt=0, alias="NEWSBOT_POLL_BACKOFF_MAX")
     admins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="NEWSBOT_ADMINS")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
@@ -69,6 +82,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"admin {admin!r} must look like telegram:12345 or slack:U0123")
         return value
 
+    @model_validator(mode="after")
+    def _check_poll_bounds(self) -> Self:
+        """The poll interval and backoff bounds are in order."""
+        if self.poll_min_interval > self.poll_max_interval:
+            raise ValueError(f"NEWSBOT_POLL_MIN_INTERVAL ({self.poll_min_interval}) is above "
+                             f"NEWSBOT_POLL_MAX_INTERVAL ({self.poll_max_interval})")
+        if self.poll_backoff_base > self.poll_backoff_max:
+            raise ValueError(f"NEWSBOT_POLL_BACKOFF_BASE ({self.poll_backoff_base}) is above "
+                             f"NEWSBOT_POLL_BACKOFF_MAX ({self.poll_backoff_max})")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -77,6 +101,12 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        """`JSON` and `json` alike."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def telegram_enabled(self) -> bool:
@@ -87,6 +117,12 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Slack starts when its bot token is set."""
         return self.slack_bot_token is not None
+
+    @property
+    def max_poll_age(self) -> float:
+        """`/healthz` fails when no feed was polled successfully for this long (seconds):
+        NEWSBOT_HEALTH_MAX_POLL_AGE, by default twice NEWSBOT_POLL_MAX_INTERVAL."""
+        return self.health_max_poll_age or 2 * self.poll_max_interval
 
     @property
     def window_seconds(self) -> int:

@@ -1,8 +1,11 @@
 """The bot's one HTTP server (NEWSBOT_HTTP_PORT): front ends contribute routes to it.
 
-    routes = [*slack.routes(), *telegram.routes()]      # e.g. POST /slack/events
+    routes = [*monitor_routes(monitor), *slack.routes(), *telegram.routes()]
     async with HttpServer(settings.http_port, build_http_app(routes)) as server:
         ...                                              # server.port is the bound port
+
+`monitor_routes` serves `GET /healthz` (JSON; 200 when healthy, 503 with the reasons
+otherwise) and `GET /metrics` (the Prometheus text format) from a `bot.metrics.Monitor`.
 
 aiohttp freezes an application's router when it starts, so every route is added before the
 server is entered. Nothing listens until `__aenter__`; `__aexit__` stops accepting, lets
@@ -13,14 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from aiohttp import web
 
 from bot.errors import ConfigError
 
+if TYPE_CHECKING:
+    from bot.metrics import Monitor
+
 DEFAULT_HOST = "0.0.0.0"  # every interface: Slack and Telegram reach it via a proxy
 MAX_BODY_BYTES = 1024 * 1024  # Slack and Telegram payloads are far smaller
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
@@ -28,6 +35,22 @@ def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Applicati
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.add_routes(list(routes))
     return app
+
+
+def monitor_routes(monitor: Monitor) -> list[web.RouteDef]:
+    """`GET /healthz` and `GET /metrics` for `monitor`."""
+    async def healthz(request: web.Request) -> web.Response:
+        healthy, report = await monitor.health()
+        return web.json_response(report, status=200 if healthy else 503,
+                                 headers={"Cache-Control": "no-store"})
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=await monitor.exposition(),
+                            headers={"Content-Type": PROMETHEUS_TEXT,
+                                     "Cache-Control": "no-store"})
+
+    return [web.get("/healthz", healthz, allow_head=True),
+            web.get("/metrics", metrics, allow_head=True)]
 
 
 class HttpServer:

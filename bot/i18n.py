@@ -216,6 +216,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "digest.part": {"en": "(part {part} of {parts})", "zh": "（第 {part}/{parts} 部分）"},
     "held.title": {"en": "While this chat was muted: {count} stories",
                    "zh": "静音期间的新闻：{count} 条"},
+    "burst.title": {"en": "{count} new stories", "zh": "{count} 条新报道"},
 }
 
 

@@ -1,20 +1,71 @@
-"""Logging set-up: one line per event, `message key=value ...` with snake_case keys."""
+"""Logging set-up and terminal progress: one line per event on stderr, text or JSON.
+
+Log calls pass their fields as `extra={"kv": {"feed_id": ..., "error": ...}}`, with snake_case
+keys. NEWSBOT_LOG_FORMAT chooses the line:
+
+    text (default)
+        2026-11-22 10:00:00,123 WARNING bot.feeds.poll: feeds: poll failed feed_id=ab12 kind=timeout
+    json
+        {"ts": "2026-11-22T10:00:00.123Z", "level": "warning", "logger": "bot.feeds.poll",
+         "msg": "feeds: poll failed", "feed_id": "ab12", "kind": "timeout"}
+
+JSON lines are one object each; keys are the four above, then the record's fields (made
+snake_case; a field named like one of the four gets a trailing underscore), then `exc_info`
+with the traceback when there is one. Either way chat-platform tokens (Telegram `123:AbC...`,
+Slack `xoxb-...`/`xapp-...`) and passwords in URLs are masked, and the HTTP client libraries
+(httpx, httpcore, which log request URLs that carry the Telegram token) stay at WARNING or
+above.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
-from typing import Any
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import IO, Any, Self
+
+FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram", "slack_bolt", "slack_sdk",
+                 "aiohttp", "hpack")
+RESERVED = ("ts", "level", "logger", "msg")
+MASK = "***"
+
+_SECRETS = re.compile(
+    r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}"       # a Telegram bot token (also in /bot<token>/)
+    r"|\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,}"  # Slack bot, user, app-level tokens
+)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+_NOT_SNAKE = re.compile(r"[^0-9a-z]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def redact(text: str) -> str:
+    """`text` with chat-platform tokens and URL passwords replaced by ***."""
+    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", _SECRETS.sub(MASK, text))
+
+
+def snake_case(key: str) -> str:
+    """`feedUrl`, `Feed-URL`, `feed url` -> `feed_url`; `HTTPStatus` -> `http_status`."""
+    return _NOT_SNAKE.sub("_", _CAMEL.sub("_", key).lower()).strip("_") or "field"
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "kv", None)
+    return dict(fields) if isinstance(fields, dict) else {}
 
 
 class KeyValueFormatter(logging.Formatter):
-    """Appends the record's `kv` fields (passed as `extra={"kv": {...}}`) to the message."""
+    """`<time> <LEVEL> <logger>: <message> key=value ...` with the record's `kv` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields: dict[str, Any] = getattr(record, "kv", None) or {}
-        pairs = " ".join(f"{k}={_quote(v)}" for k, v in fields.items())
-        return f"{line} {pairs}" if pairs else line
+        pairs = " ".join(f"{snake_case(k)}={_quote(v)}" for k, v in _fields(record).items())
+        return redact(f"{line} {pairs}" if pairs else line)
 
 
 def _quote(value: Any) -> str:
@@ -22,12 +73,102 @@ def _quote(value: Any) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr at `level`; quiet the chatty libraries."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (UTC, ms), level, logger, msg, the `kv` fields, exc_info."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "msg": record.getMessage()}
+        for key, value in _fields(record).items():
+            name = snake_case(str(key))
+            entry[f"{name}_" if name in RESERVED else name] = _jsonable(value)
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+def _jsonable(value: Any) -> Any:
+    """Numbers, booleans, None and strings as they are; anything else as its str()."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def setup_logging(level: str, *, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    """Log to stderr (or `stream`) at `level` in `fmt` ("text" or "json"); quiet the
+    libraries that are chatty or that log URLs carrying tokens."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram", "slack_bolt", "aiohttp"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class Progress:
+    """A one-line progress bar on stderr for long CLI work, drawn only when it is a terminal.
+
+        with Progress("importing", total=len(items)) as bar:
+            for item in items:
+                ...
+                bar.advance()
+
+    `update(done, total)` suits callbacks that learn the total as they go (`total=0` first).
+    """
+
+    WIDTH = 30
+    EVERY = 0.1  # seconds between redraws
+
+    def __init__(self, label: str, *, total: int, stream: IO[str] | None = None) -> None:
+        self.label = label
+        self.total = max(0, total)
+        self.done = 0
+        self.stream = stream or sys.stderr
+        self.enabled = _is_terminal(self.stream)
+        self._drawn = 0.0
+
+    def __enter__(self) -> Self:
+        self._draw(force=True)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.enabled and self._drawn:  # leave the terminal as it was: erase the bar
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+    def advance(self, count: int = 1) -> None:
+        """Count `count` more items done and redraw (at most every EVERY seconds)."""
+        self.done = min(self.total, self.done + count)
+        self._draw(force=self.done == self.total)
+
+    def update(self, done: int, total: int) -> None:
+        """Set how many of how many items are done, and redraw (at most every EVERY s)."""
+        self.total = max(0, total)
+        self.done = min(self.total, max(0, done))
+        self._draw(force=self.done == self.total)
+
+    def _draw(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or not self.total or (not force and now - self._drawn < self.EVERY):
+            return
+        self._drawn = now
+        filled = self.WIDTH * self.done // self.total
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
+        self.stream.flush()
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real file
+        return False

@@ -4,46 +4,205 @@ Routing appends (chat, story) entries; delivery reads them, renders the story's 
 and either sends a new alert or edits the one already sent, recording the message reference
 and the story version per (chat, story). A new alert for a chat that is muted or in its quiet
 hours is held (see `bot.digest`) instead of sent. Re-reading an entry whose version was
-already shown is a no-op, so several entries for one story collapse into one message, and an
-entry is acknowledged only after the platform accepted it (at-least-once, never dropped).
+already shown is a no-op, so several entries for one story collapse into one message.
+
+Guarantees (several `newsbot run` processes may share the outbox):
+
+- At least once, never dropped: an entry is acknowledged only once what it asks for is done
+  (the platform accepted the message and its reference is recorded, or the alert is held, or
+  nothing was needed). A 429 is not a failure: the entry waits as long as the platform asks.
+  Other errors count; after MAX_ATTEMPTS the entry moves to the dead letters, which
+  `newsbot outbox` shows and can queue again.
+- Idempotent per (chat, story, version): the reference is recorded (`sent:<chat>:<story>`)
+  before the entry is acknowledged, so a worker dying between the two sends nothing twice on
+  restart. The one window left is between the platform accepting a message and the reference
+  being written, a few milliseconds: a worker killed exactly there sends that alert again
+  (the platforms offer no idempotency key). While Redis is away the reference is kept in
+  memory and written when it is back.
+- One worker per chat at a time: a worker holds the chat's lease (`deliver:<chat>`, renewed)
+  while it decides and sends, so two workers never both send a first alert for one story.
+- Consumers are named `<host>-<pid>-<random>` (`worker_name`), one per Deliverer. Each keeps a
+  heartbeat key (HEARTBEAT_TTL, renewed every third of it) and, every REAP_SECONDS, claims the
+  pending entries of dead consumers and deletes dead consumers that have none pending
+  (XGROUP DELCONSUMER). Dead means: on this host with its process gone (taken over at once),
+  or its heartbeat missing for HEARTBEAT_TTL on two looks (so a Redis outage, which expires
+  every heartbeat, makes no live worker look dead). Entries idle for CLAIM_IDLE_MS (a hung
+  worker) are claimed whatever their consumer; a worker touches the entries it holds while it
+  waits, so its own never look idle.
+- Shaping, shared by all workers through Redis (`Pace`: one Lua call per message, on the
+  Redis clock): Telegram at most 28 messages in any second and 25 ms apart, one per 1.1 s
+  per chat, one per 3.1 s per group or channel (20/min); Slack one per 1.1 s per channel.
+  A `retry_after` pauses the whole platform for every worker.
+- Bursts: when one batch holds COALESCE_AT (3) or more new alerts for one chat, they go out as
+  one combined message (a `StoryList`, rendered like a digest, up to LIST_STORIES stories
+  each), every story recorded as shown in a list (LISTED_PREFIX: not editable, so a later
+  report comes as a new alert). A batch is what one read returns (up to BATCH entries) plus
+  what arrives within GATHER_SECONDS after it. Edits are never combined.
+- Shutdown is prompt: waits (pacing, `retry_after`) end when the stop event is set and the
+  entries in hand stay pending for the next start or another worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
-from bot.alerts import LISTED_PREFIX, AlertComposer
+from bot import i18n
+from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, local_time
 from bot.archive import Archive
 from bot.chats import ChatDirectory
+from bot.digest import one_line
 from bot.errors import ChannelError, MessageGoneError, RetryAfterError
-from bot.models import Alert, Delivery, Story
+from bot.metrics import METRICS
+from bot.models import Delivery, Story
 from bot.platforms.base import Channel
-from bot.store import Store, done
+from bot.store import (
+    Lease,
+    Store,
+    done,
+    retire_worker,
+    revive_worker,
+    sleep_unless,
+    worker_gone,
+    worker_name,
+)
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 GROUP = "deliver"
 MAX_ATTEMPTS = 5
 MAX_RETRY_AFTER = 300.0
-CLAIM_IDLE_MS = 60_000  # entries a vanished worker read but never acknowledged
+CLAIM_IDLE_MS = 300_000  # entries a hung worker read and has not touched for 5 minutes
 ARCHIVE_TTL = 4 * 86_400  # only read by the default composer; the archive's writer sets TTLs
+SENT_TTL = 30 * 86_400
+BATCH = 100
+CONCURRENCY = 16  # chats delivered at once by one worker
+COALESCE_AT = 3  # new alerts for one chat in one batch that become one combined message
+LIST_STORIES = 10  # stories per combined message
+GATHER_SECONDS = 0.5  # after the first entries arrive, wait this long for the rest of a burst
+HEARTBEAT_TTL = 10.0
+REAP_SECONDS = 2.0
+CHAT_LEASE_TTL = 15.0
+CHAT_LEASE_WAIT = 2.0  # how long to wait for a chat another worker is delivering to
+REDIS_RETRY_SECONDS = 1.0
+FAILURE_PAUSE = 1.0
+
+# KEYS: the platform's window (sorted set of recent message times), its pause key, the
+# chat's key. ARGV: messages allowed per window (0: no window), window ms, least ms between
+# two messages of the bot, least ms between two messages to the chat, a unique member name.
+# Returns 0 when a message may go now (and records it), else the ms to wait before asking
+# again. Slots are granted only when due, never ahead: a worker that stalls cannot release
+# a burst of overdue slots later.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local gap, per_chat = tonumber(ARGV[3]), tonumber(ARGV[4])
+local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
+                      tonumber(redis.call('GET', KEYS[3]) or '0'))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then slot = math.max(slot, tonumber(last[2]) + gap) end
+local n = redis.call('ZCARD', KEYS[1])
+if limit > 0 and n >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  slot = math.max(slot, tonumber(oldest[2]) + window)
+end
+if slot > now then return slot - now end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window + 60000)
+if per_chat > 0 then redis.call('SET', KEYS[3], now + per_chat, 'PX', per_chat + 60000) end
+return 0
+"""
+
+# KEYS: the platform's pause key. ARGV: ms. Nothing goes out before now + ms (retry_after).
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000)
+end
+return 1
+"""
+
+# KEYS: stream. ARGV: group, consumer, ids... Resets the idle time of the ids still pending
+# for `consumer` (never takes an entry another worker claimed). Returns how many.
+_TOUCH = """
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS: stream, the consumer's heartbeat. ARGV: group, consumer. Deletes the consumer only if
+# it has no heartbeat and nothing pending (1), else 0.
+_FORGET = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pace:
+    """How fast one platform may be sent to, shared by every worker (seconds)."""
+
+    per_window: int  # messages of the bot in any `window` (0: no such limit)
+    window: float
+    gap: float  # least time between two messages of the bot
+    chat_interval: float  # least time between two messages to one private chat
+    group_interval: float  # ... to one group or channel
+
+    def chat_gap(self, chat: str) -> float:
+        """The spacing for messages to `chat` (a Telegram group or channel: `-123`, `@name`)."""
+        raw = chat.partition(":")[2]
+        return self.group_interval if raw.startswith(("-", "@")) else self.chat_interval
+
+
+PACES: dict[str, Pace] = {
+    # Telegram allows about 30 messages/s overall, 1/s per chat and 20/min per group or
+    # channel. At most 28 in any second, and 1.1 s apart in one chat: slack for the jitter
+    # between when we send and when Telegram counts; 25 ms apart at least, so that a second's
+    # 28 are not sent at once.
+    "telegram": Pace(per_window=28, window=1.0, gap=0.025, chat_interval=1.1,
+                     group_interval=3.1),
+    # Slack: chat.postMessage allows about one message per second per channel.
+    "slack": Pace(per_window=0, window=1.0, gap=0.0, chat_interval=1.1, group_interval=1.1),
+}
 
 
 class Outbox:
-    """The stream of pending deliveries."""
+    """The stream of pending deliveries and its consumer group."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.stream = store.keys("outbox")
         self.dead = store.keys("outbox", "dead")
         self.attempts = store.keys("outbox", "attempts")
+        self._touch = store.redis.register_script(_TOUCH)
+        self._forget = store.redis.register_script(_FORGET)
+
+    def alive_key(self, consumer: str) -> str:
+        """The heartbeat key of a consumer."""
+        return self.store.keys("outbox", "alive", consumer)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if missing."""
@@ -55,13 +214,25 @@ class Outbox:
 
     async def put(self, delivery: Delivery) -> None:
         """Append a delivery."""
-        await self.store.redis.xadd(self.stream, {
-            "chat": delivery.chat, "story": delivery.story_id,
-            "rules": json.dumps(delivery.rule_ids)})
+        await self.put_all([delivery])
 
-    async def read(self, consumer: str, *, count: int = 100, block_ms: int | None = None,
+    async def put_all(self, deliveries: Sequence[Delivery], *, clear: str | None = None
+                      ) -> None:
+        """Append deliveries and delete the key `clear` (a pipeline marker) atomically."""
+        if not deliveries and clear is None:
+            return
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            for delivery in deliveries:
+                pipe.xadd(self.stream, {"chat": delivery.chat, "story": delivery.story_id,
+                                        "rules": json.dumps(delivery.rule_ids)})
+            if clear is not None:
+                pipe.delete(clear)
+            await pipe.execute()
+
+    async def read(self, consumer: str, *, count: int = BATCH, block_ms: int | None = None,
                    claim_idle_ms: int = CLAIM_IDLE_MS) -> list[tuple[str, Delivery]]:
-        """Entries left by dead workers, this consumer's unacknowledged ones, then new ones."""
+        """Entries idle too long (a hung worker's), this consumer's unacknowledged ones, then
+        new ones."""
         _, claimed, *_ = await self.store.redis.xautoclaim(
             self.stream, GROUP, consumer, claim_idle_ms, start_id="0-0", count=count)
         if entries := [(entry_id, _delivery(f)) for entry_id, f in claimed if f]:
@@ -70,11 +241,20 @@ class Outbox:
             reply = await self.store.redis.xreadgroup(
                 GROUP, consumer, {self.stream: start}, count=count,
                 block=block_ms if start == ">" else None)
-            entries = [(entry_id, _delivery(fields))
-                       for _, items in reply or [] for entry_id, fields in items if fields]
-            if entries:
+            items = [item for _, found in reply or [] for item in found]
+            if ghosts := [entry_id for entry_id, fields in items if not fields]:
+                await self.store.redis.xack(self.stream, GROUP, *ghosts)  # deleted meanwhile
+            if entries := [(entry_id, _delivery(f)) for entry_id, f in items if f]:
                 return entries
         return []
+
+    async def read_new(self, consumer: str, *, count: int = BATCH
+                       ) -> list[tuple[str, Delivery]]:
+        """New entries only, without waiting."""
+        reply = await self.store.redis.xreadgroup(GROUP, consumer, {self.stream: ">"},
+                                                  count=count)
+        return [(entry_id, _delivery(f)) for _, found in reply or [] for entry_id, f in found
+                if f]
 
     async def ack(self, *entry_ids: str) -> None:
         """Mark entries done."""
@@ -91,13 +271,43 @@ class Outbox:
         if attempts < MAX_ATTEMPTS:
             return False
         await done(self.store.redis.rpush(self.dead, json.dumps({
-            "chat": delivery.chat, "story": delivery.story_id, "error": error})))
+            "chat": delivery.chat, "story": delivery.story_id,
+            "rules": list(delivery.rule_ids), "error": error}, ensure_ascii=False)))
         await self.ack(entry_id)
+        METRICS.dead_lettered()
         return True
 
     async def depth(self) -> int:
         """Entries not yet delivered."""
         return int(await self.store.redis.xlen(self.stream))
+
+    async def consumers(self) -> list[tuple[str, int]]:
+        """(name, entries pending) of every consumer of the group."""
+        infos = await self.store.redis.xinfo_consumers(self.stream, GROUP)
+        return [(str(info["name"]), int(info["pending"])) for info in infos]
+
+    async def take_over(self, dead: str, consumer: str) -> int:
+        """Claim every entry pending for the consumer `dead`; returns how many."""
+        taken = 0
+        while True:
+            pending = await self.store.redis.xpending_range(
+                self.stream, GROUP, min="-", max="+", count=BATCH, consumername=dead)
+            ids: list[Any] = [str(p["message_id"]) for p in pending]
+            if not ids:
+                return taken
+            await self.store.redis.xclaim(self.stream, GROUP, consumer, 0, ids, justid=True)
+            taken += len(ids)
+
+    async def touch(self, consumer: str, entry_ids: Sequence[str]) -> int:
+        """Keep `consumer`'s entries from looking idle; returns how many are still its own."""
+        if not entry_ids:
+            return 0
+        return int(await self._touch(keys=[self.stream], args=[GROUP, consumer, *entry_ids]))
+
+    async def forget(self, consumer: str) -> bool:
+        """Delete a consumer with no heartbeat and nothing pending; True if deleted."""
+        return bool(await self._forget(keys=[self.stream, self.alive_key(consumer)],
+                                       args=[GROUP, consumer]))
 
 
 def _delivery(fields: Mapping[str, str]) -> Delivery:
@@ -113,113 +323,414 @@ class Sent:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One story to tell one chat about: its entries, the rules that brought it, what the
+    chat was shown of it before (None: nothing, or only in a list)."""
+
+    story: Story
+    rules: tuple[str, ...]
+    ids: tuple[str, ...]
+    sent: Sent | None = None
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Messages sent or edited, deliveries that failed, chats left for later (busy)."""
+
+    done: int = 0
+    failed: int = 0
+    busy: int = 0
+
+    def add(self, other: _Tally) -> None:
+        self.done += other.done
+        self.failed += other.failed
+        self.busy += other.busy
+
+
+class _StoppedError(Exception):
+    """The stop event was set while waiting: leave the entries in hand pending."""
+
+
+@dataclass(slots=True)
+class _InHand:
+    """What this worker holds now: entries read and not yet acknowledged, chat leases."""
+
+    entries: set[str] = field(default_factory=set)
+    leases: set[Lease] = field(default_factory=set)
+
+
 class Deliverer:
     """Turns outbox entries into platform messages: send once, edit as the story grows."""
 
     def __init__(self, store: Store, outbox: Outbox, channels: Mapping[str, Channel], *,
-                 composer: AlertComposer | None = None, consumer: str = "worker",
-                 claim_idle_ms: int = CLAIM_IDLE_MS,
+                 composer: AlertComposer | None = None, consumer: str | None = None,
+                 claim_idle_ms: int = CLAIM_IDLE_MS, paces: Mapping[str, Pace] | None = None,
+                 concurrency: int = CONCURRENCY, coalesce_at: int = COALESCE_AT,
+                 gather: float = GATHER_SECONDS, heartbeat_ttl: float = HEARTBEAT_TTL,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if coalesce_at < 2 or concurrency < 1:
+            raise ValueError("delivery: coalesce_at must be >= 2 and concurrency >= 1")
         self.store = store
         self.clock = clock
         self.composer = composer or AlertComposer(
             chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
         self.outbox = outbox
         self.channels = channels
-        self.consumer = consumer
+        self.consumer = consumer or worker_name()
         self.claim_idle_ms = claim_idle_ms
+        self.paces = dict(PACES if paces is None else paces)
+        self.coalesce_at = coalesce_at
+        self.gather = gather
+        self.heartbeat_ttl = heartbeat_ttl
+        self._gate = asyncio.Semaphore(concurrency)
+        self._stop = asyncio.Event()
+        self._in_hand = _InHand()
+        self._missing: dict[str, float] = {}  # consumers seen without heartbeat, since when
+        self._reserve = store.redis.register_script(_RESERVE)
+        self._sends = 0
+        self._pause = store.redis.register_script(_PAUSE)
+
+    # --- the loops ----------------------------------------------------------------------------
 
     async def drain(self) -> int:
         """Deliver everything queued now; returns the number of messages sent or edited."""
-        done = 0
-        while entries := await self.outbox.read(self.consumer,
-                                                claim_idle_ms=self.claim_idle_ms):
-            sent, _ = await self._deliver_batch(entries)
-            done += sent
-        return done
+        delivered = 0
+        async with self._working():
+            await self.reap()
+            while entries := await self.outbox.read(self.consumer,
+                                                    claim_idle_ms=self.claim_idle_ms):
+                tally = await self._deliver_batch(entries)
+                delivered += tally.done
+                if tally.busy:
+                    await asyncio.sleep(0.2)  # a chat another worker is delivering to
+        return delivered
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver continuously until `stop` is set; back off a little after failures."""
-        while not stop.is_set():
-            entries = await self.outbox.read(self.consumer, block_ms=1000,
-                                             claim_idle_ms=self.claim_idle_ms)
-            _, failed = await self._deliver_batch(entries)
-            if failed:
-                await asyncio.sleep(1.0)
+        """Deliver continuously until `stop` is set, through Redis outages and failures."""
+        self._stop = stop
+        next_reap = 0.0
+        async with self._working():
+            while not stop.is_set():
+                try:
+                    if time.monotonic() >= next_reap:
+                        await self.reap()
+                        next_reap = time.monotonic() + REAP_SECONDS
+                    tally = await self._turn()
+                except _StoppedError:
+                    break
+                except (RedisError, OSError) as exc:
+                    log.warning("delivery: Redis is unavailable; retrying", extra={"kv": {
+                        "consumer": self.consumer, "error": str(exc)}})
+                    await sleep_unless(stop, REDIS_RETRY_SECONDS)
+                    continue
+                except Exception:  # a bug must not stop delivery for good
+                    log.exception("delivery: unexpected error", extra={"kv": {
+                        "consumer": self.consumer}})
+                    await sleep_unless(stop, FAILURE_PAUSE)
+                    continue
+                if tally.failed or tally.busy:
+                    await sleep_unless(stop, FAILURE_PAUSE if tally.failed else 0.2)
 
-    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> tuple[int, int]:
-        """Deliver each (chat, story) once per batch, then acknowledge its entries.
+    async def _turn(self) -> _Tally:
+        """Read a batch (waiting up to a second), let a burst gather, deliver it."""
+        entries = await self.outbox.read(self.consumer, block_ms=1000,
+                                         claim_idle_ms=self.claim_idle_ms)
+        if entries and self.gather > 0 and not await sleep_unless(self._stop, self.gather):
+            entries += await self.outbox.read_new(self.consumer, count=BATCH)
+        return await self._deliver_batch(entries)
 
-        Returns (messages sent or edited, deliveries that failed).
-        """
-        groups: dict[tuple[str, str], list[tuple[str, Delivery]]] = {}
-        for entry_id, delivery in entries:
-            groups.setdefault((delivery.chat, delivery.story_id), []).append((entry_id, delivery))
-        done = failed = 0
-        for group in groups.values():
-            ids = [entry_id for entry_id, _ in group]
-            rules = tuple(dict.fromkeys(r for _, d in group for r in d.rule_ids))
-            delivery = Delivery(chat=group[0][1].chat, story_id=group[0][1].story_id,
-                                rule_ids=rules)
+    @contextlib.asynccontextmanager
+    async def _working(self) -> AsyncIterator[None]:
+        """Keep this consumer's heartbeat, entries and leases fresh while it works; on the way
+        out drop the heartbeat and, with nothing pending, the consumer itself."""
+        revive_worker(self.consumer)
+        with contextlib.suppress(RedisError, OSError):
+            await self._beat()
+        keeper = asyncio.create_task(self._keep_alive(), name="delivery:keepalive")
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            retire_worker(self.consumer)  # what it leaves pending is for others to take
+            with contextlib.suppress(RedisError, OSError):
+                await self.store.redis.delete(self.outbox.alive_key(self.consumer))
+                await self.outbox.forget(self.consumer)
+
+    async def _beat(self) -> None:
+        await self.store.redis.set(self.outbox.alive_key(self.consumer), str(time.time()),
+                                   px=int(self.heartbeat_ttl * 1000))
+
+    async def _keep_alive(self) -> None:
+        """Every third of the heartbeat TTL: heartbeat, touch entries in hand, renew leases."""
+        while True:
+            await asyncio.sleep(self.heartbeat_ttl / 3)
             try:
-                done += await self.deliver(delivery)
-            except ChannelError as exc:
-                log.warning("delivery: failed", extra={"kv": {
-                    "chat": delivery.chat, "story_id": delivery.story_id, "error": str(exc)}})
-                for entry_id in ids:
-                    await self.outbox.fail(entry_id, delivery, str(exc))
-                failed += 1
+                await self._beat()
+                await self.outbox.touch(self.consumer, sorted(self._in_hand.entries))
+                for lease in list(self._in_hand.leases):
+                    await lease.renew()
+            except (RedisError, OSError) as exc:
+                log.warning("delivery: cannot renew the heartbeat", extra={"kv": {
+                    "consumer": self.consumer, "error": str(exc)}})
+
+    async def reap(self) -> int:
+        """Claim the pending entries of dead consumers (see the module docstring) and delete
+        the dead ones with nothing pending; returns the entries claimed."""
+        claimed, now = 0, time.monotonic()
+        for name, pending in await self.outbox.consumers():
+            if name == self.consumer:
                 continue
-            await self.outbox.ack(*ids)
-        return done, failed
+            if worker_gone(name):  # its heartbeat may not have expired yet
+                await self.store.redis.delete(self.outbox.alive_key(name))
+            elif await self.store.redis.exists(self.outbox.alive_key(name)):
+                self._missing.pop(name, None)
+                continue
+            elif now - self._missing.setdefault(name, now) < self.heartbeat_ttl:
+                continue
+            if pending:
+                taken = await self.outbox.take_over(name, self.consumer)
+                claimed += taken
+                log.warning("delivery: took over the entries of a dead worker", extra={"kv": {
+                    "dead": name, "consumer": self.consumer, "entries": taken}})
+            if await self.outbox.forget(name):
+                self._missing.pop(name, None)
+                log.info("delivery: removed a dead consumer", extra={"kv": {"dead": name}})
+        return claimed
 
-    async def deliver(self, delivery: Delivery) -> int:
-        """Send or edit one alert; 1 if a message went out, 0 if nothing was needed."""
-        story = await self.store.get_story(delivery.story_id)
-        channel = self.channels.get(delivery.chat.partition(":")[0])
-        if story is None:
-            return 0
-        if channel is None:
-            raise ChannelError(f"delivery: no channel for chat {delivery.chat}")
-        sent = await self._sent(delivery.chat, story.id)
-        if sent is not None and sent.version >= story.version:
-            return 0
-        if sent is not None and sent.ref.startswith(LISTED_PREFIX):
-            sent = None  # shown in a digest or held batch: the news since comes as an alert
-        chats = self.composer.chats
-        if sent is None and await chats.holding(delivery.chat, now=self.clock()):
-            await chats.hold(delivery.chat, story.id, now=self.clock())
-            return 0  # held, not dropped: released as a batch or in the digest
-        alert = await self.composer.compose(delivery.chat, story, delivery.rule_ids)
-        ref = await self._with_retry(channel, alert, sent)
-        await self._record(delivery.chat, story, ref)
-        return 1
+    # --- one batch ----------------------------------------------------------------------------
 
-    async def _with_retry(self, channel: Channel, alert: Alert, sent: Sent | None) -> str:
-        """Send or edit, waiting out the platform's `retry_after` a few times."""
-        for attempt in range(MAX_ATTEMPTS):
+    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> _Tally:
+        """Deliver a batch, several chats at once, each (chat, story) once; entries are
+        acknowledged as their work is done, the rest stay pending."""
+        by_chat: dict[str, dict[str, list[tuple[str, Delivery]]]] = {}
+        for entry_id, delivery in entries:
+            by_chat.setdefault(delivery.chat, {}).setdefault(
+                delivery.story_id, []).append((entry_id, delivery))
+        self._in_hand.entries.update(entry_id for entry_id, _ in entries)
+        try:
+            results = await asyncio.gather(*(self._guarded(chat, groups)
+                                              for chat, groups in by_chat.items()),
+                                           return_exceptions=True)
+        finally:
+            self._in_hand.entries.difference_update(entry_id for entry_id, _ in entries)
+        tally = _Tally()
+        for result in results:
+            if isinstance(result, _Tally):
+                tally.add(result)
+            elif isinstance(result, _StoppedError | RedisError | OSError):
+                if isinstance(result, _StoppedError) or self._stop.is_set():
+                    raise _StoppedError
+                raise result
+            elif isinstance(result, BaseException):
+                raise result
+        return tally
+
+    async def _guarded(self, chat: str, groups: dict[str, list[tuple[str, Delivery]]]
+                       ) -> _Tally:
+        """Deliver to one chat under its lease; busy (left pending) if another worker has it."""
+        async with self._gate:
+            lease = Lease(self.store, f"deliver:{chat}", ttl=CHAT_LEASE_TTL,
+                          holder=self.consumer)
+            if not await lease.wait(CHAT_LEASE_WAIT):
+                return _Tally(busy=1)
+            self._in_hand.leases.add(lease)
             try:
-                if sent is None:
-                    return await channel.send(alert)
-                await channel.edit(sent.ref, alert)
-                return sent.ref
-            except MessageGoneError:
-                sent = None  # the user deleted the alert: post the story afresh
+                return await self._deliver_chat(chat, groups)
+            finally:
+                self._in_hand.leases.discard(lease)
+                with contextlib.suppress(RedisError, OSError):
+                    await lease.release()
+
+    async def _deliver_chat(self, chat: str, groups: dict[str, list[tuple[str, Delivery]]]
+                            ) -> _Tally:
+        """Decide per story (nothing, hold, new alert, edit), then send: new alerts one by one
+        or, COALESCE_AT or more, combined."""
+        story_ids = list(groups)
+        stories = await self.store.get_stories(story_ids)
+        shown = await self._sent_many(chat, story_ids)
+        new: list[_Item] = []
+        edits: list[_Item] = []
+        for story_id, story, sent in zip(story_ids, stories, shown, strict=True):
+            ids = tuple(entry_id for entry_id, _ in groups[story_id])
+            if story is None or (sent is not None and sent.version >= story.version):
+                await self.outbox.ack(*ids)
+                continue
+            rules = tuple(dict.fromkeys(r for _, d in groups[story_id] for r in d.rule_ids))
+            if sent is None or sent.ref.startswith(LISTED_PREFIX):
+                new.append(_Item(story, rules, ids))  # after a list, news comes as an alert
+            else:
+                edits.append(_Item(story, rules, ids, sent))
+        tally = _Tally()
+        channel = self.channels.get(chat.partition(":")[0])
+        if channel is None:
+            for item in new + edits:
+                tally.add(await self._failed(chat, item, ChannelError(
+                    f"delivery: no channel for chat {chat}")))
+            return tally
+        chats = self.composer.chats
+        if new and await chats.holding(chat, now=self.clock()):
+            for item in new:
+                await chats.hold(chat, item.story.id, now=self.clock())
+                await self.outbox.ack(*item.ids)  # held, not dropped: see bot.digest
+            new = []
+        if len(new) >= self.coalesce_at:
+            tally.add(await self._send_lists(chat, channel, new))
+            new = []
+        for item in new + edits:
+            tally.add(await self._send_one(chat, channel, item))
+        return tally
+
+    # --- sending ------------------------------------------------------------------------------
+
+    async def _send_one(self, chat: str, channel: Channel, item: _Item) -> _Tally:
+        """Send (or edit) one alert, record it, acknowledge its entries."""
+        alert = await self.composer.compose(chat, item.story, item.rules)
+        sent = item.sent
+        try:
+            while True:
+                try:
+                    if sent is None:
+                        ref = await self._call(chat, channel, channel.send, alert)
+                    else:
+                        await self._call(chat, channel, channel.edit, sent.ref, alert)
+                        ref = sent.ref
+                    break
+                except MessageGoneError:
+                    sent = None  # the user deleted the alert: post the story afresh
+        except ChannelError as exc:
+            return await self._failed(chat, item, exc)
+        await self._keep(chat, [item.story], ref)
+        await self.outbox.ack(*item.ids)
+        METRICS.delivered(channel.platform, item.story, edited=sent is not None,
+                          now=self.clock())
+        return _Tally(done=1)
+
+    async def _send_lists(self, chat: str, channel: Channel, items: list[_Item]) -> _Tally:
+        """A burst as combined messages of up to LIST_STORIES stories each."""
+        tally = _Tally()
+        lang = await self.composer.chats.language(chat) or i18n.DEFAULT_LANGUAGE
+        timezone = await self.composer.chats.timezone(chat)
+        for start in range(0, len(items), LIST_STORIES):
+            chunk = items[start:start + LIST_STORIES]
+            stories = StoryList(chat=chat, title=i18n.text(lang, "burst.title",
+                                                             count=len(chunk)),
+                                stories=tuple([await self._listed(item, timezone)
+                                               for item in chunk]), lang=lang)
+            try:
+                refs = [await self._call(chat, channel, channel.post, chat, message)
+                        for message in channel.list_messages(stories)]
+            except ChannelError as exc:
+                for item in chunk:
+                    tally.add(await self._failed(chat, item, exc))
+                continue
+            ref = f"{LISTED_PREFIX}{refs[0] if refs else ''}"
+            await self._keep(chat, [item.story for item in chunk], ref)
+            await self.outbox.ack(*(entry_id for item in chunk for entry_id in item.ids))
+            for item in chunk:
+                METRICS.delivered(channel.platform, item.story, edited=False, now=self.clock())
+            tally.done += len(refs)
+            log.info("delivery: burst combined", extra={"kv": {
+                "chat": chat, "stories": len(chunk), "messages": len(refs)}})
+        return tally
+
+    async def _listed(self, item: _Item, timezone: str) -> ListedStory:
+        """One story of a combined message, as a digest lists it."""
+        story = item.story
+        rules = item.rules or tuple(story.matched)
+        terms = tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))
+        return ListedStory(
+            story_id=story.id, headline=story.headline,
+            url=next((a.url for a in story.articles if a.url), None),
+            summary=one_line(await self.composer.summary(story, terms)),
+            outlets=tuple((o, next((a.url for a in story.articles if a.outlet == o and a.url),
+                                   None)) for o in story.outlets),
+            terms=terms,
+            first_reported=local_time(min(a.time for a in story.articles), timezone)
+            if story.articles else "")
+
+    async def _call(self, chat: str, channel: Channel, call: Callable[..., Awaitable[T]],
+                    *args: Any) -> T:
+        """`call(*args)` in its slot of the platform's pace; a `retry_after` pauses the
+        platform for every worker and the call is made again (never counted as a failure)."""
+        while True:
+            await self._wait_for_slot(chat, channel.platform)
+            try:
+                return await call(*args)
             except RetryAfterError as exc:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(min(exc.retry_after, MAX_RETRY_AFTER))
-        raise ChannelError("delivery: gave up")  # pragma: no cover - loop always returns
+                wait = min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER)
+                log.info("delivery: rate limited; waiting", extra={"kv": {
+                    "chat": chat, "retry_after": wait}})
+                if channel.platform in self.paces:
+                    await self._pause(keys=[self.store.keys("pace", channel.platform, "pause")],
+                                      args=[_ms(wait)])
+                else:
+                    await self._sleep(wait)
 
-    async def _sent(self, chat: str, story_id: str) -> Sent | None:
-        data = await done(self.store.redis.hgetall(self.store.keys.sent(chat, story_id)))
-        return Sent(ref=data["ref"], version=int(data["version"])) if data else None
+    async def _wait_for_slot(self, chat: str, platform: str) -> None:
+        """Wait for a slot of the platform's pace, shared by every worker (a `retry_after`
+        pause included)."""
+        if self._stop.is_set():
+            raise _StoppedError
+        pace = self.paces.get(platform)
+        if pace is None:
+            return
+        keys = [self.store.keys("pace", platform), self.store.keys("pace", platform, "pause"),
+                self.store.keys("pace", platform, chat)]
+        self._sends += 1
+        args: list[str | int] = [pace.per_window, _ms(pace.window), _ms(pace.gap),
+                                 _ms(pace.chat_gap(chat)), f"{self.consumer}:{self._sends}"]
+        while wait := int(await self._reserve(keys=keys, args=args)):
+            await self._sleep(wait / 1000)
 
-    async def _record(self, chat: str, story: Story, ref: str) -> None:
-        keys, ttl = self.store.keys, 30 * 86_400
+    async def _sleep(self, seconds: float) -> None:
+        """Wait unless stopping; raise _StoppedError if the stop event is set meanwhile."""
+        if await sleep_unless(self._stop, seconds):
+            raise _StoppedError
+
+    async def _failed(self, chat: str, item: _Item, exc: ChannelError) -> _Tally:
+        log.warning("delivery: failed", extra={"kv": {
+            "chat": chat, "story_id": item.story.id, "error": str(exc)}})
+        METRICS.delivery_failed(chat)
+        delivery = Delivery(chat=chat, story_id=item.story.id, rule_ids=item.rules)
+        for entry_id in item.ids:
+            await self.outbox.fail(entry_id, delivery, str(exc))
+        return _Tally(failed=1)
+
+    async def _keep(self, chat: str, stories: Sequence[Story], ref: str) -> None:
+        """Record what was sent, retrying while Redis is away (until the stop event: then the
+        entries stay pending and may be sent again)."""
+        pause = 0.2
+        while True:
+            try:
+                await self._record(chat, stories, ref)
+                return
+            except (RedisError, OSError) as exc:
+                log.warning("delivery: cannot record a sent message yet; retrying",
+                            extra={"kv": {"error": str(exc)}})
+                await self._sleep(pause)
+                pause = min(2 * pause, 2.0)
+
+    async def _sent_many(self, chat: str, story_ids: Sequence[str]) -> list[Sent | None]:
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for story_id in story_ids:
+                pipe.hgetall(self.store.keys.sent(chat, story_id))
+            replies: list[dict[str, Any]] = await pipe.execute()
+        return [Sent(ref=d["ref"], version=int(d["version"])) if d else None for d in replies]
+
+    async def _record(self, chat: str, stories: Sequence[Story], ref: str) -> None:
+        keys = self.store.keys
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.sent(chat, story.id), mapping={"ref": ref, "version": story.version})
-            pipe.expire(keys.sent(chat, story.id), ttl)
-            pipe.sadd(keys.story_chats(story.id), chat)
-            pipe.expire(keys.story_chats(story.id), ttl)
+            for story in stories:
+                pipe.hset(keys.sent(chat, story.id),
+                          mapping={"ref": ref, "version": story.version})
+                pipe.expire(keys.sent(chat, story.id), SENT_TTL)
+                pipe.sadd(keys.story_chats(story.id), chat)
+                pipe.expire(keys.story_chats(story.id), SENT_TTL)
             await pipe.execute()
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)

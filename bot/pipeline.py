@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bot.archive import Archive
+from bot.archive import Archive, article_id
 from bot.dedup.index import Assignment, StoryIndex
+from bot.metrics import METRICS
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
 from bot.rules.book import RuleBook
+from bot.rules.engine import RuleSet
 from bot.store import Store, decode_matched, done
 
 log = logging.getLogger(__name__)
@@ -47,23 +49,56 @@ class Pipeline:
         self.clock = clock
 
     async def process(self, article: Article) -> Outcome:
-        """Place one article and queue the alerts or updates it causes."""
+        """Place one article and queue the alerts or updates it causes.
+
+        Crash-safe: a marker is set for the article before it is placed and cleared in the
+        transaction that queues its deliveries. An article that turns out to be a copy while
+        its marker was already set had been placed by a run that stopped before queueing (a
+        crash, a kill -9, Redis going away): its story is matched and routed again. So a
+        restart drops no alert, and repeats none, delivery being idempotent per chat, story
+        and version (bot/outbox.py).
+        """
         ruleset = await self.rules.current()
         now = self.clock()
-        assignment = await self.index.assign(article, now=now)
+        marker = self.store.keys.placing(article_id(article))
+        interrupted = await self.store.redis.set(marker, "1", ex=self.index.seen_ttl, get=True)
+        placed = await self.index.place(article, now=now)
+        assignment = (Assignment(placed.story, placed.kind, placed.score)
+                      if placed.kind != "copy" and placed.story is not None else None)
+        METRICS.processed(assignment)
         if assignment is None:
+            if interrupted is not None:
+                return await self._resume(article, placed.story_id, ruleset, marker, now=now)
+            await done(self.store.redis.delete(marker))
             return Outcome(article, None)
         await self.archive.add(article, story_id=assignment.story.id, seen_at=now)
         matched = ruleset.match(article)
         story = replace(assignment.story,
                         matched=await self._record_matches(assignment.story.id, matched))
         deliveries = await self._route(story)
-        for delivery in deliveries:
-            await self.outbox.put(delivery)
+        await self.outbox.put_all(deliveries, clear=marker)
         log.info("pipeline: article placed", extra={"kv": {
             "outlet": article.outlet, "story_id": assignment.story.id, "kind": assignment.kind,
             "rules": ",".join(matched), "deliveries": len(deliveries)}})
         return Outcome(article, assignment, tuple(deliveries))
+
+    async def _resume(self, article: Article, story_id: str, ruleset: RuleSet, marker: str, *,
+                      now: datetime) -> Outcome:
+        """Finish what an interrupted run left undone for `article`, already in `story_id`:
+        archive it, merge its matches, route the story and queue the deliveries."""
+        story = await self.store.get_story(story_id)
+        if story is None:  # aged out since
+            await done(self.store.redis.delete(marker))
+            return Outcome(article, None)
+        await self.archive.add(article, story_id=story.id, seen_at=now)
+        matched = ruleset.match(article)
+        story = replace(story, matched=await self._record_matches(story.id, matched))
+        deliveries = await self._route(story)
+        await self.outbox.put_all(deliveries, clear=marker)
+        log.warning("pipeline: routing redone for an article an interrupted run had placed",
+                    extra={"kv": {"outlet": article.outlet, "story_id": story.id,
+                                  "deliveries": len(deliveries)}})
+        return Outcome(article, None, tuple(deliveries))
 
     async def _record_matches(self, story_id: str, matched: Mapping[str, tuple[str, ...]]
                               ) -> dict[str, tuple[str, ...]]:

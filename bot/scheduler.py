@@ -1,4 +1,11 @@
-"""The long-running service: one APScheduler interval job per feed, delivery alongside."""
+"""The long-running service: the polling engine, APScheduler for periodic jobs, delivery.
+
+Feeds are polled by the engine (bot/feeds/engine.py), whose schedule lives in Redis so that
+several `newsbot run` processes share it; APScheduler runs the periodic jobs around it, such
+as syncing the engine with feeds added or deleted from chat. The outbox is a consumer group
+every worker reads (bot/outbox.py); Telegram's long polling runs in one worker at a time, the
+holder of the `telegram:poller` lease (`bot.store.Leader`, taken over when its holder dies).
+"""
 
 from __future__ import annotations
 
@@ -8,59 +15,57 @@ import signal
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
-from aiohttp.web import RouteDef
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from bot.app import App
-from bot.http import HttpServer, build_http_app
-from bot.models import FeedSpec
+from bot.http import HttpServer, build_http_app, monitor_routes
 from bot.platforms.slack import SlackChannel, SlackFrontEnd
 from bot.platforms.telegram import TelegramChannel, TelegramFrontEnd
+from bot.store import Leader
 
 log = logging.getLogger(__name__)
 
 
 FEED_SYNC_SECONDS = 30.0
+POLLER_LEASE_SECONDS = 15.0  # a dead poller's successor on another host waits this long
+DIGEST_TICK_SECONDS = 60.0
 
 
-def schedule_feed(app: App, scheduler: AsyncIOScheduler, feed: FeedSpec) -> None:
-    """Poll `feed` at its interval, first run now, never two polls of one feed at once."""
-    scheduler.add_job(_poll_job, "interval", args=(app, feed), seconds=feed.interval,
-                      id=f"poll:{feed.id}", next_run_time=datetime.now(UTC),
-                      max_instances=1, coalesce=True, misfire_grace_time=None,
-                      replace_existing=True)
-
-
-async def sync_feeds(app: App, scheduler: AsyncIOScheduler) -> None:
-    """Start polling feeds added from chat and stop polling deleted ones."""
-    feeds = {f"poll:{f.id}": f for f in await app.all_feeds()}
-    jobs = {job.id for job in scheduler.get_jobs() if job.id.startswith("poll:")}
-    for job_id in jobs - feeds.keys():
-        scheduler.remove_job(job_id)
-    for job_id in feeds.keys() - jobs:
-        schedule_feed(app, scheduler, feeds[job_id])
-
-
-async def _poll_job(app: App, feed: FeedSpec) -> None:
-    """Poll one feed; an unexpected error is logged and the job stays scheduled."""
+async def sync_feeds(app: App) -> None:
+    """Start polling feeds added from chat and stop polling deleted ones (shared schedule)."""
     try:
-        await app.poll(feed)
-    except Exception:  # one feed's bug must not stop the scheduler
-        log.exception("scheduler: poll job failed", extra={"kv": {"feed_id": feed.id}})
+        added = await app.engine.sync()
+    except Exception:  # Redis away for a moment: the next sync tries again
+        log.exception("scheduler: syncing the feeds failed")
+        return
+    if added:
+        log.info("scheduler: feeds scheduled", extra={"kv": {"added": added}})
 
 
 async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
     """Poll on schedule and deliver until SIGINT/SIGTERM (or `stop`)."""
     stop = stop or asyncio.Event()
     async with AsyncExitStack() as stack:
-        await _front_ends(app, stack)
-        await _poll_and_deliver(app, stop)
+        poller = await _front_ends(app, stack)
+        leading = None
+        if poller is not None:
+            leader = Leader(app.store, "telegram:poller", ttl=POLLER_LEASE_SECONDS)
+            leading = asyncio.create_task(leader.run(
+                stop, elected=poller.start_polling, deposed=poller.stop_polling),
+                name="telegram-poller")
+        try:
+            await _poll_and_deliver(app, stop)
+        finally:
+            stop.set()
+            if leading is not None:
+                await leading
 
 
-async def _front_ends(app: App, stack: AsyncExitStack) -> None:
-    """Start the chat command front ends and, if any needs it, the bot's HTTP server."""
-    s, routes = app.settings, list[RouteDef]()
+async def _front_ends(app: App, stack: AsyncExitStack) -> TelegramFrontEnd | None:
+    """Start the bot's HTTP server (/healthz, /metrics, webhooks) and the command front ends;
+    returns the Telegram front end that polls once elected (None with a webhook)."""
+    s, routes = app.settings, monitor_routes(app.monitor)
     slack = app.channels.get("slack")
     if isinstance(slack, SlackChannel) and (s.slack_signing_secret or s.slack_app_token):
         front = await stack.enter_async_context(SlackFrontEnd(
@@ -71,34 +76,55 @@ async def _front_ends(app: App, stack: AsyncExitStack) -> None:
     tg_front = None
     if isinstance(telegram, TelegramChannel):
         tg_front = TelegramFrontEnd(telegram, app.commands, webhook_url=s.telegram_webhook_url,
-                                    webhook_secret=_secret(s.telegram_webhook_secret))
+                                    webhook_secret=_secret(s.telegram_webhook_secret),
+                                    poll=False)
         routes += tg_front.routes()
-    if routes:
-        await stack.enter_async_context(HttpServer(s.http_port, build_http_app(routes)))
-    if tg_front is not None:
-        await stack.enter_async_context(tg_front)
+    server = await stack.enter_async_context(HttpServer(s.http_port, build_http_app(routes)))
+    log.info("http: listening", extra={"kv": {"host": server.host, "port": server.port}})
+    if tg_front is None:
+        return None
+    await stack.enter_async_context(tg_front)
+    return None if tg_front.webhook_url else tg_front
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+async def _digest_tick(app: App) -> None:
+    """Send due digests and release held alerts; an error is logged, the job stays."""
+    try:
+        await app.digests.tick(app.channels)
+    except Exception:  # the next tick retries; one bad chat must not stop the scheduler
+        log.exception("scheduler: digest tick failed")
+
+
 async def _poll_and_deliver(app: App, stop: asyncio.Event) -> None:
-    """Run the poll jobs and the delivery loop until `stop` is set."""
+    """Run the polling engine, the periodic jobs and the delivery loop until `stop` is set."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     scheduler = AsyncIOScheduler(timezone=UTC)
-    await sync_feeds(app, scheduler)
-    scheduler.add_job(sync_feeds, "interval", args=(app, scheduler), seconds=FEED_SYNC_SECONDS,
+    await sync_feeds(app)
+    scheduler.add_job(sync_feeds, "interval", args=(app,), seconds=FEED_SYNC_SECONDS,
                       id="sync-feeds", max_instances=1, coalesce=True)
+    # Digests due (a late one on start too) and held alerts whose mute or quiet hours ended.
+    scheduler.add_job(_digest_tick, "interval", args=(app,), seconds=DIGEST_TICK_SECONDS,
+                      id="digests", max_instances=1, coalesce=True,
+                      next_run_time=datetime.now(UTC))
+    scheduler.add_job(app.monitor.beat, "interval", seconds=app.monitor.heartbeat_seconds,
+                      id="heartbeat", max_instances=1, coalesce=True,
+                      next_run_time=datetime.now(UTC))
     scheduler.start()
     log.info("scheduler: started", extra={"kv": {"feeds": len(app.feeds)}})
+    polling = asyncio.create_task(app.engine.run(stop), name="polling")
     delivery = asyncio.create_task(app.deliverer.run(stop), name="delivery")
+    app.monitor.watch(polling=polling, delivery=delivery)
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+        await polling
         await delivery
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

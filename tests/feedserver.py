@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip as gzip_module
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -38,6 +39,7 @@ class Route:
     last_modified: str | None = None
     gzip: bool = False
     content_length: bool = True
+    repeat: int = 1  # the body is sent this many times (large bodies without holding them)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,10 +53,14 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         owner.record(path, {k.lower(): v for k, v in self.headers.items()})
         route = owner.route(path)
-        if route.delay:
-            time.sleep(route.delay)
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._answer(route)  # the client may have given up already (timeout tests)
+        owner.enter(path)
+        try:
+            if route.delay:
+                time.sleep(route.delay)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._answer(route)  # the client may have given up already (timeout tests)
+        finally:
+            owner.leave(path)
 
     def _answer(self, route: Route) -> None:
         """Write the status line, headers and body for `route`."""
@@ -73,9 +79,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in route.headers.items():
             self.send_header(name, value)
         if route.content_length:
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(body) * route.repeat))
         self.end_headers()
-        self.wfile.write(body)
+        for _ in range(route.repeat):
+            self.wfile.write(body)
 
     def _not_modified(self, route: Route) -> bool:
         """True when the request's validators match the route's."""
@@ -103,21 +110,27 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner: FeedServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, 0), _Handler)
 
 
 class FeedServer:
     """Serves registered bodies on 127.0.0.1 and records request counts and headers per path."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
+        self.host = host  # any loopback address, e.g. 127.0.0.2 to stand for a second host
+        self.tls = tls  # a server-side context: serve HTTPS
         self._routes: dict[str, Route] = {}
         self._requests: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+        self._in_flight: defaultdict[str, int] = defaultdict(int)
+        self._max_in_flight: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Self:
         self._server = _Server(self)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -137,7 +150,7 @@ class FeedServer:
         if self._server is None:
             raise RuntimeError("FeedServer is not running; use `with FeedServer() as srv`")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         """The full URL of `path` on this server."""
@@ -146,10 +159,10 @@ class FeedServer:
     def add(self, path: str, body: bytes = b"", *, status: int = 200,
             headers: Mapping[str, str] | None = None, delay: float = 0.0,
             etag: str | None = None, last_modified: str | None = None, gzip: bool = False,
-            content_length: bool = True) -> str:
-        """Serve `body` on `path` (replacing any earlier route); returns the URL."""
+            content_length: bool = True, repeat: int = 1) -> str:
+        """Serve `body` (`repeat` times over) on `path`, replacing any earlier route; the URL."""
         route = Route(body, status, dict(headers or {}), delay, etag, last_modified, gzip,
-                      content_length)
+                      content_length, repeat)
         with self._lock:
             self._routes[path] = route
         return self.url(path)
@@ -164,6 +177,22 @@ class FeedServer:
         """Remember one request's (lower-cased) headers."""
         with self._lock:
             self._requests[path].append(headers)
+
+    def enter(self, path: str) -> None:
+        """A request to `path` started being answered."""
+        with self._lock:
+            self._in_flight[path] += 1
+            self._max_in_flight[path] = max(self._max_in_flight[path], self._in_flight[path])
+
+    def leave(self, path: str) -> None:
+        """A request to `path` was answered."""
+        with self._lock:
+            self._in_flight[path] -= 1
+
+    def max_in_flight(self, path: str) -> int:
+        """The most requests to `path` ever answered at the same time."""
+        with self._lock:
+            return self._max_in_flight[path]
 
     def count(self, path: str) -> int:
         """How many requests `path` has had."""

@@ -15,18 +15,27 @@ unescaped `<script>` is a 400, and stored messages carry plain `text` plus `enti
 UTF-16 offsets. Every call is recorded with the server's arrival time; `fail_next` scripts
 errors such as 429 retry_after. Incoming user messages are queued with `queue_command` (served
 by getUpdates) or built with `command_update` (to POST to a webhook); while a webhook is set,
-getUpdates answers 409 Conflict as Telegram does.
+getUpdates answers 409 Conflict as Telegram does, and a getUpdates that arrives while another
+client's is still waiting ends the older one with 409 "terminated by other getUpdates request"
+(counted in `conflicts`). With `limits` the server enforces Telegram's flood limits on messages
+(sendMessage, editMessageText): at most `overall` per `period` for the bot and one per
+`chat_interval` per chat, answering 429 with retry_after beyond them (counted in
+`rate_limited`). `on_request` and `on_accepted` are async hooks (fault tests): the first runs
+before a request is handled and may refuse it by raising ApiError, the second after a message
+was stored, before the answer is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import json
+import math
 import re
 import socket
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import unescape
 from types import TracebackType
@@ -163,6 +172,29 @@ class Call:
     at: float = field(default_factory=time.monotonic)  # when the server received it
 
 
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Telegram's flood limits as the server enforces them (on message arrival times)."""
+
+    overall: int = 30
+    period: float = 1.0
+    chat_interval: float = 1.0
+
+
+Hook = Callable[["Call"], Awaitable[None]]
+_REQUEST: contextvars.ContextVar[web.Request] = contextvars.ContextVar("request")
+_MESSAGE_METHODS = frozenset({"sendmessage", "editmessagetext"})
+
+
+@dataclass
+class _Poll:
+    """A getUpdates waiting for updates."""
+
+    request: web.Request
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    terminated: bool = False
+
+
 @dataclass
 class _Failure:
     count: int
@@ -181,9 +213,18 @@ class _Chat:
 class BotApiServer:
     """The Bot API on 127.0.0.1; `root` is what TELEGRAM_API_URL would be set to."""
 
-    def __init__(self, *, token: str = TOKEN, not_modified: bool = True) -> None:
+    def __init__(self, *, token: str = TOKEN, not_modified: bool = True,
+                 limits: Limits | None = None) -> None:
         self.token = token
         self.not_modified = not_modified
+        self.limits = limits
+        self.rate_limited = 0
+        self.conflicts = 0
+        self.on_request: Hook | None = None
+        self.on_accepted: Hook | None = None
+        self._recent: deque[float] = deque()
+        self._chat_last: dict[Any, float] = {}
+        self._polls: list[_Poll] = []
         self.calls: list[Call] = []
         self.menus: dict[str, list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] | None = None
@@ -328,17 +369,45 @@ class BotApiServer:
         params = await _params(request)
         call = Call(method, params, token, request.path)
         self.calls.append(call)
+        _REQUEST.set(request)
         try:
             if token != self.token:
                 raise ApiError(401, "Unauthorized")
+            if self.on_request is not None:
+                await self.on_request(call)
             self._scripted(method)
+            self._limit(method.lower(), params)
             result = await self._dispatch(method.lower(), params)
+            if self.on_accepted is not None and method.lower() in _MESSAGE_METHODS:
+                await self.on_accepted(call)
         except ApiError as exc:
             call.status = exc.code
             return web.json_response(exc.body(), status=exc.code)
         async with self._answered:
             self._answered.notify_all()
         return web.json_response({"ok": True, "result": result})
+
+    def _limit(self, method: str, params: dict[str, Any]) -> None:
+        """429 with retry_after when a message would exceed `limits` (arrival times)."""
+        limits = self.limits
+        if limits is None or method not in _MESSAGE_METHODS:
+            return
+        now = time.monotonic()
+        while self._recent and self._recent[0] <= now - limits.period:
+            self._recent.popleft()
+        chat = params.get("chat_id")
+        wait = 0.0
+        if len(self._recent) >= limits.overall:
+            wait = self._recent[0] + limits.period - now
+        last = self._chat_last.get(chat)
+        if last is not None and now - last < limits.chat_interval:
+            wait = max(wait, last + limits.chat_interval - now)
+        if wait > 0:
+            self.rate_limited += 1
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+        self._recent.append(now)
+        self._chat_last[chat] = now
 
     def _scripted(self, method: str) -> None:
         queue = self._failures[method.lower()]
@@ -447,13 +516,30 @@ class BotApiServer:
         offset = int(params.get("offset") or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        poll = _Poll(_REQUEST.get())
+        self._end_older_polls()
         timeout = float(params.get("timeout") or 0)
         if not self._updates and timeout > 0 and not self._closing.is_set():
             self._update_event.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._update_event.wait(), timeout)
+            self._polls.append(poll)
+            try:
+                await _first(self._update_event.wait(), poll.wake.wait(), seconds=timeout)
+            finally:
+                self._polls.remove(poll)
+        if poll.terminated:
+            raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
+                                "that only one bot instance is running")
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
+
+    def _end_older_polls(self) -> None:
+        """A new getUpdates ends the ones still waiting for a live client (a conflict)."""
+        for older in self._polls:
+            transport = older.request.transport
+            if transport is not None and not transport.is_closing():
+                older.terminated = True
+                self.conflicts += 1
+            older.wake.set()
 
     # --- records --------------------------------------------------------------------------
 
@@ -479,6 +565,17 @@ class BotApiServer:
         if entities:
             message["entities"] = entities
         return message
+
+
+async def _first(*waits: Awaitable[Any], seconds: float) -> None:
+    """Return when the first of `waits` finishes or after `seconds`."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def command_entities(text: str) -> list[dict[str, Any]]:

@@ -107,7 +107,9 @@ def test_help_on_every_subcommand() -> None:
     """`--help` works on the program and on every subcommand."""
     env = _env()
     for args in (["--help"], ["run", "--help"], ["stories", "--help"], ["rules", "--help"],
-                 ["rules", "check", "--help"], ["stories", "show", "--help"]):
+                 ["rules", "check", "--help"], ["stories", "show", "--help"],
+                 ["feeds", "--help"], ["feeds", "import", "--help"], ["feeds", "export", "--help"],
+                 ["feeds", "list", "--help"], ["outbox", "--help"], ["outbox", "retry", "--help"]):
         result = _newsbot(*args, env=env)
         assert result.returncode == 0 and "usage: newsbot" in result.stdout, args
 
@@ -139,7 +141,8 @@ def test_run_polls_on_schedule_and_stops_on_sigterm(tmp_path: Path, redis_url: s
         url = server.add("/feed.xml", rss([item], language="zh"))
         feeds = tmp_path / "feeds.yaml"
         feeds.write_text(f"feeds:\n  - url: {url}\n    interval: 0.5\n")
-        env = _env(REDIS_URL=redis_url, NEWSBOT_KEY_PREFIX=key_prefix, NEWSBOT_FEEDS=str(feeds))
+        env = _env(REDIS_URL=redis_url, NEWSBOT_KEY_PREFIX=key_prefix, NEWSBOT_FEEDS=str(feeds),
+                   NEWSBOT_HTTP_PORT="0")
         proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=REPO, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         lines: queue.Queue[str] = queue.Queue()

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from bot.dedup import fingerprints
 from bot.dedup.explain import explain, explain_text, list_stories
-from bot.dedup.features import strip_boilerplate
+from bot.dedup.features import analyse, latin_terms, strip_boilerplate, url_words
 from bot.dedup.index import StoryIndex
 from bot.dedup.quality import bcubed, replay
 from bot.feeds.seeds import read_seed_folder
@@ -180,3 +180,54 @@ def test_minhash_sees_copies_across_scripts_not_rewrites() -> None:
     copy = fingerprints.similarity(sig["001"], sig["var_001_traditional_cna.txt"])  # type: ignore[arg-type]
     rewrite = fingerprints.similarity(sig["001"], sig["002"])  # type: ignore[arg-type]
     assert copy >= 0.9 and rewrite <= 0.2
+
+
+async def test_one_batch_groups_the_seeds_like_one_at_a_time(store: Store) -> None:
+    """place_many with every seed in one round still gives {001, 002, 003}, {000}, {004}:
+    an article that would join a story its own round starts waits for the next round."""
+    arts = _articles()
+    names = ["004", "001", "002", "000", "003"]
+    placed = await _index(store).place_many([arts[n] for n in names], now=NOW)
+    ids = {n: p.story_id for n, p in zip(names, placed, strict=True)}
+    assert ids["001"] == ids["002"] == ids["003"]
+    assert len({ids["000"], ids["001"], ids["004"]}) == 3
+    assert [p.kind for p in placed] == ["new", "new", "joined", "new", "joined"]
+
+
+async def test_concurrent_batches_make_one_story_per_event(store: Store, redis_url: str,
+                                                           key_prefix: str) -> None:
+    """Two workers placing batches that split two events between them never split a story."""
+    other = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    arts = _articles()
+    try:
+        for round_ in range(6):
+            prefix = f"{key_prefix}b{round_}:"
+            first = _index(Store(store.redis, prefix=prefix))
+            second = _index(Store(other, prefix=prefix))
+            a, b = await asyncio.gather(
+                first.place_many([arts["001"], arts["own_clash_dw_1.txt"]], now=NOW),
+                second.place_many([arts["002"], arts["own_clash_rfi_2.txt"]], now=NOW))
+            assert a[0].story_id == b[0].story_id and a[1].story_id == b[1].story_id
+            assert a[0].story_id != a[1].story_id
+    finally:
+        await other.aclose()
+
+
+def test_headline_only_articles_count_their_url_slug() -> None:
+    """A title-only article adds its URL slug's words; one with a lead does not."""
+    url = "https://news.example/2014/03/11/juan-pablo-picks-nikki-in-bachelor-finale/123.html"
+    assert url_words(url) == "juan pablo picks nikki in bachelor finale"
+    bare = Article(outlet="x", title="Who won?", text="", url=url)
+    raw, _, _ = analyse(bare)
+    assert {"nikki", "bachelor", "final"} <= raw.keys()
+    led = replace(bare, text="The season ended on Monday night with a proposal. " * 3)
+    assert "nikki" not in analyse(led)[0]
+    assert url_words("https://news.example/a/7850592.html") == ""
+
+
+def test_english_words_are_stemmed_split_and_filtered() -> None:
+    """Plurals and verb forms share a stem, hyphens split words, stop words and letters go."""
+    terms = [t for t, _, _ in latin_terms("stocks fell as t-mobile's ceo said the stock falls")]
+    assert terms.count("stock") == 2 and "mobil" in terms and "ceo" in terms
+    assert not {"the", "as", "said", "t", "s"} & set(terms)
+    assert [t for t, _, e in latin_terms("troops 1500 and 12000") if e] == ["1500", "12000"]

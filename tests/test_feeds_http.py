@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import socket
+import ssl
+import subprocess
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
+from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.errors import FetchError, ParseError
-from bot.feeds.fetch import USER_AGENT, Fetcher, RateLimitedError, StatusError
+from bot.feeds.fetch import (
+    USER_AGENT,
+    BodyTooLargeError,
+    BoundedBody,
+    Fetcher,
+    RateLimitedError,
+    StatusError,
+    _Inflater,
+    freshness,
+)
 from bot.feeds.parse import parse_feed_async
 from bot.models import FeedSpec
 from tests.feedserver import FeedServer, atom, rss
@@ -225,3 +240,108 @@ async def test_unsupported_scheme_is_url_kind(fetcher: Fetcher) -> None:
     with pytest.raises(FetchError) as info:
         await fetcher.fetch("ftp://127.0.0.1/feed.xml")
     assert info.value.kind == "url"
+
+
+async def test_gzip_bomb_in_one_chunk_never_inflates_past_the_cap() -> None:
+    """Each inflate step yields at most the room left plus one byte, whatever the ratio."""
+    bomb = gzip.compress(b"\0" * (50 << 20))
+    assert len(bomb) < 65_536  # one network read's worth
+    body = BoundedBody("gzip", max_bytes=1 << 20)
+    layer = _Inflater("gzip")
+    assert len(layer.feed(bomb, 1000)) == 1001
+    with pytest.raises(BodyTooLargeError):
+        body.add(bomb)
+    assert len(body.content()) == 0
+
+
+@pytest.mark.parametrize("encoding", ["deflate-zlib", "deflate-raw", "gzip-members"])
+async def test_deflate_and_multi_member_gzip_are_decoded(srv: FeedServer, fetcher: Fetcher,
+                                                         encoding: str) -> None:
+    """deflate (zlib-wrapped or raw, as servers send both) and concatenated gzip decode."""
+    feed = rss([{"title": "deflated"}])
+    if encoding == "deflate-zlib":
+        body, header = zlib.compress(feed), "deflate"
+    elif encoding == "deflate-raw":
+        packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        body, header = packer.compress(feed) + packer.flush(), "deflate"
+    else:
+        half = len(feed) // 2
+        body, header = gzip.compress(feed[:half]) + gzip.compress(feed[half:]), "gzip"
+    url = srv.add(f"/{encoding}.xml", body, headers={"Content-Encoding": header})
+    assert (await fetcher.fetch(url)).content == feed
+
+
+async def test_unasked_content_encoding_is_a_network_error(srv: FeedServer,
+                                                           fetcher: Fetcher) -> None:
+    """A body in an encoding we did not ask for (br) fails clearly instead of as garbage."""
+    url = srv.add("/br.xml", b"\x1b\x00", headers={"Content-Encoding": "br"})
+    with pytest.raises(FetchError) as info:
+        await fetcher.fetch(url)
+    assert info.value.kind == "network" and "'br'" in str(info.value)
+    assert srv.requests("/br.xml")[-1]["accept-encoding"] == "gzip, deflate"
+
+
+FRESHNESS = [
+    # (response headers, seconds fresh)
+    ({"Cache-Control": "public, max-age=600"}, 600.0),
+    ({"Cache-Control": "max-age=600", "Age": "100"}, 500.0),
+    ({"Cache-Control": "no-cache, max-age=600"}, None),
+    ({"Expires": "Mon, 21 Oct 2024 09:00:00 GMT", "Date": "Mon, 21 Oct 2024 08:30:00 GMT"},
+     1800.0),
+    ({"Expires": "0"}, None),
+    ({}, None),
+]
+
+
+@pytest.mark.parametrize(("headers", "expected"), FRESHNESS)
+def test_freshness_from_cache_headers(headers: dict[str, str], expected: float | None) -> None:
+    """max-age less Age, else Expires less Date; no-cache or an unreadable date means none."""
+    assert freshness(httpx.Headers(headers)) == expected
+
+
+async def test_fetch_result_carries_max_age(srv: FeedServer, fetcher: Fetcher) -> None:
+    """A fetched response reports how long the server says it stays fresh."""
+    url = srv.add("/fresh.xml", rss([]), headers={"Cache-Control": "max-age=900"})
+    assert (await fetcher.fetch(url)).max_age == 900.0
+
+
+async def test_guarded_fetch_refuses_loopback_before_connecting(srv: FeedServer,
+                                                               fetcher: Fetcher) -> None:
+    """With guard=True a loopback URL fails with kind blocked and the server sees nothing."""
+    url = srv.add("/guarded.xml", rss([]))
+    with pytest.raises(FetchError) as info:
+        await fetcher.fetch(url, guard=True)
+    assert info.value.kind == "blocked" and srv.count("/guarded.xml") == 0
+    assert (await fetcher.fetch(url)).status == 200  # the feeds file's feeds may use loopback
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost, made by the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("guard", [False, True])
+async def test_https_feed_is_fetched_and_verified(tls_files: tuple[Path, Path],
+                                                  guard: bool) -> None:
+    """TLS works through both network backends; an untrusted certificate is refused."""
+    cert, key = tls_files
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    allow = [ipaddress.ip_network("127.0.0.1/32")]
+    with FeedServer(tls=server_side) as secure:
+        url = secure.add("/tls.xml", rss([{"title": "secure"}]))
+        async with Fetcher(timeout=5, ssl_context=trusting, allow_networks=allow) as trusted:
+            result = await trusted.fetch(url, guard=guard)
+            assert result.status == 200 and b"secure" in result.content
+        async with Fetcher(timeout=5, allow_networks=allow) as default_cas:
+            with pytest.raises(FetchError) as info:
+                await default_cas.fetch(url, guard=guard)
+    assert info.value.kind == "network" and "CERTIFICATE_VERIFY_FAILED" in str(info.value)

@@ -344,3 +344,23 @@ def test_reference_finds_what_the_table_tests_expect() -> None:
     assert reference.match(Rule(id="r", expression="x"), g.parse("NK", entities=entities)) \
         is None
     assert Path(SEEDS).is_dir()
+
+
+def test_gap_aliases_at_the_edge_of_their_reach_match_like_the_reference() -> None:
+    """Gap aliases right at GAP_WORDS words / GAP_CHARS characters and one past, in the title,
+    the text or both, title-scoped or not, alone or under NEAR: same as the reference."""
+    entities = Entities([
+        Entity(name="summon", aliases=("召见...大使", "summoned...envoy", "召见大使")),
+        Entity(name="korea-n", aliases=("朝鲜", "NK"))])
+    fillers = [" ".join(["word"] * n) for n in (GAP_WORDS - 1, GAP_WORDS, GAP_WORDS + 1)]
+    gaps = ["很" * n for n in (GAP_CHARS - 1, GAP_CHARS, GAP_CHARS + 1)]
+    pieces = [f"summoned {w} envoy" for w in fillers] + [f"召见{g}大使" for g in gaps] + [
+        "envoy summoned", "大使召见", "召见大使", "NK", "朝鲜", "summoned envoy summoned envoy"]
+    rng = random.Random(11)
+    articles = [Article(outlet="VOA", title=rng.choice(["", *pieces]),
+                        text=" ".join(rng.choices(pieces, k=rng.randint(1, 4))))
+                for _ in range(60)]
+    rules = [Rule(id=f"e{i}", expression=e) for i, e in enumerate([
+        "@summon", "title:@summon", "title:@summon + @summon", "@summon NEAR/3 @korea-n",
+        "@summon NEAR/12 NK", "title:(@summon NEAR/5 朝鲜)", "@korea-n -@summon"])]
+    assert assert_same(rules, articles, entities) > 40

@@ -1,19 +1,28 @@
 """MinHash fingerprints of an article's cleaned lead, and LSH bands to find copies in Redis.
 
-One-permutation MinHash (Li, Owen, Zhang 2012) with rotation densification: each character
-shingle is hashed once and falls into one of SIGNATURE_SIZE bins, the minimum per bin is the
-signature value. Two copies of one report (a republication, a new dateline, a changed title)
-agree on most positions; rewrites by another outlet agree on almost none. LSH_BANDS bands of
-LSH_ROWS values become Redis hash fields, so a copy is found with one HMGET, not a scan.
+One-permutation MinHash (Li, Owen, Zhang 2012) with rotation densification: each shingle is
+hashed once and falls into one of SIGNATURE_SIZE bins, the minimum per bin is the signature
+value. Shingles are 3 characters of Chinese text (it has no spaces) and 3 words of other text
+(as many shingles as words, not as letters: five times fewer to hash than character 5-grams,
+and the same verdicts on copies). Two copies of one report (a republication, a new dateline, a
+changed title) agree on most positions; rewrites by another outlet agree on almost none.
+LSH_BANDS bands of LSH_ROWS values become Redis hash fields, so a copy is found with one HMGET,
+not a scan.
 
-Shingle hashes are CPython's hash of a tuple of code points: deterministic across processes
-(integer hashing is not salted), fast (the loop runs in C). Signatures stored by one Python
-version are compared by the same version in practice; they expire with the window anyway.
+Shingle hashes are CPython's hash of a tuple of integers (code points, or CRC-32s of words):
+deterministic across processes (integer hashing is not salted), fast (the loop runs in C).
+Signatures stored by one Python version are compared by the same version in practice; they
+expire with the window anyway.
 """
 
 from __future__ import annotations
 
 import re
+import struct
+import zlib
+from functools import lru_cache
+from itertools import repeat
+from operator import and_, rshift
 
 from bot.text import is_cjk
 
@@ -21,39 +30,62 @@ SIGNATURE_SIZE = 64
 LSH_BANDS = 16
 LSH_ROWS = SIGNATURE_SIZE // LSH_BANDS
 FINGERPRINT_CHARS = 800
-MIN_SHINGLES = 40
+MIN_SHINGLES = 40  # character 3-grams: about 40 characters of Chinese
+MIN_WORD_SHINGLES = 12  # word 3-grams: about 14 words
 _MASK64 = (1 << 64) - 1
 _BIN_BITS = 6  # log2(SIGNATURE_SIZE)
 _NON_WORD_RE = re.compile(r"[\W_]+")
+_WORD_RE = re.compile(r"[^\W_]+")
+_PACK = struct.Struct(f">{SIGNATURE_SIZE}I")
 
 
 def shingle_hashes(text: str) -> set[int]:
-    """64-bit hashes of character shingles (3 for CJK text, 5 otherwise) of `text`."""
-    compact = _NON_WORD_RE.sub("", text[:FINGERPRINT_CHARS])
-    codes = list(map(ord, compact))
-    size = 3 if is_cjk(compact[:200]) else 5
-    grams = zip(*(codes[i:] for i in range(size)), strict=False)
-    return {h & _MASK64 for h in map(hash, grams)}
+    """64-bit hashes of the shingles of folded `text`: character 3-grams of Chinese text,
+    word 3-grams of other text."""
+    snippet = text[:FINGERPRINT_CHARS]
+    if is_cjk(snippet[:200]):
+        units = list(map(ord, _NON_WORD_RE.sub("", snippet)))
+    else:
+        units = list(map(_word_id, _WORD_RE.findall(snippet)))
+    grams = zip(units, units[1:], units[2:], strict=False)
+    return set(map(and_, map(hash, grams), repeat(_MASK64)))
+
+
+@lru_cache(maxsize=65_536)
+def _word_id(word: str) -> int:
+    """A process-independent number for a word."""
+    return zlib.crc32(word.encode())
 
 
 def signature(text: str) -> tuple[int, ...] | None:
     """The one-permutation MinHash of `text`'s shingles, or None when it is too short."""
     hashes = shingle_hashes(text)
-    if len(hashes) < MIN_SHINGLES:
+    if len(hashes) < (MIN_SHINGLES if is_cjk(text[:200]) else MIN_WORD_SHINGLES):
         return None
-    mins: list[int | None] = [None] * SIGNATURE_SIZE
-    for h in sorted(hashes):
-        slot = h & (SIGNATURE_SIZE - 1)
-        if mins[slot] is None:
-            mins[slot] = (h >> _BIN_BITS) & 0xFFFFFFFF
-    filled = [m for m in mins if m is not None]
-    if len(filled) < SIGNATURE_SIZE:  # densify: an empty bin borrows its right neighbour's
-        for i in range(SIGNATURE_SIZE):
-            if mins[i] is None:
-                j = next(k for k in range(1, SIGNATURE_SIZE) if mins[(i + k) % SIGNATURE_SIZE]
-                         is not None)
-                mins[i] = (mins[(i + j) % SIGNATURE_SIZE] or 0) ^ (j * 0x9E3779B1 & 0xFFFFFFFF)
-    return tuple(m or 0 for m in mins)
+    ordered = sorted(hashes, reverse=True)
+    # bin -> the value of its smallest hash: later (smaller) hashes overwrite, all in C
+    bins = map(and_, ordered, repeat(SIGNATURE_SIZE - 1))
+    values = map(and_, map(rshift, ordered, repeat(_BIN_BITS)), repeat(0xFFFFFFFF))
+    smallest = dict(zip(bins, values, strict=True))
+    if len(smallest) == SIGNATURE_SIZE:
+        return tuple(map(smallest.__getitem__, range(SIGNATURE_SIZE)))
+    return _densified(list(map(smallest.get, range(SIGNATURE_SIZE))))
+
+
+def _densified(mins: list[int | None]) -> tuple[int, ...]:
+    """Empty bins filled by rotation: bin i takes the nearest filled bin to its right (i + j,
+    around the circle), mixed with j, so unrelated sparse texts do not agree on empty bins."""
+    out = [0] * SIGNATURE_SIZE
+    carry, gap = 0, 0
+    for k in range(2 * SIGNATURE_SIZE - 1, -1, -1):  # right to left, twice round
+        value = mins[k % SIGNATURE_SIZE]
+        if value is not None:
+            carry, gap = value, 0
+        else:
+            gap += 1
+        if k < SIGNATURE_SIZE:
+            out[k] = carry ^ (gap * 0x9E3779B1 & 0xFFFFFFFF) if gap else carry
+    return tuple(out)
 
 
 def band_fields(sig: tuple[int, ...]) -> list[str]:
@@ -68,10 +100,10 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 
 
 def encode(sig: tuple[int, ...]) -> str:
-    """The signature as fixed-width hex, for storage."""
-    return "".join(f"{v:08x}" for v in sig)
+    """The signature as fixed-width hex (8 digits a value), for storage."""
+    return _PACK.pack(*sig).hex()
 
 
 def decode(text: str) -> tuple[int, ...]:
     """The signature from `encode`'s hex."""
-    return tuple(int(text[i:i + 8], 16) for i in range(0, len(text), 8))
+    return _PACK.unpack(bytes.fromhex(text))

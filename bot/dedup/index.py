@@ -5,13 +5,28 @@ then MinHash LSH bands of the cleaned lead (a republication, a new dateline, a c
 A copy from the same outlet is dropped; one from another outlet joins the original's story.
 Layer two finds candidate stories through an inverted index of salient terms (sorted sets
 scored by event time, capped in length, expiring with the window) and scores each candidate's
-centroid (`scoring.evaluate`); the best above `threshold` is joined, else a new story starts.
+centroid (`scoring.evaluate`). Of the candidates at or above `threshold`, the article joins the
+one with the best score plus SIZE_PRIOR * log2(its article count): a story many outlets already
+carry is the likelier home than a one-article offshoot that scores a little closer. None above
+the threshold: a new story.
 
-Every step runs against Redis in two round trips: one Lua script reads everything (copy keys,
-LSH buckets, postings, candidate profiles, document frequencies), one Lua script writes. The
-read happens under WATCH of the article's copy keys and posting keys, and the write checks the
-joined story's version, so two workers placing related articles at the same moment serialize:
-whoever commits second sees a changed key, retries, and finds the first one's story.
+Reads and writes go through two Lua scripts (scripts.py), each taking a round of up to
+ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its articles in
+rounds and analyses the next round's articles while the last round's write runs on the server.
+There is no WATCH: the write checks that no copy key appeared, that the joined story's version
+is the one read, and, for a new story, that no other writer added a story to the article's
+salient postings since the read (per-term stamps). A refused write is retried with a fresh
+read, so two workers placing related articles at the same moment serialize: whoever commits
+second sees the first one's story. Inside one round, an article that would join a story an
+earlier article of the same round starts (or that joins a story already changed in the round)
+waits for the next round, for the same reason.
+
+Two client-side caches save work that does not change between reads: story profiles parsed
+from JSON (kept by story id and version; a changed story is re-parsed), and document
+frequencies of terms (refetched once the window's article count moved by DF_REFRESH of what it
+was, so IDF stays within a few per cent of the server's counts). The cached IDF also picks an
+article's salient terms (weight times IDF), so postings are read and written for the words
+that tell stories apart, not for the words every story uses.
 
 Dated articles meet stories within the window around their own publication time (replayed 2024
 articles group by 2024 times); an undated article is placed at its first-seen time and meets
@@ -23,17 +38,35 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import secrets
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
-from redis.exceptions import NoScriptError, WatchError
+from redis.exceptions import NoScriptError
 
 from bot.dedup import fingerprints, scripts
-from bot.dedup.features import MAX_TERMS, Features, analyse, salient_terms, vectorize
-from bot.dedup.scoring import Evidence, Profile, evaluate, idf_weights
+from bot.dedup.features import (
+    MAX_TERMS,
+    SHORT_LEAD,
+    Features,
+    analyse,
+    salient_terms,
+    vectorize,
+)
+from bot.dedup.scoring import (
+    NAME_WEIGHT,
+    Evidence,
+    Profile,
+    evaluate,
+    explained,
+    idf_weights,
+)
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
 from bot.store import Store, done, story_from_json, story_to_json
@@ -41,13 +74,18 @@ from bot.text import canonical_url, normalized_title
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.4  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
-SHORT_LEAD = 100
+SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 COPY_SIMILARITY = 0.75
 MAX_CANDIDATES = 8
-POSTINGS_PER_TERM = 32
+POSTINGS_PER_TERM = 16
 POSTINGS_KEPT = 256
 MAX_LSH_MATCHES = 8
 MAX_ATTEMPTS = 50
+ROUND_SIZE = 64  # articles per read and write call
+STAMPS_KEPT = 64  # per term: the stories most recently posted under it, for the write check
+PROFILE_CACHE = 4096
+DF_REFRESH = 0.1
+DF_CACHE = 200_000
 _DAY = 86_400
 _SOURCES = {"read": scripts.READ, "write": scripts.WRITE}
 
@@ -73,6 +111,17 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class _DfAsk:
+    """What one read asks of the document frequencies: these terms' counts (the others are
+    `known`), and the window's article count if `count`."""
+
+    days: tuple[str, ...]
+    terms: list[str]
+    known: dict[str, int]
+    count: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Probe:
     """What placing one article needs, computed once before any round trip."""
 
@@ -83,10 +132,15 @@ class _Probe:
     time: float | None
     when: datetime
     copy_keys: list[str]
+    df_days: tuple[str, ...]
+    bands: list[str]
+    ask: _DfAsk  # document frequencies: the cached ones and those the read must fetch
 
 
 @dataclass(frozen=True, slots=True)
 class _Decision:
+    """What one read led to; `profile` and `version` are the joined story's as read."""
+
     kind: Literal["new", "joined", "copy"]
     story_id: str
     score: float
@@ -94,6 +148,59 @@ class _Decision:
     profile: Profile | None = None
     version: int = 0
     feats: Features | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One article's planned write: the story it makes or changes and the profile after."""
+
+    index: int
+    kind: Literal["new", "joined"]
+    story_id: str
+    score: float
+    reason: str
+    version: int
+    profile: Profile
+    salient: tuple[str, ...]
+    args: tuple[str, str, str]  # the write script's three arguments for this article
+    story: Story | None
+
+
+@dataclass(slots=True)
+class _DfCache:
+    """Document frequencies of terms over one range of days, with the article count then."""
+
+    days: tuple[str, ...] = ()
+    total: int = 0
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # term -> (df, total)
+
+    def lookup(self, raw: Mapping[str, float], days: tuple[str, ...]
+               ) -> tuple[list[str], dict[str, int]]:
+        """The terms of `raw` a read must fetch (never fetched for these days, or fetched
+        when the window held DF_REFRESH more or fewer articles), and the counts of the rest."""
+        if days != self.days:
+            return list(raw), {}
+        total, counts, fetch, known = self.total, self.counts, [], {}
+        for term in raw:
+            entry = counts.get(term)
+            if entry is None or abs(total - entry[1]) > DF_REFRESH * max(entry[1], 20):
+                fetch.append(term)
+            else:
+                known[term] = entry[0]
+        return fetch, known
+
+    def update(self, probe: _Probe, fetched: dict[str, int], total: int) -> None:
+        """Keep what a read fetched for the latest range of days seen."""
+        if probe.df_days > self.days:  # a later range of days: start over
+            self.days, self.counts = probe.df_days, {}
+        if probe.df_days != self.days:  # an older range (a replay): used once, not kept
+            return
+        self.total = total
+        if len(self.counts) > DF_CACHE:
+            self.counts.clear()
+        for term, count in fetched.items():
+            self.counts[term] = (count, total)
 
 
 def exact_keys(article: Article) -> list[tuple[str, str]]:
@@ -113,11 +220,15 @@ def _digest(value: str) -> str:
     return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
 
 
-def _days(start: float, end: float) -> list[str]:
+def _days(start: float, end: float) -> tuple[str, ...]:
     """The UTC day names from `start` to `end` inclusive."""
-    first, last = int(start // _DAY), int(end // _DAY)
-    return [datetime.fromtimestamp(d * _DAY, tz=UTC).strftime("%Y%m%d")
-            for d in range(first, last + 1)]
+    return tuple(_day(d) for d in range(int(start // _DAY), int(end // _DAY) + 1))
+
+
+@lru_cache(maxsize=1024)
+def _day(number: int) -> str:
+    """The name (YYYYMMDD) of UTC day `number` since the epoch."""
+    return datetime.fromtimestamp(number * _DAY, tz=UTC).strftime("%Y%m%d")
 
 
 class StoryIndex:
@@ -130,6 +241,15 @@ class StoryIndex:
         self.seen_ttl = seen_seconds
         self.threshold = threshold
         self._shas: dict[str, str] = {}
+        self._profiles: dict[str, tuple[str, Profile]] = {}  # story id -> (version, profile)
+        self._df = _DfCache()
+        keys = store.keys
+        vec_pre, vec_suf = self._vec = keys.story_vector("\x00").split("\x00")
+        self._seq_key = keys("dedup", "seq")
+        self._term_pre = keys.term("")
+        self._stamp_pre = keys("termnew", "")
+        self._read_head = [self._seq_key, POSTINGS_PER_TERM, MAX_CANDIDATES, MAX_LSH_MATCHES,
+                           vec_pre, vec_suf, self._term_pre]
 
     async def assign(self, article: Article, *, now: datetime) -> Assignment | None:
         """Put `article` into the story it reports, creating one if none fits.
@@ -143,109 +263,228 @@ class StoryIndex:
 
     async def place(self, article: Article, *, now: datetime) -> Placement:
         """Place `article` and say how: new story, joined (with the score), or a copy."""
-        probe = self._probe(article, now=now)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                placed = await self._attempt(probe, now=now)
-            except WatchError:
-                placed = None
-            except NoScriptError:
-                self._shas.clear()
-                placed = None
-            if placed is not None:
-                return placed
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise StoreError(f"dedup: could not place {article.url or article.title!r}: "
-                         f"{MAX_ATTEMPTS} conflicting writers in a row")
+        return (await self.place_many([article], now=now))[0]
+
+    async def place_many(self, articles: Sequence[Article], *, now: datetime
+                         ) -> list[Placement]:
+        """Place `articles` as if one after another (in that order), ROUND_SIZE at a time.
+
+        Each round reads for its articles in one call, decides, and writes in one call; an
+        article whose write was refused, or that would join a story an earlier article of the
+        round starts, goes again at the head of the next round. While a round's write runs on
+        the server, the next articles are analysed here.
+        """
+        probes: list[_Probe] = []
+        results: list[Placement | None] = [None] * len(articles)
+        tries = [0] * len(articles)
+        retry: list[int] = []
+        landing: asyncio.Task[list[int]] | None = None
+        try:
+            while True:
+                start = len(probes)
+                probes.extend(self._probe(article, now=now) for article in
+                              articles[start:start + max(ROUND_SIZE - len(retry), 0)])
+                if landing is not None:
+                    retry = sorted([*retry, *await landing])
+                    landing = None
+                batch = [*retry, *range(start, len(probes))]
+                if not batch:
+                    return [r for r in results if r is not None]
+                self._count_tries(batch, tries, probes)
+                if retry and len(batch) == len(retry):  # only conflicts left: back off a bit
+                    await asyncio.sleep(random.uniform(0, 0.0005 * max(tries)))
+                try:
+                    retry, landing = await self._round(probes, batch, results, now=now)
+                except NoScriptError:
+                    self._shas.clear()
+                    retry = batch
+        finally:
+            if landing is not None:
+                landing.cancel()
+
+    @staticmethod
+    def _count_tries(batch: list[int], tries: list[int], probes: list[_Probe]) -> None:
+        """Count one more try for each of `batch`; give up past MAX_ATTEMPTS."""
+        for i in batch:
+            tries[i] += 1
+            if tries[i] > MAX_ATTEMPTS:
+                article = probes[i].article
+                raise StoreError(f"dedup: could not place {article.url or article.title!r}: "
+                                 f"{MAX_ATTEMPTS} conflicting writers in a row")
 
     def _probe(self, article: Article, *, now: datetime) -> _Probe:
         raw, entities, lead = analyse(article)
         raw = dict(sorted(raw.items(), key=lambda kv: -kv[1])[:MAX_TERMS])
-        feats = Features(vector={}, salient=salient_terms(raw), entities=entities, lead=lead)
-        keys = self.store.keys
         when = article.published or now
-        return _Probe(article=article, raw=raw, feats=feats,
-                      sig=fingerprints.signature(lead), when=when,
-                      time=article.published.timestamp() if article.published else None,
-                      copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)])
-
-    async def _attempt(self, probe: _Probe, *, now: datetime) -> Placement | None:
-        """One optimistic try: WATCH, read, decide, write; None when another writer won."""
+        at = when.timestamp()
+        days = _days(at - self.window, at)
+        fetch, known = self._df.lookup(raw, days)
+        idf = idf_weights(raw, known, self._df.total) if known else None
+        feats = Features(vector={}, salient=salient_terms(raw, idf=idf), entities=entities,
+                         lead=lead)
         keys = self.store.keys
-        term_keys = [keys.term(t) for t in probe.feats.salient]
-        read_sha, write_sha = await self._script("read"), await self._script("write")
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            await pipe.watch(*probe.copy_keys, *term_keys)
-            read_args = self._read_args(probe, term_keys, now=now)
-            found: list[Any] = await done(pipe.evalsha(read_sha, *read_args))  # type: ignore[arg-type]
-            decision = self._decide(probe, found)
-            if decision.kind == "copy":
-                await pipe.unwatch()  # type: ignore[no-untyped-call]
-                return Placement("copy", decision.story_id, decision.score, decision.reason)
-            story_id, args, new_story = self._write_args(probe, decision, term_keys, now=now)
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.evalsha(write_sha, *args)
-            (result,) = await pipe.execute()
-        if result[0] != "ok":
-            return None
-        story = new_story or story_from_json(result[1])[0]
-        return Placement(decision.kind, story_id, decision.score, decision.reason, story)
+        sig = fingerprints.signature(lead)
+        return _Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
+                      time=article.published.timestamp() if article.published else None,
+                      copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
+                      df_days=days, bands=fingerprints.band_fields(sig) if sig else [],
+                      ask=_DfAsk(days, fetch, known, count=True))
 
-    async def _script(self, name: str) -> str:
+    async def _round(self, probes: list[_Probe], pending: list[int],
+                     results: list[Placement | None], *, now: datetime
+                     ) -> tuple[list[int], asyncio.Task[list[int]] | None]:
+        """One read call, then one write call sent for `pending`: returns the indices to
+        retry and the task that lands the write (it returns the refused indices)."""
+        asks: list[_DfAsk] = []
+        for i in pending:  # the window's article count: once a round for each range of days
+            ask = probes[i].ask
+            count = bool(ask.terms) or all(a.days != ask.days for a in asks if a.count)
+            asks.append(replace(ask, count=count))
+        entries = [self._read_entry(probes[i], ask, now=now)
+                   for i, ask in zip(pending, asks, strict=True)]
+        found = await self._run("read", [*self._read_head, *entries])
+        seq = int(found[0])
+        writes: dict[str, _Write] = {}  # story id -> this round's write to it
+        retry: list[int] = []
+        nearby: dict[str, set[str]] = {}  # salient term -> stories this round starts
+        totals: dict[tuple[str, ...], int] = {}
+        for i, ask, reply in zip(pending, asks, found[1:], strict=True):
+            decision = self._decide(probes[i], reply, ask, totals, seq=seq)
+            if decision.kind == "copy":
+                results[i] = Placement("copy", decision.story_id, decision.score,
+                                       decision.reason)
+            elif self._depends(probes[i], decision, writes, nearby):
+                retry.append(i)
+            else:
+                write = self._plan(i, probes[i], decision, now=now)
+                writes[write.story_id] = write
+                if write.kind == "new":
+                    for term in write.salient:
+                        nearby.setdefault(term, set()).add(write.story_id)
+        if not writes:
+            return retry, None
+        landing = asyncio.create_task(self._land(list(writes.values()), results, now=now))
+        await asyncio.sleep(0)  # let the task send the write before the caller computes on
+        return retry, landing
+
+    async def _land(self, planned: list[_Write], results: list[Placement | None], *,
+                    now: datetime) -> list[int]:
+        """Run the round's write call; record the placements, return the refused indices."""
+        try:
+            replies = await self._run("write", [*self._write_head(now),
+                                                *(a for w in planned for a in w.args)])
+        except NoScriptError:
+            self._shas.clear()
+            return [w.index for w in planned]
+        refused: list[int] = []
+        for write, reply in zip(planned, replies, strict=True):
+            if reply[0] != "ok":
+                refused.append(write.index)
+                continue
+            self._remember(write.story_id, str(write.version + 1), write.profile)
+            story = write.story or story_from_json(reply[1])[0]
+            results[write.index] = Placement(write.kind, write.story_id, write.score,
+                                             write.reason, story)
+        return refused
+
+    async def _run(self, name: str, args: list[Any]) -> list[Any]:
+        """EVALSHA of one of the scripts (loaded on first use) with no keys declared."""
         if name not in self._shas:
             self._shas[name] = await self.store.redis.script_load(_SOURCES[name])
-        return self._shas[name]
+        reply: Any = await done(self.store.redis.evalsha(self._shas[name], 0, *args))
+        return list(reply)
 
-    def _read_args(self, probe: _Probe, term_keys: list[str], *, now: datetime) -> list[Any]:
-        """numkeys, keys and arguments of scripts/read.lua."""
+    def _read_entry(self, probe: _Probe, ask: _DfAsk, *, now: datetime) -> str:
+        """The read script's JSON argument for one article."""
         keys = self.store.keys
         t = probe.time
         at = t if t is not None else now.timestamp()
-        lsh_keys = [keys.lsh(d) for d in _days(at - self.window, at + self.window)]
-        df_keys = [keys.doc_freq(d) for d in _days(at - self.window, at)]
-        bands = fingerprints.band_fields(probe.sig) if probe.sig else []
-        terms = list(probe.raw)
-        vec_prefix, vec_suffix = keys.story_vector("\x00").split("\x00")
-        ver_prefix, ver_suffix = keys.story_version("\x00").split("\x00")
-        all_keys = [*probe.copy_keys, *term_keys, *lsh_keys, *df_keys]
-        argv: list[Any] = [
-            len(probe.copy_keys), len(term_keys), len(lsh_keys), len(df_keys),
-            "" if t is None else t - self.window, "" if t is None else t + self.window,
-            POSTINGS_PER_TERM, MAX_CANDIDATES, MAX_LSH_MATCHES,
-            vec_prefix, vec_suffix, ver_prefix, ver_suffix, len(bands), *bands, *terms]
-        return [len(all_keys), *all_keys, *argv]
+        return json.dumps({
+            "copy": probe.copy_keys,
+            "lsh": [keys.lsh(d) for d in _days(at - self.window, at + self.window)],
+            "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
+            "tmin": None if t is None else t - self.window,
+            "tmax": None if t is None else t + self.window,
+            "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms},
+            ensure_ascii=False)
 
-    def _decide(self, probe: _Probe, found: list[Any]) -> _Decision:
-        """Copy, join or new story, from what the read script returned."""
+    def _decide(self, probe: _Probe, found: list[Any], ask: _DfAsk,
+                totals: dict[tuple[str, ...], int], *, seq: int) -> _Decision:
+        """Copy, join or new story, from what the read script returned for `probe` (the
+        window's article count comes from the first reply of the round that counted it)."""
         if found[0] == "copy":
             return _Decision("copy", found[1], 1.0, f"same {found[2]} as an earlier article")
-        _, sigs, flat, freqs, total = found
-        profiles = {flat[i]: (Profile.from_json(flat[i + 1]), int(flat[i + 2]))
-                    for i in range(0, len(flat), 3)}
-        feats = self._weigh(probe, doc_freq=dict(zip(probe.raw, map(int, freqs), strict=False)),
-                            total=int(total))
+        _, sigs, flat, freqs, counted = found
+        profiles = {flat[i]: parsed for i in range(0, len(flat), 2)
+                    if (parsed := self._profile(flat[i], flat[i + 1])) is not None}
+        if ask.count:
+            totals[ask.days] = int(counted)
+        total = totals.get(ask.days, self._df.total)  # the counting read found a copy
+        fetched = dict(zip(ask.terms, map(int, freqs), strict=True))
+        self._df.update(probe, fetched, total)
+        doc_freq = ask.known | fetched
+        feats = replace(probe.feats,
+                        vector=vectorize(probe.raw, idf_weights(probe.raw, doc_freq, total)))
         near = self._near_copy(probe, feats, sigs, profiles)
         if near is not None:
-            return near
-        threshold = self.threshold * (SHORT_FACTOR if len(feats.lead) < SHORT_LEAD else 1.0)
-        best: tuple[Evidence, str] | None = None
-        for story_id, (profile, _) in profiles.items():
-            evidence = evaluate(feats, profile, time=probe.time, window=self.window)
-            if best is None or evidence.score > best[0].score:
-                best = (evidence, story_id)
-        if best is None or best[0].score < threshold:
-            why = best[0].reason(threshold) if best else "no candidate story"
-            return _Decision("new", "", 1.0, f"new story (best: {why})", feats=feats)
-        evidence, story_id = best
+            return replace(near, seq=seq)
+        threshold = self._threshold(feats)
+        best = self._best(feats, {sid: p for sid, (p, _) in profiles.items()},
+                          time=probe.time, threshold=threshold)
+        if best is None:
+            return _Decision("new", "", 1.0, "new story (best: no candidate story)",
+                             feats=feats, seq=seq)
+        evidence, story_id, note = best
+        if evidence.score < threshold:
+            return _Decision("new", "", 1.0, f"new story (best: {evidence.reason(threshold)})",
+                             feats=feats, seq=seq)
         profile, version = profiles[story_id]
-        return _Decision("joined", story_id, evidence.score, evidence.reason(threshold),
-                         profile, version, feats)
+        return _Decision("joined", story_id, evidence.score,
+                         explained(evidence, feats, profile).reason(threshold) + note,
+                         profile, version, feats, seq)
 
-    @staticmethod
-    def _weigh(probe: _Probe, *, doc_freq: dict[str, int], total: int) -> Features:
-        """The probe's features with IDF from the window's document frequencies."""
-        idf = idf_weights(probe.raw, doc_freq, total)
-        return replace(probe.feats, vector=vectorize(probe.raw, idf))
+    def _threshold(self, feats: Features) -> float:
+        """The score to reach: lower for a headline-only article (fewer terms to share)."""
+        return self.threshold * (SHORT_FACTOR if len(feats.lead) < SHORT_LEAD else 1.0)
+
+    def _best(self, feats: Features, profiles: dict[str, Profile], *, time: float | None,
+              threshold: float) -> tuple[Evidence, str, str] | None:
+        """The story to join: best score plus size prior among those at or above the
+        threshold (else the best below it, for the reason), with a note when the prior chose."""
+        scored = [(evaluate(feats, p, time=time, window=self.window), sid)
+                  for sid, p in profiles.items()]
+        if not scored:
+            return None
+        closest = max(scored, key=lambda es: es[0].score)
+        passing = [es for es in scored if es[0].score >= threshold]
+        if not passing:
+            return closest[0], closest[1], ""
+        chosen = max(passing, key=lambda es: es[0].score
+                     + SIZE_PRIOR * math.log2(profiles[es[1]].count))
+        if chosen[1] == closest[1]:
+            return chosen[0], chosen[1], ""
+        return chosen[0], chosen[1], (
+            f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
+            f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
+
+    def _profile(self, story_id: str, stored: str) -> tuple[Profile, int] | None:
+        """The parsed profile and version of a candidate from its stored "version\nJSON"
+        (from the cache when that version was parsed before)."""
+        version, _, raw = stored.partition("\n")
+        if not version.isdigit():
+            return None  # stored by an earlier version of this module: left to age out
+        cached = self._profiles.get(story_id)
+        if cached is not None and cached[0] == version:
+            return cached[1], int(version)
+        profile = Profile.from_json(raw)
+        self._remember(story_id, version, profile)
+        return profile, int(version)
+
+    def _remember(self, story_id: str, version: str, profile: Profile) -> None:
+        self._profiles.pop(story_id, None)
+        if len(self._profiles) >= PROFILE_CACHE:  # drop the least recently stored
+            del self._profiles[next(iter(self._profiles))]
+        self._profiles[story_id] = (version, profile)
 
     def _near_copy(self, probe: _Probe, feats: Features, sigs: list[str],
                    profiles: dict[str, tuple[Profile, int]]) -> _Decision | None:
@@ -267,9 +506,24 @@ class StoryIndex:
         profile, version = profiles[story_id]
         return _Decision("joined", story_id, sim, reason, profile, version, feats)
 
-    def _write_args(self, probe: _Probe, decision: _Decision, term_keys: list[str], *,
-                    now: datetime) -> tuple[str, list[Any], Story | None]:
-        """The story id, numkeys+keys+arguments of scripts/write.lua, and a new story."""
+    def _depends(self, probe: _Probe, decision: _Decision, writes: dict[str, _Write],
+                 nearby: dict[str, set[str]]) -> bool:
+        """True when an earlier write of this round may change where `probe` goes: it joins
+        the same story, or one of the stories started this round that share most of the
+        probe's salient terms (as the read ranks candidates) would take it. (Stories joined
+        this round were there to read, if not with their newest article.)"""
+        if decision.story_id in writes:
+            return True
+        feats = decision.feats or probe.feats
+        threshold = self._threshold(feats)
+        shared = Counter(sid for t in probe.feats.salient for sid in nearby.get(t, ()))
+        return any(evaluate(feats, writes[sid].profile, time=probe.time,
+                            window=self.window).score >= threshold
+                   for sid, _ in shared.most_common(MAX_CANDIDATES))
+
+    def _plan(self, index: int, probe: _Probe, decision: _Decision, *, now: datetime
+              ) -> _Write:
+        """The write script's JSON argument for one article, and what it will make."""
         keys, article = self.store.keys, probe.article
         feats = decision.feats or probe.feats
         member = StoryArticle(
@@ -277,33 +531,43 @@ class StoryIndex:
             dated=probe.time is not None, path=article.path, score=round(decision.score, 4),
             reason=decision.reason)
         new_story: Story | None = None
+        entry: dict[str, Any]
         if decision.profile is None:
+            kind: Literal["new", "joined"] = "new"
             story_id = f"{probe.when:%Y%m%d}-{secrets.token_hex(4)}"
             new_story = Story(id=story_id, headline=article.title, first_seen=now, updated=now,
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
+            entry = {"vec": feats.vector, "floor": self._threshold(feats) - NAME_WEIGHT}
         else:
-            story_id = decision.story_id
+            kind, story_id = "joined", decision.story_id
             payload = _member_json(member)
             profile = decision.profile.add(feats, time=probe.time)
-        index_time = profile.first if profile.first is not None else now.timestamp()
-        day = probe.when.strftime("%Y%m%d")
-        article_id = _digest(f"{article.outlet}\n{article.url}\n{article.title}")
-        sig_record = (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
-                      if probe.sig else "")
-        bands = fingerprints.band_fields(probe.sig) if probe.sig else []
-        story_keys = [keys.story(story_id), keys.story_vector(story_id),
-                      keys.story_version(story_id), keys.stories(), keys.lsh(day),
-                      keys.doc_freq(day)]
-        all_keys = [*story_keys, *term_keys, *probe.copy_keys]
-        argv: list[Any] = [
-            decision.version, story_id, payload, profile.to_json(),
-            "" if probe.time is None else probe.time, now.timestamp(), now.timestamp(),
-            self.window + _DAY, self.window, self.seen_ttl, POSTINGS_KEPT, index_time,
-            len(term_keys), len(probe.copy_keys), article_id, sig_record, len(bands), *bands,
-            *feats.vector]
-        return story_id, [len(all_keys), *all_keys, *argv], new_story
+            entry = {}
+        day = _day(int(probe.when.timestamp() // _DAY))
+        entry |= {
+            "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
+            "score": profile.first if profile.first is not None else now.timestamp(),
+            "aid": _digest(f"{article.outlet}\n{article.url}\n{article.title}"),
+            "sig": (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
+                    if probe.sig else ""),
+            "bands": probe.bands, "salient": probe.feats.salient, "terms": list(feats.vector),
+            "copy": probe.copy_keys,
+            "keys": {"story": keys.story(story_id), "vec": keys.story_vector(story_id),
+                     "lsh": keys.lsh(day),
+                     "df": keys.doc_freq(day)}}
+        return _Write(index=index, kind=kind, story_id=story_id, score=decision.score,
+                      reason=decision.reason, version=decision.version, profile=profile,
+                      salient=probe.feats.salient,
+                      args=(json.dumps(entry, ensure_ascii=False), profile.to_json(), payload),
+                      story=new_story)
+
+    def _write_head(self, now: datetime) -> list[Any]:
+        keys = self.store.keys
+        return [self._seq_key, keys.stories(), now.timestamp(), self.window + _DAY,
+                self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_pre,
+                STAMPS_KEPT, *self._vec]
 
 
 def _member_json(member: StoryArticle) -> str:

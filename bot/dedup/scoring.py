@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import repeat
+from operator import mul
 
 from bot.dedup.features import Features, cosine, merge
 
@@ -20,6 +22,7 @@ NAME_WEIGHT = 0.10
 TIME_WEIGHT = 0.10
 MAX_ENTITIES = 80
 SHOWN_TERMS = 6
+_UNITS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +36,26 @@ class Profile:
     last: float | None = None
 
     def to_json(self) -> str:
-        """Compact JSON for the story's vector key."""
-        return json.dumps({"c": {t: round(v, 5) for t, v in self.centroid.items()},
+        """Compact JSON for the story's vector key (weights in millionths: integers print
+        three times faster than floats, and this runs for every placed article)."""
+        return json.dumps({"w": dict(zip(self.centroid, map(round, map(
+                               mul, self.centroid.values(), repeat(_UNITS))), strict=True)),
                            "n": self.count, "e": sorted(self.entities),
                            "t0": self.first, "t1": self.last}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
-        """The profile stored by `to_json` (or a bare centroid from the first version)."""
+        """The profile stored by `to_json` (or by earlier versions: float weights under "c",
+        or a bare centroid)."""
         data = json.loads(raw)
-        if "c" not in data:
+        if "w" in data:
+            centroid = dict(zip(data["w"], map(mul, data["w"].values(), repeat(1 / _UNITS)),
+                                strict=True))
+        elif "c" in data:
+            centroid = data["c"]
+        else:
             return cls(centroid=data)
-        return cls(centroid=data["c"], count=data["n"], entities=frozenset(data["e"]),
+        return cls(centroid=centroid, count=data["n"], entities=frozenset(data["e"]),
                    first=data["t0"], last=data["t1"])
 
     @classmethod
@@ -89,10 +100,15 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     gap = 0.0
     if time is not None and profile.first is not None and profile.last is not None:
         gap = max(0.0, profile.first - time, time - profile.last) / window
+    return Evidence(cosine=cosine(feats.vector, profile.centroid), names=names,
+                    time=min(gap, 1.0))
+
+
+def explained(evidence: Evidence, feats: Features, profile: Profile) -> Evidence:
+    """`evidence` with the terms that carried it (computed for the chosen story only)."""
     shared = sorted(((v * profile.centroid.get(t, 0.0), t) for t, v in feats.vector.items()
                      if t in profile.centroid), reverse=True)
-    return Evidence(cosine=cosine(feats.vector, profile.centroid), names=names,
-                    time=min(gap, 1.0), shared=tuple(t for _, t in shared[:SHOWN_TERMS]))
+    return replace(evidence, shared=tuple(t for _, t in shared[:SHOWN_TERMS]))
 
 
 def _overlap(mine: frozenset[str], theirs: frozenset[str]) -> float:

@@ -1,132 +1,241 @@
-"""The two Lua scripts of story assignment: one read and one write per article, each atomic.
+"""The two Lua scripts of story assignment: a batch read and a batch write, each atomic.
 
 Kept as Python strings so they ship inside the package. Key names are built by `Keys` in Python
-and passed in; the only names composed here are a candidate story's vector and version keys,
-from the prefix/suffix pairs the caller passes (so `Keys` stays the one place that names keys).
+and passed in, whole or as prefixes (and a suffix) from which the scripts compose a candidate
+story's vector key (version, newline, profile JSON) and a term's posting and stamp keys (so
+`Keys` stays the one place that names keys). Each article's part travels as one JSON argument:
+packing hundreds of separate arguments cost more than running the scripts.
+
+No WATCH: the read returns the index's sequence number, and the write refuses an article
+(`conflict`) when one of its copy keys appeared, the joined story's version moved, or, for a new
+story, another writer has since added to one of the article's salient postings a story close
+enough that the article might have joined it. Each term's stamp key (a sorted set: story id ->
+sequence number of the write that posted it, the newest STAMPS_KEPT kept) says which stories arrived
+after the read; "close enough" is a plain cosine of the article's vector with that story's
+centroid plus the most the names could add, against the article's threshold: conservative, so
+an unrelated story posted under a shared word costs no retry, and a related one always does.
+Stories of the same write call do not count: the client already checked the round against
+itself.
 """
 
 from __future__ import annotations
 
-# KEYS: copy keys [nc], posting keys [nt], LSH day hashes [nl], document-frequency days [nd]
-# ARGV: nc nt nl nd tmin tmax per_term max_candidates max_lsh vec_pre vec_suf ver_pre ver_suf
-#       nb bands[nb] terms[...]
-# Returns {"copy", story_id, kind} or {"ok", signatures, {id, profile, version}..., df, total}.
+# ARGV: 1 sequence key, 2 per_term, 3 max_candidates, 4 max_lsh, 5 vec_pre, 6 vec_suf,
+#       7 term_pre, then one JSON object per article:
+#       {copy: [keys], lsh: [day hashes], df: [day hashes, or none when the caller knows the
+#        count], tmin, tmax (null: undated), bands: [fields], salient: [terms],
+#        terms: [terms whose document frequency is wanted]}
+# Returns {seq, result...}, each result {"copy", story_id, kind} or
+#         {"ok", signatures, {id, "version\nprofile"}..., df, total}.
 READ = """
-local nc, nt, nl, nd = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local tmin, tmax = ARGV[5], ARGV[6]
-local per_term, max_cand, max_lsh = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local vec_pre, vec_suf, ver_pre, ver_suf = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
-local nb = tonumber(ARGV[14])
-local bands, terms = {}, {}
-for i = 1, nb do bands[i] = ARGV[14 + i] end
-for i = 15 + nb, #ARGV do terms[#terms + 1] = ARGV[i] end
-for i = 1, nc do
-  local id = redis.call('GET', KEYS[i])
-  if id then return {'copy', id, string.match(KEYS[i], ':seen:([^:]+):') or 'key'} end
-end
-local hits, sigs, seen = {}, {}, {}
-if nb > 0 then
-  for i = 1, nl do
-    local key = KEYS[nc + nt + i]
-    for _, aid in ipairs(redis.call('HMGET', key, unpack(bands))) do
-      if aid and not seen[aid] and #sigs < max_lsh then
-        seen[aid] = true
-        local record = redis.call('HGET', key, 's:' .. aid)
-        if record then
-          sigs[#sigs + 1] = record
-          local sid = string.match(record, '^([^\\t]*)')
-          hits[sid] = (hits[sid] or 0) + 1000
+local per_term, max_cand, max_lsh = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local vec_pre, vec_suf, term_pre = ARGV[5], ARGV[6], ARGV[7]
+
+local function read(p)
+  for _, key in ipairs(p.copy) do
+    local id = redis.call('GET', key)
+    if id then return {'copy', id, string.match(key, ':seen:([^:]+):') or 'key'} end
+  end
+  local hits, sigs, seen = {}, {}, {}
+  if #p.bands > 0 then
+    for _, key in ipairs(p.lsh) do
+      for _, aid in ipairs(redis.call('HMGET', key, unpack(p.bands))) do
+        if aid and not seen[aid] and #sigs < max_lsh then
+          seen[aid] = true
+          local record = redis.call('HGET', key, 's:' .. aid)
+          if record then
+            sigs[#sigs + 1] = record
+            local sid = string.match(record, '^([^\\t]*)')
+            hits[sid] = (hits[sid] or 0) + 1000
+          end
         end
       end
     end
   end
-end
-for i = 1, nt do
-  local key = KEYS[nc + i]
-  local ids
-  if tmin == '' then
-    ids = redis.call('ZREVRANGE', key, 0, per_term - 1)
-  else
-    ids = redis.call('ZREVRANGEBYSCORE', key, tmax, tmin, 'LIMIT', 0, per_term)
+  local dated = p.tmin ~= cjson.null
+  for _, term in ipairs(p.salient) do
+    local ids
+    if dated then
+      ids = redis.call('ZREVRANGEBYSCORE', term_pre .. term, p.tmax, p.tmin, 'LIMIT', 0, per_term)
+    else
+      ids = redis.call('ZREVRANGE', term_pre .. term, 0, per_term - 1)
+    end
+    for _, id in ipairs(ids) do hits[id] = (hits[id] or 0) + 1 end
   end
-  for _, id in ipairs(ids) do hits[id] = (hits[id] or 0) + 1 end
-end
-local ranked = {}
-for id, n in pairs(hits) do ranked[#ranked + 1] = {id, n} end
-table.sort(ranked, function(a, b)
-  if a[2] ~= b[2] then return a[2] > b[2] end
-  return a[1] < b[1]
-end)
-local cands = {}
-for i = 1, math.min(max_cand, #ranked) do
-  local id = ranked[i][1]
-  local profile = redis.call('GET', vec_pre .. id .. vec_suf)
-  if profile then
-    cands[#cands + 1] = id
-    cands[#cands + 1] = profile
-    cands[#cands + 1] = redis.call('GET', ver_pre .. id .. ver_suf) or '1'
+  -- the max_cand stories with the most hits; hundreds tie, so bucket them, sort only counts
+  local buckets, counts, chosen = {}, {}, {}
+  for id, n in pairs(hits) do
+    local bucket = buckets[n]
+    if not bucket then
+      bucket = {}
+      buckets[n] = bucket
+      counts[#counts + 1] = n
+    end
+    bucket[#bucket + 1] = id
   end
-end
-local df, total = {}, 0
-for j = 1, #terms do df[j] = 0 end
-if #terms > 0 then
-  for i = 1, nd do
-    local vals = redis.call('HMGET', KEYS[nc + nt + nl + i], '#n', unpack(terms))
-    total = total + (tonumber(vals[1]) or 0)
-    for j = 1, #terms do df[j] = df[j] + (tonumber(vals[j + 1]) or 0) end
+  table.sort(counts)
+  for c = #counts, 1, -1 do
+    for _, id in ipairs(buckets[counts[c]]) do
+      if #chosen == max_cand then break end
+      chosen[#chosen + 1] = id
+    end
   end
+  local cands = {}
+  for _, id in ipairs(chosen) do
+    local profile = redis.call('GET', vec_pre .. id .. vec_suf)
+    if profile then
+      cands[#cands + 1] = id
+      cands[#cands + 1] = profile
+    end
+  end
+  local df, total = {}, 0
+  for j = 1, #p.terms do df[j] = 0 end
+  for _, key in ipairs(p.df) do
+    total = total + (tonumber(redis.call('HGET', key, '#n')) or 0)
+    if #p.terms > 0 then
+      local vals = redis.call('HMGET', key, unpack(p.terms))
+      for j = 1, #p.terms do df[j] = df[j] + (tonumber(vals[j]) or 0) end
+    end
+  end
+  return {'ok', sigs, cands, df, total}
 end
-return {'ok', sigs, cands, df, total}
+
+local out = {redis.call('GET', ARGV[1]) or '0'}
+for i = 8, #ARGV do out[#out + 1] = read(cjson.decode(ARGV[i])) end
+return out
 """
 
-# KEYS: story, vector, version, stories, lsh day, df day, posting keys [nt], copy keys [nc]
-# ARGV: 1 expected version (0 = new story), 2 story id, 3 story JSON (new) or member JSON
-#       (join), 4 profile JSON, 5 article time or '', 6 updated, 7 first seen, 8 story ttl,
-#       9 window, 10 copy-key ttl, 11 postings kept, 12 posting score, 13 nt, 14 nc,
-#       15 article id, 16 signature record or '', 17 nb, bands[nb], terms[...] (counted for IDF)
-# Returns {"ok", story JSON} or {"conflict"} when the story changed since it was read.
+# ARGV: 1 sequence key, 2 stories key, 3 updated and first-seen time, 4 story ttl, 5 window,
+#       6 copy-key ttl, 7 postings kept, 8 term_pre, 9 stamp_pre, 10 stamps kept, 11 vec_pre,
+#       12 vec_suf, then three per article:
+#       a JSON object {v: expected version (0 = new story), id, t: article time or null,
+#       score: posting score, seq: sequence number read, aid: article id, sig: signature
+#       record or "", bands, salient, terms (counted for IDF), copy: [keys],
+#       keys: {story, vec, lsh, df}, and for a new story vec: {term: weight} and floor: the
+#       threshold less the most names can add}, the story's profile JSON, and the JSON of the
+#       new story (v = 0) or of the joining article
+# Returns one result per article: {"ok", story JSON} or {"conflict", why}.
 WRITE = """
-local expected = tonumber(ARGV[1])
-local story_id = ARGV[2]
-local current = tonumber(redis.call('GET', KEYS[3]) or '0')
-if current ~= expected then return {'conflict'} end
-local story_json = ARGV[3]
-if expected > 0 then
-  local raw = redis.call('GET', KEYS[1])
-  if not raw then return {'conflict'} end
-  local story = cjson.decode(raw)
-  table.insert(story.articles, cjson.decode(ARGV[3]))
-  story.version = expected + 1
-  story.updated = tonumber(ARGV[6])
-  if ARGV[5] ~= '' then
-    local t = tonumber(ARGV[5])
-    if story.time == cjson.null or story.time == nil or t < story.time then story.time = t end
+local seq_key, stories = ARGV[1], ARGV[2]
+local now, ttl, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local seen_ttl, kept = tonumber(ARGV[6]), tonumber(ARGV[7])
+local term_pre, stamp_pre, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local vec_pre, vec_suf = ARGV[11], ARGV[12]
+local df, day_keys, posted, stamped = {}, {}, {}, {}  -- written once at the end
+local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
+
+local function close(a, id)
+  local stored = redis.call('GET', vec_pre .. id .. vec_suf)
+  local newline = stored and string.find(stored, '\\n', 1, true)
+  if not newline then return false end
+  local weights = cjson.decode(string.sub(stored, newline + 1)).w or {}
+  local cosine = 0
+  for term, weight in pairs(a.vec) do
+    local w = weights[term]
+    if w then cosine = cosine + weight * w / 1000000 end
   end
-  story_json = cjson.encode(story)
+  return cosine >= a.floor
 end
-local ttl, window, seen_ttl = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local kept, score = tonumber(ARGV[11]), ARGV[12]
-local nt, nc = tonumber(ARGV[13]), tonumber(ARGV[14])
-redis.call('SET', KEYS[1], story_json, 'EX', ttl)
-redis.call('SET', KEYS[2], ARGV[4], 'EX', ttl)
-redis.call('SET', KEYS[3], expected + 1, 'EX', ttl)
-if expected == 0 then redis.call('ZADD', KEYS[4], ARGV[7], story_id) end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[6]) - ttl)
-for i = 1, nt do
-  local key = KEYS[6 + i]
-  redis.call('ZADD', key, score, story_id)
-  redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1)
-  redis.call('EXPIRE', key, window)
+
+local function newer_story_close(a)
+  for _, term in ipairs(a.salient) do
+    local key = stamp_pre .. term
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #oldest > 0 and tonumber(oldest[2]) > a.seq
+        and redis.call('ZCARD', key) >= stamps then
+      return true  -- trimmed past the read: cannot tell, so assume the worst
+    end
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. a.seq, '+inf')) do
+      if not mine[id] and not checked[id] then
+        if close(a, id) then return true end
+        checked[id] = true
+      end
+    end
+  end
+  return false
 end
-for i = 1, nc do redis.call('SET', KEYS[6 + nt + i], story_id, 'EX', seen_ttl, 'NX') end
-local nb = tonumber(ARGV[17])
-if ARGV[16] ~= '' then
-  redis.call('HSET', KEYS[5], 's:' .. ARGV[15], ARGV[16])
-  for i = 1, nb do redis.call('HSET', KEYS[5], ARGV[17 + i], ARGV[15]) end
-  redis.call('EXPIRE', KEYS[5], window + 86400)
+
+local function refuse(a)
+  for _, key in ipairs(a.copy) do
+    if redis.call('EXISTS', key) == 1 then return 'copy' end
+  end
+  local current = 0
+  local stored = redis.call('GET', a.keys.vec)
+  if stored then current = tonumber(string.match(stored, '^(%d+)\\n') or '-1') end
+  if current ~= a.v then return 'version' end
+  if a.v == 0 then
+    checked = {}
+    if newer_story_close(a) then return 'new story nearby' end
+  end
+  return nil
 end
-redis.call('HINCRBY', KEYS[6], '#n', 1)
-for i = 18 + nb, #ARGV do redis.call('HINCRBY', KEYS[6], ARGV[i], 1) end
-redis.call('EXPIRE', KEYS[6], window + 86400)
-return {'ok', story_json}
+
+local function story_json(a, payload)
+  if a.v == 0 then return payload end
+  local raw = redis.call('GET', a.keys.story)
+  if not raw then return nil end
+  local story = cjson.decode(raw)
+  table.insert(story.articles, cjson.decode(payload))
+  story.version = a.v + 1
+  story.updated = now
+  if a.t ~= cjson.null then
+    if story.time == cjson.null or story.time == nil or a.t < story.time then story.time = a.t end
+  end
+  return cjson.encode(story)
+end
+
+local function write(a, profile, payload)
+  local why = refuse(a)
+  if why then return {'conflict', why} end
+  local json = story_json(a, payload)
+  if not json then return {'conflict', 'gone'} end
+  local seq = redis.call('INCR', seq_key)
+  mine[a.id] = true
+  redis.call('SET', a.keys.story, json, 'EX', ttl)
+  redis.call('SET', a.keys.vec, (a.v + 1) .. '\\n' .. profile, 'EX', ttl)
+  if a.v == 0 then redis.call('ZADD', stories, now, a.id) end
+  for _, term in ipairs(a.salient) do
+    local key = term_pre .. term
+    if redis.call('ZADD', key, a.score, a.id) == 1 then
+      local stamp = stamp_pre .. term
+      redis.call('ZADD', stamp, seq, a.id)
+      if seq % 8 == 0 then
+        redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1)
+        redis.call('ZREMRANGEBYRANK', stamp, 0, -stamps - 1)
+      end
+      stamped[stamp] = true
+    end
+    posted[key] = true
+  end
+  for _, key in ipairs(a.copy) do redis.call('SET', key, a.id, 'EX', seen_ttl, 'NX') end
+  if a.sig ~= '' then
+    local fields = {'s:' .. a.aid, a.sig}
+    for _, band in ipairs(a.bands) do
+      fields[#fields + 1] = band
+      fields[#fields + 1] = a.aid
+    end
+    redis.call('HSET', a.keys.lsh, unpack(fields))
+    day_keys[a.keys.lsh] = true
+  end
+  local counts = df[a.keys.df]
+  if not counts then
+    counts = {}
+    df[a.keys.df] = counts
+  end
+  counts['#n'] = (counts['#n'] or 0) + 1
+  for _, term in ipairs(a.terms) do counts[term] = (counts[term] or 0) + 1 end
+  return {'ok', json}
+end
+
+local out = {}
+for i = 13, #ARGV, 3 do out[#out + 1] = write(cjson.decode(ARGV[i]), ARGV[i + 1], ARGV[i + 2]) end
+for key, counts in pairs(df) do  -- document frequencies, one HINCRBY per term and day
+  for term, n in pairs(counts) do redis.call('HINCRBY', key, term, n) end
+  day_keys[key] = true
+end
+for key in pairs(day_keys) do redis.call('EXPIRE', key, window + 86400) end
+for key in pairs(posted) do redis.call('EXPIRE', key, window) end
+for key in pairs(stamped) do redis.call('EXPIRE', key, 3600) end
+redis.call('ZREMRANGEBYSCORE', stories, '-inf', now - ttl)
+return out
 """

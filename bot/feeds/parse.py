@@ -5,6 +5,12 @@ raw `published`/`updated` strings are read here first. In a feed whose language 
 `zh`, `CST` is China Standard Time and a date without a zone is UTC+8; elsewhere zoneless
 dates are UTC and feedparser's reading of everything else stands. No global date handler is
 registered, so other users of feedparser in the process are unaffected.
+
+Hostile or broken documents: a DOCTYPE declaring external entities or entities made of other
+entities (XXE, "billion laughs") is refused before feedparser sees it (feedparser also strips
+such declarations, and expat limits amplification; this is the first of three fences). Bytes
+that do not fit the declared encoding are read in the encoding that fits (GB18030 or Big5 for
+Chinese feeds) rather than as Windows-1252 mojibake, with a note for the feed's state.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import calendar
 import io
 import re
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -29,6 +36,8 @@ from bot.text import html_to_text
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 US_CENTRAL_TZ = timezone(timedelta(hours=-6), "CST")
 MAX_FUTURE = timedelta(days=1)
+MAX_TTL_MINUTES = 7 * 24 * 60
+PROLOG_BYTES = 1 << 20
 
 # 2025-03-01 08:30:00, 2025/3/1 8:30, 2025年03月01日 08时30分, each with an optional zone.
 _LOCAL_DATE_RE = re.compile(
@@ -39,6 +48,11 @@ _LOCAL_DATE_RE = re.compile(
     re.IGNORECASE,
 )
 _CST_RE = re.compile(r"\bCST\b", re.IGNORECASE)
+_ENTITY_RE = re.compile(
+    rb"<!ENTITY\s+(?:%\s*)?[^\s>]+\s+(?P<value>SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.IGNORECASE)
+_SUBSET_END_RE = re.compile(rb"\]\s*>")
+_ENTITY_REF_RE = re.compile(rb"[&%][A-Za-z_:][\w.:-]*;")
+_XML_ENCODING_RE = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
 
 
 def _zone(token: str | None, *, zh: bool) -> timezone:
@@ -153,11 +167,32 @@ def _feedparse(content: bytes, *, feed: FeedSpec, url: str | None,
     return parsed
 
 
-def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,
-               content_type: str | None = None) -> list[Article]:
-    """The articles of an RSS/Atom document; raises ParseError if it is not a feed."""
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed document: its articles, the RSS `<ttl>` in seconds, and any encoding note."""
+
+    articles: list[Article]
+    ttl: float | None = None
+    note: str | None = None
+
+
+def parse_document(content: bytes, *, feed: FeedSpec, url: str | None = None,
+                   content_type: str | None = None) -> ParsedFeed:
+    """Articles, `<ttl>` and encoding note of an RSS/Atom document; ParseError if not a feed.
+
+    Refused outright (ParseError): entity declarations that are external or refer to other
+    entities (XXE, "billion laughs"). A document whose bytes do not fit its declared encoding
+    is read in the encoding that does fit, chosen by the feed's language (GB18030 or Big5 for
+    Chinese), instead of feedparser's Windows-1252 fallback, and the note says so.
+    """
+    _refuse_entities(content, feed)
     parsed = _feedparse(content, feed=feed, url=url, content_type=content_type)
     language = feed.language or parsed.feed.get("language") or None
+    note = None
+    repaired = _repair_encoding(content, parsed, language=language, content_type=content_type)
+    if repaired is not None:
+        fixed, note, fixed_type = repaired
+        parsed = _feedparse(fixed, feed=feed, url=url, content_type=fixed_type)
     base = url or feed.url
     now = datetime.now(UTC)
     articles = [a for a in (_to_article(entry, feed=feed, base=base, language=language, now=now)
@@ -165,7 +200,13 @@ def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,
     if not articles and parsed.get("bozo"):  # broken XML that yielded nothing usable
         raise ParseError(feed.id, f"malformed feed ({parsed.get('bozo_exception')})",
                          kind="parse")
-    return articles
+    return ParsedFeed(articles, ttl=_ttl(parsed.feed.get("ttl")), note=note)
+
+
+def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,
+               content_type: str | None = None) -> list[Article]:
+    """The articles of an RSS/Atom document; raises ParseError if it is not a feed."""
+    return parse_document(content, feed=feed, url=url, content_type=content_type).articles
 
 
 async def parse_feed_async(content: bytes, *, feed: FeedSpec, url: str | None = None,
@@ -173,3 +214,66 @@ async def parse_feed_async(content: bytes, *, feed: FeedSpec, url: str | None = 
     """parse_feed in a worker thread, since feedparser blocks the event loop."""
     return await asyncio.to_thread(parse_feed, content, feed=feed, url=url,
                                    content_type=content_type)
+
+
+async def parse_document_async(content: bytes, *, feed: FeedSpec, url: str | None = None,
+                               content_type: str | None = None) -> ParsedFeed:
+    """parse_document in a worker thread."""
+    return await asyncio.to_thread(parse_document, content, feed=feed, url=url,
+                                   content_type=content_type)
+
+
+def _ttl(value: object) -> float | None:
+    """RSS `<ttl>` (minutes) in seconds, or None when absent, not a number or not positive."""
+    text = str(value or "").strip()
+    if not text.isdigit() or int(text) <= 0:
+        return None
+    return min(int(text), MAX_TTL_MINUTES) * 60.0
+
+
+def _refuse_entities(content: bytes, feed: FeedSpec) -> None:
+    """ParseError if the DOCTYPE declares external entities or entities built of entities."""
+    head = content[:PROLOG_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="replace").encode()
+    start = head.find(b"<!DOCTYPE")
+    if start < 0:
+        start = head.find(b"<!doctype")
+    if start < 0:
+        return
+    end = _SUBSET_END_RE.search(head, start)
+    for match in _ENTITY_RE.finditer(head, start, end.end() if end else len(head)):
+        value = match.group("value")
+        if value.upper() in (b"SYSTEM", b"PUBLIC"):
+            raise ParseError(feed.id, "refused: the feed declares an external XML entity",
+                             kind="parse")
+        if _ENTITY_REF_RE.search(value):
+            raise ParseError(feed.id, "refused: the feed declares XML entities built of other "
+                             "entities (an entity-expansion bomb)", kind="parse")
+
+
+def _encodings_to_try(language: str | None) -> tuple[str, ...]:
+    """Encodings to try, in order, for a feed whose bytes do not fit its declared encoding."""
+    lang = (language or "").lower()
+    if lang.startswith(("zh-tw", "zh-hk", "zh-mo", "zh-hant")):
+        return ("utf-8", "big5", "gb18030")
+    if lang.startswith("zh"):
+        return ("utf-8", "gb18030", "big5")
+    return ("utf-8",)
+
+
+def _repair_encoding(content: bytes, parsed: Any, *, language: str | None,
+                     content_type: str | None) -> tuple[bytes, str, str] | None:
+    """(UTF-8 bytes, note, content type) when feedparser fell back from the declared encoding."""
+    exc = parsed.get("bozo_exception")
+    if not isinstance(exc, feedparser.CharacterEncodingOverride):
+        return None
+    for encoding in _encodings_to_try(language):
+        try:
+            text = content.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        fixed = _XML_ENCODING_RE.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
+        media = (content_type or "application/xml").split(";", 1)[0].strip()
+        return fixed, f"{exc}; read as {encoding}", f"{media}; charset=utf-8"
+    return None

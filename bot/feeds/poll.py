@@ -1,20 +1,27 @@
 """Polling one feed: read a folder or fetch and parse a URL, recording the feed's health.
 
 A failing feed is marked in the store (error count, last error) and yields no articles; it
-never raises, so one broken feed cannot stop the others.
+never raises, so one broken feed cannot stop the others. A feed that worked is marked `ok`,
+with a `warning` when its document needed repair (bytes not in the declared encoding). A 200
+whose body is byte-for-byte the last one processed (servers that ignore conditional GET) is
+treated as not modified and not parsed again; the body's hash is kept with the validators.
+When to poll next is the engine's business (bot/feeds/engine.py); the result carries what it
+needs: the response's cache hints, the RSS `<ttl>`, the failures in a row, the prior state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.errors import FeedError, ParseError
-from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import parse_feed_async
+from bot.feeds.fetch import Fetcher, FetchResult
+from bot.feeds.parse import parse_document_async
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, FeedSpec
 from bot.store import Store
@@ -24,13 +31,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class PollResult:
-    """The articles a poll found, or the error that stopped it."""
+    """The articles a poll found, or the error that stopped it, and what scheduling needs.
+
+    `failures` is the number of failed polls in a row including this one (0 on success);
+    `state` is the feed's stored state as it was before this poll.
+    """
 
     feed: FeedSpec
     articles: tuple[Article, ...] = ()
     error: FeedError | None = None
     not_modified: bool = False
     validators: dict[str, str] | None = None
+    response: FetchResult | None = None
+    ttl: float | None = None
+    note: str | None = None
+    failures: int = 0
+    state: Mapping[str, str] = field(default_factory=dict)
 
 
 async def commit_poll(result: PollResult, *, store: Store) -> None:
@@ -39,23 +55,50 @@ async def commit_poll(result: PollResult, *, store: Store) -> None:
         await store.update_feed_state(result.feed.id, result.validators)
 
 
-async def poll_feed(feed: FeedSpec, *, store: Store, fetcher: Fetcher) -> PollResult:
-    """Poll `feed` once; errors are recorded on the feed and returned, never raised."""
+async def poll_feed(feed: FeedSpec, *, store: Store, fetcher: Fetcher,
+                    guard: bool = False) -> PollResult:
+    """Poll `feed` once; errors are recorded on the feed and returned, never raised.
+
+    `guard` (feeds added from chat) refuses hosts that resolve to internal addresses.
+    """
+    state = {} if feed.path is not None else await store.feed_state(feed.id)
+    result = await read_feed(feed, state, fetcher=fetcher, guard=guard)
+    if result.error is not None:
+        errors = await store.record_feed_error(feed.id, kind=result.error.kind,
+                                               message=str(result.error))
+        return replace(result, failures=errors)
+    await store.update_feed_state(feed.id, outcome_fields(result))
+    return result
+
+
+async def read_feed(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetcher,
+                    guard: bool = False) -> PollResult:
+    """Fetch and parse `feed` given its stored `state`; writes nothing, never raises.
+
+    On failure `failures` is the stored count plus one, which holds while the caller is the
+    only one polling the feed (the engine's lease); `poll_feed` counts atomically instead.
+    """
     try:
         if feed.path is not None:
-            result = await _read_folder(feed)
-        else:
-            result = await _fetch(feed, store=store, fetcher=fetcher)
+            return await _read_folder(feed)
+        return await _fetch(feed, state, fetcher=fetcher, guard=guard)
     except FeedError as exc:
-        errors = await store.record_feed_error(feed.id, kind=exc.kind, message=str(exc))
+        failures = int(state.get("errors") or 0) + 1
         log.warning("feeds: poll failed", extra={"kv": {
             "feed_id": feed.id, "feed_url": feed.location, "kind": exc.kind,
-            "errors_in_a_row": errors, "error": str(exc)}})
-        return PollResult(feed, error=exc)
-    await store.update_feed_state(feed.id, {
-        "status": "ok", "errors": 0, "last_poll": time.time(),
-        "last_items": len(result.articles), "location": feed.location})
-    return result
+            "errors_in_a_row": failures, "error": str(exc)}})
+        return PollResult(feed, error=exc, failures=failures, state=state)
+
+
+def outcome_fields(result: PollResult) -> dict[str, str | int | float]:
+    """The feed-state fields that record how a poll went (health for `/status`)."""
+    if result.error is not None:
+        return {"status": "error", "errors": result.failures,
+                "last_error": f"{result.error.kind}: {result.error}"[:500],
+                "last_error_at": time.time()}
+    return {"status": "ok", "errors": 0, "last_poll": time.time(),
+            "last_items": len(result.articles), "location": result.feed.location,
+            **({} if result.not_modified else {"warning": result.note or ""})}
 
 
 async def _read_folder(feed: FeedSpec) -> PollResult:
@@ -71,14 +114,19 @@ async def _read_folder(feed: FeedSpec) -> PollResult:
     return PollResult(feed, tuple(articles))
 
 
-async def _fetch(feed: FeedSpec, *, store: Store, fetcher: Fetcher) -> PollResult:
-    state = await store.feed_state(feed.id)
+async def _fetch(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetcher,
+                 guard: bool) -> PollResult:
     response = await fetcher.fetch(feed.url or "", etag=state.get("etag") or None,
                                    last_modified=state.get("last_modified") or None,
-                                   feed_id=feed.id)
+                                   feed_id=feed.id, guard=guard)
     if response.not_modified:
-        return PollResult(feed, not_modified=True)
-    articles = await parse_feed_async(response.content, feed=feed, url=response.url,
-                                      content_type=response.content_type)
-    validators = {"etag": response.etag or "", "last_modified": response.last_modified or ""}
-    return PollResult(feed, tuple(articles), validators=validators)
+        return PollResult(feed, not_modified=True, response=response, state=state)
+    validators = {"etag": response.etag or "", "last_modified": response.last_modified or "",
+                  "body_hash": hashlib.blake2b(response.content, digest_size=16).hexdigest()}
+    if validators["body_hash"] == state.get("body_hash"):  # a server without conditional GET
+        return PollResult(feed, not_modified=True, validators=validators, response=response,
+                          state=state)
+    parsed = await parse_document_async(response.content, feed=feed, url=response.url,
+                                        content_type=response.content_type)
+    return PollResult(feed, tuple(parsed.articles), validators=validators, response=response,
+                      ttl=parsed.ttl, note=parsed.note, state=state)

@@ -7,6 +7,7 @@ or date. Files are read in name order; each becomes one `Article`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,14 +54,16 @@ def parse_seed(text: str, *, path: str | None = None, feed_id: str = "",
     )
 
 
-def read_seed_folder(folder: Path, *, feed_id: str = "", outlet: str | None = None
+def read_seed_folder(folder: Path, *, feed_id: str = "", outlet: str | None = None,
+                     progress: Callable[[int, int], None] | None = None
                      ) -> tuple[list[Article], list[ParseError]]:
-    """Every seed file in `folder` (or the one file `folder` names), with per-file errors."""
+    """Every seed file in `folder` (or the one file `folder` names), with per-file errors;
+    `progress(files read, files)` is called after each file."""
     files = [folder] if folder.is_file() else sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix in SEED_SUFFIXES)
     articles: list[Article] = []
     errors: list[ParseError] = []
-    for file in files:
+    for n, file in enumerate(files, 1):
         try:
             text = file.read_text(encoding="utf-8")
             articles.append(parse_seed(text, path=str(file), feed_id=feed_id, outlet=outlet))
@@ -68,4 +71,6 @@ def read_seed_folder(folder: Path, *, feed_id: str = "", outlet: str | None = No
             errors.append(ParseError(str(file), f"unreadable seed file: {exc}", kind="parse"))
         except ParseError as exc:
             errors.append(exc)
+        if progress is not None:
+            progress(n, len(files))
     return articles, errors

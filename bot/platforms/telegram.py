@@ -530,16 +530,19 @@ class TelegramFrontEnd:
     """Chat commands from Telegram to the command interpreter and its replies back.
 
     An async context manager over a PTB `Application` that shares the entered channel's token,
-    API root and `FloodControl`. Long polling (getUpdates) by default. With `webhook_url` it
-    calls setWebhook with a secret token instead, and the caller's HTTP server routes POSTs at
-    `webhook_path` to `handle_webhook`. Only commands with a bot_command entity at the start,
-    and not addressed to another bot (`/rule@otherbot`), reach the interpreter.
+    API root and `FloodControl`. Long polling (getUpdates) by default; with `poll=False` it
+    waits for `start_polling`, so that of several workers only the one holding the poller's
+    lease polls (Telegram answers 409 Conflict to a second poller; see `bot.store.Leader`).
+    With `webhook_url` it calls setWebhook with a secret token instead, and the caller's HTTP
+    server routes POSTs at `webhook_path` to `handle_webhook` (every worker can). Only
+    commands with a bot_command entity at the start, and not addressed to another bot
+    (`/rule@otherbot`), reach the interpreter.
     """
 
     def __init__(self, channel: TelegramChannel, interpreter: CommandInterpreter, *,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
                  admin_ttl: float = ADMIN_TTL, poll_timeout: float = POLL_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic,
+                 poll: bool = True, clock: Callable[[], float] = time.monotonic,
                  sleep: _Sleep = asyncio.sleep) -> None:
         if webhook_url and not _http_url(webhook_url):
             raise ConfigError(f"telegram: the webhook URL is not an http(s) URL: {webhook_url!r}")
@@ -553,6 +556,7 @@ class TelegramFrontEnd:
                         if self.webhook_url else None)
         self.admin_ttl = admin_ttl
         self.poll_timeout = poll_timeout
+        self.poll = poll
         self._clock = clock
         self._sleep = sleep
         self._members: dict[tuple[int, int], tuple[float, bool]] = {}
@@ -578,9 +582,8 @@ class TelegramFrontEnd:
                 await app.bot.set_webhook(self.webhook_url, secret_token=self._secret,
                                           allowed_updates=ALLOWED_UPDATES)
             await app.start()
-            if not self.webhook_url and app.updater is not None:
-                await app.updater.start_polling(timeout=timedelta(seconds=self.poll_timeout),
-                                                allowed_updates=ALLOWED_UPDATES)
+            if self.poll:
+                await self.start_polling()
         except BaseException as exc:
             await self._close()
             if isinstance(exc, TelegramError):
@@ -607,6 +610,28 @@ class TelegramFrontEnd:
         app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE
                                        & filters.UpdateType.MESSAGE, self._on_unknown))
         return app
+
+    @property
+    def polling(self) -> bool:
+        """True while this front end long-polls getUpdates."""
+        return self._app is not None and self._app.updater is not None and (
+            self._app.updater.running)
+
+    async def start_polling(self) -> None:
+        """Start long polling (no-op with a webhook or when already polling)."""
+        app = self._app
+        if self.webhook_url or app is None or app.updater is None or app.updater.running:
+            return
+        await app.updater.start_polling(timeout=timedelta(seconds=self.poll_timeout),
+                                        allowed_updates=ALLOWED_UPDATES)
+        log.info("telegram: polling for updates")
+
+    async def stop_polling(self) -> None:
+        """Stop long polling; the commands already received are still answered."""
+        app = self._app
+        if app is not None and app.updater is not None and app.updater.running:
+            await app.updater.stop()
+            log.info("telegram: stopped polling for updates")
 
     async def _close(self) -> None:
         app, self._app = self._app, None

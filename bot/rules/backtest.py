@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +58,18 @@ def backtest(expression: str, articles: Iterable[Article], *,
     return results
 
 
-def read_articles(path: Path) -> tuple[list[Article], list[ParseError]]:
+def read_articles(path: Path, *, progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[list[Article], list[ParseError]]:
     """The articles of a seed folder (or one seed file), with the files that could not be read."""
     if not path.exists():
         return [], [ParseError(str(path), "no such file or folder", kind="parse")]
-    return read_seed_folder(path)
+    return read_seed_folder(path, progress=progress)
 
 
 def run_rules_test(expression: str, *, path: Path | None = None,
                    articles: Iterable[Article] = (), as_json: bool = False,
-                   entities: Entities | None = None) -> tuple[int, str]:
+                   entities: Entities | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[int, str]:
     """`newsbot rules test`: backtest over `articles` plus those read from `path`.
 
     Returns the exit status (0, or 2 for an invalid rule, 1 when a folder cannot be read) and
@@ -77,7 +79,7 @@ def run_rules_test(expression: str, *, path: Path | None = None,
     pool = list(articles)
     errors: list[ParseError] = []
     if path is not None:
-        read, errors = read_articles(path)
+        read, errors = read_articles(path, progress=progress)
         pool += read
     try:
         results = backtest(expression, pool, entities=entities)

@@ -28,7 +28,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate
+from itertools import accumulate, islice
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -125,8 +125,8 @@ class _Scan:
     order of aliases found, match_detail), with `str.find`, and kept for the article.
     """
 
-    __slots__ = ("edges", "keys", "memo", "names", "outlet", "positions", "spots", "starts",
-                 "strings", "texts", "title", "true", "words")
+    __slots__ = ("edges", "gaps", "keys", "memo", "names", "outlet", "positions", "spots",
+                 "starts", "strings", "texts", "title", "true", "words")
 
     def __init__(self, texts: tuple[str, str], keys: set[int], title: set[int], outlet: str,
                  *, positions: dict[int, list[tuple[int, int, int]]], strings: list[str],
@@ -144,6 +144,9 @@ class _Scan:
         self.spots: dict[int, list[_Occ]] = {}  # literal (~id(node)) -> where it occurs
         self.names: dict[int, tuple[str, ...]] = {}  # id(leaf) -> the aliases it found
         self.words: dict[int, list[int]] = {}
+        # (a, b, title only) -> the occurrences of the gap alias `a...b` (see `_Leaf._gap`)
+        self.gaps: dict[tuple[int, int, bool], list[tuple[tuple[int, int, int],
+                                                          tuple[int, int, int]]]] = {}
         self.starts: dict[int, tuple[list[_Occ], list[tuple[int, int]], int]] = {}
 
     def at(self, k: int) -> list[tuple[int, int, int]]:
@@ -155,6 +158,11 @@ class _Scan:
                 _find_all(self.texts, self.strings[k]) if k in self.keys and not any(edges)
                 else [])  # word-edged keys that occur have their positions already
         return found
+
+    def words_between(self, field: int, start: int, end: int) -> int:
+        """How many words start in [start, end) of one field."""
+        starts = self.word_starts(field)
+        return bisect_left(starts, end) - bisect_left(starts, start)
 
     def word_starts(self, field: int) -> list[int]:
         """Offsets where words start in one field (computed when NEAR first needs them)."""
@@ -186,27 +194,8 @@ def _close(scan: _Scan, a: _Occ, b: _Occ, distance: int, *, ordered: bool) -> bo
     if second.start < first.end:
         return True
     if a.latin and b.latin:
-        starts = scan.word_starts(a.field)
-        return bisect_left(starts, second.start) - bisect_left(starts, first.end) <= distance
+        return scan.words_between(a.field, first.end, second.start) <= distance
     return second.start - first.end <= distance
-
-
-def _pairs(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int, *, ordered: bool,
-           strict: bool = False) -> Iterator[tuple[_Occ, _Occ]]:
-    """Pairs (x, y) within `distance` where y starts at or after x (after x's end when
-    `ordered`; strictly after x's start when `strict`). Both lists sorted by (field, start)."""
-    starts = _starts(scan, ys)[0]
-    for x in xs:
-        j = bisect_left(starts, (x.field, x.end if ordered else x.start + strict))
-        limit = x.end + distance
-        if x.latin:
-            words = scan.word_starts(x.field)
-            i = bisect_left(words, x.end) + distance
-            limit = max(limit, words[i] if i < len(words) else len(scan.texts[x.field]))
-        while j < len(ys) and starts[j][0] == x.field and starts[j][1] <= limit:
-            if _close(scan, x, ys[j], distance, ordered=ordered):
-                yield x, ys[j]
-            j += 1
 
 
 def _starts(scan: _Scan, ys: list[_Occ]) -> tuple[list[tuple[int, int]], int]:
@@ -219,8 +208,8 @@ def _starts(scan: _Scan, ys: list[_Occ]) -> tuple[list[tuple[int, int]], int]:
 
 
 def _any_close(scan: _Scan, xs: list[_Occ], ys: list[_Occ], distance: int) -> bool:
-    """Whether some x and some y (in either order) are within `distance`: what
-    `_pairs(xs, ys) or _pairs(ys, xs, strict)` would find, looping over the shorter list."""
+    """Whether some x and some y (in either order) are within `distance`, looping over the
+    shorter list."""
     if len(xs) > len(ys):
         xs, ys = ys, xs
     starts, span = _starts(scan, ys)
@@ -280,8 +269,7 @@ class _Leaf:
             if k not in self.masks or any(self._keep(scan, k, f, s, e)
                                           for f, s, e in scan.at(k)):
                 return True
-        return any(next(self._gap(scan, a, b), None) is not None
-                   for a, b, _ in self.gaps if a in pool and b in pool)
+        return any(self._gap(scan, a, b) for a, b, _ in self.gaps if a in pool and b in pool)
 
     def _keep(self, scan: _Scan, k: int, f: int, s: int, e: int) -> bool:
         if self.title and f:
@@ -326,17 +314,38 @@ class _Leaf:
                     if not (title and f) and (not masked or self._keep(scan, k, f, s, e))]
         for a, b, alias in self.gaps:
             if a in pool and b in pool:
-                out += [_Occ(x.field, x.start, y.end, x.latin and y.latin, display or alias,
-                             alias) for x, y in self._gap(scan, a, b)]
+                latin = self.latin[a] and self.latin[b]
+                out += [_Occ(x[0], x[1], y[2], latin, display or alias, alias)
+                        for x, y in self._gap(scan, a, b)]
         return _by_position(out)
 
-    def _gap(self, scan: _Scan, a: int, b: int) -> Iterator[tuple[_Occ, _Occ]]:
-        latin = self.latin[a] and self.latin[b]
-        xs = [_Occ(f, s, e, self.latin[a]) for f, s, e in scan.at(a)
-              if not (self.title and f)]
-        ys = [_Occ(f, s, e, self.latin[b]) for f, s, e in scan.at(b)
-              if not (self.title and f)]
-        return _pairs(scan, xs, ys, GAP_WORDS if latin else GAP_CHARS, ordered=True)
+    def _gap(self, scan: _Scan, a: int, b: int) -> list[tuple[tuple[int, int, int],
+                                                              tuple[int, int, int]]]:
+        """The occurrences (x, y) of a gap alias `a...b`, in order of x: y after x, within
+        GAP_CHARS characters (GAP_WORDS words if both are Latin); kept for the article."""
+        found = scan.gaps.get((a, b, self.title))
+        if found is not None:
+            return found
+        found = scan.gaps[a, b, self.title] = []
+        xs, ys = scan.at(a), scan.at(b)
+        if self.title:
+            xs, ys = [x for x in xs if not x[0]], [y for y in ys if not y[0]]
+        words = self.latin[a] and self.latin[b]
+        distance = GAP_WORDS if words else GAP_CHARS
+        for x in xs:
+            f, _, e = x
+            limit = e + distance
+            if self.latin[a]:
+                starts = scan.word_starts(f)
+                i = bisect_left(starts, e) + distance
+                limit = max(limit, starts[i] if i < len(starts) else len(scan.texts[f]))
+            for y in islice(ys, bisect_left(ys, (f, e)), None):
+                if y[0] != f or y[1] > limit:
+                    break
+                if y[1] - e <= distance or (
+                        words and scan.words_between(f, e, y[1]) <= distance):
+                    found.append((x, y))
+        return found
 
     def names(self, scan: _Scan, out: list[str]) -> None:
         if self.display is not None:
@@ -530,10 +539,10 @@ def _side_terms(occurrences: list[_Occ], shown: str | None) -> set[str]:
 
 def _ordered_pairs(scan: _Scan, left: list[_Occ], right: list[_Occ], distance: int
                    ) -> Iterator[tuple[_Occ, _Occ, bool]]:
-    """The pairs `_pairs(left, right)` and `_pairs(right, left, strict)` give (with whether x is
-    from the left), in the order of a stable sort of those by the earlier occurrence's position:
-    a merge of the two sides, the left first on ties. Each x's partners start at the other
-    side's merge cursor, so an x with none costs a comparison."""
+    """Every pair (x, y) within `distance`, x from one side and y from the other starting at or
+    after x (strictly after when x is from the right), with whether x is from the left; in the
+    order of x, a merge of the two sides (the left first on ties), then of y. Each x's partners
+    start at the other side's merge cursor, so an x with none costs a comparison."""
     i = j = 0
     while i < len(left) or j < len(right):
         if j == len(right) or (i < len(left) and (left[i].field, left[i].start)
