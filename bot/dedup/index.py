@@ -4,11 +4,11 @@ Layer one finds copies: canonical URL, GUID and normalized title (per outlet) as
 then MinHash LSH bands of the cleaned lead (a republication, a new dateline, a changed title).
 A copy from the same outlet is dropped; one from another outlet joins the original's story.
 Layer two finds candidate stories through an inverted index of salient terms (sorted sets
-scored by event time, capped in length, expiring with the window) and scores each candidate's
-centroid (`scoring.evaluate`). Of the candidates at or above `threshold`, the article joins the
-one with the best score plus SIZE_PRIOR * log2(its article count): a story many outlets already
-carry is the likelier home than a one-article offshoot that scores a little closer. None above
-the threshold: a new story.
+scored by event time, trimmed to about POSTINGS_KEPT, expiring with the window) and scores
+each candidate's centroid (`scoring.evaluate`). Of the candidates at or above `threshold`, the
+article joins the one with the best score plus SIZE_PRIOR * log2(its article count): a story
+many outlets already carry is the likelier home than a one-article offshoot that scores a
+little closer. None above the threshold: a new story.
 
 Reads and writes go through two Lua scripts (scripts.py), each taking a round of up to
 ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its articles in
