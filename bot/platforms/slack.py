@@ -310,18 +310,7 @@ class SlackChannel:
 
     async def send(self, alert: Alert) -> str:
         """Post `alert` as a new message without unfurls; return its `ts`."""
-        channel = _channel_id(alert.chat)
-        text, blocks = render_blocks(alert)
-        try:
-            reply = await self._client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False,
-                unfurl_media=False)
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise self._error(exc, f"unable to post to channel {channel}") from self._cause(exc)
-        ts = reply.get("ts")
-        if not isinstance(ts, str):
-            raise ChannelError(f"slack: no ts in the reply to a post to channel {channel}")
-        return ts
+        return await self.post(alert.chat, render_blocks(alert))
 
     async def edit(self, ref: str, alert: Alert) -> None:
         """Re-render the message `ref` (its `ts`) in place."""
@@ -338,7 +327,8 @@ class SlackChannel:
         return list(render_list_blocks(stories))
 
     async def post(self, chat: str, message: Any) -> str:
-        """Post one (text, blocks) message from `list_messages`; return its `ts`."""
+        """Post one (text, blocks) message (an alert, or one from `list_messages`) without
+        unfurls; return its `ts`."""
         channel = _channel_id(chat)
         text, blocks = message
         try:

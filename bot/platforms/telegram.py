@@ -365,14 +365,7 @@ class TelegramChannel:
 
     async def send(self, alert: Alert) -> str:
         """Post `alert` as a new HTML message without link preview; return its message id."""
-        chat_id = _chat_id(alert.chat)
-        try:
-            message = await self._bot.send_message(
-                chat_id=chat_id, text=render_html(alert), parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW)
-        except TelegramError as exc:
-            raise self._error(exc, f"unable to send to chat {chat_id}") from self._cause(exc)
-        return str(message.message_id)
+        return await self.post(alert.chat, render_html(alert))
 
     async def edit(self, ref: str, alert: Alert) -> None:
         """Re-render the message `ref`; an unchanged message counts as success."""
@@ -398,7 +391,8 @@ class TelegramChannel:
         return list(render_list_html(stories))
 
     async def post(self, chat: str, message: Any) -> str:
-        """Post one HTML message from `list_messages`; return its message id."""
+        """Post one HTML message (an alert, or one from `list_messages`) without link preview;
+        return its message id."""
         chat_id = _chat_id(chat)
         try:
             sent = await self._bot.send_message(
