@@ -26,7 +26,7 @@ from bot import i18n
 from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
 from bot.models import Alert, Article, Story, StoryArticle
-from bot.summary import ExtractiveSummarizer, Summarizer
+from bot.summary import ExtractiveSummarizer, Summarizer, one_line
 
 LISTED_PREFIX = "list:"  # a sent-alert reference to a digest or batch: not editable
 _SUMMARIES_KEPT = 256
@@ -52,8 +52,7 @@ class AlertView:
     @property
     def outlets_label(self) -> str:
         """"3 outlets: " / "3 家媒体：" (the renderer adds the outlets)."""
-        return self.label("outlet" if len(self.outlets) == 1 else "outlets",
-                          count=len(self.outlets))
+        return outlets_label(self.lang, len(self.outlets))
 
     def more(self, count: int) -> str:
         """"+2 more" for outlets left out of a line."""
@@ -101,15 +100,33 @@ class StoryList:
 def alert_view(alert: Alert, *, update: bool = False) -> AlertView:
     """The layout fields of `alert` (links are raw: renderers decide what they may link)."""
     story = alert.story
-    outlets = tuple((outlet, next((a.url for a in story.articles
-                                   if a.outlet == outlet and a.url), None))
-                    for outlet in story.outlets)
     return AlertView(
-        headline=story.headline,
-        url=next((a.url for a in story.articles if a.url), None),
-        summary=alert.summary, outlets=outlets, terms=alert.terms,
+        headline=story.headline, url=first_url(story), summary=alert.summary,
+        outlets=outlet_links(story), terms=alert.terms,
         first_reported=first_reported(story.articles, alert.timezone),
         update=update, lang=alert.lang if alert.lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE)
+
+
+def outlets_label(lang: str, count: int) -> str:
+    """"3 outlets: " / "3 家媒体：" in `lang`."""
+    return i18n.text(lang, "alert.outlet" if count == 1 else "alert.outlets", count=count)
+
+
+def first_url(story: Story) -> str | None:
+    """The URL of the story's first report that has one (what its headline links to)."""
+    return next((a.url for a in story.articles if a.url), None)
+
+
+def outlet_links(story: Story) -> tuple[tuple[str, str | None], ...]:
+    """(outlet, URL of its first report) for each outlet, in order of first report."""
+    return tuple((outlet, next((a.url for a in story.articles if a.outlet == outlet and a.url),
+                               None)) for outlet in story.outlets)
+
+
+def matched_terms(story: Story, rule_ids: Sequence[str] = ()) -> tuple[str, ...]:
+    """The distinct terms the rules `rule_ids` (all the story's rules if none) matched."""
+    rules = tuple(rule_ids) or tuple(story.matched)
+    return tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))
 
 
 def first_reported(articles: Sequence[StoryArticle], timezone: str) -> str:
@@ -142,8 +159,7 @@ class AlertComposer:
     async def compose(self, chat: str, story: Story, rule_ids: Sequence[str] = ()) -> Alert:
         """The alert for `chat`: matched terms of `rule_ids` (all rules if empty), summary,
         and the chat's language and time zone."""
-        rules = tuple(rule_ids) or tuple(story.matched)
-        terms = tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))
+        terms = matched_terms(story, rule_ids)
         alert = Alert(chat=chat, story=story, terms=terms, rules=tuple(rule_ids),
                       lang=await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE,
                       timezone=await self.chats.timezone(chat))
@@ -161,6 +177,13 @@ class AlertComposer:
         if len(self._summaries) > _SUMMARIES_KEPT:
             self._summaries.popitem(last=False)
         return summary
+
+    async def listed(self, story: Story, terms: Sequence[str], timezone: str) -> ListedStory:
+        """`story` as a digest, held batch or combined burst lists it: one-line summary."""
+        return ListedStory(
+            story_id=story.id, headline=story.headline, url=first_url(story),
+            summary=one_line(await self.summary(story, terms)), outlets=outlet_links(story),
+            terms=tuple(terms), first_reported=first_reported(story.articles, timezone))
 
 
 def _in_story_order(story: Story, articles: Sequence[Article]) -> list[Article]:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, time, timedelta
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import i18n
-from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, local_time
+from bot.alerts import LISTED_PREFIX, AlertComposer, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
 from bot.errors import ChannelError, RetryAfterError, StoreError
@@ -41,7 +41,6 @@ from bot.models import Story
 from bot.platforms.base import Channel
 from bot.rules.book import RuleBook
 from bot.store import Store
-from bot.summary import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,6 @@ LATE_LIMIT = timedelta(hours=3)
 SLOT_TTL = 8 * 86_400
 POST_ATTEMPTS = 5
 MAX_RETRY_AFTER = 300.0
-ONE_LINE_UNITS = 140  # characters of a story's one-line summary
 
 
 @dataclass(slots=True)
@@ -60,13 +58,6 @@ class _Matched:
 
     terms: dict[str, None] = field(default_factory=dict)
     rules: set[str] = field(default_factory=set)
-
-
-def one_line(summary: str, limit: int = ONE_LINE_UNITS) -> str:
-    """The first sentence of `summary`, cut to `limit` characters with an ellipsis."""
-    first = next(iter(split_sentences(summary)), "")
-    flat = " ".join(first.split())
-    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
 def due_slot(at: str, timezone: str, now: datetime) -> datetime | None:
@@ -127,7 +118,7 @@ class Digests:
         lang = await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE
         date = now.astimezone(zone_info(await self.chats.timezone(chat))).date().isoformat()
         title = i18n.text(lang, "digest.title", date=date, count=len(ranked))
-        terms = {s.id: tuple(matches[s.id].terms) if s.id in matches else _all_terms(s)
+        terms = {s.id: tuple(matches[s.id].terms) if s.id in matches else matched_terms(s)
                  for s in ranked}
         return await self._list(chat, title, ranked[:DIGEST_STORIES], lang=lang, terms=terms,
                                 more=max(0, len(ranked) - DIGEST_STORIES))
@@ -155,20 +146,7 @@ class Digests:
     async def _list(self, chat: str, title: str, stories: Sequence[Story], *, lang: str,
                     terms: dict[str, tuple[str, ...]], more: int = 0) -> StoryList:
         timezone = await self.chats.timezone(chat)
-        listed = []
-        for story in stories:
-            words = terms.get(story.id, ())
-            summary = await self.composer.summary(story, words)
-            listed.append(ListedStory(
-                story_id=story.id, headline=story.headline,
-                url=next((a.url for a in story.articles if a.url), None),
-                summary=one_line(summary),
-                outlets=tuple((o, next((a.url for a in story.articles
-                                        if a.outlet == o and a.url), None))
-                              for o in story.outlets),
-                terms=words,
-                first_reported=local_time(min(a.time for a in story.articles), timezone)
-                if story.articles else ""))
+        listed = [await self.composer.listed(s, terms.get(s.id, ()), timezone) for s in stories]
         return StoryList(chat=chat, title=title, stories=tuple(listed), lang=lang, more=more)
 
     # --- sending ----------------------------------------------------------------------------
@@ -237,7 +215,7 @@ class Digests:
                 lang = await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE
                 batch = await self._list(
                     chat, i18n.text(lang, "held.title", count=len(stories)), stories,
-                    lang=lang, terms={s.id: _all_terms(s) for s in stories})
+                    lang=lang, terms={s.id: matched_terms(s) for s in stories})
                 refs = await post_list(channel, batch)
                 await self._record_listed(chat, stories, refs[0] if refs else "")
                 await self.chats.clear_held(chat, held)
@@ -260,9 +238,6 @@ class Digests:
                 pipe.expire(keys.story_chats(story.id), ttl)
             await pipe.execute()
 
-
-def _all_terms(story: Story) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(t for terms in story.matched.values() for t in terms))
 
 
 async def post_list(channel: Channel, stories: StoryList) -> list[str]:

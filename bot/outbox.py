@@ -57,10 +57,9 @@ from typing import Any, TypeVar
 from redis.exceptions import RedisError, ResponseError
 
 from bot import i18n
-from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, local_time
+from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory
-from bot.digest import one_line
 from bot.errors import ChannelError, MessageGoneError, RetryAfterError
 from bot.metrics import METRICS
 from bot.models import Delivery, Story
@@ -638,18 +637,8 @@ class Deliverer:
 
     async def _listed(self, item: _Item, timezone: str) -> ListedStory:
         """One story of a combined message, as a digest lists it."""
-        story = item.story
-        rules = item.rules or tuple(story.matched)
-        terms = tuple(dict.fromkeys(t for r in rules for t in story.matched.get(r, ())))
-        return ListedStory(
-            story_id=story.id, headline=story.headline,
-            url=next((a.url for a in story.articles if a.url), None),
-            summary=one_line(await self.composer.summary(story, terms)),
-            outlets=tuple((o, next((a.url for a in story.articles if a.outlet == o and a.url),
-                                   None)) for o in story.outlets),
-            terms=terms,
-            first_reported=local_time(min(a.time for a in story.articles), timezone)
-            if story.articles else "")
+        return await self.composer.listed(item.story, matched_terms(item.story, item.rules),
+                                          timezone)
 
     async def _call(self, chat: str, channel: Channel, call: Callable[..., Awaitable[T]],
                     *args: Any) -> T:

@@ -34,6 +34,7 @@ BUDGET = 300  # units: a CJK character is 1, a Latin word 5 (about 300 character
 MAX_SENTENCES = 3
 MIN_SENTENCE_UNITS = 8
 LATIN_WORD_UNITS = 5
+ONE_LINE_CHARS = 140  # a story's one-line summary in digests and lists
 
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _CJK_CHAR_RE = re.compile(f"[{_CJK}]")
@@ -159,6 +160,13 @@ def sentences_of(text: str) -> list[_Sentence]:
             if units >= MIN_SENTENCE_UNITS and _ends_sentence(sentence):
                 found.append(_Sentence(sentence, len(found), units, _features(sentence)))
     return found
+
+
+def one_line(summary: str, limit: int = ONE_LINE_CHARS) -> str:
+    """The first sentence of `summary`, cut to `limit` characters with an ellipsis."""
+    first = next(iter(split_sentences(summary)), "")
+    flat = " ".join(first.split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
 def split_sentences(text: str) -> list[str]:

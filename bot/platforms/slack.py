@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import i18n
-from bot.alerts import AlertView, ListedStory, StoryList, alert_view
+from bot.alerts import AlertView, ListedStory, StoryList, alert_view, outlets_label
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -150,8 +150,7 @@ def _listed_mrkdwn(rank: int, item: ListedStory, stories: StoryList) -> str:
     if item.summary:
         lines.append(escape_mrkdwn(_clip(item.summary, _LIST_SUMMARY_CHARS)))
     if item.outlets:
-        label = escape_mrkdwn(i18n.text(stories.lang, "alert.outlet" if len(item.outlets) == 1
-                                        else "alert.outlets", count=len(item.outlets)))
+        label = escape_mrkdwn(outlets_label(stories.lang, len(item.outlets)))
         links = [_link(_clip(o, _OUTLET_CHARS), url) for o, url in item.outlets]
         lines.append(label + join_within(
             links, " · ", budget=_LIST_OUTLETS_BUDGET,

@@ -46,7 +46,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import i18n
-from bot.alerts import ListedStory, StoryList, alert_view
+from bot.alerts import ListedStory, StoryList, alert_view, outlets_label
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -134,8 +134,7 @@ def _listed_html(rank: int, item: ListedStory, stories: StoryList) -> str:
     if item.summary:
         lines.append(escape(_clip(item.summary, _LIST_SUMMARY_CHARS)))
     if item.outlets:
-        label = escape(i18n.text(stories.lang, "alert.outlet" if len(item.outlets) == 1
-                                 else "alert.outlets", count=len(item.outlets)))
+        label = escape(outlets_label(stories.lang, len(item.outlets)))
         links = [_link(escape(_clip(o, _OUTLET_CHARS)), url) for o, url in item.outlets]
         lines.append(label + join_within(
             links, " · ", budget=_LIST_OUTLETS_BUDGET, measure=_units,
