@@ -48,7 +48,8 @@ from bot.chats import ChatDirectory
 from bot.dedup.index import StoryIndex
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Topic
-from bot.outbox import PACES, Deliverer, Outbox, Pace
+from bot.outbox import Deliverer, Outbox
+from bot.pacing import PACES, Pace
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel
 from bot.rules.book import RuleBook

@@ -7,6 +7,7 @@ the chat's `/lang` language; every user-visible string lives in `bot.i18n`.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import ipaddress
 import json
@@ -25,6 +26,8 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.digest import Digests, parse_quiet
 from bot.errors import RuleError
+from bot.feeds.guard import first_internal
+from bot.feeds.guard import resolve as resolve_host
 from bot.feeds.sources import feed_id
 from bot.models import Article, FeedSpec, Story
 from bot.rules.backtest import backtest, describe_error
@@ -50,6 +53,8 @@ _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86_400}
 _LANGUAGE_NAMES = {"en": "en", "english": "en", "zh": "zh", "cn": "zh", "zh-cn": "zh",
                    "中文": "zh", "英文": "en"}
 _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+RESOLVE_TIMEOUT = 5.0  # seconds for the DNS check of a feed added from chat
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 _IPV4_FORMS_RE = re.compile(r"[0-9a-fx.]+")
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
@@ -202,7 +207,8 @@ class CommandInterpreter:
     def __init__(self, store: Store, *, chats: ChatDirectory, rules: RuleBook, archive: Archive,
                  admins: Sequence[str] = (), feeds: Sequence[FeedSpec] = (),
                  digests: Digests | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 resolve: Resolver = resolve_host) -> None:
         self.store = store
         self.chats = chats
         self.rules = rules
@@ -214,6 +220,7 @@ class CommandInterpreter:
         self.feeds = tuple(feeds)
         self.added_feeds = AddedFeeds(store)
         self.clock = clock
+        self.resolve = resolve  # host, port -> addresses (DNS); checked when a feed is added
         self._handlers: dict[str, _Handler] = {
             "start": self._help, "help": self._help, "rule": self._rule, "rules": self._rules,
             "topics": self._topics, "subscribe": self._subscribe,
@@ -547,7 +554,7 @@ class CommandInterpreter:
         url, outlet = _first_word(args)
         if not url or len(outlet) > 64:
             raise _UsageError("feeds_add")
-        problem = url_problem(url)
+        problem = url_problem(url) or await self._resolves_internal(url)
         if problem is not None:
             key, fields = problem
             return call.fail(key, **fields)
@@ -557,6 +564,22 @@ class CommandInterpreter:
             return call.fail("feeds.exists", id=spec.id)
         return call.reply(call.t("feeds.added", id=spec.id, url=url,
                                  outlet=f" · {outlet}" if outlet else ""))
+
+    async def _resolves_internal(self, url: str) -> tuple[str, dict[str, str]] | None:
+        """Refuse a host that resolves (now) to any internal address. A name that does not
+        resolve is let through: the fetcher resolves and checks again on every connection and
+        every redirect (bot/feeds/guard.py), since DNS answers change."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            async with asyncio.timeout(RESOLVE_TIMEOUT):
+                addresses = await self.resolve(host, port)
+        except (OSError, UnicodeError, TimeoutError):
+            return None
+        blocked = first_internal(host, addresses)
+        return None if blocked is None else ("feeds.resolves_internal",
+                                             {"host": host, "address": blocked})
 
     async def _feeds_del(self, call: _Call, args: str) -> CommandReply:
         """Remove a feed added from chat (the feeds file's feeds are edited in the file)."""
@@ -705,7 +728,8 @@ def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
 
     Only http(s) URLs whose host is not obviously internal: loopback, private, link-local and
     other non-global addresses (any IPv4 notation), `localhost` and single-label names. Names
-    that resolve to internal addresses are the fetcher's to refuse.
+    that resolve to internal addresses are refused by `/feeds add` after a DNS lookup, and
+    again by the fetcher on every connection and redirect.
     """
     try:
         parts = urlsplit(url)

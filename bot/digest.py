@@ -4,8 +4,9 @@ A digest lists the stories first seen in the last 24 hours that match the chat's
 topics (as they are now: archived articles are matched again), most outlets first, then most
 recent, each with a one-line summary and links. A held batch lists the stories whose alerts
 were held. Both are a `StoryList`, which each platform renders and splits within its limits
-(`Channel.list_messages`) and posts one message at a time (`Channel.post`), waiting out
-`retry_after` between attempts.
+(`Channel.list_messages`) and posts one message at a time (`Channel.post`), each in its slot
+of the platform's pace shared with alert delivery (`bot.pacing.Pacer`): a digest hour with
+many chats stays within the platform's limits, and a `retry_after` pauses every worker.
 
 Scheduling: `Digests.tick` runs every minute (and once at start). For each chat with a digest
 it asks an APScheduler `CronTrigger` in the chat's IANA zone for the last time the digest was
@@ -24,7 +25,6 @@ chose `/mute mode digest`, leaves them for its next digest, which lists them and
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +36,9 @@ from bot import i18n
 from bot.alerts import LISTED_PREFIX, AlertComposer, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
-from bot.errors import ChannelError, RetryAfterError, StoreError
+from bot.errors import ChannelError, StoreError
 from bot.models import Story
+from bot.pacing import Pacer, PacingStoppedError
 from bot.platforms.base import Channel
 from bot.rules.book import RuleBook
 from bot.store import Store
@@ -48,8 +49,6 @@ DIGEST_WINDOW = timedelta(hours=24)
 DIGEST_STORIES = 30
 LATE_LIMIT = timedelta(hours=3)
 SLOT_TTL = 8 * 86_400
-POST_ATTEMPTS = 5
-MAX_RETRY_AFTER = 300.0
 
 
 @dataclass(slots=True)
@@ -85,9 +84,10 @@ class Digests:
     """Builds and sends digests and held batches."""
 
     def __init__(self, store: Store, *, chats: ChatDirectory, rules: RuleBook, archive: Archive,
-                 composer: AlertComposer,
+                 composer: AlertComposer, pacer: Pacer | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.pacer = pacer or Pacer(store)
         self.chats = chats
         self.rules = rules
         self.archive = archive
@@ -159,6 +159,8 @@ class Digests:
         now = now or self.clock()
         sent = 0
         for chat in sorted(await self.chats.digest_chats()):
+            if self.pacer.stop.is_set():  # shutting down: the next start sends what is due
+                break
             setting = await self.chats.digest_of(chat)
             channel = channels.get(chat.partition(":")[0])
             if setting is None or channel is None:
@@ -182,9 +184,9 @@ class Digests:
             log.info("digest: nothing to send", extra={"kv": {"chat": chat, "slot": slot}})
             return 0
         try:
-            await post_list(channel, digest)
-        except ChannelError as exc:
-            await self.store.redis.delete(key)  # let the next tick try again
+            await post_list(self.pacer, channel, digest)
+        except (ChannelError, PacingStoppedError) as exc:
+            await self.store.redis.delete(key)  # let the next tick (or next start) try again
             log.warning("digest: failed", extra={"kv": {"chat": chat, "error": str(exc)}})
             return 0
         await self.chats.clear_held(chat, [s.story_id for s in digest.stories])
@@ -216,11 +218,11 @@ class Digests:
                 batch = await self._list(
                     chat, i18n.text(lang, "held.title", count=len(stories)), stories,
                     lang=lang, terms={s.id: matched_terms(s) for s in stories})
-                refs = await post_list(channel, batch)
+                refs = await post_list(self.pacer, channel, batch)
                 await self._record_listed(chat, stories, refs[0] if refs else "")
                 await self.chats.clear_held(chat, held)
                 return 1
-        except ChannelError as exc:
+        except (ChannelError, PacingStoppedError) as exc:  # held alerts stay held
             log.warning("mute: release failed", extra={"kv": {"chat": chat, "error": str(exc)}})
             return 0
         except StoreError:  # another worker is releasing this chat's alerts
@@ -240,20 +242,12 @@ class Digests:
 
 
 
-async def post_list(channel: Channel, stories: StoryList) -> list[str]:
-    """Post a story list as the channel renders it, one message at a time, waiting out
-    `retry_after` (a message already posted is never posted again)."""
-    refs = []
-    for message in channel.list_messages(stories):
-        for attempt in range(POST_ATTEMPTS):
-            try:
-                refs.append(await channel.post(stories.chat, message))
-                break
-            except RetryAfterError as exc:
-                if attempt == POST_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(min(exc.retry_after, MAX_RETRY_AFTER))
-    return refs
+async def post_list(pacer: Pacer, channel: Channel, stories: StoryList) -> list[str]:
+    """Post a story list as the channel renders it, one message at a time, each in its slot
+    of the platform's pace (`retry_after` waited out; a message already posted is never
+    posted again)."""
+    return [await pacer.call(stories.chat, channel.platform, channel.post, stories.chat, message)
+            for message in channel.list_messages(stories)]
 
 
 def parse_quiet(text: str) -> tuple[time, time] | None:

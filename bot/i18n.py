@@ -174,6 +174,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Refused: {host} is an internal address; feeds must be public http(s) URLs.",
         "zh": "已拒绝：{host} 是内部地址；新闻源必须是公开的 http(s) 网址。",
     },
+    "feeds.resolves_internal": {
+        "en": "Refused: {host} resolves to the internal address {address}; feeds must be "
+              "public http(s) URLs.",
+        "zh": "已拒绝：{host} 解析到内部地址 {address}；新闻源必须是公开的 http(s) 网址。",
+    },
     "feeds.deleted": {"en": "Feed {id} removed.", "zh": "已删除新闻源 {id}。"},
     "feeds.in_file": {"en": "Feed {id} comes from the feeds file; remove it there.",
                       "zh": "新闻源 {id} 来自配置文件，请在文件中删除。"},

@@ -29,10 +29,11 @@ Guarantees (several `newsbot run` processes may share the outbox):
   every heartbeat, makes no live worker look dead). Entries idle for CLAIM_IDLE_MS (a hung
   worker) are claimed whatever their consumer; a worker touches the entries it holds while it
   waits, so its own never look idle.
-- Shaping, shared by all workers through Redis (`Pace`: one Lua call per message, on the
-  Redis clock): Telegram at most 28 messages in any second and 25 ms apart, one per 1.1 s
-  per chat, one per 3.1 s per group or channel (20/min); Slack one per 1.1 s per channel.
-  A `retry_after` pauses the whole platform for every worker.
+- Shaping, shared by all workers through Redis (`bot.pacing.Pacer`: one Lua call per
+  message, on the Redis clock): Telegram at most 28 messages in any second and 25 ms apart,
+  one per 1.1 s per chat, one per 3.1 s per group or channel (20/min); Slack one per 1.1 s
+  per channel. A `retry_after` pauses the whole platform for every worker. Digests and
+  released held alerts (bot.digest) take their slots from the same pace.
 - Bursts: when one batch holds COALESCE_AT (3) or more new alerts for one chat, they go out as
   one combined message (a `StoryList`, rendered like a digest, up to LIST_STORIES stories
   each), every story recorded as shown in a list (LISTED_PREFIX: not editable, so a later
@@ -60,9 +61,10 @@ from bot import i18n
 from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory
-from bot.errors import ChannelError, MessageGoneError, RetryAfterError
+from bot.errors import ChannelError, MessageGoneError
 from bot.metrics import METRICS
 from bot.models import Delivery, Story
+from bot.pacing import Pace, Pacer, PacingStoppedError
 from bot.platforms.base import Channel
 from bot.store import (
     Lease,
@@ -81,7 +83,6 @@ T = TypeVar("T")
 
 GROUP = "deliver"
 MAX_ATTEMPTS = 5
-MAX_RETRY_AFTER = 300.0
 CLAIM_IDLE_MS = 300_000  # entries a hung worker read and has not touched for 5 minutes
 ARCHIVE_TTL = 4 * 86_400  # only read by the default composer; the archive's writer sets TTLs
 SENT_TTL = 30 * 86_400
@@ -96,45 +97,6 @@ CHAT_LEASE_TTL = 15.0
 CHAT_LEASE_WAIT = 2.0  # how long to wait for a chat another worker is delivering to
 REDIS_RETRY_SECONDS = 1.0
 FAILURE_PAUSE = 1.0
-
-# KEYS: the platform's window (sorted set of recent message times), its pause key, the
-# chat's key. ARGV: messages allowed per window (0: no window), window ms, least ms between
-# two messages of the bot, least ms between two messages to the chat, a unique member name.
-# Returns 0 when a message may go now (and records it), else the ms to wait before asking
-# again. Slots are granted only when due, never ahead: a worker that stalls cannot release
-# a burst of overdue slots later.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local gap, per_chat = tonumber(ARGV[3]), tonumber(ARGV[4])
-local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
-                      tonumber(redis.call('GET', KEYS[3]) or '0'))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then slot = math.max(slot, tonumber(last[2]) + gap) end
-local n = redis.call('ZCARD', KEYS[1])
-if limit > 0 and n >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  slot = math.max(slot, tonumber(oldest[2]) + window)
-end
-if slot > now then return slot - now end
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], window + 60000)
-if per_chat > 0 then redis.call('SET', KEYS[3], now + per_chat, 'PX', per_chat + 60000) end
-return 0
-"""
-
-# KEYS: the platform's pause key. ARGV: ms. Nothing goes out before now + ms (retry_after).
-_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
-if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000)
-end
-return 1
-"""
 
 # KEYS: stream. ARGV: group, consumer, ids... Resets the idle time of the ids still pending
 # for `consumer` (never takes an entry another worker claimed). Returns how many.
@@ -158,34 +120,6 @@ if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then retu
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pace:
-    """How fast one platform may be sent to, shared by every worker (seconds)."""
-
-    per_window: int  # messages of the bot in any `window` (0: no such limit)
-    window: float
-    gap: float  # least time between two messages of the bot
-    chat_interval: float  # least time between two messages to one private chat
-    group_interval: float  # ... to one group or channel
-
-    def chat_gap(self, chat: str) -> float:
-        """The spacing for messages to `chat` (a Telegram group or channel: `-123`, `@name`)."""
-        raw = chat.partition(":")[2]
-        return self.group_interval if raw.startswith(("-", "@")) else self.chat_interval
-
-
-PACES: dict[str, Pace] = {
-    # Telegram allows about 30 messages/s overall, 1/s per chat and 20/min per group or
-    # channel. At most 28 in any second, and 1.1 s apart in one chat: slack for the jitter
-    # between when we send and when Telegram counts; 25 ms apart at least, so that a second's
-    # 28 are not sent at once.
-    "telegram": Pace(per_window=28, window=1.0, gap=0.025, chat_interval=1.1,
-                     group_interval=3.1),
-    # Slack: chat.postMessage allows about one message per second per channel.
-    "slack": Pace(per_window=0, window=1.0, gap=0.0, chat_interval=1.1, group_interval=1.1),
-}
 
 
 class Outbox:
@@ -347,10 +281,6 @@ class _Tally:
         self.busy += other.busy
 
 
-class _StoppedError(Exception):
-    """The stop event was set while waiting: leave the entries in hand pending."""
-
-
 @dataclass(slots=True)
 class _InHand:
     """What this worker holds now: entries read and not yet acknowledged, chat leases."""
@@ -378,7 +308,6 @@ class Deliverer:
         self.channels = channels
         self.consumer = consumer or worker_name()
         self.claim_idle_ms = claim_idle_ms
-        self.paces = dict(PACES if paces is None else paces)
         self.coalesce_at = coalesce_at
         self.gather = gather
         self.heartbeat_ttl = heartbeat_ttl
@@ -386,9 +315,7 @@ class Deliverer:
         self._stop = asyncio.Event()
         self._in_hand = _InHand()
         self._missing: dict[str, float] = {}  # consumers seen without heartbeat, since when
-        self._reserve = store.redis.register_script(_RESERVE)
-        self._sends = 0
-        self._pause = store.redis.register_script(_PAUSE)
+        self.pacer = Pacer(store, paces, name=self.consumer, stop=self._stop)
 
     # --- the loops ----------------------------------------------------------------------------
 
@@ -407,7 +334,7 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver continuously until `stop` is set, through Redis outages and failures."""
-        self._stop = stop
+        self._stop = self.pacer.stop = stop
         next_reap = 0.0
         async with self._working():
             while not stop.is_set():
@@ -416,7 +343,7 @@ class Deliverer:
                         await self.reap()
                         next_reap = time.monotonic() + REAP_SECONDS
                     tally = await self._turn()
-                except _StoppedError:
+                except PacingStoppedError:
                     break
                 except (RedisError, OSError) as exc:
                     log.warning("delivery: Redis is unavailable; retrying", extra={"kv": {
@@ -519,9 +446,9 @@ class Deliverer:
         for result in results:
             if isinstance(result, _Tally):
                 tally.add(result)
-            elif isinstance(result, _StoppedError | RedisError | OSError):
-                if isinstance(result, _StoppedError) or self._stop.is_set():
-                    raise _StoppedError
+            elif isinstance(result, PacingStoppedError | RedisError | OSError):
+                if isinstance(result, PacingStoppedError) or self._stop.is_set():
+                    raise PacingStoppedError
                 raise result
             elif isinstance(result, BaseException):
                 raise result
@@ -642,42 +569,12 @@ class Deliverer:
 
     async def _call(self, chat: str, channel: Channel, call: Callable[..., Awaitable[T]],
                     *args: Any) -> T:
-        """`call(*args)` in its slot of the platform's pace; a `retry_after` pauses the
-        platform for every worker and the call is made again (never counted as a failure)."""
-        while True:
-            await self._wait_for_slot(chat, channel.platform)
-            try:
-                return await call(*args)
-            except RetryAfterError as exc:
-                wait = min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER)
-                log.info("delivery: rate limited; waiting", extra={"kv": {
-                    "chat": chat, "retry_after": wait}})
-                if channel.platform in self.paces:
-                    await self._pause(keys=[self.store.keys("pace", channel.platform, "pause")],
-                                      args=[_ms(wait)])
-                else:
-                    await self._sleep(wait)
-
-    async def _wait_for_slot(self, chat: str, platform: str) -> None:
-        """Wait for a slot of the platform's pace, shared by every worker (a `retry_after`
-        pause included)."""
-        if self._stop.is_set():
-            raise _StoppedError
-        pace = self.paces.get(platform)
-        if pace is None:
-            return
-        keys = [self.store.keys("pace", platform), self.store.keys("pace", platform, "pause"),
-                self.store.keys("pace", platform, chat)]
-        self._sends += 1
-        args: list[str | int] = [pace.per_window, _ms(pace.window), _ms(pace.gap),
-                                 _ms(pace.chat_gap(chat)), f"{self.consumer}:{self._sends}"]
-        while wait := int(await self._reserve(keys=keys, args=args)):
-            await self._sleep(wait / 1000)
+        """`call(*args)` in its slot of the platform's pace (see `bot.pacing`)."""
+        return await self.pacer.call(chat, channel.platform, call, *args)
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait unless stopping; raise _StoppedError if the stop event is set meanwhile."""
-        if await sleep_unless(self._stop, seconds):
-            raise _StoppedError
+        """Wait unless stopping; raise PacingStoppedError if the stop event is set meanwhile."""
+        await self.pacer.sleep(seconds)
 
     async def _failed(self, chat: str, item: _Item, exc: ChannelError) -> _Tally:
         log.warning("delivery: failed", extra={"kv": {
@@ -719,7 +616,3 @@ class Deliverer:
                 pipe.sadd(keys.story_chats(story.id), chat)
                 pipe.expire(keys.story_chats(story.id), SENT_TTL)
             await pipe.execute()
-
-
-def _ms(seconds: float) -> int:
-    return round(seconds * 1000)

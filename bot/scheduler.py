@@ -104,6 +104,7 @@ async def _poll_and_deliver(app: App, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    app.digests.pacer.stop = stop  # a digest waiting for its slot gives way at shutdown
     scheduler = AsyncIOScheduler(timezone=UTC)
     await sync_feeds(app)
     scheduler.add_job(sync_feeds, "interval", args=(app,), seconds=FEED_SYNC_SECONDS,

@@ -444,6 +444,44 @@ async def test_feeds_add_refuses_internal_and_non_http_urls(bot: Bot, url: str,
     assert await AddedFeeds(bot.store).all() == []
 
 
+async def test_feeds_add_refuses_names_that_resolve_to_internal_addresses(bot: Bot) -> None:
+    """A public-looking name is looked up when added: refused if ANY of its addresses is
+    internal (a rebinding name listing a public and a private address included); a name that
+    does not resolve now is accepted (the fetcher checks every connection)."""
+    answers = {"intranet.example.com": ["10.20.30.40"],
+               "rebind.example.net": ["93.184.216.34", "fd00::7"],
+               "news.example.org": ["93.184.216.34", "2606:2800:220:1::1"]}
+    asked: list[tuple[str, int]] = []
+
+    async def dns(host: str, port: int) -> list[str]:  # stands in for the network's resolver
+        asked.append((host, port))
+        if host not in answers:
+            raise OSError(f"cannot resolve {host}")
+        return answers[host]
+
+    bot.commands.resolve = dns
+    refused = await bot.say("/feeds add https://intranet.example.com/rss", user=ADMIN)
+    assert not refused.ok and refused.text == (
+        "Refused: intranet.example.com resolves to the internal address 10.20.30.40; feeds "
+        "must be public http(s) URLs.")
+    rebind = await bot.say("/feeds add http://rebind.example.net:8080/feed", user=ADMIN)
+    assert not rebind.ok and "fd00::7" in rebind.text
+    assert await AddedFeeds(bot.store).all() == []
+    assert (await bot.say("/feeds add https://news.example.org/rss", user=ADMIN)).ok
+    assert (await bot.say("/feeds add https://unknown.example.org/rss", user=ADMIN)).ok
+    assert asked == [("intranet.example.com", 443), ("rebind.example.net", 8080),
+                     ("news.example.org", 443), ("unknown.example.org", 443)]
+    assert [f.url for f in await AddedFeeds(bot.store).all()] == [
+        "https://news.example.org/rss", "https://unknown.example.org/rss"]
+
+
+async def test_feeds_add_looks_names_up_with_the_system_resolver(bot: Bot) -> None:
+    """The default resolver is the system's: a name missing from DNS is accepted (checked
+    again at fetch time); `localhost`, resolved by the system, is refused before any lookup."""
+    assert (await bot.say("/feeds add https://no-such-host.invalid/rss", user=ADMIN)).ok
+    assert not (await bot.say("/feeds add http://localhost./rss", user=ADMIN)).ok
+
+
 # --- status and language --------------------------------------------------------------------
 
 

@@ -219,6 +219,28 @@ async def test_a_429_on_the_digest_is_waited_out_and_it_arrives_once(bot: Bot) -
     assert len(bot.texts()) == 1
 
 
+async def test_digests_take_their_slots_from_the_pace_alerts_share(bot: Bot) -> None:
+    """A digest is paced like alerts: its messages are slots in the platform's shared window
+    and the chat's interval (Redis), and a retry_after pause one worker recorded for the
+    platform holds the digest back too (on the Redis clock, its slot comes after the pause)."""
+    await bot.file(list(_seeds().values()))
+    keys = bot.store.keys
+    await bot.store.redis.delete(keys("pace", "telegram"), keys("pace", "telegram", CHAT))
+    paused_until = int(await _redis_ms(bot.store)) + 800
+    await bot.store.redis.set(keys("pace", "telegram", "pause"), paused_until, px=60_000)
+    assert await bot.digests.send_digest(CHAT, bot.channel, slot="d", now=T0) == 1
+    window = await bot.store.redis.zrange(keys("pace", "telegram"), 0, -1, withscores=True)
+    assert len(window) == len(bot.texts()) == 1
+    [(_member, granted)] = window
+    assert granted >= paused_until  # the slot came after the pause (Redis clock)
+    assert await bot.store.redis.exists(keys("pace", "telegram", CHAT))
+
+
+async def _redis_ms(store: Store) -> float:
+    seconds, micros = await store.redis.time()
+    return seconds * 1000 + micros / 1000
+
+
 # --- splitting ----------------------------------------------------------------------------
 
 

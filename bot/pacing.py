@@ -1,0 +1,162 @@
+"""Shaping messages to each platform's limits, shared by every worker through Redis.
+
+Every message a worker sends (alerts, edits, combined bursts, digests, released held alerts)
+first takes a slot from `Pacer.call`: one Lua call on the Redis clock grants it when the
+platform's window, the bot's least gap and the chat's interval allow, so N processes sharing
+one Redis together stay within the platform's limits. Telegram: at most 28 messages in any
+second and 25 ms apart, one per 1.1 s per private chat, one per 3.1 s per group or channel
+(20/min). Slack: one per 1.1 s per channel. A `retry_after` from the platform pauses the whole
+platform for every worker (a pause key), and the call is made again; it is never counted as a
+failure. Platforms without a `Pace` (the console) are not shaped.
+
+    pacer = Pacer(store)                       # PACES, a name of its own
+    ref = await pacer.call(chat, "telegram", channel.post, chat, message)
+
+Waits end early when `pacer.stop` is set: `call` then raises `PacingStopped` and the caller
+keeps what it was sending for later (outbox entries stay pending).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bot.errors import RetryAfterError
+from bot.store import Store, sleep_unless, worker_name
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_RETRY_AFTER = 300.0  # the longest single wait a `retry_after` may ask for
+
+# KEYS: the platform's window (sorted set of recent message times), its pause key, the
+# chat's key. ARGV: messages allowed per window (0: no window), window ms, least ms between
+# two messages of the bot, least ms between two messages to the chat, a unique member name.
+# Returns 0 when a message may go now (and records it), else the ms to wait before asking
+# again. Slots are granted only when due, never ahead: a worker that stalls cannot release
+# a burst of overdue slots later.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local gap, per_chat = tonumber(ARGV[3]), tonumber(ARGV[4])
+local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
+                      tonumber(redis.call('GET', KEYS[3]) or '0'))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then slot = math.max(slot, tonumber(last[2]) + gap) end
+local n = redis.call('ZCARD', KEYS[1])
+if limit > 0 and n >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  slot = math.max(slot, tonumber(oldest[2]) + window)
+end
+if slot > now then return slot - now end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window + 60000)
+if per_chat > 0 then redis.call('SET', KEYS[3], now + per_chat, 'PX', per_chat + 60000) end
+return 0
+"""
+
+# KEYS: the platform's pause key. ARGV: ms. Nothing goes out before now + ms (retry_after).
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ms = now + tonumber(ARGV[1])
+if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000)
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pace:
+    """How fast one platform may be sent to, shared by every worker (seconds)."""
+
+    per_window: int  # messages of the bot in any `window` (0: no such limit)
+    window: float
+    gap: float  # least time between two messages of the bot
+    chat_interval: float  # least time between two messages to one private chat
+    group_interval: float  # ... to one group or channel
+
+    def chat_gap(self, chat: str) -> float:
+        """The spacing for messages to `chat` (a Telegram group or channel: `-123`, `@name`)."""
+        raw = chat.partition(":")[2]
+        return self.group_interval if raw.startswith(("-", "@")) else self.chat_interval
+
+
+PACES: dict[str, Pace] = {
+    # Telegram allows about 30 messages/s overall, 1/s per chat and 20/min per group or
+    # channel. At most 28 in any second, and 1.1 s apart in one chat: slack for the jitter
+    # between when we send and when Telegram counts; 25 ms apart at least, so that a second's
+    # 28 are not sent at once.
+    "telegram": Pace(per_window=28, window=1.0, gap=0.025, chat_interval=1.1,
+                     group_interval=3.1),
+    # Slack: chat.postMessage allows about one message per second per channel.
+    "slack": Pace(per_window=0, window=1.0, gap=0.0, chat_interval=1.1, group_interval=1.1),
+}
+
+
+class PacingStoppedError(Exception):
+    """The stop event was set while waiting for a slot or a `retry_after`."""
+
+
+class Pacer:
+    """Takes each message's slot in its platform's pace (shared through Redis) and waits out
+    `retry_after` for every worker."""
+
+    def __init__(self, store: Store, paces: Mapping[str, Pace] | None = None, *,
+                 name: str | None = None, stop: asyncio.Event | None = None) -> None:
+        self.store = store
+        self.paces = dict(PACES if paces is None else paces)
+        self.name = name or worker_name()
+        self.stop = stop or asyncio.Event()
+        self._sends = 0
+        self._reserve = store.redis.register_script(_RESERVE)
+        self._pause = store.redis.register_script(_PAUSE)
+
+    async def call(self, chat: str, platform: str, call: Callable[..., Awaitable[T]],
+                   *args: Any) -> T:
+        """`call(*args)` in its slot of the platform's pace; a `retry_after` pauses the
+        platform for every worker and the call is made again (never counted as a failure)."""
+        while True:
+            await self.slot(chat, platform)
+            try:
+                return await call(*args)
+            except RetryAfterError as exc:
+                wait = min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER)
+                log.info("delivery: rate limited; waiting", extra={"kv": {
+                    "chat": chat, "platform": platform, "retry_after": wait}})
+                if platform in self.paces:
+                    await self._pause(keys=[self.store.keys("pace", platform, "pause")],
+                                      args=[_ms(wait)])
+                else:
+                    await self.sleep(wait)
+
+    async def slot(self, chat: str, platform: str) -> None:
+        """Wait for a slot of the platform's pace (a `retry_after` pause included)."""
+        if self.stop.is_set():
+            raise PacingStoppedError
+        pace = self.paces.get(platform)
+        if pace is None:
+            return
+        keys = [self.store.keys("pace", platform), self.store.keys("pace", platform, "pause"),
+                self.store.keys("pace", platform, chat)]
+        self._sends += 1
+        args: list[str | int] = [pace.per_window, _ms(pace.window), _ms(pace.gap),
+                                 _ms(pace.chat_gap(chat)), f"{self.name}:{self._sends}"]
+        while wait := int(await self._reserve(keys=keys, args=args)):
+            await self.sleep(wait / 1000)
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait unless stopping; raise PacingStoppedError if the stop event is set meanwhile."""
+        if await sleep_unless(self.stop, seconds):
+            raise PacingStoppedError
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
