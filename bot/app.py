@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Self
 
+from bot import i18n
 from bot.alerts import AlertComposer
 from bot.archive import Archive
 from bot.chats import ChatDirectory
@@ -16,7 +17,7 @@ from bot.commands import AddedFeeds, CommandInterpreter
 from bot.config import Settings
 from bot.dedup.index import StoryIndex
 from bot.digest import Digests
-from bot.errors import FeedError
+from bot.errors import ChannelError, FeedError
 from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, commit_poll, poll_feed
@@ -24,6 +25,7 @@ from bot.feeds.sources import load_feeds
 from bot.metrics import Monitor
 from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
+from bot.pacing import PacingStoppedError
 from bot.pipeline import Outcome, Pipeline, replay_order
 from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
@@ -118,7 +120,9 @@ class App:
         return feed.id not in {f.id for f in self.feeds}
 
     async def feed_deactivated(self, feed: FeedSpec, error: FeedError) -> None:
-        """Tell the admins a feed was switched off: a warning in the log and on the console."""
+        """Tell the admins a feed was switched off: a warning in the log, a notice on the
+        console, and a direct message to each admin on Telegram or Slack (in the language
+        they chose with /lang), paced like every message; a failed notice is logged."""
         notice = (f"[FEED OFF] feed {feed.id} ({feed.location}) was deactivated after repeated "
                   f"failures: {error}. Admins: {', '.join(self.settings.admins) or 'none set'}")
         log.warning("feeds: feed deactivated; admins told", extra={"kv": {
@@ -127,6 +131,23 @@ class App:
         console = self.channels.get("console")
         if isinstance(console, ConsoleChannel):
             print(notice, file=console.stream, flush=True)
+        for admin in self.settings.admins:
+            channel = self.channels.get(admin.partition(":")[0])
+            if channel is None or channel is console:
+                continue
+            lang = await self.chats.language(admin) or i18n.DEFAULT_LANGUAGE
+            reason = (i18n.text(lang, "feeds.off_blocked") if error.kind == "blocked" else
+                      i18n.text(lang, "feeds.off_failures",
+                                failures=self.settings.poll_max_failures))
+            text = i18n.text(lang, "feeds.off_notice", id=feed.id, location=feed.location,
+                             reason=reason, error=str(error))
+            try:
+                for message in channel.notice_messages(text):
+                    await self.digests.pacer.call(admin, channel.platform, channel.post, admin,
+                                                  message)
+            except (ChannelError, PacingStoppedError) as exc:
+                log.warning("feeds: could not tell an admin", extra={"kv": {
+                    "admin": admin, "feed_id": feed.id, "error": str(exc)}})
 
     async def all_feeds(self) -> list[FeedSpec]:
         """The feeds file's feeds plus those admins added from chat."""

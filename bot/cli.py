@@ -23,6 +23,7 @@ from bot.commands import AddedFeeds, CommandRequest
 from bot.config import Settings, load_settings
 from bot.dedup.explain import explain, explain_text, list_stories
 from bot.errors import ConfigError, NewsbotError
+from bot.feeds.engine import reactivate_feed
 from bot.feeds.opml import MAX_OPML_BYTES, import_feeds, parse_opml, render_opml
 from bot.feeds.sources import load_feeds
 from bot.logs import Progress, setup_logging
@@ -123,6 +124,12 @@ def _feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="Write every URL feed (the feeds file's and the added ones) as OPML 2.0, "
         "for a feed reader or another newsbot.")
     exports.add_argument("-o", "--output", type=Path, help="write to this file, not stdout")
+    again = feeds_sub.add_parser(
+        "reactivate", help="poll a feed that was switched off after repeated failures again",
+        description="Put feeds switched off after repeated failures (health `off` in `newsbot "
+        "feeds list`) back on the shared schedule, due now, with their failures forgotten; a "
+        "running `newsbot run` polls them within seconds. Exit status 1 if any was not off.")
+    again.add_argument("ids", nargs="+", metavar="ID", help="feed ids, as `feeds list` shows")
 
 
 def _outbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -268,10 +275,12 @@ async def _chat(settings: Settings, text: str) -> int:
 
 
 async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
-    """`newsbot feeds list|import|export`."""
+    """`newsbot feeds list|import|export|reactivate`."""
     listed = load_feeds(settings.feeds_file)
     async with _store(settings) as store:
         added = AddedFeeds(store)
+        if args.feeds_command == "reactivate":
+            return await _feeds_reactivate(store, args.ids)
         if args.feeds_command == "import":
             return await _feeds_import(args.file, listed, added)
         feeds = [*listed, *(f for f in await added.all() if f.id not in {g.id for g in listed})]
@@ -279,6 +288,17 @@ async def _feeds(settings: Settings, args: argparse.Namespace) -> int:
             return _feeds_export(feeds, args.output)
         return await _feeds_list(store, feeds, file_ids={f.id for f in listed},
                                  as_json=args.json)
+
+
+async def _feeds_reactivate(store: Store, ids: Sequence[str]) -> int:
+    status = 0
+    for feed_id in ids:
+        if await reactivate_feed(store, feed_id):
+            print(f"{feed_id}: back on the schedule, due now")
+        else:
+            print(f"{feed_id}: not switched off (see `newsbot feeds list`)", file=sys.stderr)
+            status = 1
+    return status
 
 
 def _read_opml(file: Path) -> bytes:

@@ -166,6 +166,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "feeds.origin.chat": {"en": "added from chat", "zh": "从聊天添加"},
     "feeds.added": {"en": "Feed {id} added: {url}{outlet}",
                     "zh": "已添加新闻源 {id}：{url}{outlet}"},
+    "feeds.off_notice": {
+        "en": "Feed {id} ({location}) was switched off: {reason}. Last error: {error}\n"
+              "Fix it, then run `newsbot feeds reactivate {id}` (or /feeds del and /feeds add "
+              "for a feed added from chat).",
+        "zh": "新闻源 {id}（{location}）已停用：{reason}。最后的错误：{error}\n"
+              "修复后运行 `newsbot feeds reactivate {id}`（从聊天添加的新闻源也可先 /feeds del "
+              "再 /feeds add）。",
+    },
+    "feeds.off_failures": {"en": "{failures} failed polls in a row",
+                           "zh": "连续 {failures} 次抓取失败"},
+    "feeds.off_blocked": {"en": "its host is an internal address",
+                          "zh": "其主机是内部地址"},
     "feeds.exists": {"en": "That feed is already listed as {id}.",
                      "zh": "该新闻源已存在，编号 {id}。"},
     "feeds.bad_url": {"en": "Not an http(s) feed URL: {url}",

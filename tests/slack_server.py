@@ -279,7 +279,9 @@ class SlackServer:
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params.get("channel")
-        if channel not in self.channels:
+        if channel in self.users:  # a user id: the app's direct messages with that user
+            channel = self.dm_channel(channel)
+        elif channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
@@ -288,6 +290,11 @@ class SlackServer:
                    "blocks": params.get("blocks", [])}
         self.messages[channel].append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    @staticmethod
+    def dm_channel(user: str) -> str:
+        """The id of the app's direct-message channel with `user` (Slack's `D...` ids)."""
+        return "D" + user.removeprefix("U")
 
     def _update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel, ts = params.get("channel"), params.get("ts")

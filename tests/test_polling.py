@@ -460,29 +460,65 @@ async def test_chat_feed_redirecting_to_loopback_is_refused(store: Store) -> Non
 async def test_app_tells_admins_when_a_chat_feed_is_switched_off(
         tmp_path: Path, redis_url: str, store: Store, srv: FeedServer,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """The wired app's hook logs the deactivation and prints a notice on the console."""
+    """The wired app's hook logs the deactivation, prints a notice on the console and sends
+    each Telegram admin a direct message (in the language the admin chose) through the real
+    python-telegram-bot; an admin the bot cannot reach is logged, the others still told;
+    `newsbot feeds reactivate` puts the feed back on the schedule."""
     from bot.app import App
+    from bot.cli import main as cli_main
     from bot.commands import AddedFeeds
     from bot.config import Settings
+    from tests.telegram_server import BotApiServer
 
     (tmp_path / "empty").mkdir()
     feeds_file = tmp_path / "feeds.yaml"
     feeds_file.write_text(f"feeds:\n  - path: {tmp_path / 'empty'}\n")
-    settings = Settings.model_validate({
-        "REDIS_URL": redis_url, "NEWSBOT_KEY_PREFIX": store.keys.prefix,
-        "NEWSBOT_FEEDS": feeds_file, "NEWSBOT_RULES_DIR": REPO / "rules",
-        "NEWSBOT_DATA_DIR": tmp_path / "data", "NEWSBOT_ADMINS": "telegram:42"})
     url = srv.add("/app-ssrf.xml", rss([{"title": "x"}]))
-    async with App(settings) as app:
-        spec = _feed(url)
-        await AddedFeeds(app.store).add(spec, by="telegram:42", at=datetime.now(UTC))
-        assert app.from_chat(spec) and not app.from_chat(app.feeds[0])
-        await app.engine.sync()
-        assert await app.engine.run_once() == 2
-        assert await app.engine.deactivated() == {spec.id}
+    async with BotApiServer() as api:
+        settings = Settings.model_validate({
+            "REDIS_URL": redis_url, "NEWSBOT_KEY_PREFIX": store.keys.prefix,
+            "NEWSBOT_FEEDS": feeds_file, "NEWSBOT_RULES_DIR": REPO / "rules",
+            "NEWSBOT_DATA_DIR": tmp_path / "data",
+            "NEWSBOT_ADMINS": "telegram:41,telegram:42,telegram:43",
+            "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root})
+        api.fail_next("sendMessage", 1, code=403, description="Forbidden: bot was blocked by "
+                      "the user")
+        async with App(settings) as app:
+            await app.chats.set_language("telegram:43", "zh")
+            spec = _feed(url)
+            await AddedFeeds(app.store).add(spec, by="telegram:42", at=datetime.now(UTC))
+            assert app.from_chat(spec) and not app.from_chat(app.feeds[0])
+            await app.engine.sync()
+            assert await app.engine.run_once() == 2
+            assert await app.engine.deactivated() == {spec.id}
+            await app.feed_deactivated(_feed("https://example.com/gone.xml"),
+                                       FeedError("gone", "HTTP 503", kind="http"))
+        # 41 had blocked the bot for the first notice (logged; the others were still told)
+        assert [m["text"] for m in api.messages(41)] == [m["text"] for m in api.messages(42)][1:]
+        english, failures = [m["text"] for m in api.messages(42)]
+        assert failures.startswith("Feed ") and (
+            "was switched off: 15 failed polls in a row. Last error: feed gone: HTTP 503"
+            in failures)
+        assert english.startswith(f"Feed {spec.id} ({url}) was switched off: its host is an "
+                                  "internal address. Last error: ")
+        assert english.endswith(f"run `newsbot feeds reactivate {spec.id}` (or /feeds del and "
+                                "/feeds add for a feed added from chat).")
+        chinese, _ = [m["text"] for m in api.messages(43)]
+        assert chinese.startswith(f"新闻源 {spec.id}（{url}）已停用：其主机是内部地址。")
     out = capsys.readouterr().out
     assert f"[FEED OFF] feed {spec.id}" in out and "telegram:42" in out
     assert srv.count("/app-ssrf.xml") == 0
+    env = {"REDIS_URL": redis_url, "NEWSBOT_KEY_PREFIX": store.keys.prefix,
+           "NEWSBOT_FEEDS": str(feeds_file), "NEWSBOT_DATA_DIR": str(tmp_path / "data")}
+    with pytest.MonkeyPatch.context() as env_patch:
+        for name, value in env.items():
+            env_patch.setenv(name, value)
+        assert await asyncio.to_thread(cli_main, ["feeds", "reactivate", spec.id]) == 0
+        assert await asyncio.to_thread(cli_main, ["feeds", "reactivate", spec.id]) == 1
+    assert spec.id not in await store.redis.smembers(store.keys("poll", "off"))
+    assert await store.redis.zscore(store.keys("poll", "due"), spec.id) == 0
+    assert (await store.feed_state(spec.id))["errors"] == "0"
+    assert "back on the schedule" in capsys.readouterr().out
 
 
 async def test_unchanged_body_without_validators_is_not_parsed_again(

@@ -175,6 +175,19 @@ async def test_send_posts_blocks_and_returns_ts(slack: SlackServer,
     assert re.fullmatch(r"\d{10}\.\d{6}", ts)
 
 
+async def test_a_notice_to_an_admin_goes_to_the_user_id_as_escaped_text(
+        slack: SlackServer, channel: SlackChannel) -> None:
+    """An admin notice (feed switched off) is one mrkdwn message, escaped, without blocks,
+    posted to the admin's user id (Slack delivers it in the app's direct messages)."""
+    [message] = channel.notice_messages("Feed a<b> & c was switched off\nrun `x`")
+    ts = await channel.post("slack:U123", message)
+    (call,) = slack.calls_to("chat.postMessage")
+    assert call.params["channel"] == "U123" and "blocks" not in call.params
+    assert call.params["text"] == "Feed a&lt;b&gt; &amp; c was switched off\nrun `x`"
+    [posted] = slack.messages[slack.dm_channel("U123")]
+    assert posted["ts"] == ts and posted["text"] == call.params["text"]
+
+
 async def test_edit_updates_the_message_at_ts(slack: SlackServer,
                                               channel: SlackChannel) -> None:
     """edit() calls chat.update with the stored ts and replaces the blocks in place."""

@@ -313,6 +313,16 @@ def _host(feed: FeedSpec) -> str:
         return ""
 
 
+async def reactivate_feed(store: Store, feed_id: str) -> bool:
+    """Put a feed switched off after repeated failures back on the shared schedule, due now,
+    with its failures forgotten (any worker picks it up); False if it was not switched off."""
+    if not await done(store.redis.srem(store.keys("poll", "off"), feed_id)):
+        return False
+    await store.update_feed_state(feed_id, {"errors": 0, "deactivated_at": ""})
+    await store.redis.zadd(store.keys("poll", "due"), {feed_id: 0})
+    return True
+
+
 class PollEngine:
     """Polls the feeds that are due, sharing the schedule in Redis with other workers.
 
@@ -382,12 +392,13 @@ class PollEngine:
             await self.store.redis.zadd(self._due, dict.fromkeys(feed_ids, 0), xx=True)
             self._wake.set()
 
-    async def reactivate(self, feed_id: str) -> None:
-        """Put a deactivated feed back on the schedule, due now, with its failures forgotten."""
-        await done(self.store.redis.srem(self._off, feed_id))
-        await self.store.update_feed_state(feed_id, {"errors": 0, "deactivated_at": ""})
-        await self.store.redis.zadd(self._due, {feed_id: 0})
+    async def reactivate(self, feed_id: str) -> bool:
+        """Put a deactivated feed back on the schedule, due now, with its failures forgotten;
+        False if it was not switched off."""
+        if not await reactivate_feed(self.store, feed_id):
+            return False
         self._wake.set()
+        return True
 
     async def deactivated(self) -> set[str]:
         """Ids of the feeds switched off after repeated failures."""

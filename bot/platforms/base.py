@@ -14,7 +14,8 @@ class Channel(Protocol):
     `platform` is the prefix of the chat ids it serves (`console`, `telegram`, `slack`).
     `send` posts a new alert and returns a reference the platform can edit by (a message id,
     a Slack `ts`), stored with the alert; `edit` re-renders the alert at that reference when
-    the story changes. Digests and held batches go out through `list_messages` and `post`.
+    the story changes. Digests and held batches go out through `list_messages` and `post`,
+notices to admins through `notice_messages` and `post`.
     Sending methods raise `ChannelError`, or `RetryAfterError` when the platform asks the
     caller to wait; they never retry by themselves.
     """
@@ -34,6 +35,12 @@ class Channel(Protocol):
         limits (an opaque value per message, for `post`)."""
         ...
 
+    def notice_messages(self, text: str) -> list[Any]:
+        """A plain-text notice from the bot (e.g. to its admins: a feed was switched off) as
+        this platform's messages, escaped and split within its limits (for `post`)."""
+        ...
+
     async def post(self, chat: str, message: Any) -> str:
-        """Post one message made by `list_messages`; return its reference."""
+        """Post one message made by `list_messages` or `notice_messages`; return its
+        reference."""
         ...

@@ -68,8 +68,12 @@ class ConsoleChannel:
         """A digest or held batch as one text (a terminal has no length limit)."""
         return [render_list_text(stories)]
 
+    def notice_messages(self, text: str) -> list[Any]:
+        """A notice as one text."""
+        return [text]
+
     async def post(self, chat: str, message: Any) -> str:
-        """Print one message from `list_messages`."""
+        """Print one message from `list_messages` or `notice_messages`."""
         self.count += 1
         print(str(message), file=self.stream, flush=True)
         return f"{chat}#list{self.count}"

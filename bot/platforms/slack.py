@@ -325,9 +325,14 @@ class SlackChannel:
         """A digest or held batch as (fallback text, blocks) messages within Slack's limits."""
         return list(render_list_blocks(stories))
 
+    def notice_messages(self, text: str) -> list[Any]:
+        """A plain-text notice as one escaped mrkdwn message (clipped to Slack's limit)."""
+        reply = CommandReply(text=text, lines=tuple(text.split("\n")))
+        return [(render_reply(reply, command=COMMAND), None)]
+
     async def post(self, chat: str, message: Any) -> str:
-        """Post one (text, blocks) message (an alert, or one from `list_messages`) without
-        unfurls; return its `ts`."""
+        """Post one (text, blocks) message (an alert, or one from `list_messages` or
+        `notice_messages`, whose blocks are None) without unfurls; return its `ts`."""
         channel = _channel_id(chat)
         text, blocks = message
         try:

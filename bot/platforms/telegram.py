@@ -389,9 +389,13 @@ class TelegramChannel:
         """A digest or held batch as HTML messages within Telegram's limit."""
         return list(render_list_html(stories))
 
+    def notice_messages(self, text: str) -> list[Any]:
+        """A plain-text notice as escaped HTML messages within Telegram's limit."""
+        return list(render_reply(CommandReply(text=text, lines=tuple(text.split("\n")))))
+
     async def post(self, chat: str, message: Any) -> str:
-        """Post one HTML message (an alert, or one from `list_messages`) without link preview;
-        return its message id."""
+        """Post one HTML message (an alert, or one from `list_messages` or `notice_messages`)
+        without link preview; return its message id."""
         chat_id = _chat_id(chat)
         try:
             sent = await self._bot.send_message(
