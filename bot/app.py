@@ -22,6 +22,7 @@ from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, commit_poll, poll_feed
 from bot.feeds.sources import load_feeds
+from bot.feeds.websub import WebSub
 from bot.metrics import Monitor
 from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
@@ -77,9 +78,11 @@ class App:
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
                                    composer=self.composer)  # a consumer name of its own
+        self.websub = await self._websub()
         self.engine = self._poll_engine()
         self.monitor = Monitor(self.store, outbox=self.outbox, chats=self.chats,
-                               engine=self.engine, max_poll_age=s.max_poll_age)
+                               engine=self.engine, websub=self.websub,
+                               max_poll_age=s.max_poll_age)
         if not (s.telegram_enabled or s.slack_enabled):
             for topic in self.topics:
                 await self.chats.subscribe(CONSOLE_CHAT, topic.name)
@@ -104,16 +107,33 @@ class App:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._stack.aclose()
 
+    def _policy(self) -> PollPolicy:
+        s = self.settings
+        return PollPolicy(min_interval=s.poll_min_interval, max_interval=s.poll_max_interval,
+                          backoff_base=s.poll_backoff_base, backoff_max=s.poll_backoff_max,
+                          max_failures=s.poll_max_failures)
+
     def _poll_engine(self) -> PollEngine:
         """The polling engine over the shared schedule, feeding the pipeline."""
         s = self.settings
-        policy = PollPolicy(min_interval=s.poll_min_interval, max_interval=s.poll_max_interval,
-                            backoff_base=s.poll_backoff_base, backoff_max=s.poll_backoff_max,
-                            max_failures=s.poll_max_failures)
-        return PollEngine(self.store, self.fetcher, source=self.all_feeds, handle=self.process,
-                          untrusted=self.from_chat, on_deactivated=self.feed_deactivated,
-                          policy=policy, concurrency=s.poll_concurrency,
+        return PollEngine(self.store, self.fetcher, source=self.all_feeds,
+                          handle=self.handle_poll, untrusted=self.from_chat,
+                          on_deactivated=self.feed_deactivated,
+                          min_delay=self.websub.poll_floor if self.websub else None,
+                          policy=self._policy(), concurrency=s.poll_concurrency,
                           per_host=s.poll_per_host, lease_seconds=s.poll_lease)
+
+    async def _websub(self) -> WebSub | None:
+        """Subscriptions to the hubs feeds advertise, when NEWSBOT_PUBLIC_URL is set."""
+        s = self.settings
+        if s.public_url is None:
+            return None
+        return await self._stack.enter_async_context(WebSub(
+            self.store, source=self.all_feeds, handle=self.process, public_url=s.public_url,
+            untrusted=self.from_chat, policy=self._policy(), lease_seconds=s.websub_lease,
+            max_bytes=s.max_feed_bytes, timeout=s.fetch_timeout,
+            connect_timeout=s.fetch_connect_timeout,
+            allow_networks=self.fetcher.allow_networks))
 
     def from_chat(self, feed: FeedSpec) -> bool:
         """True for a feed added from chat (fetched through the SSRF guard), not the file's."""
@@ -161,6 +181,14 @@ class App:
                                  guard=self.from_chat(feed))
         outcomes = await self.process(result)
         await commit_poll(result, store=self.store)
+        return outcomes
+
+    async def handle_poll(self, result: PollResult) -> list[Outcome]:
+        """The polling engine's handler: the articles through the pipeline, then the
+        document's WebSub hub noted (pushes take `process` alone)."""
+        outcomes = await self.process(result)
+        if self.websub is not None:
+            await self.websub.discovered(result)
         return outcomes
 
     async def process(self, result: PollResult) -> list[Outcome]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     poll_backoff_base: float = Field(default=60.0, gt=0, alias="NEWSBOT_POLL_BACKOFF_BASE")
     poll_backoff_max: float = Field(default=86_400.0, gt=0, alias="NEWSBOT_POLL_BACKOFF_MAX")
     admins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="NEWSBOT_ADMINS")
+    public_url: str | None = Field(default=None, alias="NEWSBOT_PUBLIC_URL")
+    websub_lease: int = Field(default=864_000, ge=60, alias="NEWSBOT_WEBSUB_LEASE")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
@@ -93,6 +96,19 @@ class Settings(BaseSettings):
                              f"NEWSBOT_POLL_BACKOFF_MAX ({self.poll_backoff_max})")
         return self
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL without query or fragment; kept without a trailing `/`."""
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or (
+                parts.query or parts.fragment):
+            raise ValueError(f"NEWSBOT_PUBLIC_URL must be an http(s) URL such as "
+                             f"https://bot.example.org, not {value!r}")
+        return value.strip().rstrip("/")
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -117,6 +133,12 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Slack starts when its bot token is set."""
         return self.slack_bot_token is not None
+
+    @property
+    def websub_enabled(self) -> bool:
+        """WebSub (subscribing to the hubs feeds advertise) is on when NEWSBOT_PUBLIC_URL is
+        set: hubs must reach the bot's HTTP server there."""
+        return self.public_url is not None
 
     @property
     def max_poll_age(self) -> float:

@@ -14,10 +14,15 @@ gauges of the state every worker shares in Redis. Both are served on the bot's H
     newsbot_delivery_failures_total{platform}       deliveries that failed an attempt
     newsbot_dead_letters_total                      entries moved to the dead-letter list
     newsbot_delivery_latency_seconds{platform}      histogram: story first seen -> alert sent
+    newsbot_websub_pushes_total{result,reason}      WebSub pushes received: accepted (ok) or
+                                                    rejected (signature, unknown, too_large,
+                                                    busy); a bad signature is answered 2xx
+                                                    but its content discarded
     newsbot_last_successful_poll_timestamp_seconds  newest successful poll (any worker)
     newsbot_scheduler_heartbeat_timestamp_seconds   this process's last service-loop beat
     newsbot_outbox_depth, newsbot_outbox_dead_letters, newsbot_held_alerts,
-    newsbot_feeds_deactivated                       read from Redis at scrape time
+    newsbot_feeds_deactivated,
+    newsbot_websub_subscriptions_active             read from Redis at scrape time
     newsbot_redis_up                                1 if Redis answered the scrape
 
 `/healthz` is healthy when Redis answers PING, the service loop beat within the last
@@ -85,6 +90,9 @@ class Metrics:
         self.latency = Histogram("newsbot_delivery_latency_seconds",
                                  "Seconds from a story's first sighting to its alert.",
                                  ["platform"], buckets=LATENCY_BUCKETS, registry=r)
+        self.websub_pushes = Counter("newsbot_websub_pushes",
+                                     "WebSub pushes received, accepted or rejected (reason).",
+                                     ["result", "reason"], registry=r)
         self.last_poll: float | None = None  # wall clock of this process's last good poll
 
     def polled(self, result: PollResult) -> None:
@@ -116,6 +124,11 @@ class Metrics:
         """Count a failed delivery attempt to `chat` (platform-qualified, `telegram:1`)."""
         self.delivery_failures.labels(platform=chat.partition(":")[0]).inc()
 
+    def pushed(self, reason: str = "ok") -> None:
+        """Count one WebSub push: accepted when `reason` is "ok", else rejected for it."""
+        result = "accepted" if reason == "ok" else "rejected"
+        self.websub_pushes.labels(result=result, reason=reason).inc()
+
     def dead_lettered(self) -> None:
         """Count an outbox entry given up on (moved to the dead letters)."""
         self.dead_letters.inc()
@@ -142,17 +155,23 @@ class _Feeds(Protocol):
     async def deactivated(self) -> set[str]: ...
 
 
+class _Subscriptions(Protocol):
+    async def active_count(self) -> int: ...
+
+
 class Monitor:
     """The health check and the scrape for one process over the shared store."""
 
     def __init__(self, store: Store, *, outbox: Outbox, chats: ChatDirectory,
-                 engine: _Feeds | None = None, metrics: Metrics = METRICS,
+                 engine: _Feeds | None = None, websub: _Subscriptions | None = None,
+                 metrics: Metrics = METRICS,
                  max_poll_age: float = 7200.0,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
         self.store = store
         self.outbox = outbox
         self.chats = chats
         self.engine = engine
+        self.websub = websub
         self.metrics = metrics
         self.max_poll_age = max_poll_age
         self.heartbeat_seconds = heartbeat_seconds
@@ -265,6 +284,9 @@ class Monitor:
                   float(dead), "newsbot_held_alerts": float(held)}
         if self.engine is not None:
             values["newsbot_feeds_deactivated"] = float(len(await self.engine.deactivated()))
+        if self.websub is not None:
+            values["newsbot_websub_subscriptions_active"] = float(
+                await self.websub.active_count())
         return values
 
 
@@ -273,6 +295,7 @@ _SHARED: Mapping[str, str] = {
     "newsbot_outbox_dead_letters": "Outbox entries given up on, waiting for `newsbot outbox`.",
     "newsbot_held_alerts": "Alerts held while their chats are muted or in quiet hours.",
     "newsbot_feeds_deactivated": "Feeds switched off after repeated failures.",
+    "newsbot_websub_subscriptions_active": "WebSub subscriptions verified and not expired.",
 }
 
 

@@ -5,6 +5,8 @@ several `newsbot run` processes share it; APScheduler runs the periodic jobs aro
 as syncing the engine with feeds added or deleted from chat. The outbox is a consumer group
 every worker reads (bot/outbox.py); Telegram's long polling runs in one worker at a time, the
 holder of the `telegram:poller` lease (`bot.store.Leader`, taken over when its holder dies).
+With NEWSBOT_PUBLIC_URL set, every worker answers WebSub hubs at /websub/<feed id> and one
+at a time (the `websub` lease) keeps the subscriptions (bot/feeds/websub.py).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ async def _front_ends(app: App, stack: AsyncExitStack) -> TelegramFrontEnd | Non
                                     webhook_secret=_secret(s.telegram_webhook_secret),
                                     poll=False)
         routes += tg_front.routes()
+    if app.websub is not None:
+        routes += app.websub.routes()
     server = await stack.enter_async_context(HttpServer(s.http_port, build_http_app(routes)))
     log.info("http: listening", extra={"kv": {"host": server.host, "port": server.port}})
     if tg_front is None:
@@ -121,12 +125,18 @@ async def _poll_and_deliver(app: App, stop: asyncio.Event) -> None:
     polling = asyncio.create_task(app.engine.run(stop), name="polling")
     delivery = asyncio.create_task(app.deliverer.run(stop), name="delivery")
     app.monitor.watch(polling=polling, delivery=delivery)
+    websub = None
+    if app.websub is not None:
+        websub = asyncio.create_task(app.websub.run(stop), name="websub")
+        app.monitor.watch(websub=websub)
     try:
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
         await polling
         await delivery
+        if websub is not None:
+            await websub
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         log.info("scheduler: stopped")

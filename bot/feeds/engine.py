@@ -40,6 +40,8 @@ When a feed is next due (defaults; all are settings in bot/config.py):
   to 4.4 days of uninterrupted failure; one success resets the count. A feed added from chat
   whose host resolves to an internal address (kind `blocked`) is deactivated at once.
   `reactivate` puts a feed back; deleting a chat feed and adding it again does too.
+- The `min_delay` hook may hold a feed back after a good poll: a feed whose WebSub hub pushes
+  its items (bot/feeds/websub.py) is polled at about NEWSBOT_POLL_MAX_INTERVAL, a fallback.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ SYNC_CHUNK = 1000
 FORGET = "forget"
 
 Handler = Callable[[PollResult], Awaitable[object]]
+MinDelay = Callable[[PollResult], float | None]
 OnDeactivated = Callable[[FeedSpec, FeedError], Awaitable[None]]
 FeedSource = Callable[[], Awaitable[Sequence[FeedSpec]]]
 
@@ -328,13 +331,16 @@ class PollEngine:
 
     `source` lists every feed (the feeds file's and those added from chat); `untrusted` says
     which must go through the SSRF guard (feeds added from chat); `handle` takes each good
-    poll's articles (the pipeline) before the feed's validators are committed; and
-    `on_deactivated` is told about a feed switched off after repeated failures.
+    poll's articles (the pipeline) before the feed's validators are committed;
+    `on_deactivated` is told about a feed switched off after repeated failures; and
+    `min_delay` may say that a feed polled successfully is not due again sooner than so many
+    seconds (None: no such floor).
     """
 
     def __init__(self, store: Store, fetcher: Fetcher, *, source: FeedSource, handle: Handler,
                  untrusted: Callable[[FeedSpec], bool] = lambda feed: False,
                  on_deactivated: OnDeactivated | None = None,
+                 min_delay: MinDelay | None = None,
                  policy: PollPolicy | None = None, concurrency: int = 64, per_host: int = 4,
                  lease_seconds: float = 120.0, rng: random.Random | None = None) -> None:
         if concurrency < 1 or per_host < 1 or lease_seconds <= 0:
@@ -349,6 +355,7 @@ class PollEngine:
         self.stats: Counter[str] = Counter()
         self._source, self._handle, self._untrusted = source, handle, untrusted
         self._on_deactivated = on_deactivated
+        self._min_delay = min_delay
         self._rng = rng or random.Random()
         self._due, self._off = store.keys("poll", "due"), store.keys("poll", "off")
         self._lease_prefix = store.keys("poll", "lease", "")
@@ -508,6 +515,9 @@ class PollEngine:
     async def _schedule(self, result: PollResult) -> None:
         """Record the poll (health, validators, next due) in one step; switch off if due."""
         decision = decide(result, now=time.time(), policy=self.policy, rng=self._rng)
+        floor = self._min_delay(result) if self._min_delay and result.error is None else None
+        if floor is not None and floor > decision.delay:
+            decision = Decision(floor, decision.fields)
         self.stats["polled"] += 1
         METRICS.polled(result)
         self.stats["failed" if result.error else

@@ -11,6 +11,10 @@ entities (XXE, "billion laughs") is refused before feedparser sees it (feedparse
 such declarations, and expat limits amplification; this is the first of three fences). Bytes
 that do not fit the declared encoding are read in the encoding that fits (GB18030 or Big5 for
 Chinese feeds) rather than as Windows-1252 mojibake, with a note for the feed's state.
+
+WebSub discovery: the feed-level `rel="hub"` and `rel="self"` links (Atom `<link>`, RSS
+`<atom:link>`; links inside entries are not the feed's) come back as `FeedLinks`, absolute and
+http(s) only, for bot/feeds/websub.py.
 """
 
 from __future__ import annotations
@@ -168,12 +172,38 @@ def _feedparse(content: bytes, *, feed: FeedSpec, url: str | None,
 
 
 @dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """A feed's WebSub links: its hubs (`rel="hub"`, in order) and its own URL (`rel="self"`)."""
+
+    hubs: tuple[str, ...] = ()
+    self_url: str | None = None
+
+
+def feed_links(links: object, base: str | None) -> FeedLinks:
+    """The hub and self links among feedparser's feed-level `links`, absolute, http(s) only."""
+    hubs: list[str] = []
+    self_url = None
+    for link in links if isinstance(links, list) else ():
+        href = _resolve(link.get("href"), base) if isinstance(link, dict) else None
+        if href is None or urlsplit(href).scheme.lower() not in ("http", "https"):
+            continue
+        rel = str(link.get("rel") or "").lower()
+        if rel == "hub" and href not in hubs:
+            hubs.append(href)
+        elif rel == "self" and self_url is None:
+            self_url = href
+    return FeedLinks(tuple(hubs), self_url)
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A parsed document: its articles, the RSS `<ttl>` in seconds, and any encoding note."""
+    """A parsed document: its articles, the RSS `<ttl>` in seconds, any encoding note, and
+    its WebSub links."""
 
     articles: list[Article]
     ttl: float | None = None
     note: str | None = None
+    links: FeedLinks = FeedLinks()
 
 
 def parse_document(content: bytes, *, feed: FeedSpec, url: str | None = None,
@@ -200,7 +230,8 @@ def parse_document(content: bytes, *, feed: FeedSpec, url: str | None = None,
     if not articles and parsed.get("bozo"):  # broken XML that yielded nothing usable
         raise ParseError(feed.id, f"malformed feed ({parsed.get('bozo_exception')})",
                          kind="parse")
-    return ParsedFeed(articles, ttl=_ttl(parsed.feed.get("ttl")), note=note)
+    return ParsedFeed(articles, ttl=_ttl(parsed.feed.get("ttl")), note=note,
+                      links=feed_links(parsed.feed.get("links"), base))
 
 
 def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.errors import FeedError, ParseError
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import parse_document_async
+from bot.feeds.parse import FeedLinks, parse_document_async
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, FeedSpec
 from bot.store import Store
@@ -34,7 +34,8 @@ class PollResult:
     """The articles a poll found, or the error that stopped it, and what scheduling needs.
 
     `failures` is the number of failed polls in a row including this one (0 on success);
-    `state` is the feed's stored state as it was before this poll.
+    `state` is the feed's stored state as it was before this poll; `links` are the WebSub
+    links of a document fetched and parsed (None when there was none to parse).
     """
 
     feed: FeedSpec
@@ -47,6 +48,7 @@ class PollResult:
     note: str | None = None
     failures: int = 0
     state: Mapping[str, str] = field(default_factory=dict)
+    links: FeedLinks | None = None
 
 
 async def commit_poll(result: PollResult, *, store: Store) -> None:
@@ -129,4 +131,4 @@ async def _fetch(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetcher,
     parsed = await parse_document_async(response.content, feed=feed, url=response.url,
                                         content_type=response.content_type)
     return PollResult(feed, tuple(parsed.articles), validators=validators, response=response,
-                      ttl=parsed.ttl, note=parsed.note, state=state)
+                      ttl=parsed.ttl, note=parsed.note, state=state, links=parsed.links)
