@@ -31,7 +31,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.feeds.engine import PollPolicy
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import FeedLinks, parse_document
+from bot.feeds.parse import FeedLinks, header_links, parse_document
 from bot.feeds.poll import PollResult, poll_feed
 from bot.feeds.sources import feed_id
 from bot.feeds.websub import WebSub, signature_ok
@@ -182,6 +182,47 @@ def test_hub_and_self_links_are_discovered(case: str, document: bytes,
     """The feed-level rel="hub" and rel="self" links of Atom and RSS, absolute, http(s)."""
     parsed = parse_document(document, feed=FeedSpec(id="f", url=_BASE), url=_BASE)
     assert parsed.links == expected and [a.title for a in parsed.articles] == ["a"]
+
+
+_HEADERS = [
+    ('<https://hub.example/>; rel="hub", <https://news.example/f.xml>; rel="self"',
+     FeedLinks(("https://hub.example/",), "https://news.example/f.xml")),
+    ("<https://hub.example/>; rel=hub", FeedLinks(("https://hub.example/",), None)),
+    ('</hub>; title="a, b; c"; rel="hub self"', FeedLinks(("https://news.example/hub",),
+                                                          "https://news.example/hub")),
+    ('<https://a.example/>; rel="HUB", <https://b.example/>;rel="hub"',
+     FeedLinks(("https://a.example/", "https://b.example/"), None)),
+    ('<https://x.example/>; rel="alternate"; rel="hub"', FeedLinks((), None)),  # first rel only
+    ('<ftp://hub.example/>; rel="hub"', FeedLinks((), None)),
+    ("garbage; <<>> ,, rel=", FeedLinks((), None)),
+    (None, FeedLinks((), None)),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), _HEADERS, ids=[str(h[0]) for h in _HEADERS])
+def test_hub_and_self_links_from_the_link_header(value: str | None,
+                                                 expected: FeedLinks) -> None:
+    """RFC 8288 Link headers: several values, quoted or bare rel, several rel types, relative
+    URLs made absolute against the response URL; only http(s) hubs."""
+    assert header_links(value, "https://news.example/feeds/f.xml") == expected
+
+
+async def test_a_polled_feeds_link_header_comes_before_its_document_links(
+        srv: FeedServer, store: Store, fetcher: Fetcher) -> None:
+    """The spec has subscribers look at the HTTP Link header first: its hub wins over the
+    document's; the document's self link is kept when the header names none."""
+    document = with_hub(rss([{"title": "a"}]), hub="https://doc-hub.example/",
+                        self_url="https://news.example/self.xml")
+    url = srv.add("/link-header.xml", document,
+                  headers={"Link": '<https://header-hub.example/>; rel="hub"'})
+    result = await poll_feed(FeedSpec(id=feed_id(url), url=url), store=store, fetcher=fetcher)
+    assert result.links == FeedLinks(("https://header-hub.example/",),
+                                     "https://news.example/self.xml")
+    plain = srv.add("/no-link-header.xml", document)
+    result = await poll_feed(FeedSpec(id=feed_id(plain), url=plain), store=store,
+                             fetcher=fetcher)
+    assert result.links == FeedLinks(("https://doc-hub.example/",),
+                                     "https://news.example/self.xml")
 
 
 @pytest.mark.parametrize("method", ["sha1", "sha256", "sha384", "sha512"])

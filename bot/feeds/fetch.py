@@ -69,6 +69,7 @@ class FetchResult:
     retry_after: float | None = None
     content_type: str | None = None
     max_age: float | None = None
+    link: str | None = None  # the Link header(s), joined with ", " (WebSub discovery)
 
 
 class StatusError(FetchError):
@@ -313,7 +314,8 @@ class Fetcher:
                 not_modified=not_modified, url=str(response.url),
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 content_type=response.headers.get("Content-Type"),
-                max_age=freshness(response.headers))
+                max_age=freshness(response.headers),
+                link=", ".join(response.headers.get_list("Link")) or None)
 
     async def _read(self, response: httpx.Response, feed: str) -> bytes:
         """The decoded body, or FetchError (too_large, network) as soon as it is known bad."""

@@ -179,6 +179,29 @@ class FeedLinks:
     self_url: str | None = None
 
 
+_LINK_VALUE_RE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
+_LINK_PARAM_RE = re.compile(r';\s*([^;,=\s]+)\s*(?:=\s*(?:"([^"]*)"|([^;,]*)))?')
+
+
+def header_links(value: str | None, base: str | None) -> FeedLinks:
+    """The hub and self links of an HTTP `Link` header (RFC 8288: `<url>; rel="hub"`, several
+    values separated by commas, a rel may list several types), absolute, http(s) only."""
+    links: list[dict[str, str]] = []
+    for match in _LINK_VALUE_RE.finditer(value or ""):
+        for param in _LINK_PARAM_RE.finditer(match.group(2)):
+            if param.group(1).lower() == "rel":
+                rels = (param.group(2) if param.group(2) is not None else param.group(3) or "")
+                links += [{"href": match.group(1), "rel": rel} for rel in rels.split()]
+                break  # only the first rel parameter counts (RFC 8288, 3.3)
+    return feed_links(links, base)
+
+
+def merged_links(header: FeedLinks, document: FeedLinks) -> FeedLinks:
+    """WebSub discovery: the Link header's hubs and self URL if it names them, else the
+    document's (the specification has subscribers look at the header first)."""
+    return FeedLinks(header.hubs or document.hubs, header.self_url or document.self_url)
+
+
 def feed_links(links: object, base: str | None) -> FeedLinks:
     """The hub and self links among feedparser's feed-level `links`, absolute, http(s) only."""
     hubs: list[str] = []

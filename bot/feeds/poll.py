@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot.errors import FeedError, ParseError
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import FeedLinks, parse_document_async
+from bot.feeds.parse import FeedLinks, header_links, merged_links, parse_document_async
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, FeedSpec
 from bot.store import Store
@@ -35,7 +35,8 @@ class PollResult:
 
     `failures` is the number of failed polls in a row including this one (0 on success);
     `state` is the feed's stored state as it was before this poll; `links` are the WebSub
-    links of a document fetched and parsed (None when there was none to parse).
+    links of a document fetched and parsed, from the response's Link header first, else from
+    the document (None when there was none to parse).
     """
 
     feed: FeedSpec
@@ -131,4 +132,6 @@ async def _fetch(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetcher,
     parsed = await parse_document_async(response.content, feed=feed, url=response.url,
                                         content_type=response.content_type)
     return PollResult(feed, tuple(parsed.articles), validators=validators, response=response,
-                      ttl=parsed.ttl, note=parsed.note, state=state, links=parsed.links)
+                      ttl=parsed.ttl, note=parsed.note, state=state,
+                      links=merged_links(header_links(response.link, response.url),
+                                         parsed.links))
