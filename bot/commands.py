@@ -646,8 +646,21 @@ def _feed_line(call: _Call, feed: FeedSpec, state: dict[str, str]) -> str:
                       errors=state.get("errors", "?"), last_error=state.get("last_error", ""))
     if state.get("last_poll"):
         polled = datetime.fromtimestamp(float(state["last_poll"]), tz=UTC)
-        return call.t("status.feed_ok", id=feed.id, location=location, last_poll=_when(polled))
+        return call.t("status.feed_ok", id=feed.id, location=location, last_poll=_when(polled),
+                      push=_push_note(call, state))
     return call.t("status.feed_new", id=feed.id, location=location)
+
+
+def _push_note(call: _Call, state: dict[str, str]) -> str:
+    """The feed's WebSub subscription (bot.feeds.websub) as `/status` shows it, if any."""
+    push = state.get("websub_status", "")
+    until = float(state.get("websub_until") or 0)
+    if push == "active" and until > call.now.timestamp():
+        return call.t("status.push_active", until=_when(datetime.fromtimestamp(until, tz=UTC)))
+    if push in ("denied", "error"):
+        return call.t("status.push_problem", state=push,
+                      error=state.get("websub_error", "")[:200])
+    return ""
 
 
 def _need_manage(call: _Call) -> None:

@@ -200,8 +200,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.feeds": {"en": "Feeds: {count} ({ok} ok, {failing} failing); last poll {last_poll}",
                      "zh": "新闻源：{count} 个（{ok} 个正常，{failing} 个出错）；"
                            "最近抓取：{last_poll}"},
-    "status.feed_ok": {"en": "  ✓ {id} {location} — polled {last_poll}",
-                       "zh": "  ✓ {id} {location} — 抓取于 {last_poll}"},
+    "status.feed_ok": {"en": "  ✓ {id} {location} — polled {last_poll}{push}",
+                       "zh": "  ✓ {id} {location} — 抓取于 {last_poll}{push}"},
+    "status.push_active": {"en": " · pushed by its WebSub hub until {until}",
+                           "zh": " · WebSub 推送至 {until}"},
+    "status.push_problem": {"en": " · WebSub {state}: {error}", "zh": " · WebSub {state}：{error}"},
     "status.feed_error": {"en": "  ✗ {id} {location} — {errors} errors in a row: {last_error}",
                           "zh": "  ✗ {id} {location} — 连续 {errors} 次出错：{last_error}"},
     "status.feed_new": {"en": "  · {id} {location} — not polled yet",

@@ -506,6 +506,29 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
         "Quiet hours: 23:00-07:00 (Asia/Shanghai); alerts held: 0")
 
 
+async def test_status_shows_websub_subscriptions(bot: Bot) -> None:
+    """A feed pushed by its WebSub hub says until when; a denied or failing subscription
+    says why; an expired one is not shown."""
+    until = NOW + timedelta(days=10)
+    await bot.store.update_feed_state(FILE_FEED.id, {
+        "status": "ok", "last_poll": NOW.timestamp(), "websub_status": "active",
+        "websub_until": until.timestamp()})
+    url = "https://www.rfi.fr/cn/rss"
+    await bot.say(f"/feeds add {url} RFI", user=ADMIN)
+    await bot.store.update_feed_state(feed_id(url), {
+        "status": "ok", "last_poll": NOW.timestamp(), "websub_status": "denied",
+        "websub_error": "hub denied: topic not allowed"})
+    lines = (await bot.say("/status")).lines
+    assert lines[1:3] == (
+        f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC · pushed by its WebSub hub "
+        "until 2026-01-11 00:00 UTC",
+        f"  ✓ {feed_id(url)} RFI — polled 2026-01-01 00:00 UTC · WebSub denied: hub denied: "
+        "topic not allowed")
+    bot.now = until + timedelta(seconds=1)
+    assert (await bot.say("/status")).lines[1] == (
+        f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC")
+
+
 async def test_status_of_a_fresh_chat(bot: Bot) -> None:
     """A chat with nothing set and feeds never polled says so."""
     assert (await bot.say("/status")).lines == (
