@@ -1,4 +1,16 @@
 # newsbot: docker build -t newsbot . && docker run --rm newsbot run --once
+
+# The package as a wheel, with the rule engine's C core (bot/rules/_cmatch.c) compiled here:
+# the image gets the wheel, not the compiler.
+FROM python:3.11-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip wheel --no-cache-dir --no-deps -w /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,9 +34,11 @@ RUN mkdir bot && touch bot/__init__.py \
  && pip uninstall -y newsbot \
  && rm -rf bot build ./*.egg-info
 
-# Then the package itself, without touching the dependencies installed above.
-COPY bot ./bot
-RUN pip install --no-deps . && rm -rf build ./*.egg-info
+# Then the package itself (the wheel from the build stage), without touching the dependencies
+# installed above; the import fails the build if the C core is missing.
+COPY --from=build /wheels /wheels
+RUN pip install --no-deps /wheels/*.whl && rm -rf /wheels \
+ && python -c "import bot.rules._cmatch"
 
 # Files the bot reads from its working directory (NEWSBOT_RULES_DIR, NEWSBOT_FEEDS).
 COPY rules ./rules

@@ -10,7 +10,9 @@ words and names, shipped @entities and their aliases as bare terms, quoted phras
 The article is seeds 001 and 002 plus an English paragraph, cut to 5,000 characters. Both
 sides fold the article on every run; the baseline expands entities to their aliases and tests
 each with `in` (NEAR as plain AND). Prints the median per article for both, their ratio, and
-compile times (cold, and one rule added to a warm set).
+compile times (cold, and one rule added to a warm set). `match()` runs in the C core
+(bot.rules._cmatch) when it is built; the same run also times the engine's pure-Python path
+(`RuleSet(native=False)`, what runs without a C compiler) and checks it returns the same.
 """
 
 from __future__ import annotations
@@ -184,20 +186,29 @@ def main() -> None:
     warm_add = median_ms(lambda: RuleSet([*rules, Rule(id="new", expression="新词 + 派兵")],
                                          entities=fresh), 5)
     baseline = Baseline(expressions, fresh)
+    python = RuleSet(rules, entities=fresh, native=False)
 
     engine_ms = median_ms(lambda: ruleset.match(doc), args.repeat)
+    python_ms = median_ms(lambda: python.match(doc), max(args.repeat // 10, 5))
     detail_ms = median_ms(lambda: ruleset.match_detail(doc), max(args.repeat // 4, 5))
     base_ms = median_ms(lambda: baseline.match(doc), max(args.repeat // 20, 5))
     matched = ruleset.match(doc)
     base_matched = baseline.match(doc)
+    if python.match(doc) != matched:
+        raise SystemExit("the C core and the Python path disagree on the article")
+    path = "C core" if ruleset.native else "Python"
 
     print(f"rules: {len(rules):,} ({ruleset.key_count:,} distinct folded terms in the "
           f"automaton); article: {len(doc.title) + len(doc.text):,} characters, "
           f"{len((doc.title + doc.text).encode()):,} bytes UTF-8")
     print(f"rules matching the article: engine {len(matched):,}, baseline {len(base_matched):,} "
           "(the baseline ignores word boundaries, NEAR distances and exclusions)")
-    print(f"engine   match():        median {engine_ms:8.3f} ms per article")
-    print(f"engine   match_detail(): median {detail_ms:8.3f} ms per article")
+    print("engine path: " + ("C core (bot.rules._cmatch)" if ruleset.native else
+                             "pure Python (bot.rules._cmatch is not built)"))
+    print(f"engine   match():        median {engine_ms:8.3f} ms per article ({path})")
+    print(f"engine   match(), Python path: median {python_ms:8.3f} ms per article "
+          f"({python_ms / engine_ms:,.1f}x the {path} path's time)")
+    print(f"engine   match_detail(): median {detail_ms:8.3f} ms per article (Python)")
     print(f"baseline (per-rule `in`): median {base_ms:8.3f} ms per article")
     print(f"ratio baseline / engine: {base_ms / engine_ms:,.1f}x")
     print(f"compile {len(rules):,} rules cold: median {statistics.median(cold) * 1e3:,.0f} ms; "

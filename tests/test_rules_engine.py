@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +15,25 @@ from bot.models import Article, Rule
 from bot.rules.engine import RuleSet
 from bot.rules.entities import Entities, Entity
 from tests.conftest import SEEDS
+from tests.test_rules_engine_equivalence import PATHS
 
 ALL = ("000", "001", "002", "003", "004")
+_NATIVE = [True]  # the engine path of the running test (see `engine_path`)
+
+
+@pytest.fixture(autouse=True, params=PATHS)
+def engine_path(request: pytest.FixtureRequest) -> bool:
+    """Every test here runs twice: `match` in the C core, and in the Python path."""
+    native: bool = request.param
+    _NATIVE[0] = native
+    return native
+
+
+def _ruleset(rules: list[Rule], *, entities: Entities | None = None,
+             on_error: Callable[[Rule, RuleError], None] | None = None) -> RuleSet:
+    ruleset = RuleSet(rules, entities=entities, on_error=on_error, native=_NATIVE[0])
+    assert ruleset.native is _NATIVE[0]
+    return ruleset
 
 
 def _seeds() -> dict[str, Article]:
@@ -25,7 +43,7 @@ def _seeds() -> dict[str, Article]:
 
 
 def _matching(expression: str, articles: dict[str, Article]) -> set[str]:
-    ruleset = RuleSet([Rule(id="r", expression=expression)])
+    ruleset = _ruleset([Rule(id="r", expression=expression)])
     return {name for name, article in articles.items() if "r" in ruleset.match(article)}
 
 
@@ -34,7 +52,7 @@ def _article(text: str, *, title: str = "", outlet: str = "VOA") -> Article:
 
 
 def _hits(expression: str, article: Article) -> bool:
-    return "r" in RuleSet([Rule(id="r", expression=expression)]).match(article)
+    return "r" in _ruleset([Rule(id="r", expression=expression)]).match(article)
 
 
 @pytest.mark.parametrize(("expression", "expected"), [
@@ -184,7 +202,7 @@ def test_negation_or_and_parentheses(expression: str, text: str, matches: bool) 
 def test_match_reports_rule_terms_and_detail_reports_positions() -> None:
     """`match` names the rule's terms; `match_detail` gives each alias found, field and offsets."""
     article = _article("北韩向俄罗斯出兵。", title="朝鲜派兵")
-    ruleset = RuleSet([Rule(id="r", expression="朝鲜 + 派兵"),
+    ruleset = _ruleset([Rule(id="r", expression="朝鲜 + 派兵"),
                        Rule(id="e", expression="@dprk NEAR/6 @send-troops")])
     assert ruleset.match(article) == {"r": ("朝鲜", "派兵"), "e": ("朝鲜", "派兵", "北韩", "出兵")}
     detail = ruleset.match_detail(article)["r"]
@@ -197,7 +215,7 @@ def test_match_reports_rule_terms_and_detail_reports_positions() -> None:
 def test_rules_with_sources_option_only_match_those_outlets() -> None:
     """A rule's `sources` option (from a topic) limits it to those outlets."""
     rule = Rule(id="t", expression="朝鲜", sources=("DW", "rfi"))
-    ruleset = RuleSet([rule])
+    ruleset = _ruleset([rule])
     assert ruleset.match(_article("朝鲜", outlet="RFI")) == {"t": ("朝鲜",)}
     assert ruleset.match(_article("朝鲜", outlet="VOA")) == {}
 
@@ -206,7 +224,7 @@ def test_many_rules_in_one_set_match_independently() -> None:
     """All rules share one automaton; each reports only its own match and terms."""
     rules = [Rule(id=f"r{i}", expression=e) for i, e in enumerate(
         ["朝鲜 + 派兵", "@dprk + 弹道导弹", "NATO", "召见大使 -source:VOA", "source:RFI"])]
-    ruleset = RuleSet(rules)
+    ruleset = _ruleset(rules)
     found = {name: set(ruleset.match(a)) for name, a in _seeds().items()}
     # bare NATO stands for @nato, so 北约 in the Chinese text counts
     assert found == {"000": {"r0", "r1"}, "001": {"r0", "r2", "r3"}, "002": {"r0", "r2"},
@@ -217,9 +235,9 @@ def test_many_rules_in_one_set_match_independently() -> None:
 def test_invalid_rules_raise_or_are_reported_and_skipped() -> None:
     """An invalid rule raises RuleError, or with on_error is reported and left out."""
     with pytest.raises(RuleError):
-        RuleSet([Rule(id="bad", expression="朝鲜 + (")])
+        _ruleset([Rule(id="bad", expression="朝鲜 + (")])
     skipped: list[str] = []
-    ruleset = RuleSet([Rule(id="bad", expression="-a"), Rule(id="ok", expression="a")],
+    ruleset = _ruleset([Rule(id="bad", expression="-a"), Rule(id="ok", expression="a")],
                       on_error=lambda rule, exc: skipped.append(rule.id))
     assert skipped == ["bad"] and [r.id for r in ruleset.rules] == ["ok"]
 
@@ -230,7 +248,7 @@ def test_custom_entities_with_gap_aliases_and_exclusions() -> None:
                          Entity(name="korea-n", aliases=("朝鲜",), exclude=("朝鲜族",))])
 
     def hits(expression: str, text: str) -> bool:
-        ruleset = RuleSet([Rule(id="r", expression=expression)], entities=entities)
+        ruleset = _ruleset([Rule(id="r", expression=expression)], entities=entities)
         return "r" in ruleset.match(_article(text))
 
     assert hits("@summon", "召见了俄罗斯驻韩国大使")
@@ -245,16 +263,22 @@ def test_custom_entities_with_gap_aliases_and_exclusions() -> None:
 
 def test_empty_rule_set_matches_nothing() -> None:
     """With no rules, matching returns nothing (and needs no automaton)."""
-    assert RuleSet([]).match(_article("朝鲜派兵")) == {}
+    assert _ruleset([]).match(_article("朝鲜派兵")) == {}
+
+
+def _automaton(ruleset: RuleSet) -> object:
+    """The automaton `match` runs: the C core's, or the Python path's (built on first use)."""
+    return ruleset._core.automaton if ruleset.native else ruleset._automaton
 
 
 def test_recompiling_reuses_programs_and_automaton() -> None:
     """A new RuleSet over known expressions and terms reuses compiled programs and automaton."""
     rules = [Rule(id=f"r{i}", expression=f"朝鲜 + term{i}") for i in range(50)]
-    first = RuleSet(rules)
-    second = RuleSet(rules[:-1])
-    assert second._automaton is first._automaton
+    first = _ruleset(rules)
+    first_automaton = _automaton(first)
+    second = _ruleset(rules[:-1])
+    assert _automaton(second) is first_automaton
     assert second._programs[0] is first._programs[0]
-    third = RuleSet([*rules, Rule(id="new", expression="brand-new-term")])
-    assert third._automaton is not first._automaton
+    third = _ruleset([*rules, Rule(id="new", expression="brand-new-term")])
+    assert _automaton(third) is not first_automaton
     assert "new" in third.match(_article("a brand-new-term"))

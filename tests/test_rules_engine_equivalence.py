@@ -3,25 +3,30 @@
 The reference below (`Reference`) evaluates one rule at a time, straight from the grammar's AST
 and the entity lists, finding every occurrence with `str.find` and comparing all pairs for NEAR
 and gap aliases; it shares nothing with the engine but the folding and the AST. On the seeds and
-on rules and articles drawn like the benchmark's, `match` and `match_detail` must agree with it.
+on rules and articles drawn like the benchmark's, `match` and `match_detail` must agree with it,
+on both engine paths: `match` in the C core (bot.rules._cmatch) and in Python.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import opencc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.rules import ENGLISH, LATIN_WORDS, NAMES, generate
 from bot.errors import RuleError
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules import grammar as g
+from bot.rules import native
 from bot.rules.engine import MatchedTerm, RuleSet
 from bot.rules.entities import (
     GAP_CHARS,
@@ -37,6 +42,10 @@ from tests.conftest import SEEDS
 
 FIELDS = ("title", "text")
 _WORD_RE = re.compile(r"[^\W_]+")
+# The engine paths every test runs: `match` in the C core (when built), and in Python.
+PATHS = [pytest.param(True, id="c-core", marks=pytest.mark.skipif(
+             not native.AVAILABLE, reason="bot.rules._cmatch is not built (no C compiler)")),
+         pytest.param(False, id="python")]
 
 
 @dataclass(frozen=True)
@@ -232,21 +241,51 @@ def leaf_parts(occurrences: list[Occ]) -> Iterator[Occ]:
         yield from leaf_parts(list(o.parts)) if o.parts else (o,)
 
 
-def assert_same(rules: list[Rule], articles: list[Article], entities: Entities) -> int:
-    """The engine and the reference agree on every article; returns how many matches."""
-    ruleset = RuleSet(rules, entities=entities)
+Expected = dict[str, tuple[tuple[str, ...], tuple[MatchedTerm, ...]]]
+_EXPECTED: dict[tuple[tuple[Rule, ...], tuple[Article, ...], int],
+                tuple[Entities, list[Expected]]] = {}
+
+
+def expected_matches(rules: list[Rule], articles: list[Article], entities: Entities
+                     ) -> list[Expected]:
+    """The reference's matches on each article (computed once for both engine paths)."""
+    cache_key = (tuple(rules), tuple(articles), id(entities))
+    cached = _EXPECTED.get(cache_key)
+    if cached is not None and cached[0] is entities:
+        return cached[1]
     asts = [g.parse(r.expression, entities=entities) for r in rules]
-    count = 0
+    out = []
     for article in articles:
         reference = Reference(article, entities)
-        expected = {r.id: found for r, ast in zip(rules, asts, strict=True)
-                    if (found := reference.match(r, ast)) is not None}
+        out.append({r.id: found for r, ast in zip(rules, asts, strict=True)
+                    if (found := reference.match(r, ast)) is not None})
+    _EXPECTED[cache_key] = (entities, out)
+    return out
+
+
+def assert_same(rules: list[Rule], articles: list[Article], entities: Entities, *,
+                native: bool, detail: bool = True) -> int:
+    """The engine (`match` on the given path, and `match_detail`) and the reference agree on
+    every article; returns how many matches."""
+    ruleset = RuleSet(rules, entities=entities, native=native)
+    assert ruleset.native is native
+    count = 0
+    for article, expected in zip(articles, expected_matches(rules, articles, entities),
+                                 strict=True):
         assert dict(ruleset.match(article)) == {k: v[0] for k, v in expected.items()}, article
-        detail = ruleset.match_detail(article)
-        assert {k: (m.rule.id, m.hits) for k, m in detail.items()} == {
-            k: (k, v[1]) for k, v in expected.items()}, article
+        if detail:
+            found = ruleset.match_detail(article)
+            assert {k: (m.rule.id, m.hits) for k, m in found.items()} == {
+                k: (k, v[1]) for k, v in expected.items()}, article
         count += len(expected)
     return count
+
+
+@pytest.fixture(params=PATHS)
+def path(request: pytest.FixtureRequest) -> bool:
+    """True: `match` runs in the C core; False: in Python."""
+    native_path: bool = request.param
+    return native_path
 
 
 @cache
@@ -281,32 +320,33 @@ SEED_RULES = [
 ]
 
 
-def test_seed_rules_match_like_the_reference() -> None:
+def test_seed_rules_match_like_the_reference(path: bool) -> None:
     """Hand-written rules over the five seeds: same matches, terms and hits as the reference."""
     entities = active_entities()
     rules = [Rule(id=f"s{i}", expression=e) for i, e in enumerate(SEED_RULES)]
     rules.append(Rule(id="opt", expression="朝鲜", sources=("DW", "rfi")))
-    assert assert_same(rules, list(seeds()), entities) > 20
+    assert assert_same(rules, list(seeds()), entities, native=path) > 20
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_generated_rules_match_like_the_reference(seed: int) -> None:
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_generated_rules_match_like_the_reference(seed: int, path: bool) -> None:
     """Rules drawn like the benchmark's over seeds and drawn articles agree with the
     reference."""
     entities = active_entities()
     rng = random.Random(seed)
     rules = [Rule(id=f"g{i}", expression=e) for i, e in enumerate(generate(800, rng, entities))]
     articles = list(seeds()) + drawn_articles(rng, 16)
-    assert assert_same(rules, articles, entities) > 50
+    assert assert_same(rules, articles, entities, native=path, detail=seed <= 3) > 50
 
 
-def test_gap_aliases_and_exclusions_match_like_the_reference() -> None:
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_gap_aliases_and_exclusions_match_like_the_reference(seed: int, path: bool) -> None:
     """Custom entities with gap aliases, exclusions and mixed scripts agree with the reference."""
     entities = Entities([
         Entity(name="summon", aliases=("召见...大使", "召见大使", "summoned...envoy")),
         Entity(name="korea-n", aliases=("朝鲜", "North Korea", "NK"), exclude=("朝鲜族",)),
         Entity(name="troops", aliases=("派兵", "send troops", "troops", "部队"))])
-    rng = random.Random(5)
+    rng = random.Random(seed)
     words = ["召见", "大使", "召见大使", "朝鲜", "朝鲜族", "派兵", "部队", "summoned", "the",
              "envoy", "North", "Korea", "NK", "bank", "send", "troops", "。", "很"]
     articles = [Article(outlet="VOA", title="".join(rng.choices(words, k=rng.randint(0, 4))),
@@ -330,7 +370,7 @@ def test_gap_aliases_and_exclusions_match_like_the_reference() -> None:
             continue
         expressions.add(expression)
     rules = [Rule(id=f"c{i}", expression=e) for i, e in enumerate(sorted(expressions))]
-    assert assert_same(rules, articles, entities) > 20
+    assert assert_same(rules, articles, entities, native=path) > 20
 
 
 def test_reference_finds_what_the_table_tests_expect() -> None:
@@ -346,7 +386,7 @@ def test_reference_finds_what_the_table_tests_expect() -> None:
     assert Path(SEEDS).is_dir()
 
 
-def test_gap_aliases_at_the_edge_of_their_reach_match_like_the_reference() -> None:
+def test_gap_aliases_at_the_edge_of_their_reach_match_like_the_reference(path: bool) -> None:
     """Gap aliases right at GAP_WORDS words / GAP_CHARS characters and one past, in the title,
     the text or both, title-scoped or not, alone or under NEAR: same as the reference."""
     entities = Entities([
@@ -363,4 +403,186 @@ def test_gap_aliases_at_the_edge_of_their_reach_match_like_the_reference() -> No
     rules = [Rule(id=f"e{i}", expression=e) for i, e in enumerate([
         "@summon", "title:@summon", "title:@summon + @summon", "@summon NEAR/3 @korea-n",
         "@summon NEAR/12 NK", "title:(@summon NEAR/5 朝鲜)", "@korea-n -@summon"])]
-    assert assert_same(rules, articles, entities) > 40
+    assert assert_same(rules, articles, entities, native=path) > 40
+
+
+def _drawn_rules(rng: random.Random, entities: Entities, shapes: list[Callable[[], str]],
+                 count: int, *, prefix: str) -> list[Rule]:
+    """`count` distinct valid expressions from the shapes (rejected draws are drawn again)."""
+    expressions: dict[str, None] = {}
+    while len(expressions) < count:
+        expression = rng.choice(shapes)()
+        try:
+            g.parse(expression, entities=entities)
+        except RuleError:
+            continue
+        expressions[expression] = None
+    return [Rule(id=f"{prefix}{i}", expression=e) for i, e in enumerate(expressions)]
+
+
+def _bench_terms(rng: random.Random, entities: Entities) -> Callable[[], str]:
+    """A term drawn like the benchmark's: entities, aliases, CJK words of the seeds, Latin."""
+    names = [f"@{e.name}" for e in entities]
+    aliases = [a for e in entities for a in e.aliases if "..." not in a and " " not in a]
+    cjk = sorted({a.text[i:i + n] for a in seeds() for n in (2, 3) for i in range(0, 400, 7)
+                  if all("\u4e00" <= ch <= "\u9fff" for ch in a.text[i:i + n])})
+    latin = LATIN_WORDS + [n.split()[-1] for n in NAMES]
+
+    def term() -> str:
+        roll = rng.random()
+        if roll < 0.25:
+            return rng.choice(names)
+        if roll < 0.45:
+            return rng.choice(aliases)
+        if roll < 0.75:
+            return rng.choice(cjk)
+        if roll < 0.82:
+            return f'"{rng.choice(NAMES)}"'
+        return rng.choice(latin)
+    return term
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_near_heavy_rules_match_like_the_reference(seed: int, path: bool) -> None:
+    """NEAR over entities, OR-groups, title: and other NEARs, at distances from 0 to 30:
+    same matches and terms (the order of NEAR pairs) as the reference."""
+    entities = active_entities()
+    rng = random.Random(seed)
+    t = _bench_terms(rng, entities)
+
+    def n() -> int:
+        return rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 30])
+
+    shapes: list[Callable[[], str]] = [
+        lambda: f"{t()} NEAR/{n()} {t()}",
+        lambda: f"({t()} | {t()}) NEAR/{n()} {t()}",
+        lambda: f"{t()} NEAR/{n()} {t()} NEAR/{n()} {t()}",
+        lambda: f"{t()} NEAR/{n()} ({t()} NEAR/{n()} {t()})",
+        lambda: f"title:({t()} NEAR/{n()} {t()}) {t()}",
+        lambda: f"title:{t()} NEAR/{n()} {t()}",
+        lambda: f"({t()} NEAR/{n()} {t()}) | {t()}",
+        lambda: f"{t()} + {t()} NEAR/{n()} {t()} -{t()}",
+        lambda: f"({t()} NEAR/{n()} {t()} | {t()} NEAR/{n()} {t()}) {t()}"]
+    rules = _drawn_rules(rng, entities, shapes, 500, prefix="n")
+    articles = list(seeds()) + drawn_articles(rng, 24)
+    assert assert_same(rules, articles, entities, native=path, detail=False) > 100
+
+
+def test_traditional_script_articles_match_like_the_reference(path: bool) -> None:
+    """Articles converted to Traditional script (OpenCC s2t) match Simplified rules as the
+    reference says (folding happens before either path)."""
+    entities = active_entities()
+    rng = random.Random(31)
+    s2t = opencc.OpenCC("s2t")
+    rules = [Rule(id=f"t{i}", expression=e) for i, e in enumerate(generate(600, rng, entities))]
+    articles = [Article(outlet=a.outlet, title=s2t.convert(a.title), text=s2t.convert(a.text))
+                for a in [*seeds(), *drawn_articles(rng, 12)]]
+    assert assert_same(rules, articles, entities, native=path, detail=False) > 50
+
+
+LATIN_PIECES = ["NK", "bank", "_NK_", "NK's", "NK2", "2NK", "U.S.-made", "the U.S.", "U.N.",
+                "N. Korea", "north korean", "North Koreans", "NORTH KOREA", "Ｎｏｒｔｈ Ｋｏｒｅａ",
+                "Kimé", "Kim Jong Un", "KIM JONG-UN", "ПУТИН", "Putin's", "북한NK", "朝鲜NK",
+                "NK朝鲜", "sanction", "sanctions", "(NATO)", "NATOs", "nato-led", "Rutte",
+                "Mark Rutte", "Seoul", "summoned", "envoy", "troops", "send troops", "、", ",",
+                "—", "\u00a0", "Taiwan", "the People's Republic of China", "Republic of China",
+                "ROC", "Inner Mongolia", "Mongolia", "Ulan Bator", "drone", "strike"]
+
+
+def test_latin_word_boundaries_match_like_the_reference(path: bool) -> None:
+    """Latin terms next to letters, digits, '_', apostrophes, dots, hyphens, Cyrillic, Hangul
+    and CJK: whole-word matching, NEAR word counts and masks as the reference says."""
+    entities = active_entities()
+    rng = random.Random(41)
+    terms = ["NK", "@dprk", "@us", "@un", "@nato", "@taiwan", "@china", "@mongolia", "@putin",
+             "Kim", '"Kim Jong"', "sanction", '"sanction"', "troops", "@send-troops", "Seoul",
+             "@rok", "drone", "strike", "envoy", "ROC", "@kim-jong-un", "Rutte"]
+
+    def t() -> str:
+        return rng.choice(terms)
+
+    def n() -> int:
+        return rng.randint(0, 6)
+
+    shapes: list[Callable[[], str]] = [
+        t, lambda: f"{t()} + {t()}", lambda: f"{t()} NEAR/{n()} {t()}",
+        lambda: f"({t()} | {t()}) NEAR/{n()} {t()}", lambda: f"{t()} -{t()}",
+        lambda: f"title:{t()} | {t()} NEAR/{n()} {t()}"]
+    rules = _drawn_rules(rng, entities, shapes, 150, prefix="l")
+
+    def text(k: int) -> str:
+        return "".join(rng.choice(LATIN_PIECES) + rng.choice([" ", "", " ", "-", ". "])
+                       for _ in range(k))
+
+    articles = [Article(outlet="VOA", title=text(rng.randint(0, 5)), text=text(rng.randint(1, 40)))
+                for _ in range(40)]
+    assert assert_same(rules, articles, entities, native=path) > 100
+
+
+def test_sources_and_negation_match_like_the_reference(path: bool) -> None:
+    """`source:`, `-source:`, the rules' `sources` option (any case) and negated terms and
+    groups, over outlets in several spellings."""
+    entities = active_entities()
+    rng = random.Random(51)
+    t = _bench_terms(rng, entities)
+    outlets = ["VOA", "voa", "DW", "BBC", "RFI", "Radio Free Asia", "radio free asia", "NHK"]
+
+    def o() -> str:
+        name = rng.choice(outlets)
+        return f'"{name}"' if " " in name else name
+
+    shapes: list[Callable[[], str]] = [
+        lambda: f"{t()} source:{o()}", lambda: f"{t()} -source:{o()}",
+        lambda: f"source:{o()} -{t()}", lambda: f"({t()} | source:{o()}) {t()}",
+        lambda: f"{t()} -({t()} | {t()})", lambda: f"{t()} --{t()}",
+        lambda: f"{t()} NOT {t()} source:{o()}", lambda: f"{t()} | {t()} -{t()}"]
+    rules = _drawn_rules(rng, entities, shapes, 300, prefix="o")
+    rules += [Rule(id=f"opt{i}", expression=t(), sources=tuple(rng.sample(outlets, 2)))
+              for i in range(40)]
+    articles = [Article(outlet=rng.choice(outlets), title=a.title, text=a.text)
+                for a in [*seeds(), *drawn_articles(rng, 20)]]
+    assert assert_same(rules, articles, entities, native=path, detail=False) > 50
+
+
+_PIECES = ["朝鲜", "北韓", "南朝鲜", "派兵", "出兵", "召见", "大使", "很", "。", " ", "NK",
+           "bank", "North Korea", "troops", "send", "_", "9", "é", "𠀀", "😀", "\n", "朝鮮族",
+           "북한", "ＮＫ"]  # lone surrogates: test_rules_native (fold rejects them beside CJK)
+_HYPO_ENTITIES = Entities([
+    Entity(name="summon", aliases=("召见...大使", "召见大使", "summoned...envoy")),
+    Entity(name="korea-n", aliases=("朝鲜", "North Korea", "NK", "北韩"),
+           exclude=("朝鲜族", "南朝鲜")),
+    Entity(name="troops", aliases=("派兵", "send troops", "troops", "出兵"))])
+_HYPO_TERMS = ["@summon", "@korea-n", "@troops", "朝鲜", '"朝鲜"', "NK", "bank", "很", "大使",
+               "title:@korea-n", "title:派兵", "北韩", '"North Korea"', "😀", "𠀀朝"]
+
+
+@st.composite
+def _hypo_rule(draw: st.DrawFn) -> str:
+    term = st.sampled_from(_HYPO_TERMS)
+    shape = draw(st.integers(0, 4))
+    a, b, c = draw(term), draw(term), draw(term)
+    n = draw(st.integers(0, 13))
+    return [f"{a} + {b}", f"{a} NEAR/{n} {b}", f"({a} | {b}) NEAR/{n} {c}", f"{a} -{b}",
+            f"{a} NEAR/{n} {b} NEAR/{n} {c}"][shape]
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=st.lists(st.sampled_from(_PIECES), max_size=6).map("".join),
+       text=st.lists(st.sampled_from(_PIECES), max_size=30).map("".join),
+       expressions=st.lists(_hypo_rule(), min_size=1, max_size=6))
+def test_random_articles_and_rules_match_like_the_reference_on_both_paths(
+        title: str, text: str, expressions: list[str]) -> None:
+    """Any text made of CJK, Latin, astral characters, masked words and gap parts, against
+    small random rules: the C core, the Python path and the reference agree."""
+    rules = []
+    for i, expression in enumerate(expressions):
+        try:
+            g.parse(expression, entities=_HYPO_ENTITIES)
+        except RuleError:
+            continue
+        rules.append(Rule(id=f"h{i}", expression=expression))
+    article = Article(outlet="VOA", title=title, text=text)
+    expected = expected_matches(rules, [article], _HYPO_ENTITIES)[0]
+    for native_path in ([True, False] if native.AVAILABLE else [False]):
+        found = RuleSet(rules, entities=_HYPO_ENTITIES, native=native_path).match(article)
+        assert dict(found) == {k: v[0] for k, v in expected.items()}

@@ -16,8 +16,15 @@ exclusions, the order of aliases found, `match_detail`) and kept per article. Po
 offsets into the folded field text; folding keeps the length of almost all text (CJK, ASCII), so
 they are usually offsets into the original too.
 
+Two paths run `match`: the C core (bot/rules/_cmatch.c, fed by bot.rules.native: each node
+lowers itself into flat tables once per program) does the whole per-article work when the
+extension is built, with its own automaton over code points; the Python path below (also what
+`match_detail` runs) does it with pyahocorasick and these classes. They return the same thing,
+including the order of terms: ties at one position go by folded key text, then gap aliases.
+
 Recompiling is cheap: compiled programs are cached per expression (per entity set) and the
-automata are reused while they already hold every key the rules need.
+automata are reused while they already hold every key the rules need; the Python path's indexes
+and automata are built only when it first runs.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import ahocorasick
 from bot.errors import RuleError
 from bot.models import Article, Rule
 from bot.rules import grammar as g
+from bot.rules import native
 from bot.rules.entities import (
     GAP_CHARS,
     GAP_WORDS,
@@ -241,15 +249,17 @@ class _Leaf:
     """
 
     __slots__ = ("display", "entity", "gaps", "keys", "keyset", "latin", "lit", "masks",
-                 "plain", "title", "trigger")
+                 "order", "plain", "title", "trigger")
 
-    def __init__(self, *, lit: int, keys: dict[int, str], latin: dict[int, bool],
-                 title: bool, display: str | None, gaps: tuple[tuple[int, int, str], ...] = (),
+    def __init__(self, *, lit: int, keys: dict[int, str], order: tuple[int, ...],
+                 latin: dict[int, bool], title: bool, display: str | None,
+                 gaps: tuple[tuple[int, int, str], ...] = (),
                  masks: Mapping[int, tuple[int, ...]] | None = None, entity: bool = False
                  ) -> None:
         self.lit = lit
         self.entity = entity  # an entity's leaf: the same literal may have other displays
         self.keys = keys  # key id -> alias as written
+        self.order = order  # the keys by folded text: ties at one position are found so
         self.keyset = frozenset(keys)
         self.latin = latin
         self.title = title
@@ -306,7 +316,9 @@ class _Leaf:
         masks, title = self.masks, self.title
         out: list[_Occ] = []
         keys = scan.keys
-        for k in pool.intersection(self.keyset):
+        for k in self.order:
+            if k not in pool:
+                continue
             alias, latin = self.keys[k], self.latin[k]
             term = display or alias
             masked = k in masks and not keys.isdisjoint(masks[k])
@@ -369,6 +381,13 @@ class _Leaf:
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         out.extend(_matched(self.occurrences(scan)))
 
+    def lower(self, tables: native.Tables) -> int:
+        if not tables.has_literal(self.lit):
+            tables.literal(self.lit, title=self.title, gaps=self.gaps, entries=[
+                (k, self.keys[k], self.masks.get(k, ())) for k in self.order])
+        return tables.node(native.LEAF, self.lit,
+                           -1 if self.display is None else tables.term(self.display))
+
 
 class _Source:
     __slots__ = ("name", "written")
@@ -392,6 +411,9 @@ class _Source:
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         out.append(MatchedTerm(f"source:{self.written}", self.written, "source", 0, 0))
 
+    def lower(self, tables: native.Tables) -> int:
+        return tables.node(native.SOURCE, tables.outlet(self.name))
+
 
 class _Not:
     __slots__ = ("child",)
@@ -413,6 +435,9 @@ class _Not:
 
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         """A term that must not occur made nothing match."""
+
+    def lower(self, tables: native.Tables) -> int:
+        return tables.node(native.NOT, self.child.lower(tables))
 
 
 class _And:
@@ -438,6 +463,10 @@ class _And:
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         for c in self.children:
             c.evidence(scan, out)
+
+    def lower(self, tables: native.Tables) -> int:
+        return tables.node(native.AND, len(self.children),
+                           *[c.lower(tables) for c in self.children])
 
 
 class _Or:
@@ -472,6 +501,10 @@ class _Or:
         for c in self.children:
             if c.test(scan):
                 c.evidence(scan, out)
+
+    def lower(self, tables: native.Tables) -> int:
+        return tables.node(native.OR, len(self.children),
+                           *[c.lower(tables) for c in self.children])
 
 
 class _Near:
@@ -515,6 +548,10 @@ class _Near:
 
     def evidence(self, scan: _Scan, out: list[MatchedTerm]) -> None:
         out.extend(dict.fromkeys(_matched(self.occurrences(scan))))
+
+    def lower(self, tables: native.Tables) -> int:
+        return tables.node(native.NEAR, self.left.lower(tables), self.right.lower(tables),
+                           self.distance)
 
 
 _Node = _Leaf | _Source | _Not | _And | _Or | _Near
@@ -576,7 +613,9 @@ class _Program:
     every article). `fast`: for rules shaped `a b -c (d | e) source:x` over leaves, the
     (required, forbidden, any-of groups, outlet) literal sets, tested with set operations
     instead of walking the tree. `names`: what `match` reports when that never varies;
-    `plan`: how to find it otherwise (see `_names_plan`).
+    `plan`: how to find it otherwise (see `_names_plan`). `lowered`: the native tables'
+    generation, the root's offset in them, and the triggers as the C core reads them (None:
+    no C core).
     """
 
     root: _Node
@@ -586,6 +625,7 @@ class _Program:
     fast: _Fast | None
     names: tuple[str, ...] | None
     plan: tuple[_Step, ...]
+    lowered: tuple[int, int, bytes] | None
 
 
 class _Build:
@@ -604,11 +644,15 @@ class _Compiler:
         self.ids: dict[str, int] = {}
         self.texts: list[str] = []
         self.edges: list[tuple[bool, bool]] = []
+        self.latin = bytearray()  # key id -> whether the key is Latin (NEAR counts words)
         self.lits: dict[tuple[str, str, bool], int] = {}
         self.leaves: dict[tuple[str, str, bool, str | None], _Leaf] = {}
         self.programs: dict[str, _Program] = {}
         self.automaton: _Automata | None = None
         self.automaton_keys: frozenset[int] = frozenset()
+        self.tables = native.Tables() if native.AVAILABLE else None
+        self.native_automaton: Any = None
+        self.native_keys: frozenset[int] = frozenset()
 
     def key_id(self, folded: str) -> int:
         found = self.ids.get(folded)
@@ -616,6 +660,7 @@ class _Compiler:
             found = self.ids[folded] = len(self.texts)
             self.texts.append(folded)
             self.edges.append((is_word_char(folded[0]), is_word_char(folded[-1])))
+            self.latin.append(_is_latin(folded))
         return found
 
     def lit_id(self, signature: tuple[str, str, bool]) -> int:
@@ -627,11 +672,17 @@ class _Compiler:
         if found is None:
             if len(self.programs) >= _CACHE_CAP:
                 self.programs.clear()
+                if self.tables is not None:
+                    self.tables.clear_nodes()
             build = _Build()
             root = self.node(g.parse(expression, entities=self.entities), False, build)
+            triggers = _triggers(root)
+            tables = self.tables
+            lowered = None if tables is None else (tables.generation, root.lower(tables),
+                                                   tables.triggers(triggers))
             found = self.programs[expression] = _Program(
-                root, _triggers(root), frozenset(build.keys), tuple(build.leaves), _fast(root),
-                *_names(root))
+                root, triggers, frozenset(build.keys), tuple(build.leaves), _fast(root),
+                *_names(root), lowered)
         return found
 
     def node(self, ast: g.Node, title: bool, build: _Build) -> _Node:
@@ -672,8 +723,8 @@ class _Compiler:
 
     def term(self, folded: str, lit: int, title: bool, display: str) -> _Leaf:
         k = self.key_id(folded)
-        return _Leaf(lit=lit, keys={k: display}, latin={k: _is_latin(folded)}, title=title,
-                     display=display)
+        return _Leaf(lit=lit, keys={k: display}, order=(k,), latin={k: _is_latin(folded)},
+                     title=title, display=display)
 
     def entity(self, entity: Entity, lit: int, title: bool, display: str | None) -> _Leaf:
         aliases: dict[int, str] = {}
@@ -689,8 +740,9 @@ class _Compiler:
             self.key_id(e) for e in excluded if self.texts[k] in e and self.texts[k] != e))}
         latin = {k: _is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
                                                                    for k in (a, b)))}
-        return _Leaf(lit=lit, keys=aliases, latin=latin, title=title, display=display,
-                     gaps=tuple(gaps), masks=masks, entity=True)
+        order = tuple(sorted(aliases, key=self.texts.__getitem__))
+        return _Leaf(lit=lit, keys=aliases, order=order, latin=latin, title=title,
+                     display=display, gaps=tuple(gaps), masks=masks, entity=True)
 
     def automaton_for(self, needed: frozenset[int]) -> _Automata:
         """Automata holding every needed key: the last ones if they still fit, else new."""
@@ -700,6 +752,27 @@ class _Compiler:
         self.automaton = _Automata([(k, self.texts[k], self.edges[k]) for k in sorted(needed)])
         self.automaton_keys = needed
         return self.automaton
+
+    def core(self, rules: list[Rule], programs: list[_Program], keys: frozenset[int]) -> Any:
+        """The C core for one rule set (its automaton reused like `automaton_for`'s)."""
+        tables = self.tables
+        assert tables is not None
+        if self.native_automaton is None or not keys <= self.native_keys \
+                or len(self.native_keys) > 2 * len(keys) + 256:
+            self.native_automaton = native.automaton([
+                (k, self.texts[k], self.edges[k][0] | self.edges[k][1] << 1)
+                for k in sorted(keys)])
+            self.native_keys = keys
+        lowered = [p.lowered for p in programs if p.lowered is not None]
+        assert len(lowered) == len(programs)
+        return native.core(
+            tables, self.native_automaton, latin=self.latin,
+            roots=[root if generation == tables.generation else p.root.lower(tables)
+                   for p, (generation, root, _) in zip(programs, lowered, strict=True)],
+            triggers=[t for _, _, t in lowered],
+            sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
+                     if r.sources],
+            ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
 
 
 def _utf8(text: str) -> str:
@@ -860,123 +933,71 @@ def _compiler(entities: Entities) -> _Compiler:
     return found
 
 
-class RuleSet:
-    """All active rules, compiled into one automaton; `match` returns rule id -> terms."""
+class _Index:
+    """The Python path's indexes: key -> literals, literal and outlet -> rules, the automata.
 
-    def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
-                 on_error: Callable[[Rule, RuleError], None] | None = None) -> None:
-        compiler = self._compiler = _compiler(entities or active_entities())
-        self.rules: list[Rule] = []
-        self._programs: list[_Program] = []
-        for rule in rules:
-            try:
-                program = compiler.program(rule.expression)
-            except RuleError as exc:
-                if on_error is None:
-                    raise
-                on_error(rule, exc)
-                continue
-            self.rules.append(rule)
-            self._programs.append(program)
-        self._sources = [frozenset(s.casefold() for s in r.sources) for r in self.rules]
-        self._fast = [p.fast for p in self._programs]
-        self._index_leaves()
-        self._index_triggers()
-        self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
-        self._automaton = compiler.automaton_for(self._keys)
+    Built when the Python path first runs (match_detail, or match without the C core)."""
 
-    def _index_leaves(self) -> None:
-        """Key -> the literals it may make true (title-only ones apart); non-plain literals."""
-        self._leaf_of: dict[int, _Leaf] = {}
-        self._key_lits: dict[int, list[int]] = {}
-        self._title_key_lits: dict[int, list[int]] = {}
-        self._nonplain: set[int] = set()
-        for program in self._programs:
+    def __init__(self, rules: list[Rule], programs: list[_Program], automaton: _Automata) -> None:
+        self.programs = programs
+        self.sources = [frozenset(s.casefold() for s in r.sources) for r in rules]
+        self.fast = [p.fast for p in programs]
+        self.automaton = automaton
+        self.leaf_of: dict[int, _Leaf] = {}
+        self.key_lits: dict[int, list[int]] = {}
+        self.title_key_lits: dict[int, list[int]] = {}
+        self.nonplain: set[int] = set()
+        for program in programs:
             for leaf in program.leaves:
-                if leaf.lit in self._leaf_of:
+                if leaf.lit in self.leaf_of:
                     continue
-                self._leaf_of[leaf.lit] = leaf
-                index = self._title_key_lits if leaf.title else self._key_lits
+                self.leaf_of[leaf.lit] = leaf
+                index = self.title_key_lits if leaf.title else self.key_lits
                 for k in leaf.trigger:
                     index.setdefault(k, []).append(leaf.lit)
                 if not leaf.plain:
-                    self._nonplain.add(leaf.lit)
-
-    def _index_triggers(self) -> None:
-        """Literal -> rules it triggers, outlet -> rules, rules tested on every article."""
-        self._rules_of_lit: dict[int, list[int]] = {}
-        self._source_rules: dict[str, list[int]] = {}
-        self._always: list[int] = []
-        for i, program in enumerate(self._programs):
+                    self.nonplain.add(leaf.lit)
+        self.rules_of_lit: dict[int, list[int]] = {}
+        self.source_rules: dict[str, list[int]] = {}
+        self.always: list[int] = []
+        for i, program in enumerate(programs):
             if program.triggers is None:
-                self._always.append(i)
+                self.always.append(i)
             for trigger in program.triggers or ():
-                index: dict[Any, list[int]] = (self._source_rules if isinstance(trigger, str)
-                                               else self._rules_of_lit)
-                index.setdefault(trigger, []).append(i)
+                by: dict[Any, list[int]] = (self.source_rules if isinstance(trigger, str)
+                                            else self.rules_of_lit)
+                by.setdefault(trigger, []).append(i)
 
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    @property
-    def key_count(self) -> int:
-        """How many distinct folded terms the automaton holds."""
-        return len(self._keys)
-
-    def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:
-        """The rules `article` satisfies, each with the terms that made it match."""
-        scan = self.scan(article)
-        matched: dict[str, tuple[str, ...]] = {}
-        programs, rules = self._programs, self.rules
-        for i in self._matching(scan):
-            program = programs[i]
-            matched[rules[i].id] = program.names if program.names is not None \
-                else _run_plan(program.plan, scan)
-        return matched
-
-    def match_detail(self, article: Article) -> dict[str, RuleMatch]:
-        """The rules `article` satisfies, with each occurrence (field, offsets) that counted."""
-        scan = self.scan(article)
-        found: dict[str, RuleMatch] = {}
-        for i in self._matching(scan):
-            hits: list[MatchedTerm] = []
-            self._programs[i].root.evidence(scan, hits)
-            hits.sort(key=lambda h: (FIELDS.index(h.field) if h.field in FIELDS else -1,
-                                     h.start, h.end))
-            found[self.rules[i].id] = RuleMatch(self.rules[i], tuple(dict.fromkeys(hits)))
-        return found
-
-    def scan(self, article: Article) -> _Scan:
-        """Fold title and text, find which keys occur (whole words), settle literals."""
-        texts = (_one_line(fold(article.title)), _one_line(fold(article.text)))
-        automata = self._automaton
+    def scan(self, texts: tuple[str, str], outlet: str, compiler: _Compiler) -> _Scan:
+        """Find which keys occur (whole words) in the folded fields, settle the literals."""
+        automata = self.automaton
         positions: dict[int, list[tuple[int, int, int]]] = {}
         title = automata.keys_in(texts[0], 0, positions) if texts[0] else set()
         keys = title | automata.keys_in(texts[1], 1, positions) if texts[1] else set(title)
-        scan = _Scan(texts, keys, title, article.outlet.casefold(), positions=positions,
-                     strings=self._compiler.texts, edges=self._compiler.edges)
+        scan = _Scan(texts, keys, title, outlet, positions=positions, strings=compiler.texts,
+                     edges=compiler.edges)
         true = scan.true
-        for found, index in ((keys, self._key_lits), (title, self._title_key_lits)):
+        for found, index in ((keys, self.key_lits), (title, self.title_key_lits)):
             for k in found:
                 lits = index.get(k)
                 if lits:
                     true.update(lits)
-        for lit in true & self._nonplain:
-            if not self._leaf_of[lit].holds(scan):
+        for lit in true & self.nonplain:
+            if not self.leaf_of[lit].holds(scan):
                 true.discard(lit)
         return scan
 
-    def _matching(self, scan: _Scan) -> list[int]:
+    def matching(self, scan: _Scan) -> list[int]:
         """Indexes of the rules that hold, in rule order; only triggered rules are tested."""
         true, outlet = scan.true, scan.outlet
-        candidates: set[int] = set(self._always)
-        rules_of_lit = self._rules_of_lit
+        candidates: set[int] = set(self.always)
+        rules_of_lit = self.rules_of_lit
         for lit in true:
             found = rules_of_lit.get(lit)
             if found:
                 candidates.update(found)
-        candidates.update(self._source_rules.get(outlet, ()))
-        programs, sources, fasts = self._programs, self._sources, self._fast
+        candidates.update(self.source_rules.get(outlet, ()))
+        programs, sources, fasts = self.programs, self.sources, self.fast
         matched: list[int] = []
         for i in candidates:
             if sources[i] and outlet not in sources[i]:
@@ -993,6 +1014,105 @@ class RuleSet:
                 matched.append(i)
         matched.sort()
         return matched
+
+
+class RuleSet:
+    """All active rules, compiled into one automaton; `match` returns rule id -> terms.
+
+    `match` runs in the C core (bot.rules.native) when the extension is built, else in Python
+    (`native=False` forces Python, `native=True` requires the core); `match_detail` always runs
+    in Python. Both paths return the same thing.
+    """
+
+    def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
+                 on_error: Callable[[Rule, RuleError], None] | None = None,
+                 native: bool | None = None) -> None:
+        compiler = self._compiler = _compiler(entities or active_entities())
+        self.rules: list[Rule] = []
+        self._programs: list[_Program] = []
+        for rule in rules:
+            try:
+                program = compiler.program(rule.expression)
+            except RuleError as exc:
+                if on_error is None:
+                    raise
+                on_error(rule, exc)
+                continue
+            self.rules.append(rule)
+            self._programs.append(program)
+        self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
+        if native and compiler.tables is None:
+            raise RuntimeError("bot.rules._cmatch is not built: reinstall with a C compiler")
+        use_core = compiler.tables is not None and native is not False
+        self._core: Any = compiler.core(self.rules, self._programs, self._keys) if use_core \
+            else None
+        self._outlets = compiler.tables.outlets if compiler.tables is not None else {}
+        self._python: _Index | None = None
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def native(self) -> bool:
+        """Whether `match` runs in the C core."""
+        return self._core is not None
+
+    @property
+    def key_count(self) -> int:
+        """How many distinct folded terms the automaton holds."""
+        return len(self._keys)
+
+    @property
+    def _automaton(self) -> _Automata:
+        return self._index().automaton
+
+    def _index(self) -> _Index:
+        if self._python is None:
+            self._python = _Index(self.rules, self._programs,
+                                  self._compiler.automaton_for(self._keys))
+        return self._python
+
+    def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:
+        """The rules `article` satisfies, each with the terms that made it match."""
+        return self._match(_texts(article), article.outlet.casefold())
+
+    def _match(self, texts: tuple[str, str], outlet: str) -> dict[str, tuple[str, ...]]:
+        """`match` on folded fields: in the C core when there is one (and the text fits)."""
+        core = self._core
+        if core is not None and len(texts[0]) + len(texts[1]) < native.MAX_CHARS:
+            found: dict[str, tuple[str, ...]] = core.match(texts[0], texts[1],
+                                                           self._outlets.get(outlet, -1))
+            return found
+        index = self._index()
+        scan = index.scan(texts, outlet, self._compiler)
+        matched: dict[str, tuple[str, ...]] = {}
+        programs, rules = self._programs, self.rules
+        for i in index.matching(scan):
+            program = programs[i]
+            matched[rules[i].id] = program.names if program.names is not None \
+                else _run_plan(program.plan, scan)
+        return matched
+
+    def match_detail(self, article: Article) -> dict[str, RuleMatch]:
+        """The rules `article` satisfies, with each occurrence (field, offsets) that counted."""
+        index = self._index()
+        scan = index.scan(_texts(article), article.outlet.casefold(), self._compiler)
+        found: dict[str, RuleMatch] = {}
+        for i in index.matching(scan):
+            hits: list[MatchedTerm] = []
+            self._programs[i].root.evidence(scan, hits)
+            hits.sort(key=lambda h: (FIELDS.index(h.field) if h.field in FIELDS else -1,
+                                     h.start, h.end))
+            found[self.rules[i].id] = RuleMatch(self.rules[i], tuple(dict.fromkeys(hits)))
+        return found
+
+    def scan(self, article: Article) -> _Scan:
+        """Fold title and text, find which keys occur (whole words), settle literals."""
+        return self._index().scan(_texts(article), article.outlet.casefold(), self._compiler)
+
+
+def _texts(article: Article) -> tuple[str, str]:
+    return _one_line(fold(article.title)), _one_line(fold(article.text))
 
 
 def _one_line(text: str) -> str:
