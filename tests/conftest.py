@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aioredis
 
 from bot.store import Store
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -55,3 +56,10 @@ async def store(redis_url: str, key_prefix: str) -> AsyncIterator[Store]:
     async for key in client.scan_iter(match=f"{key_prefix}*", count=1000):
         await client.delete(key)
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[FeedServer]:
+    """One loopback feed server for the module."""
+    with FeedServer() as server:
+        yield server

@@ -8,7 +8,7 @@ import socket
 import ssl
 import subprocess
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -32,13 +32,6 @@ from bot.models import FeedSpec
 from tests.feedserver import FeedServer, atom, rss
 
 SEOUL = timezone(timedelta(hours=9))
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[FeedServer]:
-    """One loopback feed server for the module."""
-    with FeedServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import ipaddress
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,13 +30,6 @@ from tests.conftest import REPO
 from tests.feedserver import FeedServer, rss
 
 WAIT = 60.0  # upper bound for anything awaited; reaching it is a failure, not a measurement
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[FeedServer]:
-    """One loopback feed server for the module."""
-    with FeedServer() as server:
-        yield server
 
 
 @pytest.fixture

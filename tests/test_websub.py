@@ -17,7 +17,7 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,13 +47,6 @@ from tests.websub_hub import Hub, with_hub
 
 WAIT = 30.0  # upper bound for anything awaited; reaching it is a failure, not a measurement
 HEADLINE = "朝鲜派兵增援俄罗斯 首尔召见大使"
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[FeedServer]:
-    """One loopback feed server for the module."""
-    with FeedServer() as server:
-        yield server
 
 
 @pytest.fixture
