@@ -35,6 +35,7 @@ from bot.rules.book import RuleBook
 from bot.rules.grammar import Node, parse
 from bot.rules.grammar import format as format_rule
 from bot.store import Store, done
+from bot.text import without_lone_surrogates
 
 MAX_RULES_PER_CHAT = 100
 MAX_MUTE_DAYS = 30
@@ -234,8 +235,11 @@ class CommandInterpreter:
         return timedelta(seconds=self.archive.ttl)
 
     async def handle(self, request: CommandRequest) -> CommandReply:
-        """Run one command and return the reply; malformed commands get their usage line."""
-        name, args = split_command(request.text)
+        """Run one command and return the reply; malformed commands get their usage line.
+
+        A lone surrogate in the text (a chat client's bad `\\ud800` escape) becomes U+FFFD,
+        so nothing downstream (folding, Redis) meets a string it cannot encode."""
+        name, args = split_command(without_lone_surrogates(request.text))
         call = _Call(chat=request.chat, user=request.user, can_manage=request.can_manage,
                      lang=await self._language(request.chat), now=self.clock())
         handler = self._handlers.get(name or "help")

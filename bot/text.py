@@ -31,8 +31,19 @@ def _t2s() -> Any:
 
 
 def to_simplified(text: str) -> str:
-    """Convert Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged."""
-    return str(_t2s().convert(text)) if _CJK_RE.search(text) else text
+    """Convert Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged.
+    A lone surrogate (which OpenCC cannot encode) becomes U+FFFD first."""
+    if not _CJK_RE.search(text):
+        return text
+    try:
+        return str(_t2s().convert(text))
+    except UnicodeEncodeError:
+        return str(_t2s().convert(without_lone_surrogates(text)))
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each unpaired UTF-16 surrogate (from a bad escape) replaced by U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def clean(text: str) -> str:

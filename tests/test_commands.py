@@ -224,6 +224,16 @@ async def test_rule_add_reports_id_parsed_rule_and_window_count(seeded: Bot) -> 
                                                       (f"chat:{CHAT}:2", "title:北约")]
 
 
+async def test_a_lone_surrogate_in_a_command_becomes_a_replacement_character(
+        seeded: Bot) -> None:
+    """A chat client's bad escape (an unpaired UTF-16 surrogate) neither breaks folding nor
+    the store: the rule is kept with U+FFFD in its place and still matches its other terms."""
+    reply = await seeded.say("/rule add 朝鲜\ud800 | 派兵")
+    assert reply.ok and reply.lines[0] == "Rule #1 added: 朝鲜\ufffd | 派兵"
+    assert [r.expression for r in await seeded.chats.rules_of(CHAT)] == ["朝鲜\ufffd | 派兵"]
+    assert reply.lines[1].endswith(": 2")  # the stories with 派兵
+
+
 @pytest.mark.parametrize(("text", "column", "caret"), [
     ("/rule add 朝鲜 + (派兵", 6, "         ^"),
     ("/rule add 朝鲜 +", 5, "        ^"),

@@ -87,6 +87,20 @@ def test_atom_updated_used_when_no_published() -> None:
     assert article.published == _utc(2024, 10, 21, 8, 0)
 
 
+def test_references_to_no_character_become_replacement_characters() -> None:
+    """`&#xD800;` (a lone surrogate) or a reference past U+10FFFF used to make feedparser give
+    up on the whole feed; now such a reference reads as U+FFFD and the feed's items all come
+    through, valid references (CJK written as references, emoji) unchanged."""
+    body = ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>t</title>"
+            "<item><title>朝鲜 &#xD800; &#x671D;&#40092; &#xdfff;</title><link>https://a/1</link>"
+            "<description>a &#55296; &#57343; &#1114112; &#x110000; &#x1F600; &#57344; b"
+            "</description></item><item><title>second</title><link>https://a/2</link></item>"
+            "</channel></rss>").encode()
+    first, second = parse_feed(body, feed=FEED)
+    assert first.title == "朝鲜 \ufffd 朝鲜 \ufffd" and second.title == "second"
+    assert first.text == "a \ufffd \ufffd \ufffd \ufffd 😀 \ue000 b"
+
+
 def test_bare_ampersand_still_yields_entries() -> None:
     """A feed that is not well-formed XML because of a bare & still yields its entries."""
     body = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>News & more</title>"

@@ -14,6 +14,7 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules.engine import RuleSet
 from bot.rules.entities import Entities, Entity
+from bot.text import fold, without_lone_surrogates
 from tests.conftest import SEEDS
 from tests.test_rules_engine_equivalence import PATHS
 
@@ -93,6 +94,14 @@ def test_traditional_copy_of_a_seed_matches_simplified_rule() -> None:
     assert "朝鮮" in traditional["001"].text and "朝鲜" not in traditional["001"].text
     assert _matching("朝鲜 + 派兵", traditional) == {"000", "001", "002", "003"}
     assert _matching("@dprk + 弹道导弹", traditional) == {"000", "004"}
+
+
+def test_folding_survives_a_lone_surrogate_beside_traditional_text() -> None:
+    """OpenCC cannot encode an unpaired surrogate; folding replaces it (U+FFFD) and still
+    converts the script, and a valid pair stays one character."""
+    assert fold("北韓\ud800派兵") == "北韩\ufffd派兵"
+    assert fold("朝鮮 \ud83d\ude00") == "朝鲜 😀"
+    assert without_lone_surrogates("a\udc00b\ud83d") == "a\ufffdb\ufffd"
 
 
 @pytest.mark.parametrize(("expression", "text", "matches"), [

@@ -229,16 +229,34 @@ class ParsedFeed:
     links: FeedLinks = FeedLinks()
 
 
+# Numeric character references that may name no character: four hex digits D800-DFFF, six or
+# more hex digits, five decimal digits 55xxx-57xxx, seven or more decimal digits. Only these
+# candidates reach the check, so documents written in references (common in CJK feeds) pay
+# one regex scan.
+_BAD_CHARREF_RE = re.compile(
+    rb"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2}|[0-9a-fA-F]{6,})|0*(5[5-7]\d{3}|\d{7,}));")
+
+
+def _replace_bad_charref(match: re.Match[bytes]) -> bytes:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b"&#xFFFD;"
+    return match.group(0)
+
+
 def parse_document(content: bytes, *, feed: FeedSpec, url: str | None = None,
                    content_type: str | None = None) -> ParsedFeed:
     """Articles, `<ttl>` and encoding note of an RSS/Atom document; ParseError if not a feed.
 
     Refused outright (ParseError): entity declarations that are external or refer to other
-    entities (XXE, "billion laughs"). A document whose bytes do not fit its declared encoding
+    entities (XXE, "billion laughs"). Character references to no character (a UTF-16
+    surrogate such as `&#xD800;`, or beyond U+10FFFF), which would make feedparser give up on
+    the whole document, become U+FFFD. A document whose bytes do not fit its declared encoding
     is read in the encoding that does fit, chosen by the feed's language (GB18030 or Big5 for
     Chinese), instead of feedparser's Windows-1252 fallback, and the note says so.
     """
     _refuse_entities(content, feed)
+    content = _BAD_CHARREF_RE.sub(_replace_bad_charref, content)
     parsed = _feedparse(content, feed=feed, url=url, content_type=content_type)
     language = feed.language or parsed.feed.get("language") or None
     note = None
