@@ -26,7 +26,7 @@ chose `/mute mode digest`, leaves them for its next digest, which lists them and
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -41,6 +41,7 @@ from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
 from bot.platforms.base import Channel
 from bot.rules.book import RuleBook
+from bot.rules.engine import RuleSet
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ class Digests:
         self.archive = archive
         self.composer = composer
         self.clock = clock
+        # The archive matched against the rules: (rule set, since) -> [(story id, matches)]
+        # for the last window asked; a tick's digests (one `now`) share it.
+        self._matched: tuple[tuple[RuleSet, datetime], list[tuple[str, Mapping[
+            str, tuple[str, ...]]]]] | None = None
 
     # --- building ---------------------------------------------------------------------------
 
@@ -128,15 +133,27 @@ class Digests:
         matches now."""
         if not followed:
             return {}
-        ruleset = await self.rules.current()
         found: dict[str, _Matched] = {}
-        for article, story_id in await self.archive.since(since):
-            for rule_id, terms in ruleset.match(article).items():
+        for story_id, matches in await self._archive_matches(since):
+            for rule_id, terms in matches.items():
                 if rule_id in followed:
                     matched = found.setdefault(story_id, _Matched())
                     matched.terms.update(dict.fromkeys(terms))
                     matched.rules.add(rule_id)
         return found
+
+    async def _archive_matches(self, since: datetime
+                               ) -> list[tuple[str, Mapping[str, tuple[str, ...]]]]:
+        """Every archived article since `since` matched against all active rules, once per
+        rule set and window: the digests of one tick (many chats, one `now`) read the archive
+        and run the rules over it once, not once per chat."""
+        ruleset = await self.rules.current()
+        if self._matched is not None and self._matched[0] == (ruleset, since):
+            return self._matched[1]
+        matched = [(story_id, ruleset.match(article))
+                   for article, story_id in await self.archive.since(since)]
+        self._matched = ((ruleset, since), matched)
+        return matched
 
     def _enough_outlets(self, story: Story, matched: _Matched) -> bool:
         """True when some matched rule's `min_outlets` is reached by the story."""

@@ -7,7 +7,7 @@ Messages go through the real python-telegram-bot code to the Bot API server on l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,6 +197,33 @@ async def test_late_start_sends_a_digest_less_than_three_hours_late_only(bot: Bo
     assert await bot.tick() == 1
     assert [c["chat_id"] for c in bot.api.calls_of("sendMessage")] == [1]
     assert await bot.tick() == 0  # and only once
+
+
+async def test_one_tick_matches_the_archive_once_for_all_its_digests(bot: Bot) -> None:
+    """Three chats due in one tick: the archive is read and matched against the rules once
+    (not once per chat), each chat still gets its own digest; the next tick, with another
+    `now`, matches again."""
+    await bot.file(list(_seeds().values()))
+    set_at = T0 - timedelta(days=1)
+    for chat in ("telegram:1", "telegram:2", CHAT):
+        await bot.chats.subscribe(chat, TOPIC.name)
+        await bot.chats.set_digest(chat, at="06:30", timezone="UTC", now=set_at)
+    ruleset = await bot.digests.rules.current()
+    matched: list[str] = []
+    real_match = ruleset.match
+
+    def counting(article: Article) -> Mapping[str, tuple[str, ...]]:
+        matched.append(article.title)  # records the call, the real engine answers
+        return real_match(article)
+
+    ruleset.match = counting  # type: ignore[method-assign]
+    bot.now = T0 + timedelta(hours=1)
+    assert await bot.tick() == 3
+    assert sorted(c["chat_id"] for c in bot.api.calls_of("sendMessage")) == [1, 2, CHAT_ID]
+    assert len(matched) == len(_seeds())  # every archived article once, for three digests
+    assert bot.texts()[0].startswith("Daily digest, 2026-01-10: 2 stories")
+    await bot.digests.digest(CHAT, now=bot.now + timedelta(minutes=1))
+    assert len(matched) == 2 * len(_seeds())
 
 
 async def test_two_workers_send_a_due_digest_once(bot: Bot) -> None:
