@@ -12,16 +12,18 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-# Settings the bot service takes from the host environment, unset when the host has none.
-PASSED_THROUGH = (
-    "NEWSBOT_LOG_LEVEL", "NEWSBOT_FEEDS", "NEWSBOT_RULES_DIR", "NEWSBOT_HTTP_PORT",
-    "NEWSBOT_ADMINS", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "SLACK_BOT_TOKEN",
-    "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
-)
+# Settings the bot service takes from the host environment, unset when the host has none:
+# every setting but REDIS_URL (the compose file's own server) and NEWSBOT_DATA_DIR (unused
+# with REDIS_URL set).
+PASSED_THROUGH = tuple(
+    str(f.alias) for f in Settings.model_fields.values()
+    if f.alias not in ("REDIS_URL", "NEWSBOT_DATA_DIR"))
 
 RunCompose = Callable[..., subprocess.CompletedProcess[str]]
 
