@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import FetchError
@@ -122,6 +122,7 @@ def test_ttl_from_state_is_honoured_on_304() -> None:
     assert decision.delay >= 2400.0 and decision.fields["ttl"] == "2400"
 
 
+@settings(deadline=None)  # no timing in tests: a slow machine must not fail it
 @given(failures=st.integers(1, 200), retry_after=st.none() | st.floats(0, 10**7),
        seed=st.integers(0, 2**32))
 def test_backoff_is_exponential_with_equal_jitter(failures: int, retry_after: float | None,

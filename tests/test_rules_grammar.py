@@ -143,7 +143,7 @@ _WORDS = st.sampled_from(["a", "b", "朝鲜", "派兵", "NK", "@dprk", "@putin",
                           "|", "(", ")", '"', "@", "title:a", "source:VOA", "北韓", "a:b"])
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=60),
                  st.lists(_WORDS, max_size=12).map(" ".join),
                  st.lists(_WORDS, max_size=12).map("".join)))
