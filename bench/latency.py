@@ -53,7 +53,6 @@ import hashlib
 import itertools
 import os
 import random
-import signal
 import socket
 import statistics
 import sys
@@ -62,11 +61,10 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import redis
 
@@ -74,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' se
 
 from bot.outbox import GATHER_SECONDS
 from tests.feedserver import FeedServer, rss
+from tests.service import Service
 from tests.telegram_server import BotApiServer, parse_html
 from tests.websub_hub import Hub, with_hub
 
@@ -89,50 +88,6 @@ class BenchError(Exception):
 
 
 # --- the service and the servers -------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    """`python -m bot run` in a subprocess; its output is kept for error messages."""
-
-    env: dict[str, str]
-    cwd: Path
-    output: list[str] = field(default_factory=list)
-    _proc: asyncio.subprocess.Process | None = None
-    _readers: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def __aenter__(self) -> Self:
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        for stream in (self._proc.stdout, self._proc.stderr):
-            assert stream is not None
-            self._readers.append(asyncio.create_task(self._read(stream)))
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.send_signal(signal.SIGTERM)  # so that it stops its embedded Valkey too
-            try:
-                await asyncio.wait_for(self._proc.wait(), 30)
-            except TimeoutError:
-                self._proc.kill()
-                await self._proc.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.output.append(line.decode(errors="replace").rstrip("\n"))
-
-    @property
-    def running(self) -> bool:
-        """True while the process has not exited."""
-        return self._proc is not None and self._proc.returncode is None
-
-    def log(self, lines: int = 40) -> str:
-        """The last lines the process wrote."""
-        return "\n".join(self.output[-lines:])
 
 
 class TimedFeedServer(FeedServer):

@@ -20,17 +20,14 @@ import hashlib
 import json
 import os
 import re
-import signal
 import socket
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 import pytest
@@ -45,6 +42,7 @@ from bot.scheduler import serve
 from bot.store import Store
 from tests.conftest import SEEDS
 from tests.feedserver import FeedServer, rss
+from tests.service import Service
 from tests.slack_server import SignedRequest, SlackServer
 from tests.telegram_server import BotApiServer, parse_html
 
@@ -67,64 +65,6 @@ ONE, TWO, THREE = frozenset({"DW"}), frozenset({"DW", "VOA"}), frozenset({"DW", 
 
 
 # --- the service in a subprocess ----------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    """`python -m bot <args>` in a subprocess; its output is kept for failure messages."""
-
-    env: dict[str, str]
-    cwd: Path
-    args: tuple[str, ...] = ("run",)
-    output: list[str] = field(default_factory=list)
-    _proc: asyncio.subprocess.Process | None = None
-    _readers: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def __aenter__(self) -> Self:
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        for stream in (self._proc.stdout, self._proc.stderr):
-            assert stream is not None
-            self._readers.append(asyncio.create_task(self._read(stream)))
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.send_signal(signal.SIGTERM)  # so that it stops its embedded Valkey too
-            try:
-                await asyncio.wait_for(self._proc.wait(), DEADLINE)
-            except TimeoutError:
-                self._proc.kill()
-                await self._proc.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.output.append(line.decode(errors="replace").rstrip("\n"))
-
-    @property
-    def running(self) -> bool:
-        """True while the process has not exited."""
-        return self._proc is not None and self._proc.returncode is None
-
-    def log(self) -> str:
-        """The last lines the process wrote (stdout and stderr interleaved)."""
-        return "\n".join(self.output[-60:])
-
-    async def wait(self) -> int:
-        """Wait for the process to exit on its own; its exit status."""
-        assert self._proc is not None
-        code = await asyncio.wait_for(self._proc.wait(), DEADLINE)
-        await asyncio.gather(*self._readers)
-        return code
-
-    async def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; the exit status once it has exited."""
-        assert self._proc is not None
-        self._proc.send_signal(signal.SIGTERM)
-        return await self.wait()
 
 
 async def until(condition: Callable[[], Any], what: str, service: Service) -> Any:

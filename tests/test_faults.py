@@ -20,16 +20,13 @@ import hashlib
 import itertools
 import os
 import random
-import signal
 import socket
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import pytest
@@ -38,6 +35,7 @@ import redis.asyncio as aioredis
 from bot.chats import ChatDirectory
 from bot.store import EmbeddedValkey, Store
 from tests.feedserver import FeedServer, rss
+from tests.service import Service
 from tests.telegram_server import ApiError, BotApiServer, Call, parse_html
 
 pytestmark = pytest.mark.slow
@@ -81,81 +79,7 @@ class Feed:
         self.server.add("/zebra.xml", body, etag='"' + hashlib.sha256(body).hexdigest()[:16] + '"')
 
 
-@dataclass
-class Worker:
-    """`python -m bot run` in a subprocess, its output kept for failure messages."""
-
-    env: dict[str, str]
-    cwd: Path
-    name: str = "worker"
-    args: tuple[str, ...] = ("run",)
-    output: list[str] = field(default_factory=list)
-    proc: asyncio.subprocess.Process | None = None
-    _readers: list[asyncio.Task[None]] = field(default_factory=list)
-
-    async def __aenter__(self) -> Self:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", *self.args, cwd=self.cwd, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            assert stream is not None
-            self._readers.append(asyncio.create_task(self._read(stream)))
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self.running:
-            assert self.proc is not None
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), DEADLINE)
-            except TimeoutError:
-                self.proc.kill()
-        if self.proc is not None:
-            await self.proc.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        async for line in stream:
-            self.output.append(line.decode(errors="replace").rstrip("\n"))
-
-    @property
-    def started(self) -> bool:
-        """True once the service loop runs (it handles SIGTERM from then on)."""
-        return any("scheduler: started" in line for line in self.output)
-
-    @property
-    def running(self) -> bool:
-        """True while the process has not exited."""
-        return self.proc is not None and self.proc.returncode is None
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind."""
-        if self.running:
-            assert self.proc is not None
-            self.proc.kill()
-
-    async def killed(self) -> None:
-        """Kill and wait until the process is gone."""
-        self.kill()
-        assert self.proc is not None
-        await self.proc.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-    async def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; its exit status."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.proc.wait(), DEADLINE)
-        await asyncio.gather(*self._readers, return_exceptions=True)
-        return code
-
-    def log(self) -> str:
-        """The last lines the process wrote."""
-        return f"--- {self.name} ---\n" + "\n".join(self.output[-80:])
-
-
-async def until(condition: Callable[[], Any], what: str, *workers: Worker,
+async def until(condition: Callable[[], Any], what: str, *workers: Service,
                 deadline: float = DEADLINE) -> Any:
     """Poll `condition` (sync or async) until truthy; fail with the workers' logs if the
     deadline passes or every worker has exited."""
@@ -210,11 +134,11 @@ class Deployment:
     tmp: Path
     doubtful: set[tuple[int, int]] = field(default_factory=set)
 
-    def worker(self, name: str = "worker", **env: str) -> Worker:
+    def worker(self, name: str = "worker", **env: str) -> Service:
         """A worker with its own HTTP port and data directory."""
-        return Worker({**self.env, "NEWSBOT_HTTP_PORT": str(_free_port()),
+        return Service({**self.env, "NEWSBOT_HTTP_PORT": str(_free_port()),
                        "NEWSBOT_DATA_DIR": str(self.tmp / f"data-{name}"), **env},
-                      self.cwd, name=name)
+                       self.cwd, name=name, deadline=DEADLINE)
 
     async def unrecorded(self) -> set[tuple[int, int]]:
         """(chat, story) pairs Telegram accepted whose message reference is not in Redis: what
@@ -230,7 +154,7 @@ class Deployment:
                     found.add((chat, n))
         return found
 
-    async def kill(self, worker: Worker) -> None:
+    async def kill(self, worker: Service) -> None:
         """SIGKILL `worker`; note the alerts it may send twice (see `unrecorded`)."""
         await worker.killed()
         await asyncio.sleep(0.3)  # let the server answer what the dead worker had sent
@@ -284,7 +208,7 @@ async def _drained(deployment: Deployment) -> bool:
     return int(await store.redis.xlen(store.keys("outbox"))) == 0
 
 
-async def finish(deployment: Deployment, count: int, *running: Worker) -> None:
+async def finish(deployment: Deployment, count: int, *running: Service) -> None:
     """Let the running workers (or a last one started here) deliver everything; stop them
     cleanly."""
     if not running:
@@ -540,11 +464,12 @@ async def test_the_valkey_a_killed_bot_leaves_is_stopped_before_the_next_start(
     data = tmp_path / "embedded"
     embedded = EmbeddedValkey(data)
 
-    def start(name: str) -> Worker:
-        return Worker({**env, "NEWSBOT_DATA_DIR": str(data),
-                       "NEWSBOT_HTTP_PORT": str(_free_port())}, deployment.cwd, name=name)
+    def start(name: str) -> Service:
+        return Service({**env, "NEWSBOT_DATA_DIR": str(data),
+                       "NEWSBOT_HTTP_PORT": str(_free_port())}, deployment.cwd, name=name,
+                       deadline=DEADLINE)
 
-    def printed(worker: Worker, n: int) -> bool:
+    def printed(worker: Service, n: int) -> bool:
         return any(headline(n) in line for line in worker.output)
 
     feed.publish(1)
