@@ -60,7 +60,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +74,7 @@ from bot.outbox import GATHER_SECONDS
 from tests.feedserver import FeedServer, rss
 from tests.service import Service
 from tests.telegram_server import BotApiServer, parse_html
+from tests.waiting import WaitError, until
 from tests.websub_hub import Hub, with_hub
 
 KEYWORDS = ("quokka", "axolotl", "pangolin", "narwhal", "okapi", "tapir", "capybara", "wombat")
@@ -106,21 +107,6 @@ class TimedFeedServer(FeedServer):
     def first_after(self, path: str, moment: float) -> float | None:
         """When `path` was first requested after `moment`, or None."""
         return next((t for t in list(self.arrivals[path]) if t >= moment), None)
-
-
-async def until(condition: Callable[[], Any], what: str, service: Service,
-                deadline: float) -> Any:
-    """Poll `condition` until it is truthy; BenchError if the service exits or time runs out."""
-    limit = time.monotonic() + deadline
-    while True:
-        if result := condition():
-            return result
-        if not service.running:
-            raise BenchError(f"the service exited while waiting for {what}:\n{service.log()}")
-        if time.monotonic() > limit:
-            raise BenchError(f"timed out after {deadline:.0f} s waiting for {what}:\n"
-                             f"{service.log()}")
-        await asyncio.sleep(0.02)
 
 
 def _free_port() -> int:
@@ -254,21 +240,22 @@ async def _measure(cfg: Config, rng: random.Random, run_id: str, tmp: Path,
                 "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root}
             async with Service(env, cwd) as service:
                 await until(lambda: len(api.calls_of("setMyCommands")) >= 2,
-                            "the service to start", service, START_DEADLINE)
+                            "the service to start", service, deadline=START_DEADLINE)
                 for chat, keyword in zip(chats, KEYWORDS, strict=False):
                     api.queue_command(f"/rule add {keyword}", chat_id=chat)
                 for chat in chats:
                     replies = await until(functools.partial(_replies, api, chat),
-                                          f"chat {chat}'s rule", service, START_DEADLINE)
+                                          f"chat {chat}'s rule", service,
+                                          deadline=START_DEADLINE)
                     if not replies[0].startswith("Rule #1 added"):
                         raise BenchError(f"/rule add was refused in chat {chat}: {replies[0]}")
                 # every polled feed polled twice: the schedule is in its steady state; every
                 # push feed subscribed, the hub's verification of intent answered
                 await until(lambda: all(server.count(p) >= 2 for p in polled),
-                            "two polls of every feed", service, START_DEADLINE)
+                            "two polls of every feed", service, deadline=START_DEADLINE)
                 await until(lambda: all(hub.confirmed("subscribe", server.url(p))
                                         for p in pushed),
-                            "the hub's subscriptions", service, START_DEADLINE)
+                            "the hub's subscriptions", service, deadline=START_DEADLINE)
 
                 items = [Item(n, rng.choice(pushed if n % 2 else polled), chats[n % len(chats)],
                               f"{KEYWORDS[n % len(chats)]} sighting {n:03d} "
@@ -289,7 +276,7 @@ async def _measure(cfg: Config, rng: random.Random, run_id: str, tmp: Path,
 
                 deadline = 10 * cfg.interval + 30
                 await until(lambda: _collect(api, server, items), "every alert", service,
-                            deadline)
+                            deadline=deadline)
             return items, Polls(_periods(server, polled), sum(during[p] for p in polled),
                                 sum(during[p] for p in pushed))
 
@@ -430,7 +417,7 @@ async def main(cfg: Config) -> int:
     """Run once and print the figures; 1 if the run could not be measured."""
     try:
         items, polls = await run(cfg)
-    except BenchError as exc:
+    except (BenchError, WaitError) as exc:
         print(f"latency: {exc}", file=sys.stderr)
         return 1
     print(report(cfg, items, polls))

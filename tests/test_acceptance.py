@@ -16,6 +16,7 @@ except that a retry came at least `retry_after` after the 429 that asked for it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,10 +46,12 @@ from tests.feedserver import FeedServer, rss
 from tests.service import Service
 from tests.slack_server import SignedRequest, SlackServer
 from tests.telegram_server import BotApiServer, parse_html
+from tests.waiting import until as _wait
 
 pytestmark = pytest.mark.slow
 
 DEADLINE = 60.0  # seconds any one condition may take before the test fails with the logs
+until = functools.partial(_wait, deadline=DEADLINE)
 PRIVATE = 555  # the analyst's private chat with the bot
 GROUP = -100777  # a supergroup where user 99 is a member and user 7 an administrator
 CHANNEL = "C123"  # the Slack channel
@@ -65,20 +68,6 @@ ONE, TWO, THREE = frozenset({"DW"}), frozenset({"DW", "VOA"}), frozenset({"DW", 
 
 
 # --- the service in a subprocess ----------------------------------------------------------------
-
-
-async def until(condition: Callable[[], Any], what: str, service: Service) -> Any:
-    """Poll `condition` until it returns something truthy; fail with the service's log if the
-    deadline passes or the service exits first."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        if result := condition():
-            return result
-        if not service.running:
-            pytest.fail(f"the service exited while waiting for {what}:\n{service.log()}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}:\n{service.log()}")
-        await asyncio.sleep(0.05)
 
 
 def _free_port() -> int:

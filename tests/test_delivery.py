@@ -7,6 +7,7 @@ tests/test_faults.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,13 @@ from bot.rules.book import RuleBook
 from bot.store import Leader, Lease, Store, done, story_to_json, worker_gone, worker_name
 from tests.conftest import SEEDS
 from tests.telegram_server import BotApiServer, Limits, parse_html
+from tests.waiting import until as _wait
 
 T0 = datetime(2024, 10, 21, 8, 0, tzinfo=UTC)
 TERMS = ("朝鲜", "派兵")
 RULE = "topic:dprk"
 DEADLINE = 30.0  # seconds any one wait may take before the test fails
+_until = functools.partial(_wait, deadline=DEADLINE)
 NO_PACE: dict[str, Any] = {}  # pacing off where a test is not about it (it only waits)
 
 
@@ -80,22 +83,6 @@ def _shown(api: BotApiServer, chat: str) -> Counter[str]:
             text = parse_html(params["text"])[0]
             seen.update(h for h in map(_headline, range(100)) if h in text)
     return seen
-
-
-async def _until(condition: Callable[[], Any], what: str) -> Any:
-    """Poll `condition` (a function or a coroutine function) until truthy; fail after
-    DEADLINE."""
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                result = condition()
-                if asyncio.iscoroutine(result):
-                    result = await result
-                if result:
-                    return result
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ retries came at least `retry_after` after the 429 that asked for them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import os
@@ -37,10 +38,12 @@ from bot.store import EmbeddedValkey, Store
 from tests.feedserver import FeedServer, rss
 from tests.service import Service
 from tests.telegram_server import ApiError, BotApiServer, Call, parse_html
+from tests.waiting import until as _wait
 
 pytestmark = pytest.mark.slow
 
 DEADLINE = 90.0  # seconds any one condition may take before the test fails with the logs
+until = functools.partial(_wait, deadline=DEADLINE)
 TOPIC = "zebra"
 CHATS = (5001, 5002, -1005003)  # two private chats and a supergroup
 EPOCH = datetime(2024, 10, 21, 12, tzinfo=UTC)
@@ -77,25 +80,6 @@ class Feed:
         self.count = count
         body = rss([item(n) for n in reversed(range(count))], title="DW zebra")
         self.server.add("/zebra.xml", body, etag='"' + hashlib.sha256(body).hexdigest()[:16] + '"')
-
-
-async def until(condition: Callable[[], Any], what: str, *workers: Service,
-                deadline: float = DEADLINE) -> Any:
-    """Poll `condition` (sync or async) until truthy; fail with the workers' logs if the
-    deadline passes or every worker has exited."""
-    end = time.monotonic() + deadline
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if workers and not any(w.running for w in workers):
-            pytest.fail(f"the workers exited while waiting for {what}:\n"
-                        + "\n".join(w.log() for w in workers))
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}:\n" + "\n".join(w.log() for w in workers))
-        await asyncio.sleep(0.05)
 
 
 def _free_port() -> int:

@@ -7,11 +7,12 @@ the component tests serve a `Monitor` over a Redis server of their own that they
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,10 @@ from bot.outbox import Outbox
 from bot.store import Store
 from tests.conftest import REPO, SEEDS
 from tests.feedserver import FeedServer
+from tests.waiting import until as _wait
 
 DEADLINE = 60.0
+until = functools.partial(_wait, deadline=DEADLINE, interval=0.2)
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -46,18 +49,6 @@ def value(parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str
           **labels: str) -> float:
     """One sample's value, 0 when absent."""
     return parsed.get((name, frozenset(labels.items())), 0.0)
-
-
-async def until(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll `check` until it returns something truthy, within DEADLINE seconds."""
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                if result := await check():
-                    return result
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"still waiting after {DEADLINE:.0f} s for {what}") from None
 
 
 # --- the service -------------------------------------------------------------------------------

@@ -7,12 +7,13 @@ and compared with the policy's bounds; waits are only upper bounds on a test tha
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import ipaddress
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +29,10 @@ from bot.models import FeedSpec
 from bot.store import Store
 from tests.conftest import REPO
 from tests.feedserver import FeedServer, rss
+from tests.waiting import until as _wait
 
 WAIT = 60.0  # upper bound for anything awaited; reaching it is a failure, not a measurement
+_until = functools.partial(_wait, deadline=WAIT)
 
 
 @pytest.fixture
@@ -69,15 +72,6 @@ def _engine(store: Store, fetcher: Fetcher, feeds: Sequence[FeedSpec], recorder:
     return PollEngine(store, fetcher, source=source, handle=recorder.handle,
                       untrusted=lambda f: f.id in chat, on_deactivated=recorder.deactivated,
                       **options)  # type: ignore[arg-type]
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    """Return once `condition()` holds (it reads counters the server thread updates)."""
-    async def check() -> None:
-        while not condition():  # noqa: ASYNC110 - the server thread cannot set an asyncio.Event
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(check(), WAIT)
 
 
 async def _cycle(engine: PollEngine, *feeds: FeedSpec) -> int:
@@ -295,7 +289,8 @@ async def test_two_running_workers_never_poll_one_feed_at_once(
             runs = [asyncio.create_task(e.run(stop)) for e in (a, b)]
 
             await _until(lambda: sum(srv.count(p) for p in paths) >= 120
-                         and min(a.stats["polled"], b.stats["polled"]) >= 10)
+                         and min(a.stats["polled"], b.stats["polled"]) >= 10,
+                         "120 polls, at least 10 by each engine")
             stop.set()
             await asyncio.wait_for(asyncio.gather(*runs), WAIT)
     finally:
@@ -340,7 +335,7 @@ async def test_a_dead_workers_feed_comes_back_when_its_lease_expires(
         sys.executable, "-c", _DYING_WORKER, redis_url, key_prefix, feed.id, feed.url or "",
         env=env)
     try:
-        await _until(lambda: srv.count(path) >= 1)
+        await _until(lambda: srv.count(path) >= 1, "the first request")
         lease_key = store.keys("poll", "lease", feed.id)
         assert await store.redis.pttl(lease_key) > 0  # held by the worker...
         worker.send_signal(signal.SIGKILL)  # ...which dies without letting go
@@ -353,7 +348,7 @@ async def test_a_dead_workers_feed_comes_back_when_its_lease_expires(
     engine = _engine(store, fetcher, [feed], rec)
     run = asyncio.create_task(engine.run(stop))
     try:
-        await _until(lambda: bool(rec.results))
+        await _until(lambda: bool(rec.results), "a poll result")
     finally:
         stop.set()
         await asyncio.wait_for(run, WAIT)

@@ -11,7 +11,7 @@ hangs, never measurements.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 import io
 import ipaddress
 import re
@@ -43,9 +43,11 @@ from bot.scheduler import serve
 from bot.store import Store
 from tests.conftest import REPO
 from tests.feedserver import FeedServer, atom, rss
+from tests.waiting import until as _wait
 from tests.websub_hub import Hub, with_hub
 
 WAIT = 30.0  # upper bound for anything awaited; reaching it is a failure, not a measurement
+_until = functools.partial(_wait, deadline=WAIT)
 HEADLINE = "朝鲜派兵增援俄罗斯 首尔召见大使"
 
 
@@ -59,21 +61,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def _until(check: Callable[[], Any], what: str) -> Any:
-    """Poll `check` (sync or async) until it gives something truthy, within WAIT seconds."""
-    try:
-        async with asyncio.timeout(WAIT):
-            while True:
-                result = check()
-                if inspect.isawaitable(result):
-                    result = await result
-                if result:
-                    return result
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"still waiting after {WAIT:.0f} s for {what}") from None
 
 
 class Recorder:
