@@ -47,6 +47,7 @@ class App:
         self.settings = settings
         self.topics: list[Topic] = load_topics(settings.rules_dir)
         self.feeds: list[FeedSpec] = load_feeds(settings.feeds_file)
+        self._file_feed_ids = frozenset(f.id for f in self.feeds)
         self._extra_channels = list(channels or [])
         self._stack = AsyncExitStack()
 
@@ -137,7 +138,7 @@ class App:
 
     def from_chat(self, feed: FeedSpec) -> bool:
         """True for a feed added from chat (fetched through the SSRF guard), not the file's."""
-        return feed.id not in {f.id for f in self.feeds}
+        return feed.id not in self._file_feed_ids
 
     async def feed_deactivated(self, feed: FeedSpec, error: FeedError) -> None:
         """Tell the admins a feed was switched off: a warning in the log, a notice on the
@@ -172,8 +173,7 @@ class App:
     async def all_feeds(self) -> list[FeedSpec]:
         """The feeds file's feeds plus those admins added from chat."""
         added = await AddedFeeds(self.store).all()
-        known = {f.id for f in self.feeds}
-        return [*self.feeds, *(f for f in added if f.id not in known)]
+        return [*self.feeds, *(f for f in added if f.id not in self._file_feed_ids)]
 
     async def poll(self, feed: FeedSpec) -> list[Outcome]:
         """Poll one feed and run its new articles through the pipeline."""
