@@ -160,11 +160,17 @@ def test_feed_spec_outlet_and_language_win() -> None:
     assert (article.outlet, article.language, article.feed_id) == ("RFI", "zh-hant", "rfi")
 
 
-def test_unknown_host_is_unknown_outlet() -> None:
-    """An entry on a host no outlet owns gets outlet `unknown`."""
+def test_unknown_host_is_its_registered_domain() -> None:
+    """An entry on a host no outlet owns gets the host's registered domain as its outlet."""
     [article] = parse_feed(rss([{"title": "t", "link": "https://blog.example.org/p"}]),
                            feed=FeedSpec(id="x"))
-    assert article.outlet == "unknown" and article.language == "en"
+    assert article.outlet == "example.org" and article.language == "en"
+
+
+def test_entry_without_any_link_is_unknown_outlet() -> None:
+    """An entry with no link, in a feed read without a URL, gets outlet `unknown`."""
+    [article] = parse_feed(rss([{"title": "t"}]), feed=FeedSpec(id="x"))
+    assert article.outlet == "unknown"
 
 
 def test_valid_empty_feed_is_no_articles() -> None:

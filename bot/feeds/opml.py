@@ -3,7 +3,8 @@
 Import reads every `<outline>` that has an `xmlUrl`, at any depth: outlines without one are
 folders, and their `text` is kept as the feed's folder path. The outlet name is the outline's
 `title`, else its `text` (at most 64 characters; a text that is only the feed's URL, its host
-or the outlet its host is known for, like `VOA` for voachinese.com, names nothing new).
+or the outlet its host stands for, like `VOA` for voachinese.com or `example.com` for
+feeds.example.com, names nothing new).
 Imported feeds are stored like `/feeds add` ones (bot/commands.py `AddedFeeds`): the service
 polls them within 30 s, through the same guard as chat-added feeds, so URLs that are not
 http(s) or whose host is internal are refused at import. A feed already present (same id,
@@ -30,7 +31,7 @@ from defusedxml.ElementTree import fromstring
 
 from bot.commands import AddedFeeds, url_problem
 from bot.errors import ConfigError
-from bot.feeds.outlets import outlet_from_url
+from bot.feeds.outlets import UNKNOWN, outlet_from_url
 from bot.feeds.sources import feed_id
 from bot.models import FeedSpec
 
@@ -159,9 +160,8 @@ def render_opml(feeds: Iterable[FeedSpec], *, title: str = "newsbot feeds",
     for feed in feeds:
         if feed.url is None:
             continue
-        known = outlet_from_url(feed.url)
-        attrs = {"type": "rss", "text": feed.outlet or (known if known != "unknown" else
-                                                        urlsplit(feed.url).hostname or feed.url)}
+        site = outlet_from_url(feed.url)
+        attrs = {"type": "rss", "text": feed.outlet or (site if site != UNKNOWN else feed.url)}
         if feed.outlet:
             attrs["title"] = feed.outlet
         attrs["xmlUrl"] = feed.url

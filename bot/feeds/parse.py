@@ -12,6 +12,10 @@ such declarations, and expat limits amplification; this is the first of three fe
 that do not fit the declared encoding are read in the encoding that fits (GB18030 or Big5 for
 Chinese feeds) rather than as Windows-1252 mojibake, with a note for the feed's state.
 
+Outlets: the feed's `outlet`, else the name an item gives in its `<source>` (RSS text, Atom
+`<title>`; plain text on one line, capped), else the site of its link, or of the feed for an
+item without one (bot/feeds/outlets.py).
+
 WebSub discovery: the feed-level `rel="hub"` and `rel="self"` links (Atom `<link>`, RSS
 `<atom:link>`; links inside entries are not the feed's) come back as `FeedLinks`, absolute and
 http(s) only, for bot/feeds/websub.py.
@@ -33,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from bot.errors import ParseError
-from bot.feeds.outlets import outlet_from_url
+from bot.feeds.outlets import outlet_from_url, outlet_name
 from bot.models import Article, FeedSpec
 from bot.text import html_to_text
 
@@ -137,6 +141,20 @@ def _resolve(link: str | None, base: str | None) -> str | None:
     return link or None
 
 
+def _source_name(entry: Any) -> str | None:
+    """The outlet the entry names as its own source (RSS `<source>` text, Atom `<source>`'s
+    `<title>`), cleaned for display; None when it names none."""
+    source = entry.get("source")
+    name = source.get("title") if isinstance(source, dict) else None
+    return (outlet_name(name) or None) if isinstance(name, str) else None
+
+
+def _outlet(entry: Any, *, feed: FeedSpec, link: str | None, base: str | None) -> str:
+    """The feed's outlet, else the item's `<source>`, else the site of its link (or feed)."""
+    return (feed.outlet or _source_name(entry)
+            or outlet_from_url(link or _resolve(base, None)))
+
+
 def _to_article(entry: Any, *, feed: FeedSpec, base: str | None, language: str | None,
                 now: datetime) -> Article | None:
     """One feedparser entry as an Article, or None when it has neither title nor text."""
@@ -147,7 +165,7 @@ def _to_article(entry: Any, *, feed: FeedSpec, base: str | None, language: str |
     link = _resolve(entry.get("link"), base)
     zh = (language or "").lower().startswith("zh")
     return Article(
-        outlet=feed.outlet or outlet_from_url(link or _resolve(base, None)),
+        outlet=_outlet(entry, feed=feed, link=link, base=base),
         title=title, text=text, url=link, guid=entry.get("id") or None,
         published=_published(entry, zh=zh, now=now),
         language=language, feed_id=feed.id,
