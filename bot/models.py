@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
+
+TimeSource = Literal["feed", "text", "seen"]
+"""Where an article's time came from: its feed, a date its text states, or when it was seen."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,7 +29,8 @@ class FeedSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Article:
-    """One report as read from a feed: plain text, UTC time (or None), outlet."""
+    """One report as read from a feed: plain text, UTC time (or None), outlet; `time_source`
+    and `time_evidence` say where the time came from (see `bot.feeds.dating`)."""
 
     outlet: str
     title: str
@@ -36,6 +41,8 @@ class Article:
     language: str | None = None
     feed_id: str = ""
     path: str | None = None
+    time_source: TimeSource = "feed"
+    time_evidence: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
