@@ -40,10 +40,12 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.dedup.features import Features, analyse, salient_terms, vectorize
+from bot.dedup.analysis import Analysis, shipped_analyzer
+from bot.dedup.features import Features, salient_terms, vectorize
 from bot.dedup.index import DEFAULT_THRESHOLD, StoryIndex
 from bot.dedup.quality import bcubed, replay
-from bot.dedup.scoring import Profile, evaluate, idf_weights
+from bot.dedup.scoring import Profile, evaluate
+from bot.feeds.dating import date_articles
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article
 from bot.pipeline import replay_order
@@ -89,10 +91,12 @@ async def fresh_index(url: str, *, threshold: float) -> AsyncIterator[StoryIndex
 
 
 def dev_set() -> tuple[list[Article], list[str]]:
-    """The seeds and tests/data/dev with their story labels, in replay order."""
+    """The seeds and tests/data/dev with their story labels, dated as the service dates them
+    (an undated file by its text, its folder's other files giving the year), in replay order."""
     labels = json.loads((REPO / "tests/data/labels.json").read_text(encoding="utf-8"))
-    articles = replay_order(read_seed_folder(REPO / "seeds")[0]
-                            + read_seed_folder(REPO / "tests/data/dev")[0])
+    articles = replay_order(date_articles(
+        read_seed_folder(REPO / "seeds", feed_id="seeds")[0]
+        + read_seed_folder(REPO / "tests/data/dev", feed_id="dev")[0], seen=NOW))
     return articles, [labels[Path(a.path or "").name] for a in articles]
 
 
@@ -160,31 +164,33 @@ def pairs(path: Path, *, threshold: float) -> None:
     """Score each SemEval pair as an article against a one-article story; print P/R/AUC."""
     with path.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    analysed = {}
+    analyzer = shipped_analyzer()
+    analysed: dict[tuple[str, str], Analysis] = {}
     for row in rows:
         for key, lang in (("text1", "lang1"), ("text2", "lang2")):
             text = row[key].strip()
             title, _, body = text.partition("\n") if "\n" in text else ("", "", text)
-            analysed[(row["pair_id"], key)] = analyse(
+            analysed[(row["pair_id"], key)] = analyzer.analyse(
                 Article(outlet="x", title=title, text=body, language=row[lang]))
-    doc_freq = Counter(t for raw, _, _ in analysed.values() for t in raw)
+    doc_freq = Counter(t for a in analysed.values() for t in a.raw)
     total = len(analysed)
 
     def feats(key: tuple[str, str]) -> Features:
-        raw, entities, lead = analysed[key]
-        idf = idf_weights(raw, doc_freq, total)
-        return Features(vector=vectorize(raw, idf), salient=salient_terms(raw),
-                        entities=entities, lead=lead)
+        found = analysed[key]
+        idf = analyzer.background.idf(found.raw, doc_freq, total)
+        return Features(vector=vectorize(found.raw, idf), salient=salient_terms(found.raw),
+                        lead=found.lead, language=found.language, sources=found.sources)
 
     for name, langs in (("zh-zh", {("zh", "zh")}), ("zh-en", {("zh", "en"), ("en", "zh")}),
                         ("en-en", {("en", "en")})):
         subset = [r for r in rows if (r["lang1"], r["lang2"]) in langs]
-        scores = [evaluate(feats((r["pair_id"], "text1")),
-                           Profile.of(feats((r["pair_id"], "text2")), time=None),
-                           time=None, window=1.0).score for r in subset]
+        evidence = [evaluate(feats((r["pair_id"], "text1")),
+                             Profile.of(feats((r["pair_id"], "text2")), time=None),
+                             time=None, window=1.0) for r in subset]
+        scores = [e.score / e.factor for e in evidence]  # relative to the score to reach
         same = [float(r["Overall"]) <= 2 for r in subset]
-        hits = sum(s >= threshold and y for s, y in zip(scores, same, strict=True))
-        called = sum(s >= threshold for s in scores)
+        hits = sum(e.passes(threshold) and y for e, y in zip(evidence, same, strict=True))
+        called = sum(e.passes(threshold) for e in evidence)
         print(f"SemEval {name}: {len(subset)} pairs ({sum(same)} same story); at threshold "
               f"{threshold:.2f} precision {hits / called if called else float('nan'):.3f} "
               f"recall {hits / max(1, sum(same)):.3f}; ROC-AUC {roc_auc(scores, same):.3f}")

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import mul
 from urllib.parse import unquote, urlsplit
 
 import rjieba
-import Stemmer
 
-from bot.models import Article
+from bot.dedup.stems import stem
 from bot.text import fold, is_cjk
 
 # Part-of-speech tag (jieba's tag set) -> weight of a word with that tag.
@@ -34,18 +31,6 @@ POS_WEIGHTS: Mapping[str, float] = {
     "nr": 3.0, "nrt": 3.0, "nrfg": 3.0, "ns": 3.0, "nt": 3.0, "nz": 2.5, "eng": 2.0,
     "j": 2.5, "m": 2.0, "n": 1.5, "vn": 1.2, "v": 1.0, "l": 1.0, "i": 1.0, "an": 1.0,
 }
-ENTITY_TAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz", "j"})
-_NUMBER_RE = re.compile(r"\d{3,}")
-_LATIN_STOP = frozenset(
-    "the a an and or of to in on for with at by from as is are was were be been has have had "
-    "it its this that these those he she they we you i his her their our not no but if than "
-    "then so said says say will would can could may might also after before over into about "
-    "more most new one two three up out who what when where which while just how why all "
-    "your my get gets got now first last year years us amp via report reports here there "
-    "s t don isn ll re ve d m know need thing things everything watch video photo photos "
-    "update updates latest today tonight week day time look way make take big top best "
-    "still back down off like vs could should must being do does did doing going go".split()
-)
 # URL path words that are never a headline's.
 _URL_STOP = frozenset("html htm php aspx shtml cms story article news index dot".split())
 TITLE_BOOST = 2.0
@@ -70,17 +55,18 @@ _CAPTION_RE = re.compile(r"^(?:资料照片|图片|图像|照片|file photo)|^\d
 _CAPTION_MAX = 80
 _LATIN_WORD_RE = re.compile(r"[a-z0-9]+")
 _SLUG_WORD_RE = re.compile(r"[a-z]+")
-_STEMMER = Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """A unit term vector, the terms that best identify the article, its names and numbers."""
+    """A unit term vector, the terms that best identify the article, its cleaned lead, its
+    language and the words each neutral term was read from (see bot.dedup.analysis)."""
 
     vector: dict[str, float]
     salient: tuple[str, ...]
-    entities: frozenset[str]
     lead: str
+    language: str = "en"
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def strip_boilerplate(text: str) -> str:
@@ -97,42 +83,35 @@ def strip_boilerplate(text: str) -> str:
     return "\n".join(kept)
 
 
-@lru_cache(maxsize=65_536)
-def stem(word: str) -> str:
-    """The Snowball English stem of a folded word, or "" for a stop word or a single letter."""
-    if len(word) < 2 or word in _LATIN_STOP:
-        return ""
-    stemmed: str = _STEMMER.stemWord(word)
-    return "" if stemmed in _LATIN_STOP else stemmed
-
-
-def latin_terms(text: str) -> Iterator[tuple[str, float, bool]]:
-    """(term, weight, is_entity) for the words of folded Latin `text` (hyphens and
-    apostrophes split words; numbers of three or more digits are names)."""
+def latin_terms(text: str, *, pairs: float = 0.0) -> Iterator[tuple[str, float]]:
+    """(stem, weight) for the words of folded Latin `text` (hyphens and apostrophes
+    split words; numbers are left to `bot.dedup.neutral`), and with `pairs` > 0 each pair of
+    adjacent stems (`titanfal_review`) at that share of a word's weight."""
     weight = POS_WEIGHTS["eng"]
+    previous = ""
     for word in _LATIN_WORD_RE.findall(text):
-        if word.isdigit():
-            if len(word) >= 3:
-                yield word, POS_WEIGHTS["m"], True
-        elif term := stem(word):
-            yield term, weight, False
+        term = "" if word.isdigit() else stem(word)
+        if term:
+            yield term, weight
+            if pairs and previous:
+                yield f"{previous}_{term}", weight * pairs
+        previous = term
 
 
-def tagged_terms(text: str) -> Iterable[tuple[str, float, bool]]:
-    """(term, weight, is_entity) for each counted word of already-folded `text`."""
+def tagged_terms(text: str, *, pairs: float = 0.0) -> Iterable[tuple[str, float]]:
+    """(word, weight) for each counted word of already-folded `text`: Chinese words
+    as written, Latin words (also inside Chinese text) as stems; numbers are left out. With
+    `pairs`, Latin text also yields its word pairs (see `latin_terms`)."""
     if not is_cjk(text):
-        yield from latin_terms(text)
+        yield from latin_terms(text, pairs=pairs)
         return
     for token, tag in rjieba.tag(text):
         word = token.strip()
-        if tag == "eng":  # a Latin word inside Chinese text: kept whole (COVID-19, H5N1)
-            if term := stem(word):
-                yield term, POS_WEIGHTS["eng"], False
-        elif tag == "m":
-            if _NUMBER_RE.fullmatch(word):
-                yield word, POS_WEIGHTS["m"], True
-        elif len(word) >= 2 and (weight := POS_WEIGHTS.get(tag)):
-            yield word, weight, tag in ENTITY_TAGS
+        if tag == "eng":  # a Latin word inside Chinese text: a name, an acronym (COVID-19)
+            if not word.isdigit() and (term := stem(word)):
+                yield term, POS_WEIGHTS["eng"]
+        elif tag != "m" and len(word) >= 2 and (weight := POS_WEIGHTS.get(tag)):
+            yield word, weight
 
 
 def url_words(url: str | None) -> str:
@@ -149,31 +128,18 @@ def url_words(url: str | None) -> str:
     return " ".join(best) if len(best) >= 3 else ""
 
 
-def analyse(article: Article) -> tuple[dict[str, float], frozenset[str], str]:
-    """Raw weights (title counted TITLE_BOOST more), entities, and the cleaned lead.
-
-    A headline-only article (lead under SHORT_LEAD characters) adds its URL slug's words.
-    """
-    lead = strip_boilerplate(article.text)[:LEAD_CHARS]
-    raw: dict[str, float] = defaultdict(float)
-    entities: set[str] = set()
-    sources = [(fold(article.title), 1.0 + TITLE_BOOST), (lead, 1.0)]
-    if len(lead) < SHORT_LEAD:
-        sources.append((url_words(article.url), URL_BOOST))
-    for text, boost in sources:
-        for term, weight, is_entity in tagged_terms(text):
-            raw[term] += weight * boost
-            if is_entity:
-                entities.add(term)
-    return raw, frozenset(entities), lead
-
-
 def vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
               ) -> dict[str, float]:
-    """Sublinear, IDF-weighted, unit-length vector of the MAX_TERMS strongest terms."""
+    """IDF-weighted, unit-length vector of the MAX_TERMS strongest terms (of weights already
+    made sublinear by the analysis)."""
     idf = idf or {}
-    vector = {t: (1.0 + math.log(w)) * idf.get(t, 1.0) for t, w in raw.items() if w >= 1.0}
+    vector = {t: w * idf.get(t, 1.0) for t, w in raw.items()}
     return unit(vector)
+
+
+def sublinear(weight: float) -> float:
+    """1 + ln(w) for a weight of 1 or more, the weight itself below (a glossed word's share)."""
+    return 1.0 + math.log(weight) if weight >= 1.0 else weight
 
 
 def unit(vector: Mapping[str, float]) -> dict[str, float]:
@@ -194,13 +160,6 @@ def salient_terms(raw: Mapping[str, float], count: int | None = None, *,
         return tuple(t for _, t in sorted(((-w * idf.get(t, 1.0), t) for t, w in raw.items()
                                            ))[:count])
     return tuple(t for t, _ in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:count])
-
-
-def features(article: Article, *, idf: Mapping[str, float] | None = None) -> Features:
-    """The article's vector, salient terms and entities."""
-    raw, entities, lead = analyse(article)
-    return Features(vector=vectorize(raw, idf), salient=salient_terms(raw),
-                    entities=entities, lead=lead)
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

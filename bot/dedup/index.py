@@ -40,8 +40,6 @@ import hashlib
 import json
 import math
 import random
-import secrets
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,29 +49,16 @@ from typing import Any, Literal
 from redis.exceptions import NoScriptError
 
 from bot.dedup import fingerprints, scripts
-from bot.dedup.features import (
-    MAX_TERMS,
-    SHORT_LEAD,
-    Features,
-    analyse,
-    salient_terms,
-    vectorize,
-)
-from bot.dedup.scoring import (
-    NAME_WEIGHT,
-    Evidence,
-    Profile,
-    evaluate,
-    explained,
-    idf_weights,
-)
+from bot.dedup.analysis import Analyzer, shipped_analyzer
+from bot.dedup.features import MAX_TERMS, SHORT_LEAD, Features, salient_terms, vectorize
+from bot.dedup.scoring import CROSS_FACTOR, Evidence, Profile, evaluate, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
 from bot.store import Store, done, story_from_json, story_to_json
 from bot.text import canonical_url, normalized_title
 
 DEFAULT_THRESHOLD = 0.30
-SHORT_FACTOR = 0.4  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
+SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
 SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 COPY_SIMILARITY = 0.75
 MAX_CANDIDATES = 8
@@ -168,6 +153,34 @@ class _Write:
 
 
 @dataclass(slots=True)
+class _Round:
+    """What the earlier articles of a round will write, so that each article is decided as if
+    they were stored already: the stories they start or join as they will be, and their
+    fingerprints (a near-copy of an earlier article of the same round is found)."""
+
+    writes: list[_Write] = field(default_factory=list)
+    stories: dict[str, tuple[Profile, int]] = field(default_factory=dict)  # id -> after, version
+    by_term: dict[str, set[str]] = field(default_factory=dict)
+    signatures: list[str] = field(default_factory=list)
+
+    def add(self, write: _Write, probe: _Probe) -> None:
+        """Note one planned write (in the order the write call will run them)."""
+        self.writes.append(write)
+        self.stories[write.story_id] = (write.profile, write.version + 1)
+        for term in write.salient:
+            self.by_term.setdefault(term, set()).add(write.story_id)
+        if probe.sig is not None:
+            self.signatures.append(f"{write.story_id}\t{probe.article.outlet}\t"
+                                   f"{fingerprints.encode(probe.sig)}")
+
+    def around(self, probe: _Probe, read: Mapping[str, object]) -> dict[str, tuple[Profile, int]]:
+        """This round's version of the stories the read returned for `probe`, and the round's
+        stories posted under one of its salient terms (as the read would have found them)."""
+        near = {sid for t in probe.feats.salient for sid in self.by_term.get(t, ())}
+        return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
+
+
+@dataclass(slots=True)
 class _DfCache:
     """Document frequencies of terms over one range of days, with the article count then."""
 
@@ -216,6 +229,12 @@ def exact_keys(article: Article) -> list[tuple[str, str]]:
     return keys
 
 
+def _story_id(when: datetime, article: str, attempt: int) -> str:
+    """A new story's id: its day and a digest of its first article (the same on every replay
+    of the same input), salted by the attempt so that a refused write never repeats an id."""
+    return f"{when:%Y%m%d}-{_digest(f'{article}/{attempt}')[:12]}"
+
+
 def _digest(value: str) -> str:
     return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
 
@@ -235,8 +254,9 @@ class StoryIndex:
     """Assigns articles to stories in the store; safe to share between workers."""
 
     def __init__(self, store: Store, *, window_seconds: int, seen_seconds: int,
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+                 threshold: float = DEFAULT_THRESHOLD, analyzer: Analyzer | None = None) -> None:
         self.store = store
+        self.analyzer = analyzer or shipped_analyzer()
         self.window = window_seconds
         self.seen_ttl = seen_seconds
         self.threshold = threshold
@@ -270,9 +290,10 @@ class StoryIndex:
         """Place `articles` as if one after another (in that order), ROUND_SIZE at a time.
 
         Each round reads for its articles in one call, decides, and writes in one call; an
-        article whose write was refused, or that would join a story an earlier article of the
-        round starts, goes again at the head of the next round. While a round's write runs on
-        the server, the next articles are analysed here.
+        article whose write was refused goes again at the head of the next round. Inside a
+        round each article is decided after the earlier ones: the stories they start or join
+        are scored as they will be after those writes (see `_Round`). While a round's write
+        runs on the server, the next articles are analysed here.
         """
         probes: list[_Probe] = []
         results: list[Placement | None] = [None] * len(articles)
@@ -294,7 +315,7 @@ class StoryIndex:
                 if retry and len(batch) == len(retry):  # only conflicts left: back off a bit
                     await asyncio.sleep(random.uniform(0, 0.0005 * max(tries)))
                 try:
-                    retry, landing = await self._round(probes, batch, results, now=now)
+                    retry, landing = await self._round(probes, batch, results, tries, now=now)
                 except NoScriptError:
                     self._shas.clear()
                     retry = batch
@@ -313,17 +334,17 @@ class StoryIndex:
                                  f"{MAX_ATTEMPTS} conflicting writers in a row")
 
     def _probe(self, article: Article, *, now: datetime) -> _Probe:
-        raw, entities, lead = analyse(article)
-        raw = dict(sorted(raw.items(), key=lambda kv: -kv[1])[:MAX_TERMS])
+        analysis = self.analyzer.analyse(article)
+        raw = dict(sorted(analysis.raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
         when = article.published or now
         at = when.timestamp()
         days = _days(at - self.window, at)
         fetch, known = self._df.lookup(raw, days)
-        idf = idf_weights(raw, known, self._df.total) if known else None
-        feats = Features(vector={}, salient=salient_terms(raw, idf=idf), entities=entities,
-                         lead=lead)
+        idf = self.analyzer.background.idf(raw, known, self._df.total)
+        feats = Features(vector={}, salient=salient_terms(raw, idf=idf), lead=analysis.lead,
+                         language=analysis.language, sources=analysis.sources)
         keys = self.store.keys
-        sig = fingerprints.signature(lead)
+        sig = fingerprints.signature(analysis.lead)
         return _Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
                       time=article.published.timestamp() if article.published else None,
                       copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
@@ -331,7 +352,7 @@ class StoryIndex:
                       ask=_DfAsk(days, fetch, known, count=True))
 
     async def _round(self, probes: list[_Probe], pending: list[int],
-                     results: list[Placement | None], *, now: datetime
+                     results: list[Placement | None], tries: list[int], *, now: datetime
                      ) -> tuple[list[int], asyncio.Task[list[int]] | None]:
         """One read call, then one write call sent for `pending`: returns the indices to
         retry and the task that lands the write (it returns the refused indices)."""
@@ -344,28 +365,21 @@ class StoryIndex:
                    for i, ask in zip(pending, asks, strict=True)]
         found = await self._run("read", [*self._read_head, *entries])
         seq = int(found[0])
-        writes: dict[str, _Write] = {}  # story id -> this round's write to it
-        retry: list[int] = []
-        nearby: dict[str, set[str]] = {}  # salient term -> stories this round starts
+        done_here = _Round()
         totals: dict[tuple[str, ...], int] = {}
         for i, ask, reply in zip(pending, asks, found[1:], strict=True):
-            decision = self._decide(probes[i], reply, ask, totals, seq=seq)
+            decision = self._decide(probes[i], reply, ask, totals, seq=seq, round_=done_here)
             if decision.kind == "copy":
                 results[i] = Placement("copy", decision.story_id, decision.score,
                                        decision.reason)
-            elif self._depends(probes[i], decision, writes, nearby):
-                retry.append(i)
-            else:
-                write = self._plan(i, probes[i], decision, now=now)
-                writes[write.story_id] = write
-                if write.kind == "new":
-                    for term in write.salient:
-                        nearby.setdefault(term, set()).add(write.story_id)
-        if not writes:
-            return retry, None
-        landing = asyncio.create_task(self._land(list(writes.values()), results, now=now))
+                continue
+            done_here.add(self._plan(i, probes[i], decision, now=now, attempt=tries[i]),
+                          probes[i])
+        if not done_here.writes:
+            return [], None
+        landing = asyncio.create_task(self._land(done_here.writes, results, now=now))
         await asyncio.sleep(0)  # let the task send the write before the caller computes on
-        return retry, landing
+        return [], landing
 
     async def _land(self, planned: list[_Write], results: list[Placement | None], *,
                     now: datetime) -> list[int]:
@@ -409,23 +423,25 @@ class StoryIndex:
             ensure_ascii=False)
 
     def _decide(self, probe: _Probe, found: list[Any], ask: _DfAsk,
-                totals: dict[tuple[str, ...], int], *, seq: int) -> _Decision:
-        """Copy, join or new story, from what the read script returned for `probe` (the
-        window's article count comes from the first reply of the round that counted it)."""
+                totals: dict[tuple[str, ...], int], *, seq: int, round_: _Round) -> _Decision:
+        """Copy, join or new story, from what the read script returned for `probe` and what
+        earlier articles of the round wrote (the window's article count comes from the first
+        reply of the round that counted it)."""
         if found[0] == "copy":
             return _Decision("copy", found[1], 1.0, f"same {found[2]} as an earlier article")
         _, sigs, flat, freqs, counted = found
         profiles = {flat[i]: parsed for i in range(0, len(flat), 2)
                     if (parsed := self._profile(flat[i], flat[i + 1])) is not None}
+        profiles |= round_.around(probe, profiles)
         if ask.count:
             totals[ask.days] = int(counted)
         total = totals.get(ask.days, self._df.total)  # the counting read found a copy
         fetched = dict(zip(ask.terms, map(int, freqs), strict=True))
         self._df.update(probe, fetched, total)
         doc_freq = ask.known | fetched
-        feats = replace(probe.feats,
-                        vector=vectorize(probe.raw, idf_weights(probe.raw, doc_freq, total)))
-        near = self._near_copy(probe, feats, sigs, profiles)
+        feats = replace(probe.feats, vector=vectorize(
+            probe.raw, self.analyzer.background.idf(probe.raw, doc_freq, total)))
+        near = self._near_copy(probe, feats, [*sigs, *round_.signatures], profiles)
         if near is not None:
             return replace(near, seq=seq)
         threshold = self._threshold(feats)
@@ -435,7 +451,7 @@ class StoryIndex:
             return _Decision("new", "", 1.0, "new story (best: no candidate story)",
                              feats=feats, seq=seq)
         evidence, story_id, note = best
-        if evidence.score < threshold:
+        if not evidence.passes(threshold):
             return _Decision("new", "", 1.0, f"new story (best: {evidence.reason(threshold)})",
                              feats=feats, seq=seq)
         profile, version = profiles[story_id]
@@ -449,18 +465,19 @@ class StoryIndex:
 
     def _best(self, feats: Features, profiles: dict[str, Profile], *, time: float | None,
               threshold: float) -> tuple[Evidence, str, str] | None:
-        """The story to join: best score plus size prior among those at or above the
-        threshold (else the best below it, for the reason), with a note when the prior chose."""
-        scored = [(evaluate(feats, p, time=time, window=self.window), sid)
-                  for sid, p in profiles.items()]
+        """The story to join: best score plus size prior, relative to the score each must
+        reach (lower across languages), among those that reach it (else the closest, for the
+        reason), with a note when the prior chose. Ties go to the lower story id."""
+        scored = [(evaluate(feats, profiles[sid], time=time, window=self.window), sid)
+                  for sid in sorted(profiles)]
         if not scored:
             return None
-        closest = max(scored, key=lambda es: es[0].score)
-        passing = [es for es in scored if es[0].score >= threshold]
+        closest = max(scored, key=lambda es: es[0].score / es[0].factor)
+        passing = [es for es in scored if es[0].passes(threshold)]
         if not passing:
             return closest[0], closest[1], ""
-        chosen = max(passing, key=lambda es: es[0].score
-                     + SIZE_PRIOR * math.log2(profiles[es[1]].count))
+        chosen = max(passing, key=lambda es: (es[0].score + SIZE_PRIOR * math.log2(
+            profiles[es[1]].count)) / es[0].factor)
         if chosen[1] == closest[1]:
             return chosen[0], chosen[1], ""
         return chosen[0], chosen[1], (
@@ -506,26 +523,12 @@ class StoryIndex:
         profile, version = profiles[story_id]
         return _Decision("joined", story_id, sim, reason, profile, version, feats)
 
-    def _depends(self, probe: _Probe, decision: _Decision, writes: dict[str, _Write],
-                 nearby: dict[str, set[str]]) -> bool:
-        """True when an earlier write of this round may change where `probe` goes: it joins
-        the same story, or one of the stories started this round that share most of the
-        probe's salient terms (as the read ranks candidates) would take it. (Stories joined
-        this round were there to read, if not with their newest article.)"""
-        if decision.story_id in writes:
-            return True
-        feats = decision.feats or probe.feats
-        threshold = self._threshold(feats)
-        shared = Counter(sid for t in probe.feats.salient for sid in nearby.get(t, ()))
-        return any(evaluate(feats, writes[sid].profile, time=probe.time,
-                            window=self.window).score >= threshold
-                   for sid, _ in shared.most_common(MAX_CANDIDATES))
-
-    def _plan(self, index: int, probe: _Probe, decision: _Decision, *, now: datetime
-              ) -> _Write:
+    def _plan(self, index: int, probe: _Probe, decision: _Decision, *, now: datetime,
+              attempt: int) -> _Write:
         """The write script's JSON argument for one article, and what it will make."""
         keys, article = self.store.keys, probe.article
         feats = decision.feats or probe.feats
+        aid = _digest(f"{article.outlet}\n{article.url}\n{article.title}")
         member = StoryArticle(
             outlet=article.outlet, title=article.title, url=article.url, time=probe.when,
             dated=probe.time is not None, path=article.path, score=round(decision.score, 4),
@@ -534,12 +537,13 @@ class StoryIndex:
         entry: dict[str, Any]
         if decision.profile is None:
             kind: Literal["new", "joined"] = "new"
-            story_id = f"{probe.when:%Y%m%d}-{secrets.token_hex(4)}"
+            story_id = _story_id(probe.when, aid, attempt)
             new_story = Story(id=story_id, headline=article.title, first_seen=now, updated=now,
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
-            entry = {"vec": feats.vector, "floor": self._threshold(feats) - NAME_WEIGHT}
+            entry = {"vec": feats.vector,
+                     "floor": self._threshold(feats) * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
             payload = _member_json(member)
@@ -549,7 +553,7 @@ class StoryIndex:
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
             "score": profile.first if profile.first is not None else now.timestamp(),
-            "aid": _digest(f"{article.outlet}\n{article.url}\n{article.title}"),
+            "aid": aid,
             "sig": (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
                     if probe.sig else ""),
             "bands": probe.bands, "salient": probe.feats.salient, "terms": list(feats.vector),

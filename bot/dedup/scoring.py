@@ -1,74 +1,85 @@
 """The same-story score of an article against one story's profile, with its parts kept for explain.
 
-score = cosine(article, story centroid) + NAME_WEIGHT * shared names and numbers
+score = cosine(article, story centroid)
         - TIME_WEIGHT * how far the article lies outside the story's time span (in windows).
 
-The centroid is the mean direction of every member's IDF-weighted term vector, so an article
-is compared with the story as a whole, never with its nearest member (no chains).
+The centroid is the mean direction of every member's IDF-weighted term vector (in the
+language-neutral vocabulary of bot.dedup.analysis), so an article is compared with the story
+as a whole, never with its nearest member (no chains).
+
+Reports of one event in two languages share fewer terms than two reports in one language (a
+glossed word spreads over its senses, names the dictionary lacks stay apart), so their scores
+run lower. A story therefore keeps one centroid per language of its reports: an article is
+scored against the centroid of its own language with the threshold, and against each other
+language's centroid with the threshold times CROSS_FACTOR (`Evidence.factor`); it joins if
+either reaches its bar. So an English report never meets a lowered bar against English reports
+just because the story also has Chinese ones.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
 
 from bot.dedup.features import Features, cosine, merge
 
-NAME_WEIGHT = 0.10
+CROSS_FACTOR = 0.5
+ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
 TIME_WEIGHT = 0.10
-MAX_ENTITIES = 80
 SHOWN_TERMS = 6
 _UNITS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """What the index keeps of a story to score newcomers: centroid, size, names, time span."""
+    """What the index keeps of a story to score newcomers: one centroid per language of its
+    articles, their numbers, size and time span."""
 
-    centroid: dict[str, float]
+    centroids: dict[str, dict[str, float]]
     count: int = 1
-    entities: frozenset[str] = frozenset()
     first: float | None = None
     last: float | None = None
+    languages: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
         three times faster than floats, and this runs for every placed article)."""
-        return json.dumps({"w": dict(zip(self.centroid, map(round, map(
-                               mul, self.centroid.values(), repeat(_UNITS))), strict=True)),
-                           "n": self.count, "e": sorted(self.entities),
-                           "t0": self.first, "t1": self.last}, ensure_ascii=False)
+        return json.dumps({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
+                               _UNITS))), strict=True)) for lang, c in self.centroids.items()},
+                           "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages},
+                          ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
-        """The profile stored by `to_json` (or by earlier versions: float weights under "c",
-        or a bare centroid)."""
+        """The profile stored by `to_json`; one stored before stories kept a centroid per
+        language (a single centroid under "w") is read as one of unknown language."""
         data = json.loads(raw)
-        if "w" in data:
-            centroid = dict(zip(data["w"], map(mul, data["w"].values(), repeat(1 / _UNITS)),
-                                strict=True))
-        elif "c" in data:
-            centroid = data["c"]
-        else:
-            return cls(centroid=data)
-        return cls(centroid=centroid, count=data["n"], entities=frozenset(data["e"]),
-                   first=data["t0"], last=data["t1"])
+        weights = data["w"]
+        if not all(isinstance(c, dict) for c in weights.values()):
+            weights = {ANY_LANGUAGE: weights}
+        return cls(centroids={lang: dict(zip(c, map(mul, c.values(), repeat(1 / _UNITS)),
+                                             strict=True)) for lang, c in weights.items()},
+                   count=data["n"], first=data["t0"], last=data["t1"],
+                   languages=data.get("l") or {})
 
     @classmethod
     def of(cls, feats: Features, *, time: float | None) -> Profile:
         """The profile of a one-article story."""
-        return cls(centroid=feats.vector, entities=_cap(feats.entities), first=time, last=time)
+        return cls(centroids={feats.language: feats.vector}, first=time, last=time,
+                   languages={feats.language: 1})
 
     def add(self, feats: Features, *, time: float | None) -> Profile:
-        """The profile after `feats` joins."""
+        """The profile after `feats` joins (its vector joins its language's centroid)."""
         times = [t for t in (self.first, self.last, time) if t is not None]
-        return Profile(centroid=merge(self.centroid, feats.vector, self.count),
-                       count=self.count + 1, entities=_cap(self.entities | feats.entities),
-                       first=min(times, default=None), last=max(times, default=None))
+        lang = feats.language
+        members = self.languages.get(lang, 0)
+        own = self.centroids.get(lang)
+        centroid = merge(own, feats.vector, members) if own is not None else feats.vector
+        return Profile(centroids={**self.centroids, lang: centroid}, count=self.count + 1,
+                       first=min(times, default=None), last=max(times, default=None),
+                       languages={**self.languages, lang: members + 1})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,53 +87,67 @@ class Evidence:
     """The parts of one score, for the decision and for `explain`."""
 
     cosine: float
-    names: float
     time: float
     shared: tuple[str, ...] = field(default=())
+    factor: float = 1.0
+    languages: str = ""  # "zh report, en story" when the threshold was lowered for languages
 
     @property
     def score(self) -> float:
         """The number compared with the threshold."""
-        return self.cosine + NAME_WEIGHT * self.names - TIME_WEIGHT * self.time
+        return self.cosine - TIME_WEIGHT * self.time
+
+    def passes(self, threshold: float) -> bool:
+        """True when the score reaches `threshold` as adjusted for the languages."""
+        return self.score >= threshold * self.factor
 
     def reason(self, threshold: float) -> str:
         """One line for `explain`: the parts, the verdict, the terms that carried it."""
-        verdict = ">=" if self.score >= threshold else "<"
-        return (f"cosine {self.cosine:.2f} + names {NAME_WEIGHT * self.names:.2f} "
-                f"- time {TIME_WEIGHT * self.time:.2f} = {self.score:.2f} {verdict} "
-                f"{threshold:.2f}; shared: {', '.join(self.shared) or '-'}")
+        verdict = ">=" if self.passes(threshold) else "<"
+        required = f"{threshold * self.factor:.2f}"
+        if self.factor != 1.0:
+            required += f" ({threshold:.2f} x {self.factor:.2f}: {self.languages})"
+        return (f"cosine {self.cosine:.2f} - time {TIME_WEIGHT * self.time:.2f} = "
+                f"{self.score:.2f} {verdict} {required}; shared: {', '.join(self.shared) or '-'}")
 
 
 def evaluate(feats: Features, profile: Profile, *, time: float | None, window: float
              ) -> Evidence:
-    """Score `feats` (published at `time`, None if undated) against a story's profile."""
-    names = _overlap(feats.entities, profile.entities)
+    """Score `feats` (published at `time`, None if undated) against a story's profile: against
+    the story's reports in the article's own language, and against those in each other
+    language with the lower cross-language bar; the better of the two, relative to its bar."""
     gap = 0.0
     if time is not None and profile.first is not None and profile.last is not None:
         gap = max(0.0, profile.first - time, time - profile.last) / window
-    return Evidence(cosine=cosine(feats.vector, profile.centroid), names=names,
-                    time=min(gap, 1.0))
+    best: Evidence | None = None
+    for lang, centroid in profile.centroids.items():
+        same = lang in (feats.language, ANY_LANGUAGE)
+        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=min(gap, 1.0),
+                            factor=1.0 if same else CROSS_FACTOR,
+                            languages="" if same else f"{feats.language} report, {lang} story")
+        if best is None or evidence.score / evidence.factor > best.score / best.factor:
+            best = evidence
+    return best or Evidence(cosine=0.0, time=min(gap, 1.0))
 
 
 def explained(evidence: Evidence, feats: Features, profile: Profile) -> Evidence:
-    """`evidence` with the terms that carried it (computed for the chosen story only)."""
-    shared = sorted(((v * profile.centroid.get(t, 0.0), t) for t, v in feats.vector.items()
-                     if t in profile.centroid), reverse=True)
-    return replace(evidence, shared=tuple(t for _, t in shared[:SHOWN_TERMS]))
+    """`evidence` with the terms that carried it (computed for the chosen story only), each
+    shown with the words it was read from when those differ (`召见 -> summon`, `@dprk (朝鲜)`)."""
+    centroid: dict[str, float] = {}
+    for other in profile.centroids.values():
+        for term, weight in other.items():
+            centroid[term] = max(centroid.get(term, 0.0), weight)
+    shared = sorted(((v * centroid[t], t) for t, v in feats.vector.items() if t in centroid),
+                    reverse=True)
+    return replace(evidence, shared=tuple(_shown(t, feats.sources.get(t))
+                                          for _, t in shared[:SHOWN_TERMS]))
 
 
-def _overlap(mine: frozenset[str], theirs: frozenset[str]) -> float:
-    """Shared names and numbers as a share of the smaller set (0 when either has none)."""
-    if not mine or not theirs:
-        return 0.0
-    return len(mine & theirs) / min(len(mine), len(theirs))
-
-
-def _cap(entities: Iterable[str]) -> frozenset[str]:
-    return frozenset(sorted(entities)[:MAX_ENTITIES])
-
-
-def idf_weights(terms: Iterable[str], doc_freq: Mapping[str, int], total: int
-                ) -> dict[str, float]:
-    """Smoothed inverse document frequency from counts over the window."""
-    return {t: math.log((total + 1) / (doc_freq.get(t, 0) + 1)) + 1.0 for t in terms}
+def _shown(term: str, source: str | None) -> str:
+    """A shared term as `explain` prints it: with the article's own words when it was
+    translated or normalized from them."""
+    if not source or source == term:
+        return term
+    if term[:1] in "@#~":
+        return f"{term} ({source})"
+    return f"{source} -> {term}"

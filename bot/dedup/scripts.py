@@ -2,7 +2,8 @@
 
 Kept as Python strings so they ship inside the package. Key names are built by `Keys` in Python
 and passed in, whole or as prefixes (and a suffix) from which the scripts compose a candidate
-story's vector key (version, newline, profile JSON) and a term's posting and stamp keys (so
+story's vector key (version, newline, profile JSON: a centroid per language) and a term's
+posting and stamp keys (so
 `Keys` stays the one place that names keys). Each article's part travels as one JSON argument:
 packing hundreds of separate arguments cost more than running the scripts.
 
@@ -62,7 +63,8 @@ local function read(p)
     end
     for _, id in ipairs(ids) do hits[id] = (hits[id] or 0) + 1 end
   end
-  -- the max_cand stories with the most hits; hundreds tie, so bucket them, sort only counts
+  -- the max_cand stories with the most hits; hundreds tie, so bucket them and sort counts,
+  -- then the ids of the buckets taken
   local buckets, counts, chosen = {}, {}, {}
   for id, n in pairs(hits) do
     local bucket = buckets[n]
@@ -74,8 +76,12 @@ local function read(p)
     bucket[#bucket + 1] = id
   end
   table.sort(counts)
+  local later = function(x, y) return x > y end  -- ids start with the day: newest first
   for c = #counts, 1, -1 do
-    for _, id in ipairs(buckets[counts[c]]) do
+    if #chosen == max_cand then break end
+    local bucket = buckets[counts[c]]
+    table.sort(bucket, later)  -- a stable choice among ties, whatever the table order
+    for _, id in ipairs(bucket) do
       if #chosen == max_cand then break end
       chosen[#chosen + 1] = id
     end
@@ -124,17 +130,25 @@ local vec_pre, vec_suf = ARGV[11], ARGV[12]
 local df, day_keys, posted, stamped = {}, {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
 
-local function close(a, id)
+local function cosine(vec, weights)
+  local sum = 0
+  for term, weight in pairs(vec) do
+    local w = weights[term]
+    if type(w) == 'number' then sum = sum + weight * w / 1000000 end
+  end
+  return sum
+end
+
+local function close(a, id)  -- any of the story's centroids (one per language) close enough
   local stored = redis.call('GET', vec_pre .. id .. vec_suf)
   local newline = stored and string.find(stored, '\\n', 1, true)
   if not newline then return false end
   local weights = cjson.decode(string.sub(stored, newline + 1)).w or {}
-  local cosine = 0
-  for term, weight in pairs(a.vec) do
-    local w = weights[term]
-    if w then cosine = cosine + weight * w / 1000000 end
+  if cosine(a.vec, weights) >= a.floor then return true end  -- a single (older) centroid
+  for _, centroid in pairs(weights) do
+    if type(centroid) == 'table' and cosine(a.vec, centroid) >= a.floor then return true end
   end
-  return cosine >= a.floor
+  return false
 end
 
 local function newer_story_close(a)
