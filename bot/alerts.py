@@ -27,6 +27,7 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
 from bot.models import Alert, Article, Story, StoryArticle
 from bot.summary import ExtractiveSummarizer, Summarizer, one_line
+from bot.text import language_of
 
 LISTED_PREFIX = "list:"  # a sent-alert reference to a digest or batch: not editable
 _SUMMARIES_KEPT = 256
@@ -98,10 +99,12 @@ class StoryList:
 
 
 def alert_view(alert: Alert, *, update: bool = False) -> AlertView:
-    """The layout fields of `alert` (links are raw: renderers decide what they may link)."""
+    """The layout fields of `alert` (links are raw: renderers decide what they may link); the
+    headline is the first report's in the chat's language when the story has one."""
     story = alert.story
+    headline, url = headline_in(story, alert.lang)
     return AlertView(
-        headline=story.headline, url=first_url(story), summary=alert.summary,
+        headline=headline, url=url, summary=alert.summary,
         outlets=outlet_links(story), terms=alert.terms,
         first_reported=first_reported(story.articles, alert.timezone),
         update=update, lang=alert.lang if alert.lang in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE)
@@ -110,6 +113,18 @@ def alert_view(alert: Alert, *, update: bool = False) -> AlertView:
 def outlets_label(lang: str, count: int) -> str:
     """"3 outlets: " / "3 家媒体：" in `lang`."""
     return i18n.text(lang, "alert.outlet" if count == 1 else "alert.outlets", count=count)
+
+
+def headline_in(story: Story, lang: str) -> tuple[str, str | None]:
+    """The headline (and its link) to show a reader of `lang`: the story's headline (its first
+    report's) when written in that language, else the title of its first report that is, else
+    the story's headline all the same."""
+    if language_of(story.headline) == lang:
+        return story.headline, first_url(story)
+    for article in story.articles:
+        if language_of(article.title) == lang:
+            return article.title, article.url or first_url(story)
+    return story.headline, first_url(story)
 
 
 def first_url(story: Story) -> str | None:
@@ -152,9 +167,9 @@ class AlertComposer:
         self.chats = chats
         self.archive = archive
         self.summarizer = summarizer or ExtractiveSummarizer()
-        # (story id, version, terms) -> summary: one story fanned out to many chats is
+        # (story id, version, terms, language) -> summary: one story fanned out to many chats is
         # summarized once (a story's reports change only with its version).
-        self._summaries: OrderedDict[tuple[str, int, tuple[str, ...]], str] = OrderedDict()
+        self._summaries: OrderedDict[tuple[str, int, tuple[str, ...], str], str] = OrderedDict()
 
     async def compose(self, chat: str, story: Story, rule_ids: Sequence[str] = ()) -> Alert:
         """The alert for `chat`: matched terms of `rule_ids` (all rules if empty), summary,
@@ -163,27 +178,41 @@ class AlertComposer:
         alert = Alert(chat=chat, story=story, terms=terms, rules=tuple(rule_ids),
                       lang=await self.chats.language(chat) or i18n.DEFAULT_LANGUAGE,
                       timezone=await self.chats.timezone(chat))
-        return replace(alert, summary=await self.summary(story, terms))
+        return replace(alert, summary=await self.summary(story, terms, lang=alert.lang))
 
-    async def summary(self, story: Story, terms: Sequence[str] = ()) -> str:
-        """A summary of the story's archived reports, first report first ("" if none kept)."""
-        key = (story.id, story.version, tuple(terms))
+    async def summary(self, story: Story, terms: Sequence[str] = (), *,
+                      lang: str | None = None) -> str:
+        """A summary of the story's archived reports, first report first ("" if none kept):
+        of its reports in `lang` when it has some (a story reported in Chinese and English
+        is summarized in the reader's language), else of all."""
+        key = (story.id, story.version, tuple(terms), lang or "")
         if (cached := self._summaries.get(key)) is not None:
             self._summaries.move_to_end(key)
             return cached
-        articles = await self.archive.of_story(story.id)
-        summary = self.summarizer.summarize(_in_story_order(story, articles), terms=terms)
+        articles = _in_story_order(story, await self.archive.of_story(story.id))
+        if lang is not None:
+            articles = [a for a in articles if _language(a) == lang] or articles
+        summary = self.summarizer.summarize(articles, terms=terms)
         self._summaries[key] = summary
         if len(self._summaries) > _SUMMARIES_KEPT:
             self._summaries.popitem(last=False)
         return summary
 
-    async def listed(self, story: Story, terms: Sequence[str], timezone: str) -> ListedStory:
-        """`story` as a digest, held batch or combined burst lists it: one-line summary."""
+    async def listed(self, story: Story, terms: Sequence[str], timezone: str, *,
+                     lang: str | None = None) -> ListedStory:
+        """`story` as a digest, held batch or combined burst lists it: one-line summary,
+        headline and summary in `lang` when the story has reports in it."""
+        headline, url = headline_in(story, lang) if lang else (story.headline, first_url(story))
         return ListedStory(
-            story_id=story.id, headline=story.headline, url=first_url(story),
-            summary=one_line(await self.summary(story, terms)), outlets=outlet_links(story),
+            story_id=story.id, headline=headline, url=url,
+            summary=one_line(await self.summary(story, terms, lang=lang)),
+            outlets=outlet_links(story),
             terms=tuple(terms), first_reported=first_reported(story.articles, timezone))
+
+
+def _language(article: Article) -> str:
+    """The language a report is written in, by its title and first lines."""
+    return language_of(f"{article.title}\n{article.text[:300]}")
 
 
 def _in_story_order(story: Story, articles: Sequence[Article]) -> list[Article]:

@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
-from bot.models import Article
+from bot.models import Article, TimeSource
 from bot.store import Store, done
 
 
@@ -34,7 +34,8 @@ class Archive:
         record = {"outlet": article.outlet, "title": article.title, "text": article.text,
                   "url": article.url, "guid": article.guid, "language": article.language,
                   "published": article.published.timestamp() if article.published else None,
-                  "feed_id": article.feed_id, "path": article.path, "story": story_id}
+                  "feed_id": article.feed_id, "path": article.path, "story": story_id,
+                  "time_source": article.time_source, "time_evidence": article.time_evidence}
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.set(self.store.keys("article", aid), json.dumps(record, ensure_ascii=False),
                      ex=self.ttl)
@@ -73,7 +74,14 @@ def _article(data: dict[str, object]) -> tuple[Article, str]:
         path=_opt(data.get("path")),
         published=datetime.fromtimestamp(float(published), tz=UTC)
         if isinstance(published, int | float) else None,
+        time_source=_time_source(data.get("time_source")),
+        time_evidence=str(data.get("time_evidence") or ""),
     ), str(data["story"])
+
+
+def _time_source(value: object) -> TimeSource:
+    """A stored time source (records filed before it was kept say "feed")."""
+    return value if value in ("feed", "text", "seen") else "feed"
 
 
 def _opt(value: object) -> str | None:

@@ -163,7 +163,8 @@ class Digests:
     async def _list(self, chat: str, title: str, stories: Sequence[Story], *, lang: str,
                     terms: dict[str, tuple[str, ...]], more: int = 0) -> StoryList:
         timezone = await self.chats.timezone(chat)
-        listed = [await self.composer.listed(s, terms.get(s.id, ()), timezone) for s in stories]
+        listed = [await self.composer.listed(s, terms.get(s.id, ()), timezone, lang=lang)
+                  for s in stories]
         return StoryList(chat=chat, title=title, stories=tuple(listed), lang=lang, more=more)
 
     # --- sending ----------------------------------------------------------------------------

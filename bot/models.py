@@ -47,16 +47,23 @@ class Article:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoryArticle:
-    """An article as a member of a story."""
+    """An article as a member of a story; `time` came from `time_source` (its feed, a date its
+    text states, as `time_evidence` quotes, or when it was first seen)."""
 
     outlet: str
     title: str
     url: str | None
     time: datetime
-    dated: bool
+    time_source: TimeSource = "feed"
+    time_evidence: str = ""
     path: str | None = None
     score: float = 1.0
     reason: str = "new story"
+
+    @property
+    def dated(self) -> bool:
+        """True when the time says when it was published (from its feed or its text)."""
+        return self.time_source != "seen"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

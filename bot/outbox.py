@@ -543,7 +543,7 @@ class Deliverer:
             chunk = items[start:start + LIST_STORIES]
             stories = StoryList(chat=chat, title=i18n.text(lang, "burst.title",
                                                              count=len(chunk)),
-                                stories=tuple([await self._listed(item, timezone)
+                                stories=tuple([await self._listed(item, timezone, lang)
                                                for item in chunk]), lang=lang)
             try:
                 refs = [await self._call(chat, channel, channel.post, chat, message)
@@ -562,10 +562,10 @@ class Deliverer:
                 "chat": chat, "stories": len(chunk), "messages": len(refs)}})
         return tally
 
-    async def _listed(self, item: _Item, timezone: str) -> ListedStory:
+    async def _listed(self, item: _Item, timezone: str, lang: str) -> ListedStory:
         """One story of a combined message, as a digest lists it."""
         return await self.composer.listed(item.story, matched_terms(item.story, item.rules),
-                                          timezone)
+                                          timezone, lang=lang)
 
     async def _call(self, chat: str, channel: Channel, call: Callable[..., Awaitable[T]],
                     *args: Any) -> T:

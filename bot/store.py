@@ -588,7 +588,8 @@ def story_to_json(story: Story, *, event_time: float | None) -> str:
         "id": story.id, "headline": story.headline, "first_seen": _ts(story.first_seen),
         "updated": _ts(story.updated), "version": story.version, "time": event_time,
         "articles": [{"outlet": a.outlet, "title": a.title, "url": a.url, "time": _ts(a.time),
-                      "dated": a.dated, "path": a.path, "score": a.score, "reason": a.reason}
+                      "dated": a.dated, "ts": a.time_source, "te": a.time_evidence,
+                      "path": a.path, "score": a.score, "reason": a.reason}
                      for a in story.articles],
     }, ensure_ascii=False)
 
@@ -598,7 +599,8 @@ def story_from_json(raw: str | Mapping[str, Any]) -> tuple[Story, float | None]:
     data = json.loads(raw) if isinstance(raw, str) else raw
     articles = tuple(StoryArticle(
         outlet=a["outlet"], title=a["title"], url=a["url"], time=_dt(a["time"]),
-        dated=a["dated"], path=a.get("path"), score=a.get("score", 1.0),
+        time_source=a.get("ts") or ("feed" if a["dated"] else "seen"),
+        time_evidence=a.get("te") or "", path=a.get("path"), score=a.get("score", 1.0),
         reason=a.get("reason", "")) for a in data["articles"])
     story = Story(id=data["id"], headline=data["headline"], first_seen=_dt(data["first_seen"]),
                   updated=_dt(data["updated"]), version=data["version"], articles=articles)

@@ -16,6 +16,7 @@ _SOURCE_BREAK_RE = re.compile(r"\s*\n\s*")  # line breaks in HTML source are onl
 _SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 _NEWLINES_RE = re.compile(r"\s*\n\s*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
 
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ocid", "cmpid",
@@ -69,6 +70,14 @@ def html_to_text(html: str) -> str:
             node.decompose()
     root = tree.body or tree.root
     return clean(root.text(separator="") if root is not None else "")
+
+
+def language_of(text: str) -> str:
+    """"zh" when `text` has more Chinese characters than Latin words, else "en" (the two
+    languages newsbot reads; other Latin-script text counts as "en")."""
+    sample = text[:600]
+    return "zh" if len(_CJK_RE.findall(sample)) > len(_LATIN_WORD_RE.findall(sample)) \
+        else "en"
 
 
 def is_cjk(text: str) -> bool:

@@ -57,7 +57,7 @@ def _headline(n: int) -> str:
 def _story(n: int, *, outlets: tuple[str, ...] = ("DW",)) -> Story:
     articles = tuple(StoryArticle(outlet=o, title=f"{_headline(n)} ({o})",
                                   url=f"https://www.{o.lower()}.com/{n}",
-                                  time=T0 + timedelta(minutes=k), dated=True)
+                                  time=T0 + timedelta(minutes=k))
                      for k, o in enumerate(outlets))
     return Story(id=f"s{n}", headline=_headline(n), first_seen=T0, updated=T0,
                  version=len(articles), articles=articles)

@@ -37,7 +37,8 @@ T0 = datetime(2024, 10, 21, 8, 30, tzinfo=UTC)
 
 
 def article(outlet: str, title: str, url: str | None, *, dated: bool = True) -> StoryArticle:
-    return StoryArticle(outlet=outlet, title=title, url=url, time=T0, dated=dated)
+    return StoryArticle(outlet=outlet, title=title, url=url, time=T0,
+                        time_source="feed" if dated else "seen")
 
 
 def sample_story(*articles: StoryArticle, version: int = 1) -> Story:

@@ -61,9 +61,11 @@ def test_story_json_round_trips() -> None:
     """A story survives serialization with its articles and event time."""
     t = datetime(2024, 10, 21, 11, 47, tzinfo=UTC)
     story = Story(id="s1", headline="h", first_seen=t, updated=t, version=2, articles=(
-        StoryArticle(outlet="DW", title="a", url="https://dw.com/a", time=t, dated=True,
+        StoryArticle(outlet="DW", title="a", url="https://dw.com/a", time=t,
                      path="/x/001.txt", score=0.5, reason="cosine 0.50"),
-        StoryArticle(outlet="unknown", title="b", url=None, time=t, dated=False)))
+        StoryArticle(outlet="unknown", title="b", url=None, time=t, time_source="text",
+                     time_evidence="周一(10月21日)"),
+        StoryArticle(outlet="x.com", title="c", url=None, time=t, time_source="seen")))
     again, event_time = story_from_json(story_to_json(story, event_time=t.timestamp()))
     assert again == story and event_time == t.timestamp()
 

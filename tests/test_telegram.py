@@ -41,7 +41,7 @@ def _article(outlet: str, n: int, *, url: str | None = "", title: str | None = N
     return StoryArticle(
         outlet=outlet, title=title or f"韩国召见俄罗斯大使 {outlet} {n}",
         url=f"https://www.{outlet.lower()}.com/a/{n}" if url == "" else url,
-        time=T0 + timedelta(hours=n), dated=dated)
+        time=T0 + timedelta(hours=n), time_source="feed" if dated else "seen")
 
 
 def _story(*articles: StoryArticle, story_id: str = "s1", headline: str = "韩国召见俄罗斯大使"

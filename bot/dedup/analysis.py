@@ -40,15 +40,16 @@ from bot.dedup.features import (
 from bot.dedup.neutral import EntityFinder, Mention, days, numbers
 from bot.models import Article
 from bot.rules.entities import Entities, gap_parts, key
-from bot.text import fold, is_cjk
+from bot.text import fold, language_of
 
 NATIVE_SHARE = 0.5
 ENTITY_WEIGHT = 0.5  # actors recur across a region's stories: they may not outweigh the event
 NUMBER_WEIGHT = 2.0
 DAY_WEIGHT = 2.0
 HEADLINE_PAIRS = 0.5  # word pairs of a headline-only article, as a share of a word
-_CJK_CHAR_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+
+
+_CHINESE_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # a word's first character
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +62,6 @@ class Analysis:
     lead: str
     language: str
     sources: dict[str, str] = field(default_factory=dict)
-
-
-def language_of(text: str) -> str:
-    """"zh" when `text` has more Chinese characters than Latin words, else "en"."""
-    sample = text[:600]
-    return "zh" if len(_CJK_CHAR_RE.findall(sample)) > len(_LATIN_WORD_RE.findall(sample)) \
-        else "en"
 
 
 class Analyzer:
@@ -122,7 +116,7 @@ def _neutral(counts: dict[str, float], sources: dict[str, str]) -> dict[str, flo
     raw: dict[str, float] = defaultdict(float)
     for word, count in counts.items():
         weight = sublinear(count)
-        glosses = lexicon.gloss(word) if is_cjk(word) else ()
+        glosses = lexicon.gloss(word) if _CHINESE_RE.match(word) else ()
         if not glosses:
             raw[word] += weight
             continue

@@ -13,7 +13,9 @@ def _article(member: StoryArticle, *, why: bool) -> dict[str, Any]:
     """One member: outlet, title, url, time, file path (and the join decision if `why`)."""
     row: dict[str, Any] = {"outlet": member.outlet, "title": member.title, "url": member.url,
                            "time": member.time.isoformat(), "dated": member.dated,
-                           "path": member.path}
+                           "time_source": member.time_source, "path": member.path}
+    if member.time_evidence:
+        row["time_evidence"] = member.time_evidence
     if why:
         row |= {"score": member.score, "reason": member.reason}
     return row
@@ -47,5 +49,9 @@ def explain_text(view: dict[str, Any]) -> str:
              f"outlets: {', '.join(view['outlets'])})"]
     for n, a in enumerate(view["articles"], 1):
         lines.append(f"{n:>3}. {a['time'][:16]}  {a['outlet']}: {a['title']}")
+        if a.get("time_source") == "text":
+            lines.append(f"     time read from its text: {a.get('time_evidence', '')}")
+        elif a.get("time_source") == "seen":
+            lines.append("     undated: placed at the time it was first seen")
         lines.append(f"     {a['reason']}")
     return "\n".join(lines)

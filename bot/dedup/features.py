@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import repeat
 from operator import mul
 from urllib.parse import unquote, urlsplit
@@ -31,13 +32,24 @@ POS_WEIGHTS: Mapping[str, float] = {
     "nr": 3.0, "nrt": 3.0, "nrfg": 3.0, "ns": 3.0, "nt": 3.0, "nz": 2.5, "eng": 2.0,
     "j": 2.5, "m": 2.0, "n": 1.5, "vn": 1.2, "v": 1.0, "l": 1.0, "i": 1.0, "an": 1.0,
 }
+# Words that say who reported or when, never what happened: news agencies cited in the text
+# (Chinese as written, English as stems) and relative times (上周五, 今天下午, on Monday).
+ATTRIBUTIONS = frozenset(
+    "美联社 美聯社 路透社 法新社 新华社 新華社 中央社 共同社 韩联社 韓聯社 德新社 塔斯社 彭博社 "
+    "美国之音 德国之声 法广 自由亚洲电台 英国广播公司 联合早报 俄新社 国际文传电讯社 "
+    "reuter afp ap yonhap kyodo xinhua bloomberg tass dpa ria interfax "
+    "monday tuesday wednesday thursday friday saturday sunday yesterday tomorrow".split())
+_TIME_WORD_RE = re.compile(
+    r"^(?:[上下本这前后今昨明当去每]|星期|礼拜|[周天日年月晚早晨午夜点时分末初底旬]"
+    r"|[一二三四五六七八九十])+$")
 # URL path words that are never a headline's.
 _URL_STOP = frozenset("html htm php aspx shtml cms story article news index dot".split())
 TITLE_BOOST = 2.0
 URL_BOOST = 2.0  # slug words of a headline-only article, against 1 + TITLE_BOOST for the title
 SHORT_LEAD = 100  # a cleaned lead shorter than this: a headline-only article
 MAX_TERMS = 100
-SALIENT_TERMS = 10
+SALIENT_TERMS = 16
+NATIVE_SALIENT = 3
 LEAD_CHARS = 1200
 
 # Boilerplate: date-only lines, datelines ("华盛顿 —"), outlet prefixes ("(德国之声中文网)").
@@ -91,6 +103,7 @@ def latin_terms(text: str, *, pairs: float = 0.0) -> Iterator[tuple[str, float]]
     previous = ""
     for word in _LATIN_WORD_RE.findall(text):
         term = "" if word.isdigit() else stem(word)
+        term = "" if term in ATTRIBUTIONS else term
         if term:
             yield term, weight
             if pairs and previous:
@@ -100,18 +113,29 @@ def latin_terms(text: str, *, pairs: float = 0.0) -> Iterator[tuple[str, float]]
 
 def tagged_terms(text: str, *, pairs: float = 0.0) -> Iterable[tuple[str, float]]:
     """(word, weight) for each counted word of already-folded `text`: Chinese words
-    as written, Latin words (also inside Chinese text) as stems; numbers are left out. With
+    as written, Latin words (also inside Chinese text) as stems; numbers, relative times and
+    cited news agencies are left out. With
     `pairs`, Latin text also yields its word pairs (see `latin_terms`)."""
     if not is_cjk(text):
         yield from latin_terms(text, pairs=pairs)
         return
     for token, tag in rjieba.tag(text):
-        word = token.strip()
-        if tag == "eng":  # a Latin word inside Chinese text: a name, an acronym (COVID-19)
-            if not word.isdigit() and (term := stem(word)):
-                yield term, POS_WEIGHTS["eng"]
-        elif tag != "m" and len(word) >= 2 and (weight := POS_WEIGHTS.get(tag)):
-            yield word, weight
+        if counted := _counted(token, tag):
+            yield counted
+
+
+@lru_cache(maxsize=131_072)
+def _counted(token: str, tag: str) -> tuple[str, float] | None:
+    """(term, weight) for one segmented token with its part of speech, or None when it does
+    not count: a Latin word as its stem, a Chinese word as written."""
+    word = token.strip()
+    if tag == "eng":  # a Latin word inside Chinese text: a name, an acronym (COVID-19)
+        term = "" if word.isdigit() else stem(word)
+        return (term, POS_WEIGHTS["eng"]) if term and term not in ATTRIBUTIONS else None
+    weight = POS_WEIGHTS.get(tag) if tag != "m" and len(word) >= 2 else None
+    if not weight or word in ATTRIBUTIONS or _TIME_WORD_RE.match(word):
+        return None
+    return word, weight
 
 
 def url_words(url: str | None) -> str:
@@ -153,13 +177,16 @@ def unit(vector: Mapping[str, float]) -> dict[str, float]:
 
 def salient_terms(raw: Mapping[str, float], count: int | None = None, *,
                   idf: Mapping[str, float] | None = None) -> tuple[str, ...]:
-    """The terms an article is indexed under: the heaviest by POS weight (times IDF, when
-    known: a word every story uses finds no story in particular)."""
+    """The terms an article is indexed under: the heaviest (times IDF, when known: a word
+    every story uses finds no story in particular) of the language-neutral vocabulary, where
+    reports in every language meet, then the NATIVE_SALIENT heaviest Chinese words as written
+    (names the dictionary lacks find the Chinese reports of a story)."""
     count = count or SALIENT_TERMS
-    if idf:
-        return tuple(t for _, t in sorted(((-w * idf.get(t, 1.0), t) for t, w in raw.items()
-                                           ))[:count])
-    return tuple(t for t, _ in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:count])
+    idf = idf or {}
+    ranked = sorted((-w * idf.get(t, 1.0), t) for t, w in raw.items())
+    neutral = [t for _, t in ranked if not is_cjk(t)][:count]
+    native = [t for _, t in ranked if is_cjk(t)][:NATIVE_SALIENT]
+    return (*neutral, *native)
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:

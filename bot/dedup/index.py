@@ -531,7 +531,9 @@ class StoryIndex:
         aid = _digest(f"{article.outlet}\n{article.url}\n{article.title}")
         member = StoryArticle(
             outlet=article.outlet, title=article.title, url=article.url, time=probe.when,
-            dated=probe.time is not None, path=article.path, score=round(decision.score, 4),
+            time_source=article.time_source if probe.time is not None else "seen",
+            time_evidence=article.time_evidence, path=article.path,
+            score=round(decision.score, 4),
             reason=decision.reason)
         new_story: Story | None = None
         entry: dict[str, Any]

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 
 import ahocorasick
 
-from bot.rules.entities import Entities, gap_parts, key
+from bot.rules.entities import Entity, gap_parts, key
 from bot.text import is_cjk
 
 MIN_NUMBER = 100
@@ -41,6 +41,7 @@ _MONTHS = {name: n for n, names in enumerate((
     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
     ("oct", "october"), ("nov", "november"), ("dec", "december")), 1) for name in names}
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH_STEMS = tuple(name for name in _MONTHS if len(name) == 3)  # "sep" finds "sept"
 _ZH_DAY_RE = re.compile(r"(?<!\d)(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _EN_DAY_RE = re.compile(
     rf"\b(?:({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b"
@@ -60,18 +61,24 @@ class Mention:
 class EntityFinder:
     """Finds the catalog's entities in folded text (one automaton over every plain alias)."""
 
-    def __init__(self, entities: Iterable[object]) -> None:
+    def __init__(self, entities: Iterable[Entity]) -> None:
         self._automaton: ahocorasick.Automaton = ahocorasick.Automaton()
-        for entity in entities if isinstance(entities, Entities) else ():
+        for entity in entities:
             for alias in entity.aliases:  # not the name: `us` is also a pronoun
                 if gap_parts(alias) is None and (folded := key(alias)):
-                    self._automaton.add_word(folded, (folded, "@" + entity.name, False))
+                    self._add(folded, "@" + entity.name, excluded=False)
             for word in entity.exclude:
                 if (folded := key(word)) and self._automaton.get(folded, None) is None:
-                    self._automaton.add_word(folded, (folded, "@" + entity.name, True))
+                    self._add(folded, "@" + entity.name, excluded=True)
         self._ready = len(self._automaton) > 0
         if self._ready:
             self._automaton.make_automaton()
+
+    def _add(self, folded: str, term: str, *, excluded: bool) -> None:
+        """One alias (or exclusion word); one with Chinese at both ends needs no word
+        boundary check."""
+        chinese = is_cjk(folded[0]) and is_cjk(folded[-1])
+        self._automaton.add_word(folded, (folded, term, excluded, chinese))
 
     def find(self, text: str) -> list[Mention]:
         """Entities named in folded `text`, in order of appearance (longest alias first where
@@ -79,8 +86,8 @@ class EntityFinder:
         if not self._ready or not text:
             return []
         spans = sorted(((end - len(word) + 1, -len(word), word, term, excluded)
-                        for end, (word, term, excluded) in self._automaton.iter(text)
-                        if _bounded(text, end - len(word) + 1, end + 1)))
+                        for end, (word, term, excluded, chinese) in self._automaton.iter(text)
+                        if chinese or _bounded(text, end - len(word) + 1, end + 1)))
         found: list[Mention] = []
         reach = 0
         for start, neg_len, word, term, excluded in spans:
@@ -133,7 +140,7 @@ def numbers(text: str) -> Iterator[Mention]:
             continue
         if value >= MIN_NUMBER and value == value.to_integral_value():
             yield Mention(f"#{int(value)}", match.group(0).strip())
-    for match in _CN_NUMBER_RE.finditer(text):
+    for match in _CN_NUMBER_RE.finditer(text) if is_cjk(text) else ():
         count = chinese_number(match.group(0))
         if count is not None and count >= MIN_NUMBER:
             yield Mention(f"#{count}", match.group(0))
@@ -189,6 +196,8 @@ def days(text: str) -> Iterator[Mention]:
     for match in _ZH_DAY_RE.finditer(text):
         if term := _day_term(int(match.group(1)), int(match.group(2))):
             yield Mention(term, match.group(0))
+    if not any(month in text for month in _MONTH_STEMS):
+        return  # most texts name no month: skip the costlier pattern
     for match in _EN_DAY_RE.finditer(text):
         month = match.group(1) or match.group(4)
         day = match.group(2) or match.group(3)

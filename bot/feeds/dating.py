@@ -5,19 +5,22 @@ paragraphs); the best rank wins, then the earliest statement:
 
 0. datelines: `【新华社北京10月21日电】`, `(中央社台北21日电)`, `SEOUL, Oct 21 (Reuters) -`,
    `WASHINGTON, October 21, 2024 —`;
-1. statements relative to the reference: `周一(10月21日)`, `週一(21日)`, `今(23)日`,
-   `今天(23日)`, `当地时间21日`, `本周一`, `星期一`, `今天`, `昨日`, `on Monday (Oct. 21)`,
+1. statements relative to the reference that name the day: `周一(10月21日)`, `週一(21日)`,
+   `今(23)日`, `今天(23日)`, `当地时间21日`, `on Monday (Oct. 21)`;
+2. bare weekdays and days relative to the reference: `本周一`, `星期一`, `今天`, `昨日`,
    `on Monday` (the latest Monday not after the reference), `today`, `yesterday`;
-2. explicit dates: `2024年10月21日`, `10月21日`, `21日`, `Oct. 21`, `21 October 2024`; one
+3. explicit dates: `2024年10月21日`, `10月21日`, `21日`, `Oct. 21`, `21 October 2024`; one
    more than a month before the reference is background and skipped.
 
 Not read: captions (a line opening with a full date and a comma, or a photo credit), dates
 with a background, deadline or event-name word beside them (`上周一`, `去年10月21日`,
-`将于11月1日`, `11月1日前`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and `10·21`,
+`将于11月1日`, `11月1日前`, `周日生效`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and `10·21`,
 `9/11`. A missing year or month is the latest one that keeps the date not after the
 reference's next day; a weekday given with a date picks between this year and the last.
 Days are counted in UTC+8 for Chinese text, UTC+9 under a Korean or Japanese dateline city,
-else UTC; a day other than the reference's is dated at its noon, never after the reference.
+else UTC; a day other than the reference's is dated at its last minute (a report known only
+by its day does not claim to precede the reports of that day that carry a time), never after
+the reference.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ MAX_PARAGRAPH = 1_000  # a lead's date is in its first sentences; this bounds th
 MAX_EVIDENCE = 48
 MAX_AGE = timedelta(days=400)
 BACKGROUND = timedelta(days=31)
-DATELINE, RELATIVE, EXPLICIT = 0, 1, 2
+DATELINE, RELATIVE, WEEKDAY, EXPLICIT = 0, 1, 2, 3
 
 CHINA = timezone(timedelta(hours=8))
 KOREA_JAPAN = timezone(timedelta(hours=9))
@@ -75,7 +78,7 @@ _ZH_BEFORE = re.compile(
     r"|截止|持续|持續|为期|為期|长达|長達|连续|連續|过去|過去|第|时至|時至) *$")
 _ZH_AFTER = re.compile(
     r"^(?:内|內|起(?![飞飛诉訴草义義])|前(?!往)|之前|以前|后|後|以后|以後|以来|以來|事件|惨案|慘案"
-    r"|运动|運動|纪念|紀念|周年|週年)")
+    r"|运动|運動|纪念|紀念|周年|週年|生效|到期|截止)")
 _EN_BEFORE = frozenset(("last", "next", "until", "till", "since", "by", "before", "after", "from",
                         "every", "coming", "following", "previous", "through", "black", "cyber",
                         "good", "super", "easter", "ash", "holy", "bloody", "palm"))
@@ -228,10 +231,10 @@ def _beside_background(match: re.Match[str]) -> bool:
 
 
 def _time_of(day: date, *, reference: datetime, zone: tzinfo) -> datetime:
-    """The reference itself on the reference's day, else that day's noon; never later."""
+    """The reference itself on the reference's day, else that day's last minute; never later."""
     if day == reference.astimezone(zone).date():
         return reference
-    return min(datetime.combine(day, time(12), zone).astimezone(UTC), reference)
+    return min(datetime.combine(day, time(23, 59), zone).astimezone(UTC), reference)
 
 
 def _read_date(match: re.Match[str], ref_day: date) -> date | None:
@@ -316,10 +319,10 @@ _FORMS = (  # the grammar in the module docstring; among equals, earlier forms w
     _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date),
     _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date),
     _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date),
-    _Form(RELATIVE, re.compile(_ZH_WD), _read_weekday),
-    _Form(RELATIVE, re.compile(_EN_WD), _read_weekday),
-    _Form(RELATIVE, re.compile(_ZH_RELATIVE), _read_relative, guarded=False),
-    _Form(RELATIVE, re.compile(_EN_RELATIVE), _read_relative, guarded=False),
+    _Form(WEEKDAY, re.compile(_ZH_WD), _read_weekday),
+    _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday),
+    _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False),
+    _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False),
     _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date),
     _Form(EXPLICIT, re.compile(_EN_DATE), _read_date),
     _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date),

@@ -24,8 +24,17 @@ def render_text(alert: Alert, *, update: bool = False) -> str:
     return "\n".join(lines)
 
 
+def report_time(article: StoryArticle) -> str:
+    """When a report was published, and how that is known: "2024-10-21 11:47 UTC" (its
+    feed), "2024-10-21, from its text", "undated, seen 2026-12-06 16:40 UTC"."""
+    if article.time_source == "text":
+        return f"{article.time:%Y-%m-%d}, from its text"
+    stamp = f"{article.time:%Y-%m-%d %H:%M} UTC"
+    return stamp if article.dated else f"undated, seen {stamp}"
+
+
 def _report_line(article: StoryArticle) -> str:
-    when = f"{article.time:%Y-%m-%d %H:%M} UTC" if article.dated else "undated"
+    when = report_time(article)
     return f"  - {article.outlet}, {when}: {article.title}" + (
         f" <{article.url}>" if article.url else "")
 
