@@ -27,7 +27,7 @@ from bot.metrics import Monitor
 from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import PacingStoppedError
-from bot.pipeline import Outcome, Pipeline, replay_order
+from bot.pipeline import Outcome, Pipeline
 from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.rules.book import RuleBook
@@ -192,11 +192,12 @@ class App:
         return outcomes
 
     async def process(self, result: PollResult) -> list[Outcome]:
-        """Run a poll's articles through the pipeline in replay order."""
-        return [await self.pipeline.process(a) for a in replay_order(result.articles)]
+        """Run a poll's (or a push's) articles through the pipeline, a chunk at a time."""
+        return await self.pipeline.process_many(result.articles)
 
     async def run_once(self) -> int:
-        """Poll every feed once, process all articles, deliver; returns messages delivered."""
+        """Poll every feed once, process all articles (delivering after each chunk of them);
+        returns the messages delivered."""
         gate = asyncio.Semaphore(POLL_CONCURRENCY)
 
         async def fetch(feed: FeedSpec) -> PollResult:
@@ -205,9 +206,9 @@ class App:
                                        guard=self.from_chat(feed))
 
         results = await asyncio.gather(*(fetch(f) for f in await self.all_feeds()))
-        articles = [a for r in results for a in r.articles]
-        merged = PollResult(FeedSpec(id="all"), tuple(articles))
-        await self.process(merged)
+        delivered = 0
+        async for _ in self.pipeline.process_chunks([a for r in results for a in r.articles]):
+            delivered += await self.deliverer.drain()  # each chunk's alerts as soon as queued
         for result in results:
             await commit_poll(result, store=self.store)
-        return await self.deliverer.drain()
+        return delivered + await self.deliverer.drain()

@@ -230,9 +230,16 @@ async def _stories(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{story['id']}  {len(story['outlets'])} outlets "
               f"({' · '.join(story['outlets'])})  {story['headline']}")
         for a in story["articles"]:
-            when = (a["time"] or "")[:16].replace("T", " ") if a["dated"] else "undated"
-            print(f"    {a['outlet']:<8} {when:<16}  {a['title']}")
+            print(f"    {a['outlet']:<8} {_listed_time(a):<18}  {a['title']}")
     return 0
+
+
+def _listed_time(article: dict[str, Any]) -> str:
+    """A report's time in `stories`: "2024-10-21 11:47", "2024-10-21 (text)" when read from
+    its text, "undated" when only the time it was seen is known."""
+    if article.get("time_source") == "text":
+        return f"{article['time'][:10]} (text)"
+    return article["time"][:16].replace("T", " ") if article["dated"] else "undated"
 
 
 async def _show(store: Store, settings: Settings, args: argparse.Namespace) -> int:

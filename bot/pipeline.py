@@ -1,15 +1,16 @@
-"""article -> story -> matched rules -> chats -> outbox: one plain step per article."""
+"""article -> story -> matched rules -> chats -> outbox, a batch of articles at a time."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.archive import Archive, article_id
-from bot.dedup.index import Assignment, StoryIndex
+from bot.dedup.index import Assignment, Placement, StoryIndex
+from bot.feeds.dating import date_articles
 from bot.metrics import METRICS
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
@@ -18,6 +19,9 @@ from bot.rules.engine import RuleSet
 from bot.store import Store, decode_matched, done
 
 log = logging.getLogger(__name__)
+
+CHUNK = 500  # articles marked, placed and queued together
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +33,35 @@ class Outcome:
     deliveries: tuple[Delivery, ...] = ()
 
 
+@dataclass(slots=True)
+class _Step:
+    """One article of a chunk on its way: the story it is routed with, if any, and what for."""
+
+    article: Article
+    marker: str
+    assignment: Assignment | None = None
+    story: Story | None = None  # placed or resumed: the story to archive it under and route
+    matched: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    deliveries: tuple[Delivery, ...] = ()
+
+    def outcome(self) -> Outcome:
+        """The step as the caller sees it."""
+        return Outcome(self.article, self.assignment, self.deliveries)
+
+
 def replay_order(articles: Iterable[Article]) -> list[Article]:
-    """Dated articles oldest first, then undated ones, so replays group by their own times."""
-    return sorted(articles, key=lambda a: (a.published is None,
-                                           a.published or datetime.min.replace(tzinfo=UTC)))
+    """Dated articles oldest first, then undated ones, ties broken by article id (then by
+    every other field), so a replay places the same articles in the same order every time."""
+    return sorted(articles, key=_replay_key)
+
+
+def _replay_key(a: Article) -> tuple[bool, datetime, str, str, str, str, str, str, str]:
+    return (a.published is None, a.published or _EPOCH, article_id(a), a.feed_id,
+            a.path or "", a.url or "", a.guid or "", a.title, a.text)
 
 
 class Pipeline:
-    """Runs each new article through dedup, matching and routing into the outbox."""
+    """Runs new articles through dedup, matching and routing into the outbox."""
 
     def __init__(self, store: Store, *, index: StoryIndex, rules: RuleBook, outbox: Outbox,
                  archive: Archive | None = None,
@@ -49,84 +74,189 @@ class Pipeline:
         self.clock = clock
 
     async def process(self, article: Article) -> Outcome:
-        """Place one article and queue the alerts or updates it causes.
+        """Place one article and queue the alerts or updates it causes (`process_many`)."""
+        return (await self.process_many([article]))[0]
 
-        Crash-safe: a marker is set for the article before it is placed and cleared in the
+    async def process_many(self, articles: Sequence[Article]) -> list[Outcome]:
+        """Place `articles` and queue the alerts or updates they cause; one outcome per
+        article, in replay order.
+
+        Crash-safe: a marker is set for each article before it is placed and cleared in the
         transaction that queues its deliveries. An article that turns out to be a copy while
         its marker was already set had been placed by a run that stopped before queueing (a
         crash, a kill -9, Redis going away): its story is matched and routed again. So a
         restart drops no alert, and repeats none, delivery being idempotent per chat, story
         and version (bot/outbox.py).
         """
+        return [outcome async for chunk in self.process_chunks(articles) for outcome in chunk]
+
+    async def process_chunks(self, articles: Sequence[Article], *, size: int = CHUNK
+                             ) -> AsyncIterator[list[Outcome]]:
+        """`process_many`, yielding each chunk's outcomes once its deliveries are queued: the
+        whole batch is dated (a feed's items are context for each other) and put in replay
+        order, then placed and queued `size` articles at a time."""
+        seen = self.clock()
+        news = await self._news_time(articles)
+        ordered = replay_order(date_articles(articles, seen=seen, news=news))
+        for start in range(0, len(ordered), size):
+            yield await self._process_chunk(ordered[start:start + size])
+
+    async def _news_time(self, articles: Sequence[Article]) -> datetime | None:
+        """The newest feed time the bot has read, these `articles` included (kept in the
+        store, so every worker and every restart shares it); None before any."""
+        key = self.store.keys("news", "time")
+        newest = max((a.published for a in articles if a.published is not None), default=None)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            if newest is not None:
+                pipe.zadd(key, {"newest": newest.timestamp()}, gt=True)
+            pipe.zscore(key, "newest")
+            *_, stamp = await pipe.execute()
+        return None if stamp is None else datetime.fromtimestamp(float(stamp), tz=UTC)
+
+    async def _process_chunk(self, articles: Sequence[Article]) -> list[Outcome]:
+        """Mark, place, then archive, match, route and queue articles in replay order."""
         ruleset = await self.rules.current()
         now = self.clock()
-        marker = self.store.keys.placing(article_id(article))
-        interrupted = await self.store.redis.set(marker, "1", ex=self.index.seen_ttl, get=True)
-        placed = await self.index.place(article, now=now)
-        assignment = (Assignment(placed.story, placed.kind, placed.score)
-                      if placed.kind != "copy" and placed.story is not None else None)
-        METRICS.processed(assignment)
-        if assignment is None:
-            if interrupted is not None:
-                return await self._resume(article, placed.story_id, ruleset, marker, now=now)
-            await done(self.store.redis.delete(marker))
-            return Outcome(article, None)
-        await self.archive.add(article, story_id=assignment.story.id, seen_at=now)
-        matched = ruleset.match(article)
-        story = replace(assignment.story,
-                        matched=await self._record_matches(assignment.story.id, matched))
-        deliveries = await self._route(story)
-        await self.outbox.put_all(deliveries, clear=marker)
-        log.info("pipeline: article placed", extra={"kv": {
-            "outlet": article.outlet, "story_id": assignment.story.id, "kind": assignment.kind,
-            "rules": ",".join(matched), "deliveries": len(deliveries)}})
-        return Outcome(article, assignment, tuple(deliveries))
+        markers = [self.store.keys.placing(article_id(a)) for a in articles]
+        interrupted = await self._mark(markers)
+        placements = await self.index.place_many(articles, now=now)
+        steps = await self._steps(articles, markers, placements=placements,
+                                  interrupted=interrupted)
+        live = [step for step in steps if step.story is not None]
+        for step in live:
+            await self.archive.add(step.article, story_id=_story(step).id, seen_at=now)
+        await self._record_matches(live, ruleset)
+        await self._route(live)
+        await self._queue(steps)
+        return [step.outcome() for step in steps]
 
-    async def _resume(self, article: Article, story_id: str, ruleset: RuleSet, marker: str, *,
-                      now: datetime) -> Outcome:
-        """Finish what an interrupted run left undone for `article`, already in `story_id`:
-        archive it, merge its matches, route the story and queue the deliveries."""
-        story = await self.store.get_story(story_id)
-        if story is None:  # aged out since
-            await done(self.store.redis.delete(marker))
-            return Outcome(article, None)
-        await self.archive.add(article, story_id=story.id, seen_at=now)
-        matched = ruleset.match(article)
-        story = replace(story, matched=await self._record_matches(story.id, matched))
-        deliveries = await self._route(story)
-        await self.outbox.put_all(deliveries, clear=marker)
-        log.warning("pipeline: routing redone for an article an interrupted run had placed",
-                    extra={"kv": {"outlet": article.outlet, "story_id": story.id,
-                                  "deliveries": len(deliveries)}})
-        return Outcome(article, None, tuple(deliveries))
+    async def _mark(self, markers: Sequence[str]) -> list[bool]:
+        """Set every article's marker in one round trip; True where an earlier run had set
+        it (not an earlier article of the same chunk: a copy within the chunk is no resume)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for marker in markers:
+                pipe.set(marker, "1", ex=self.index.seen_ttl, get=True)
+            before = await pipe.execute()
+        first: dict[str, int] = {}
+        return [first.setdefault(marker, i) == i and was is not None
+                for i, (marker, was) in enumerate(zip(markers, before, strict=True))]
 
-    async def _record_matches(self, story_id: str, matched: Mapping[str, tuple[str, ...]]
-                              ) -> dict[str, tuple[str, ...]]:
-        """Merge this article's matches into the story's record; returns all of the story's."""
-        key = self.store.keys.story_matched(story_id)
-        stored = decode_matched(await done(self.store.redis.hgetall(key)))
-        if not matched:
-            return stored
-        for rule_id, terms in matched.items():
-            stored[rule_id] = tuple(sorted(set(terms) | set(stored.get(rule_id, ()))))
+    async def _steps(self, articles: Sequence[Article], markers: Sequence[str], *,
+                     placements: Sequence[Placement], interrupted: Sequence[bool]
+                     ) -> list[_Step]:
+        """What each placement leaves to do: route a new or joined story, resume the story
+        of a copy an interrupted run had placed (unless it aged out), or nothing."""
+        resumed = list(dict.fromkeys(p.story_id for p, was in zip(placements, interrupted,
+                                                                   strict=True)
+                                     if was and (p.kind == "copy" or p.story is None)))
+        stories = dict(zip(resumed, await self.store.get_stories(resumed), strict=True))
+        steps: list[_Step] = []
+        for article, marker, placed, was in zip(articles, markers, placements, interrupted,
+                                                strict=True):
+            step = _Step(article, marker)
+            if placed.kind != "copy" and placed.story is not None:
+                step.assignment = Assignment(placed.story, placed.kind, placed.score)
+                step.story = placed.story
+            elif was:
+                step.story = stories.get(placed.story_id)
+            METRICS.processed(step.assignment)
+            steps.append(step)
+        return steps
+
+    async def _record_matches(self, steps: Sequence[_Step], ruleset: RuleSet) -> None:
+        """Merge each article's matches into its story's record, in order; each step's story
+        then carries all the matches of its story up to and including its article."""
+        ids = list(dict.fromkeys(_story(step).id for step in steps))
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for story_id in ids:
+                pipe.hgetall(self.store.keys.story_matched(story_id))
+            records = {sid: decode_matched(raw)
+                       for sid, raw in zip(ids, await pipe.execute(), strict=True)}
+        changed: dict[str, dict[str, tuple[str, ...]]] = {}
+        for step in steps:
+            story = _story(step)
+            record = records[story.id]
+            step.matched = ruleset.match(step.article)
+            for rule_id, terms in step.matched.items():
+                record[rule_id] = tuple(sorted(set(terms) | set(record.get(rule_id, ()))))
+                changed.setdefault(story.id, {})[rule_id] = record[rule_id]
+            step.story = replace(story, matched=dict(sorted(record.items())))
+        await self._store_matches(changed)
+
+    async def _store_matches(self, changed: Mapping[str, Mapping[str, tuple[str, ...]]]
+                             ) -> None:
+        """Write the changed match records in one transaction."""
+        if not changed:
+            return
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={rule_id: json.dumps(stored[rule_id], ensure_ascii=False)
-                                    for rule_id in matched})
-            pipe.expire(key, self.index.window + 86_400)
+            for story_id, fields in changed.items():
+                key = self.store.keys.story_matched(story_id)
+                pipe.hset(key, mapping={rule_id: json.dumps(terms, ensure_ascii=False)
+                                        for rule_id, terms in fields.items()})
+                pipe.expire(key, self.index.window + 86_400)
             await pipe.execute()
-        return stored
 
-    async def _route(self, story: Story) -> list[Delivery]:
-        """One delivery per chat that should hear about `story` (with all its matches) now."""
+    async def _route(self, steps: Sequence[_Step]) -> None:
+        """Give each step one delivery per chat that should hear about its story now."""
+        ids = list(dict.fromkeys(_story(step).id for step in steps))
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for story_id in ids:
+                pipe.smembers(self.store.keys.story_chats(story_id))
+            alerted = dict(zip(ids, await pipe.execute(), strict=True))
+        chats: dict[str, set[str]] = {}
+        for step in steps:
+            for rule_id in _story(step).matched:
+                rule = self.rules.rule(rule_id)
+                if rule is not None and rule_id not in chats:
+                    chats[rule_id] = await self.rules.chats_for(rule)
+            step.deliveries = self._deliveries(_story(step), chats=chats,
+                                               alerted=alerted[_story(step).id])
+
+    def _deliveries(self, story: Story, *, chats: Mapping[str, set[str]],
+                    alerted: Iterable[str]) -> tuple[Delivery, ...]:
+        """One delivery per chat of a rule `story` satisfies (with enough outlets) or already
+        alerted about it, with the rules that matched, all in sorted order."""
         by_chat: dict[str, list[str]] = {}
-        for rule_id in story.matched:
+        for rule_id in sorted(story.matched):
             rule = self.rules.rule(rule_id)
             if rule is None or len(story.outlets) < rule.min_outlets:
                 continue
-            for chat in await self.rules.chats_for(rule):
+            for chat in chats.get(rule_id, ()):
                 by_chat.setdefault(chat, []).append(rule_id)
-        alerted = await done(self.store.redis.smembers(self.store.keys.story_chats(story.id)))
         for chat in alerted:
             by_chat.setdefault(chat, [])
-        return [Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))
-                for chat, rules in sorted(by_chat.items())]
+        return tuple(Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))
+                     for chat, rules in sorted(by_chat.items()))
+
+    async def _queue(self, steps: Sequence[_Step]) -> None:
+        """Queue each step's deliveries with its marker's clearing, in order; then clear the
+        markers of the steps that queued nothing."""
+        idle: list[str] = []
+        for step in steps:
+            if step.deliveries:
+                await self.outbox.put_all(step.deliveries, clear=step.marker)
+            else:
+                idle.append(step.marker)
+            if step.story is not None:
+                _log(step)
+        if idle:
+            await done(self.store.redis.delete(*dict.fromkeys(idle)))
+
+
+def _story(step: _Step) -> Story:
+    """The story of a step that has one."""
+    assert step.story is not None
+    return step.story
+
+
+def _log(step: _Step) -> None:
+    """The log line of an article placed, or of one whose routing was redone."""
+    story = _story(step)
+    if step.assignment is None:
+        log.warning("pipeline: routing redone for an article an interrupted run had placed",
+                    extra={"kv": {"outlet": step.article.outlet, "story_id": story.id,
+                                  "deliveries": len(step.deliveries)}})
+        return
+    log.info("pipeline: article placed", extra={"kv": {
+        "outlet": step.article.outlet, "story_id": story.id, "kind": step.assignment.kind,
+        "rules": ",".join(step.matched), "deliveries": len(step.deliveries)}})

@@ -24,7 +24,7 @@ from bot.feeds.seeds import read_seed_folder
 from bot.feeds.sources import feed_id
 from bot.models import Article, FeedSpec, Topic
 from bot.outbox import Outbox
-from bot.pipeline import Pipeline, replay_order
+from bot.pipeline import Pipeline
 from bot.rules.book import RuleBook
 from bot.store import Store
 from tests.conftest import SEEDS
@@ -59,7 +59,7 @@ class Bot:
 
     async def file(self, articles: list[Article]) -> list[str]:
         """Run articles through the real pipeline; returns their story ids."""
-        outcomes = [await self.pipeline.process(a) for a in replay_order(articles)]
+        outcomes = await self.pipeline.process_many(articles)  # dated as one batch
         return [o.assignment.story.id for o in outcomes if o.assignment]
 
 

@@ -169,6 +169,17 @@ def test_feed_mates_of_another_feed_do_not_count() -> None:
     assert dated[1].published is not None and _is_day(dated[1].published, 2026, 10, 21)
 
 
+def test_the_time_of_the_news_is_the_reference_without_feed_mates() -> None:
+    """Without dated feed mates, the text is read against the newest news time when that is
+    earlier than `seen` (a replay of old news), and against `seen` when the news are newer."""
+    undated = _article("韩国周一(10月21日)召见俄大使", feed_id="a")
+    news = datetime(2024, 11, 4, tzinfo=UTC)
+    [replayed] = date_articles([undated], seen=SEEN, news=news)
+    assert replayed.published is not None and _is_day(replayed.published, 2024, 10, 21)
+    [live] = date_articles([undated], seen=SEEN, news=SEEN + timedelta(hours=3))
+    assert live.published is not None and _is_day(live.published, 2026, 10, 21)
+
+
 _FRAGMENTS = st.sampled_from([
     "周一", "(10月21日)", "今(23)日", "昨天", "今日", "2024年", "12月", "31日", "29日", "2月",
     "电", "【新华社北京", "SEOUL, ", "Oct. ", "31", " (Reuters) - ", "on Monday", "today",

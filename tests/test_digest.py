@@ -21,10 +21,11 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.dedup.index import StoryIndex
 from bot.digest import Digests, due_slot, slot_name
+from bot.feeds.dating import date_articles
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Topic
 from bot.outbox import Deliverer, Outbox
-from bot.pipeline import Pipeline, replay_order
+from bot.pipeline import Pipeline
 from bot.platforms.slack import MAX_BLOCKS, SECTION_LIMIT, render_list_blocks
 from bot.platforms.telegram import (
     MESSAGE_LIMIT,
@@ -61,8 +62,7 @@ class Bot:
     channels: dict[str, TelegramChannel] = field(default_factory=dict)
 
     async def file(self, articles: list[Article]) -> None:
-        for article in replay_order(articles):
-            await self.pipeline.process(article)
+        await self.pipeline.process_many(articles)  # dated as one batch, like a poll
 
     async def tick(self) -> int:
         return await self.digests.tick(dict(self.channels), now=self.now)
@@ -72,9 +72,11 @@ class Bot:
 
 
 def _seeds() -> dict[str, Article]:
+    """The seeds as their feed gives them: 003 dated by its feed mates (bot.feeds.dating), so
+    that it joins their story even when filed on its own."""
     articles, errors = read_seed_folder(SEEDS)
     assert not errors
-    return {Path(a.path or "").name[:3]: a for a in articles}
+    return {Path(a.path or "").name[:3]: a for a in date_articles(articles, seen=T0)}
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from bot.chats import ChatDirectory
 from bot.dedup.index import StoryIndex
 from bot.errors import RetryAfterError
+from bot.feeds.dating import date_articles
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Alert, Article, Topic
 from bot.outbox import Deliverer, Outbox
@@ -56,8 +57,10 @@ async def _setup(store: Store, channel: RecordingChannel) -> tuple[Pipeline, Del
 
 
 def _seeds() -> list[Article]:
+    """The seeds as one poll gives them to the pipeline: dated together (003 by its feed
+    mates), in replay order, so that they can also be processed one at a time."""
     articles, _ = read_seed_folder(SEEDS)
-    return replay_order(articles)
+    return replay_order(date_articles(articles, seen=NOW))
 
 
 def _name(article: Article) -> str:

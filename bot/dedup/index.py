@@ -173,11 +173,20 @@ class _Round:
             self.signatures.append(f"{write.story_id}\t{probe.article.outlet}\t"
                                    f"{fingerprints.encode(probe.sig)}")
 
-    def around(self, probe: _Probe, read: Mapping[str, object]) -> dict[str, tuple[Profile, int]]:
+    def around(self, probe: _Probe, read: Mapping[str, object], *, window: float
+               ) -> dict[str, tuple[Profile, int]]:
         """This round's version of the stories the read returned for `probe`, and the round's
-        stories posted under one of its salient terms (as the read would have found them)."""
-        near = {sid for t in probe.feats.salient for sid in self.by_term.get(t, ())}
+        stories posted under one of its salient terms within the window around its time (as
+        the read would have found them: postings are scored by a story's first time)."""
+        near = {sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
+                if _within(self.stories[sid][0].first, probe.time, window)}
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
+
+
+def _within(first: float | None, time: float | None, window: float) -> bool:
+    """True when a story first seen at `first` is posted within `window` of `time` (an
+    undated article or story meets any)."""
+    return first is None or time is None or abs(first - time) <= window
 
 
 @dataclass(slots=True)
@@ -432,7 +441,7 @@ class StoryIndex:
         _, sigs, flat, freqs, counted = found
         profiles = {flat[i]: parsed for i in range(0, len(flat), 2)
                     if (parsed := self._profile(flat[i], flat[i + 1])) is not None}
-        profiles |= round_.around(probe, profiles)
+        profiles |= round_.around(probe, profiles, window=self.window)
         if ask.count:
             totals[ask.days] = int(counted)
         total = totals.get(ask.days, self._df.total)  # the counting read found a copy

@@ -14,8 +14,8 @@ paragraphs); the best rank wins, then the earliest statement:
 
 Not read: captions (a line opening with a full date and a comma, or a photo credit), dates
 with a background, deadline or event-name word beside them (`上周一`, `去年10月21日`,
-`将于11月1日`, `11月1日前`, `周日生效`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and `10·21`,
-`9/11`. A missing year or month is the latest one that keeps the date not after the
+`将于11月1日`, `11月1日前`, `周日生效`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and
+`10·21`, `9/11`. A missing year or month is the latest one that keeps the date not after the
 reference's next day; a weekday given with a date picks between this year and the last.
 Days are counted in UTC+8 for Chinese text, UTC+9 under a Korean or Japanese dateline city,
 else UTC; a day other than the reference's is dated at its last minute (a report known only
@@ -124,11 +124,18 @@ def stated_time(article: Article, *, reference: datetime) -> StatedTime | None:
         return None
 
 
-def date_articles(articles: Sequence[Article], *, seen: datetime) -> list[Article]:
-    """Every article with a time: its feed's, else the one its text states, else `seen`."""
+def date_articles(articles: Sequence[Article], *, seen: datetime,
+                  news: datetime | None = None) -> list[Article]:
+    """Every article with a time: its feed's, else the one its text states, else `seen`.
+
+    The text is read relative to the newest feed time among the article's feed mates in
+    `articles`, else to `news` (the newest feed time the bot has read lately, when earlier
+    than `seen`: while an archive is replayed, the news are older than the clock), else to
+    `seen`."""
     newest = _newest_by_feed(articles)
+    fallback = min(news, seen) if news is not None else seen
     return [article if article.published is not None
-            else _dated(article, reference=newest.get(article.feed_id, seen), seen=seen)
+            else _dated(article, reference=newest.get(article.feed_id, fallback), seen=seen)
             for article in articles]
 
 
