@@ -161,4 +161,4 @@ def test_a_chinese_and_an_english_report_of_one_event_meet_in_one_vocabulary() -
                     "cooling inflation and a softer labour market.")
     shared = zh.keys() & en.keys()
     assert {"summon", "ambassador", "zinoviev", "@dprk", "@rok", "#1500", "~10-21"} <= shared
-    assert cosine(zh, en) > 0.3 > 0.05 > cosine(zh, other)
+    assert cosine(zh, en) > 0.3 and cosine(zh, other) < 0.05
