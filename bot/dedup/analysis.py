@@ -19,6 +19,7 @@ article is written in one vocabulary:
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,7 +34,6 @@ from bot.dedup.features import (
     TITLE_BOOST,
     URL_BOOST,
     strip_boilerplate,
-    sublinear,
     tagged_terms,
     url_words,
 )
@@ -114,9 +114,10 @@ def _neutral(counts: dict[str, float], sources: dict[str, str]) -> dict[str, flo
     Chinese word's spread over the stems of its glosses (NATIVE_SHARE kept on the word), each
     stem noting the word it came from."""
     raw: dict[str, float] = defaultdict(float)
+    chinese, log = _CHINESE_RE.match, math.log
     for word, count in counts.items():
-        weight = sublinear(count)
-        glosses = lexicon.gloss(word) if _CHINESE_RE.match(word) else ()
+        weight = 1.0 + log(count) if count >= 1.0 else count  # sublinear: 1 + ln(w) from 1 up
+        glosses = lexicon.gloss(word) if chinese(word) else ()
         if not glosses:
             raw[word] += weight
             continue

@@ -11,7 +11,9 @@ them as the window grows:
 where N is the number of articles in the window, df(t) how many of them contain t, and p(t) the
 background probability that an article contains t: 1 - exp(-DOC_WORDS * f(t)) for a word of
 frequency f(t) per word. The background counts as PRIOR_DOCS articles, so it decides at first
-and the window decides once it holds many more articles than that.
+and the window decides once it holds many more articles than that: a word the lists do not
+know (a new name, a trending term) that fills the window is known as common within a few
+thousand articles, not after tens of thousands.
 
 English words are counted by stem (every word the stemmer folds into one stem adds up); Chinese
 words are looked up as written (Simplified, the form `bot.text.fold` gives). Words missing from
@@ -27,7 +29,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 
-PRIOR_DOCS = 20_000
+PRIOR_DOCS = 2_000
 DOC_WORDS = 300
 FLOOR = 1e-6  # the lists' least frequency: unlisted words are at most this common
 _YEAR_RE = re.compile(r"#(?:19|20)\d\d")
@@ -38,6 +40,7 @@ ROUND_SHARE = 0.01
 NUMBER_SHARE = 0.002
 DAY_SHARE = 0.005
 ENTITY_SHARE = 0.01
+SHARES_KEPT = 500_000
 
 
 @cache
@@ -75,7 +78,7 @@ class Background:
         """`entities` maps an entity term (`@dprk`) to its folded aliases."""
         self._stems = english_stems()
         self._chinese = chinese_words()
-        self._shares: dict[str, float] = {}
+        self._shares: dict[str, float] = {}  # entities, then every term asked about
         for term, aliases in (entities or {}).items():
             best = max((self._word_frequency(a) for a in aliases), default=0.0)
             self._shares[term] = share(best) if best > 0 else ENTITY_SHARE
@@ -84,10 +87,16 @@ class Background:
         return self._chinese.get(word, 0.0) or self._stems.get(word, 0.0)
 
     def share(self, term: str) -> float:
-        """The background share of articles that contain `term`."""
+        """The background share of articles that contain `term` (remembered: every article
+        asks for a hundred terms, twice)."""
         known = self._shares.get(term)
-        if known is not None:
-            return known
+        if known is None:
+            if len(self._shares) > SHARES_KEPT:
+                self._shares = {t: s for t, s in self._shares.items() if t[:1] == "@"}
+            known = self._shares[term] = self._share(term)
+        return known
+
+    def _share(self, term: str) -> float:
         first = term[:1]
         if first == "#":
             if _YEAR_RE.fullmatch(term):
@@ -103,6 +112,7 @@ class Background:
             ) -> dict[str, float]:
         """IDF of `terms` from the background blended with the window's counts (`total`
         articles, `doc_freq` of them containing each term)."""
-        top = math.log(PRIOR_DOCS + total + 1)
-        return {t: top - math.log(PRIOR_DOCS * self.share(t) + doc_freq.get(t, 0) + 1) + 1.0
+        top = math.log(PRIOR_DOCS + total + 1) + 1.0
+        shares, count, log = self._shares, doc_freq.get, math.log
+        return {t: top - log(PRIOR_DOCS * (shares.get(t) or self.share(t)) + count(t, 0) + 1)
                 for t in terms}

@@ -67,6 +67,7 @@ _CAPTION_RE = re.compile(r"^(?:资料照片|图片|图像|照片|file photo)|^\d
 _CAPTION_MAX = 80
 _LATIN_WORD_RE = re.compile(r"[a-z0-9]+")
 _SLUG_WORD_RE = re.compile(r"[a-z]+")
+_CHINESE_START = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +162,6 @@ def vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
     return unit(vector)
 
 
-def sublinear(weight: float) -> float:
-    """1 + ln(w) for a weight of 1 or more, the weight itself below (a glossed word's share)."""
-    return 1.0 + math.log(weight) if weight >= 1.0 else weight
-
-
 def unit(vector: Mapping[str, float]) -> dict[str, float]:
     """The MAX_TERMS strongest terms of `vector`, scaled to unit length."""
     if len(vector) > MAX_TERMS:
@@ -181,17 +177,26 @@ def salient_terms(raw: Mapping[str, float], count: int | None = None, *,
     every story uses finds no story in particular) of the language-neutral vocabulary, where
     reports in every language meet, then the NATIVE_SALIENT heaviest Chinese words as written
     (names the dictionary lacks find the Chinese reports of a story)."""
-    count = count or SALIENT_TERMS
+    neutral, native = ranked_terms(raw, idf=idf)
+    return (*neutral[:count or SALIENT_TERMS], *native[:NATIVE_SALIENT])
+
+
+def ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = None
+                 ) -> tuple[list[str], list[str]]:
+    """The terms of `raw`, heaviest (times IDF) first: those of the neutral vocabulary, and
+    the Chinese words as written."""
     idf = idf or {}
-    ranked = sorted((-w * idf.get(t, 1.0), t) for t, w in raw.items())
-    neutral = [t for _, t in ranked if not is_cjk(t)][:count]
-    native = [t for _, t in ranked if is_cjk(t)][:NATIVE_SALIENT]
-    return (*neutral, *native)
+    neutral: list[str] = []
+    native: list[str] = []
+    for _, term in sorted((-w * idf.get(t, 1.0), t) for t, w in raw.items()):
+        (native if _CHINESE_START.match(term) else neutral).append(term)
+    return neutral, native
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    """Cosine of two unit vectors held as sparse dicts."""
-    return sum(a[t] * b[t] for t in a.keys() & b.keys())
+    """Cosine of two unit vectors held as sparse dicts (an exactly rounded sum: the same
+    vectors give the same bits whatever order a process's hashing puts the terms in)."""
+    return math.fsum([a[t] * b[t] for t in a.keys() & b.keys()])
 
 
 def merge(centroid: Mapping[str, float], vector: Mapping[str, float], count: int

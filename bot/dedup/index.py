@@ -40,6 +40,7 @@ import hashlib
 import json
 import math
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -50,7 +51,15 @@ from redis.exceptions import NoScriptError
 
 from bot.dedup import fingerprints, scripts
 from bot.dedup.analysis import Analyzer, shipped_analyzer
-from bot.dedup.features import MAX_TERMS, SHORT_LEAD, Features, salient_terms, vectorize
+from bot.dedup.features import (
+    MAX_TERMS,
+    NATIVE_SALIENT,
+    SALIENT_TERMS,
+    SHORT_LEAD,
+    Features,
+    ranked_terms,
+    vectorize,
+)
 from bot.dedup.scoring import CROSS_FACTOR, Evidence, Profile, evaluate, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
@@ -62,7 +71,8 @@ SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI s
 SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 COPY_SIMILARITY = 0.75
 MAX_CANDIDATES = 8
-POSTINGS_PER_TERM = 16
+POSTINGS_PER_TERM = 8
+POSTED_TERMS = 10  # of the salient terms an article reads, the ones its story is posted under
 POSTINGS_KEPT = 256
 MAX_LSH_MATCHES = 8
 MAX_ATTEMPTS = 50
@@ -120,6 +130,7 @@ class _Probe:
     df_days: tuple[str, ...]
     bands: list[str]
     ask: _DfAsk  # document frequencies: the cached ones and those the read must fetch
+    posted: tuple[str, ...]  # the terms its story is posted under (the first of `salient`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +172,7 @@ class _Round:
     writes: list[_Write] = field(default_factory=list)
     stories: dict[str, tuple[Profile, int]] = field(default_factory=dict)  # id -> after, version
     by_term: dict[str, set[str]] = field(default_factory=dict)
-    signatures: list[str] = field(default_factory=list)
+    signatures: dict[str, list[str]] = field(default_factory=dict)  # LSH band -> records
 
     def add(self, write: _Write, probe: _Probe) -> None:
         """Note one planned write (in the order the write call will run them)."""
@@ -170,16 +181,26 @@ class _Round:
         for term in write.salient:
             self.by_term.setdefault(term, set()).add(write.story_id)
         if probe.sig is not None:
-            self.signatures.append(f"{write.story_id}\t{probe.article.outlet}\t"
-                                   f"{fingerprints.encode(probe.sig)}")
+            record = f"{write.story_id}\t{probe.article.outlet}\t{fingerprints.encode(probe.sig)}"
+            for band in probe.bands:
+                self.signatures.setdefault(band, []).append(record)
+
+    def copies(self, probe: _Probe) -> list[str]:
+        """The fingerprint records of the round's articles that share an LSH band with
+        `probe` (as the read finds them in the store)."""
+        return list(dict.fromkeys(r for band in probe.bands
+                                  for r in self.signatures.get(band, ())))
 
     def around(self, probe: _Probe, read: Mapping[str, object], *, window: float
                ) -> dict[str, tuple[Profile, int]]:
         """This round's version of the stories the read returned for `probe`, and the round's
-        stories posted under one of its salient terms within the window around its time (as
-        the read would have found them: postings are scored by a story's first time)."""
-        near = {sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
-                if _within(self.stories[sid][0].first, probe.time, window)}
+        stories posted under its salient terms within the window around its time, the
+        MAX_CANDIDATES under most of them (as the read would have found them: postings are
+        scored by a story's first time)."""
+        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
+                       if _within(self.stories[sid][0].first, probe.time, window))
+        near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
+            :MAX_CANDIDATES]}
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
 
 
@@ -344,13 +365,18 @@ class StoryIndex:
 
     def _probe(self, article: Article, *, now: datetime) -> _Probe:
         analysis = self.analyzer.analyse(article)
-        raw = dict(sorted(analysis.raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
+        raw = analysis.raw
+        if len(raw) > MAX_TERMS:
+            raw = dict(sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
         when = article.published or now
         at = when.timestamp()
         days = _days(at - self.window, at)
         fetch, known = self._df.lookup(raw, days)
         idf = self.analyzer.background.idf(raw, known, self._df.total)
-        feats = Features(vector={}, salient=salient_terms(raw, idf=idf), lead=analysis.lead,
+        neutral, native = ranked_terms(raw, idf=idf)
+        native = native[:NATIVE_SALIENT]
+        feats = Features(vector={}, salient=(*neutral[:SALIENT_TERMS], *native),
+                         lead=analysis.lead,
                          language=analysis.language, sources=analysis.sources)
         keys = self.store.keys
         sig = fingerprints.signature(analysis.lead)
@@ -358,7 +384,8 @@ class StoryIndex:
                       time=article.published.timestamp() if article.published else None,
                       copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
                       df_days=days, bands=fingerprints.band_fields(sig) if sig else [],
-                      ask=_DfAsk(days, fetch, known, count=True))
+                      ask=_DfAsk(days, fetch, known, count=True),
+                      posted=(*neutral[:POSTED_TERMS], *native))
 
     async def _round(self, probes: list[_Probe], pending: list[int],
                      results: list[Placement | None], tries: list[int], *, now: datetime
@@ -450,7 +477,7 @@ class StoryIndex:
         doc_freq = ask.known | fetched
         feats = replace(probe.feats, vector=vectorize(
             probe.raw, self.analyzer.background.idf(probe.raw, doc_freq, total)))
-        near = self._near_copy(probe, feats, [*sigs, *round_.signatures], profiles)
+        near = self._near_copy(probe, feats, [*sigs, *round_.copies(probe)], profiles)
         if near is not None:
             return replace(near, seq=seq)
         threshold = self._threshold(feats)
@@ -567,14 +594,15 @@ class StoryIndex:
             "aid": aid,
             "sig": (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
                     if probe.sig else ""),
-            "bands": probe.bands, "salient": probe.feats.salient, "terms": list(feats.vector),
+            "bands": probe.bands, "salient": probe.feats.salient, "posted": probe.posted,
+            "terms": list(feats.vector),
             "copy": probe.copy_keys,
             "keys": {"story": keys.story(story_id), "vec": keys.story_vector(story_id),
                      "lsh": keys.lsh(day),
                      "df": keys.doc_freq(day)}}
         return _Write(index=index, kind=kind, story_id=story_id, score=decision.score,
                       reason=decision.reason, version=decision.version, profile=profile,
-                      salient=probe.feats.salient,
+                      salient=probe.posted,
                       args=(json.dumps(entry, ensure_ascii=False), profile.to_json(), payload),
                       story=new_story)
 

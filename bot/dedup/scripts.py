@@ -3,20 +3,21 @@
 Kept as Python strings so they ship inside the package. Key names are built by `Keys` in Python
 and passed in, whole or as prefixes (and a suffix) from which the scripts compose a candidate
 story's vector key (version, newline, profile JSON: a centroid per language) and a term's
-posting and stamp keys (so
-`Keys` stays the one place that names keys). Each article's part travels as one JSON argument:
-packing hundreds of separate arguments cost more than running the scripts.
+posting and stamp keys (so `Keys` stays the one place that names keys). Each article's part
+travels as one JSON argument: packing hundreds of separate arguments cost more than running the
+scripts.
 
 No WATCH: the read returns the index's sequence number, and the write refuses an article
 (`conflict`) when one of its copy keys appeared, the joined story's version moved, or, for a new
-story, another writer has since added to one of the article's salient postings a story close
+story, another writer has since added to one of the postings the article read a story close
 enough that the article might have joined it. Each term's stamp key (a sorted set: story id ->
-sequence number of the write that posted it, the newest STAMPS_KEPT kept) says which stories arrived
-after the read; "close enough" is a plain cosine of the article's vector with that story's
-centroid plus the most the names could add, against the article's threshold: conservative, so
-an unrelated story posted under a shared word costs no retry, and a related one always does.
-Stories of the same write call do not count: the client already checked the round against
-itself.
+sequence number of the write that posted it, the newest STAMPS_KEPT kept) says which stories
+arrived after the read; "close enough" is a plain cosine of the article's vector with one of
+that story's centroids against the lowest score the article could join with (its threshold
+across languages): conservative, so an unrelated story posted under a shared word costs no
+retry, and a related one always does. Stories of the same write call do not count (the client
+already decided the round's articles one after another), and when the sequence number has not
+moved since the read no other writer wrote, so nothing is checked.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ return out
 #       12 vec_suf, then three per article:
 #       a JSON object {v: expected version (0 = new story), id, t: article time or null,
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
-#       record or "", bands, salient, terms (counted for IDF), copy: [keys],
+#       record or "", bands, salient (read: checked for newer stories), posted (the terms
+#       the story is posted under), terms (counted for IDF), copy: [keys],
 #       keys: {story, vec, lsh, df}, and for a new story vec: {term: weight} and floor: the
 #       threshold less the most names can add}, the story's profile JSON, and the JSON of the
 #       new story (v = 0) or of the joining article
@@ -129,6 +131,7 @@ local term_pre, stamp_pre, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local vec_pre, vec_suf = ARGV[11], ARGV[12]
 local df, day_keys, posted, stamped = {}, {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
+local before = tonumber(redis.call('GET', seq_key) or '0')  -- no writer since a read of this
 
 local function cosine(vec, weights)
   local sum = 0
@@ -153,13 +156,11 @@ end
 
 local function newer_story_close(a)
   for _, term in ipairs(a.salient) do
-    local key = stamp_pre .. term
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    if #oldest > 0 and tonumber(oldest[2]) > a.seq
-        and redis.call('ZCARD', key) >= stamps then
-      return true  -- trimmed past the read: cannot tell, so assume the worst
+    local newer = redis.call('ZRANGEBYSCORE', stamp_pre .. term, '(' .. a.seq, '+inf')
+    if #newer >= stamps then
+      return true  -- it may have been trimmed past the read: cannot tell, assume the worst
     end
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. a.seq, '+inf')) do
+    for _, id in ipairs(newer) do
       if not mine[id] and not checked[id] then
         if close(a, id) then return true end
         checked[id] = true
@@ -177,7 +178,7 @@ local function refuse(a)
   local stored = redis.call('GET', a.keys.vec)
   if stored then current = tonumber(string.match(stored, '^(%d+)\\n') or '-1') end
   if current ~= a.v then return 'version' end
-  if a.v == 0 then
+  if a.v == 0 and before > a.seq then  -- another writer wrote after this article's read
     checked = {}
     if newer_story_close(a) then return 'new story nearby' end
   end
@@ -208,7 +209,7 @@ local function write(a, profile, payload)
   redis.call('SET', a.keys.story, json, 'EX', ttl)
   redis.call('SET', a.keys.vec, (a.v + 1) .. '\\n' .. profile, 'EX', ttl)
   if a.v == 0 then redis.call('ZADD', stories, now, a.id) end
-  for _, term in ipairs(a.salient) do
+  for _, term in ipairs(a.posted) do
     local key = term_pre .. term
     if redis.call('ZADD', key, a.score, a.id) == 1 then
       local stamp = stamp_pre .. term
@@ -218,8 +219,8 @@ local function write(a, profile, payload)
         redis.call('ZREMRANGEBYRANK', stamp, 0, -stamps - 1)
       end
       stamped[stamp] = true
+      posted[key] = true  -- a posting is found only within the window of its story's start
     end
-    posted[key] = true
   end
   for _, key in ipairs(a.copy) do redis.call('SET', key, a.id, 'EX', seen_ttl, 'NX') end
   if a.sig ~= '' then
