@@ -200,6 +200,21 @@ def store_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         client.close()
 
 
+def deployment_env(tmp_path: Path, store_env: dict[str, str], *, feeds: Path, port: int,
+                   api: BotApiServer) -> dict[str, str]:
+    """The environment of a deployment: a fresh data directory, the feeds file, the store,
+    fast polls, and Telegram at the test Bot API server; nothing else of ours inherited."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_")) and k != "REDIS_URL"}
+    return env | store_env | {
+        "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_FEEDS": str(feeds),
+        "NEWSBOT_HTTP_PORT": str(port), "NEWSBOT_FETCH_TIMEOUT": "5",
+        # re-poll every half second or so, however old the seeds' dates are
+        "NEWSBOT_POLL_MIN_INTERVAL": "0.3", "NEWSBOT_POLL_MAX_INTERVAL": "0.5",
+        "NEWSBOT_LOG_LEVEL": "INFO",
+        "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root}
+
+
 @dataclass
 class World:
     """The test servers and the service's environment."""
@@ -220,18 +235,10 @@ async def world(tmp_path: Path, store_env: dict[str, str]) -> AsyncIterator[Worl
         api.add_chat(GROUP, chat_type="supergroup", title="Newsroom", admins=(7,))
         with FeedServer() as server:
             feeds = StagedFeeds(server)
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_")) and k != "REDIS_URL"}
-            env |= store_env | {
-                "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-                "NEWSBOT_FEEDS": str(feeds.write_feeds_file(tmp_path / "feeds.yaml")),
-                "NEWSBOT_HTTP_PORT": str(port), "NEWSBOT_FETCH_TIMEOUT": "5",
-                # re-poll every half second or so, however old the seeds' dates are
-                "NEWSBOT_POLL_MIN_INTERVAL": "0.3", "NEWSBOT_POLL_MAX_INTERVAL": "0.5",
-                "NEWSBOT_LOG_LEVEL": "INFO",
-                "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root,
-                "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": slack.signing_secret,
-                "SLACK_API_URL": slack.api_url}
+            env = deployment_env(tmp_path, store_env, port=port, api=api,
+                                 feeds=feeds.write_feeds_file(tmp_path / "feeds.yaml"))
+            env |= {"SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": slack.signing_secret,
+                    "SLACK_API_URL": slack.api_url}
             cwd = tmp_path / "deploy"  # no .env, no rules/ or feeds.yaml of its own
             cwd.mkdir()
             yield World(api, slack, feeds, env, cwd, port)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from tests.test_acceptance import (
     UNMATCHED,
     _free_port,
     _seed_items,
+    deployment_env,
     outlets_of,
     shown,
     store_env,
@@ -97,15 +97,8 @@ async def live(tmp_path: Path, store_env: dict[str, str]) -> AsyncIterator[Live]
     async with BotApiServer() as api:
         with FeedServer() as server:
             feeds = LiveFeeds(server)
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_")) and k != "REDIS_URL"}
-            env |= store_env | {
-                "NEWSBOT_DATA_DIR": str(tmp_path / "data"),
-                "NEWSBOT_FEEDS": str(feeds.feeds_file(tmp_path / "feeds.yaml")),
-                "NEWSBOT_HTTP_PORT": str(_free_port()), "NEWSBOT_FETCH_TIMEOUT": "5",
-                "NEWSBOT_POLL_MIN_INTERVAL": "0.3", "NEWSBOT_POLL_MAX_INTERVAL": "0.5",
-                "NEWSBOT_LOG_LEVEL": "INFO",
-                "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_URL": api.root}
+            env = deployment_env(tmp_path, store_env, port=_free_port(), api=api,
+                                 feeds=feeds.feeds_file(tmp_path / "feeds.yaml"))
             cwd = tmp_path / "deploy"
             cwd.mkdir()
             yield Live(api, feeds, env, cwd)

@@ -32,6 +32,7 @@ _MULTIPLIERS = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_GROUP_UNITS = (("亿", 100_000_000), ("万", 10_000))
 _NUMBER_RE = re.compile(
     r"(?<![0-9a-z.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\d])\s*"
     r"(%|万|亿|千|(?:thousand|million|billion|trillion|mn|bn)\b)?", re.IGNORECASE)
@@ -154,25 +155,23 @@ def _plain(number: str) -> str:
 def chinese_number(text: str) -> int | None:
     """The value of a number written in Chinese numerals (一万, 两千五百, 一万三千, 三亿);
     None when it is not a well-formed number (一二三 is a list, not a number)."""
-    high, sep, low = text.partition("亿")
-    if "亿" in low:
-        return None
-    top = _below_yi(high) if high else (1 if sep else 0)
-    rest = _below_yi(low) if low else 0
-    if top is None or rest is None:
-        return None
-    return top * 100_000_000 + rest if sep else top
+    return _grouped(text, 0)
 
 
-def _below_yi(text: str) -> int | None:
-    high, sep, low = text.partition("万")
-    if "万" in low:
+def _grouped(text: str, level: int) -> int | None:
+    """The value of `text` split at the group unit of `level` (亿, then 万): the part before
+    times the unit plus the part after, each read at the next level."""
+    if level == len(_GROUP_UNITS):
+        return _below_wan(text)
+    unit, size = _GROUP_UNITS[level]
+    high, sep, low = text.partition(unit)
+    if unit in low:
         return None
-    top = _below_wan(high) if high else (1 if sep else 0)
-    rest = _below_wan(low) if low else 0
+    top = _grouped(high, level + 1) if high else (1 if sep else 0)
+    rest = _grouped(low, level + 1) if low else 0
     if top is None or rest is None:
         return None
-    return top * 10_000 + rest if sep else top
+    return top * size + rest if sep else top
 
 
 def _below_wan(text: str) -> int | None:
