@@ -3,34 +3,40 @@
 Layer one finds copies: canonical URL, GUID and normalized title (per outlet) as `seen` keys,
 then MinHash LSH bands of the cleaned lead (a republication, a new dateline, a changed title).
 A copy from the same outlet is dropped; one from another outlet joins the original's story.
-Layer two finds candidate stories through an inverted index of salient terms (sorted sets
-scored by event time, trimmed to about POSTINGS_KEPT, expiring with the window) and scores
-each candidate's centroid (`scoring.evaluate`). Of the candidates at or above `threshold`, the
-article joins the one with the best score plus SIZE_PRIOR * log2(its article count): a story
-many outlets already carry is the likelier home than a one-article offshoot that scores a
-little closer. None above the threshold: a new story.
+Layer two writes the article in the language-neutral vocabulary (`bot.dedup.analysis`), finds
+candidate stories through an inverted index of salient terms (sorted sets scored by a story's
+first time, trimmed to about POSTINGS_KEPT, expiring with the window: an article reads the
+postings of its SALIENT_TERMS most telling neutral terms and NATIVE_SALIENT Chinese words, a
+story is posted under POSTED_TERMS of them) and scores each candidate (`scoring.evaluate`:
+against the story's reports in the article's language, and across languages with a lower
+bar). Of the candidates that reach their bar, the article joins the one with the best score
+plus SIZE_PRIOR * log2(its article count), relative to the bar: a story many outlets already
+carry is the likelier home than a one-article offshoot that scores a little closer. None: a
+new story, whose id is a digest of its first article (a replay gives the same ids).
 
 Reads and writes go through two Lua scripts (scripts.py), each taking a round of up to
 ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its articles in
 rounds and analyses the next round's articles while the last round's write runs on the server.
-There is no WATCH: the write checks that no copy key appeared, that the joined story's version
-is the one read, and, for a new story, that no other writer added a story to the article's
-salient postings since the read (per-term stamps). A refused write is retried with a fresh
-read, so two workers placing related articles at the same moment serialize: whoever commits
-second sees the first one's story. Inside one round, an article that would join a story an
-earlier article of the same round starts (or that joins a story already changed in the round)
-waits for the next round, for the same reason.
+Inside a round each article is decided as if the earlier ones were stored (`_Round`: the
+stories they started or joined, as they will be, join its candidates the way the read would
+have found them, and their fingerprints its copies), so a batch groups as one article at a time
+does. There is no WATCH: the write checks that no copy key appeared, that the joined story's
+version is the one read, and, for a new story, that no other writer added a story to the
+article's salient postings since the read (per-term stamps). A refused write is retried with a
+fresh read, so two workers placing related articles at the same moment serialize: whoever
+commits second sees the first one's story.
 
 Two client-side caches save work that does not change between reads: story profiles parsed
 from JSON (kept by story id and version; a changed story is re-parsed), and document
 frequencies of terms (refetched once the window's article count moved by DF_REFRESH of what it
-was, so IDF stays within a few per cent of the server's counts). The cached IDF also picks an
-article's salient terms (weight times IDF), so postings are read and written for the words
-that tell stories apart, not for the words every story uses.
+was, so IDF stays within a few per cent of the server's counts). IDF blends them with the
+background frequencies of general text (`bot.dedup.background`) and also picks an article's
+salient terms (weight times IDF), so postings are read and written for the words that tell
+stories apart, not for the words every story uses.
 
-Dated articles meet stories within the window around their own publication time (replayed 2024
-articles group by 2024 times); an undated article is placed at its first-seen time and meets
-the most recent postings, with no time preference.
+Articles meet stories within the window around their own time (replayed 2024 articles group by
+2024 times); the pipeline gives every article a time (its feed's, its text's, or when it was
+seen: `bot.feeds.dating`); one placed without a time meets the most recent postings.
 """
 
 from __future__ import annotations
