@@ -1,10 +1,11 @@
-"""Term vectors of articles for same-story scoring: segmented words weighted by what they are.
+"""Words of articles and term vectors for same-story scoring, words weighted by what they are.
 
 Chinese text is segmented with rjieba (jieba's dictionary and part-of-speech tags); Latin text
-is split into words and stemmed (Snowball English, PyStemmer). Names, places, organisations and
-multi-digit numbers weigh most, common nouns and verbs less, function words nothing, so two
-outlets' rewrites of one event score high on what they share (季诺维也夫, 1500, 召见) rather
-than on grammar.
+is split into words and stemmed (Snowball English, PyStemmer). Names, places and organisations
+weigh most, common nouns and verbs less, function words, relative times and cited agencies
+nothing, so two outlets' rewrites of one event score high on what they share (季诺维也夫, 召见)
+rather than on grammar; numbers, days and catalog entities are read by `bot.dedup.neutral`,
+and `bot.dedup.analysis` writes it all in the language-neutral vocabulary.
 Boilerplate (datelines, outlet prefixes, date lines, photo captions) is removed first, and only
 the lead is read: the event is in the first paragraphs, the rest is background that many
 stories share. A headline-only article (no lead) also counts the words of its URL slug, which
