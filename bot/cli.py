@@ -158,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NewsbotError, ValueError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or directory the settings or arguments name: no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"newsbot: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

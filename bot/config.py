@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from bot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,6 +111,22 @@ class Settings(BaseSettings):
                              f"https://bot.example.org, not {value!r}")
         return value.strip().rstrip("/")
 
+    @field_validator("rules_dir")
+    @classmethod
+    def _check_rules_dir(cls, value: Path) -> Path:
+        """A rules directory that was set must exist (an empty one means no shared topics)."""
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        """The data directory may not exist yet, but it may not be a file."""
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -153,5 +171,32 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings once (environment, then `.env`); CLI flags come in as overrides."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the settings once (environment, then `.env`); CLI flags come in as overrides.
+
+    Raises ConfigError with one line per bad setting, naming the setting and the rule it
+    breaks, and never a value (a value may be a secret, and the model-wide checks would
+    otherwise print every setting at once).
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_problem(error) for error in exc.errors())) from None
+    except SettingsError as exc:
+        cause = exc.__cause__
+        reason = type(cause).__name__ if cause is not None else "unreadable value"
+        raise ConfigError(f"settings: {_without_values(str(exc))} ({reason})") from None
+
+
+def _problem(error: Any) -> str:
+    """`SETTING: rule` for one validation error (its message without the input value)."""
+    names = [_ALIASES.get(str(part), str(part)) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{'.'.join(names) or 'settings'}: {message}"
+
+
+def _without_values(text: str) -> str:
+    """A settings-source message cut before any quoted value it carries."""
+    return text.split('"', 1)[0].split("'", 1)[0].strip().rstrip(":") or "invalid setting"
+
+
+_ALIASES = {name: field.alias or name for name, field in Settings.model_fields.items()}

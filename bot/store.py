@@ -28,7 +28,7 @@ from typing import IO, Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.errors import EmbeddedServerError, StoreError
+from bot.errors import ConfigError, EmbeddedServerError, StoreError
 from bot.models import Story, StoryArticle
 
 log = logging.getLogger(__name__)
@@ -422,7 +422,11 @@ class EmbeddedValkey:
 
     async def __aenter__(self) -> str:
         """Start the server and return its URL; one process per data directory."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"NEWSBOT_DATA_DIR {self.data_dir.parent}: cannot create the "
+                              f"data directory ({exc.strerror or exc})") from exc
         self._lock()
         try:
             await asyncio.to_thread(self._stop_orphans)
@@ -462,7 +466,11 @@ class EmbeddedValkey:
 
     def _lock(self) -> None:
         """Take an exclusive lock on the data directory, or explain who holds it."""
-        handle = (self.data_dir / "newsbot.lock").open("w")
+        try:
+            handle = (self.data_dir / "newsbot.lock").open("w")
+        except OSError as exc:
+            raise ConfigError(f"NEWSBOT_DATA_DIR {self.data_dir.parent}: cannot write in the "
+                              f"data directory ({exc.strerror or exc})") from exc
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
