@@ -97,7 +97,9 @@ class Topic:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
-    """A compiled-rule handle: `id` is `topic:<name>` or `chat:<chat>:<n>`."""
+    """A compiled-rule handle: `id` is `topic:<name>` or `chat:<chat>:<n>`; `min_outlets` and
+    `history` ("exclude", "any" or "only": reports about the past) come from the topic or the
+    rule's own options (`outlets>=2`, `history:any`)."""
 
     id: str
     expression: str
@@ -105,6 +107,7 @@ class Rule:
     topic: str | None = None
     min_outlets: int = 1
     sources: tuple[str, ...] = ()
+    history: str = "exclude"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

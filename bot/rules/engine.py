@@ -33,11 +33,11 @@ import re
 import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from itertools import accumulate, islice
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import ahocorasick
 
@@ -54,7 +54,11 @@ from bot.rules.entities import (
     gap_parts,
     key,
 )
+from bot.rules.grammar import rule_options
+from bot.rules.history import History, shipped_history
 from bot.text import fold
+
+T = TypeVar("T")
 
 FIELDS = ("title", "text")
 _WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
@@ -1026,20 +1030,24 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
                  on_error: Callable[[Rule, RuleError], None] | None = None,
-                 native: bool | None = None) -> None:
+                 native: bool | None = None, history: History | None = None) -> None:
         compiler = self._compiler = _compiler(entities or active_entities())
+        self.history = history or shipped_history()
         self.rules: list[Rule] = []
         self._programs: list[_Program] = []
         for rule in rules:
             try:
                 program = compiler.program(rule.expression)
+                options = rule_options(rule.expression)
             except RuleError as exc:
                 if on_error is None:
                     raise
                 on_error(rule, exc)
                 continue
-            self.rules.append(rule)
+            self.rules.append(replace(rule, history=options.history,
+                                      min_outlets=max(rule.min_outlets, options.min_outlets)))
             self._programs.append(program)
+        self._history_of = {r.id: r.history for r in self.rules}
         self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
         if native and compiler.tables is None:
             raise RuntimeError("bot.rules._cmatch is not built: reinstall with a C compiler")
@@ -1073,8 +1081,19 @@ class RuleSet:
         return self._python
 
     def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:
-        """The rules `article` satisfies, each with the terms that made it match."""
-        return self._match(_texts(article), article.outlet.casefold())
+        """The rules `article` satisfies, each with the terms that made it match: a report
+        about the past (`bot.rules.history`) only for the rules that ask for history."""
+        found = self._match(_texts(article), article.outlet.casefold())
+        return self.in_time(article, found) if found else found
+
+    def in_time(self, article: Article, found: dict[str, T]) -> dict[str, T]:
+        """`found` (rule id -> anything) without the rules whose `history` option excludes
+        the article (read only when some rule matched: most articles match none)."""
+        historical = self.history.event_time(article).historical
+        wanted = ("any", "only") if historical else ("any", "exclude")
+        history = self._history_of
+        return {rule: value for rule, value in found.items()
+                if history.get(rule, "exclude") in wanted}
 
     def _match(self, texts: tuple[str, str], outlet: str) -> dict[str, tuple[str, ...]]:
         """`match` on folded fields: in the C core when there is one (and the text fits)."""

@@ -49,9 +49,11 @@ MAX_LENGTH = 500
 MAX_TERMS = 50
 MAX_DEPTH = 8
 MAX_NEAR = 100
+MAX_OUTLETS = 50
+HISTORY_CHOICES = ("any", "only")
 
 _OPERATOR_FORMS = str.maketrans({"＋": "+", "｜": "|", "（": "(", "）": ")", "＂": '"', "“": '"',
-                                 "”": '"', "－": "-", "＠": "@"})
+                                 "”": '"', "－": "-", "＠": "@", "＞": ">", "＝": "=", "：": ":"})
 _SPECIAL = frozenset('()|+"')
 _NEAR_RE = re.compile(r"NEAR/(\d{1,6})")
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
@@ -145,16 +147,67 @@ class _Token:
     pos: int
 
 
+@dataclass(frozen=True, slots=True)
+class RuleOptions:
+    """What a rule says besides what must occur: `outlets>=N` (alert once the story has N
+    outlets) and `history:any` / `history:only` (also / only reports about the past)."""
+
+    min_outlets: int = 1
+    history: str = "exclude"  # "exclude" (the default), "any" or "only"
+
+
 def parse(expression: str, *, entities: Entities | None = None) -> Node:
-    """The AST of a rule; raises RuleError naming the position of any problem."""
+    """The AST of a rule (its options left out); raises RuleError naming the position of any
+    problem."""
+    return parse_rule(expression, entities=entities)[0]
+
+
+def parse_rule(expression: str, *, entities: Entities | None = None
+               ) -> tuple[Node, RuleOptions]:
+    """The AST of a rule and its options; raises RuleError naming the position of any
+    problem."""
     if entities is None:
         from bot.rules.entities import active_entities
         entities = active_entities()
     if len(expression) > MAX_LENGTH:
         raise RuleError(f"rule is longer than {MAX_LENGTH} characters", expression=expression,
                         position=MAX_LENGTH)
-    tokens = _Lexer(expression).tokens()
-    return _Parser(expression, tokens, entities).rule()
+    tokens, options = _options(expression, _Lexer(expression).tokens())
+    return _Parser(expression, tokens, entities).rule(), options
+
+
+def rule_options(expression: str) -> RuleOptions:
+    """The options of a rule (RuleError if they are malformed or misplaced)."""
+    return _options(expression, _Lexer(expression).tokens())[1]
+
+
+def _options(expression: str, tokens: list[_Token]) -> tuple[list[_Token], RuleOptions]:
+    """The tokens without the option tokens (and the `+`/AND joining each to the rule), and
+    the options they set; each option must stand at the top level, once."""
+    kept: list[_Token] = []
+    found: dict[str, tuple[str, int]] = {}
+    depth, leading = 0, False  # leading: an option opened the rule, drop the + after it
+    for token in tokens:
+        depth += {"lparen": 1, "rparen": -1}.get(token.kind, 0)
+        if token.kind != "option":
+            if not (leading and token.kind in ("plus", "and")):
+                kept.append(token)
+            leading = leading and token.kind in ("plus", "and")
+            continue
+        name, _, value = token.value.partition("=")
+        if depth or (kept and kept[-1].kind in ("or", "not", "field", "near")):
+            raise RuleError(f"{name} applies to the whole rule: put it at the top level, "
+                            "joined by + or a space", expression=expression, position=token.pos)
+        if name in found:
+            raise RuleError(f"{name} is given twice", expression=expression,
+                            position=token.pos)
+        found[name] = (value, token.pos)
+        if kept and kept[-1].kind in ("plus", "and"):
+            kept.pop()
+        leading = not kept
+    history = found.get("history", ("exclude", 0))[0]
+    return kept, RuleOptions(min_outlets=int(found.get("outlets", ("1", 0))[0]),
+                             history=history)
 
 
 def leaves(node: Node) -> list[Node]:
@@ -239,6 +292,9 @@ class _Lexer:
         end = self._word_end(pos)
         word = self.text[pos:end]
         self._check_chars(pos, end)
+        if (option := self._option(word, pos)) is not None:
+            out.append(option)
+            return end
         prefix = _FIELD_RE.match(word)
         attached = end < len(self.text) and self.text[end] in '("'
         if prefix and word == prefix.group(0) and prefix.group(1).lower() in _FIELDS \
@@ -265,6 +321,26 @@ class _Lexer:
         return end
 
 
+    def _option(self, word: str, pos: int) -> _Token | None:
+        """`outlets>=N` or `history:any|only` as an option token; None for any other word."""
+        outlets = _OUTLETS_RE.fullmatch(word)
+        if outlets is not None:
+            count = int(outlets.group(1))
+            if not 1 <= count <= MAX_OUTLETS:
+                raise self.error(f"outlets>= needs a number from 1 to {MAX_OUTLETS}", pos)
+            return _Token("option", f"outlets={count}", pos)
+        if word.lower().startswith("outlets"):
+            raise self.error("write outlets>=N, e.g. outlets>=2", pos)
+        if word.lower().startswith("history:"):
+            value = word.partition(":")[2].lower()
+            if value not in HISTORY_CHOICES:
+                raise self.error("write history:any (current and past events) or "
+                                 "history:only (past events only)", pos)
+            return _Token("option", f"history={value}", pos)
+        return None
+
+
+_OUTLETS_RE = re.compile(r"(?i)outlets\s*(?:>=|≥)\s*(\d{1,3})")
 _STARTS_TERM = frozenset({"word", "phrase", "entity", "field", "lparen", "not"})
 
 

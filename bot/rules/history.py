@@ -52,7 +52,7 @@ _ZH_BACK_RE = re.compile(r"上(?:个)?世纪|数十年前|几十年前|半个世
 _EN_YEAR_RE = re.compile(
     r"\b(?:in|since|during|from|until|till|by|of|early|late|mid|spring|summer|autumn|fall|"
     r"winter|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2},)?)"
-    r"\s+(1[5-9]\d\d|20\d\d)\b|\b(1[5-9]\d\d|20\d\d)\s*[-–]\s*(?:1[5-9]|20)?\d\d\b")
+    r"\s+(1[5-9]\d\d|20\d\d)\b|\b(1[5-9]\d\d|20\d\d)\s*[-–]\s*(?:1[5-9]|20)?\d\d\b(?![-:])")
 _EN_DECADE_RE = re.compile(r"\b(?:the\s+)?(1[5-9]\d0|20[0-2]0)s\b")
 _EN_AGO_RE = re.compile(r"\b(\d{1,3}|[a-z]+)\s+years?\s+(?:ago|earlier|before)\b")
 _EN_BACK_RE = re.compile(r"\b(?:decades|a century|half a century|centuries)\s+ago\b|"
@@ -64,6 +64,7 @@ _EN_NOW_RE = re.compile(
     r"\b(?:on\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|"
     r"\b(?:today|yesterday|tonight|this week|last week|this month|on \w+day)\b|"
     r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b(?!,?\s*\d{4})")
+_ANY_YEAR_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _SENTENCE_END_RE = re.compile(r"[。！？!?]|\.\s")
 
 
@@ -110,8 +111,10 @@ class History:
             self._automaton.make_automaton()
 
     def event_time(self, article: Article, *, now: datetime | None = None) -> EventTime:
-        """The report's event time: historical or news, with the evidence."""
-        published = (article.published or now or datetime.now(UTC)).year
+        """The report's event time: historical or news, with the evidence. An undated report
+        is read as published in the latest year it names (else `now`'s)."""
+        published = article.published.year if article.published else _latest_year(
+            article, (now or datetime.now(UTC)).year)
         refs = [*self._references(fold(article.title), published, TITLE_WEIGHT),
                 *self._lead_references(fold(article.text[:LEAD_CHARS]), published)]
         back = sum(r.weight for r in refs if r.back)
@@ -151,6 +154,13 @@ class History:
             if event.name not in seen and _bounded(text, name):
                 seen.add(event.name)
                 yield _Reference(True, weight, event.years[0], name)
+
+
+def _latest_year(article: Article, limit: int) -> int:
+    """The latest year up to `limit` that an undated report names, else `limit`."""
+    text = fold(f"{article.title}\n{article.text[:LEAD_CHARS]}")
+    years = [int(y) for y in _ANY_YEAR_RE.findall(text) if int(y) <= limit]
+    return max(years, default=limit)
 
 
 def _bounded(text: str, name: str) -> bool:

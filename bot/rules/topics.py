@@ -2,6 +2,7 @@
 
 `rules/entities.yaml` (bot.rules.entities) is checked first (duplicate aliases across entities,
 bad keys); topics are parsed against it and it becomes the entity set of the process.
+`rules/history.yaml` (bot.rules.history: the historical events) is checked too.
 
     topics:
       - name: dprk-troops            # letters, digits, - and _
@@ -23,6 +24,7 @@ from bot.errors import ConfigError, RuleError
 from bot.models import Rule, Topic
 from bot.rules.entities import ENTITIES_FILE, Entities, active_entities, check_entities, install
 from bot.rules.grammar import parse
+from bot.rules.history import HISTORY_FILE, load_history
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _KEYS = {"name", "description", "expression", "min_outlets", "sources"}
@@ -34,6 +36,12 @@ def load_topics(rules_dir: Path) -> list[Topic]:
     entities, problems = _entities(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
     for file in files:
+        if file.name == HISTORY_FILE:
+            try:
+                load_history(file)
+            except ConfigError as exc:
+                problems.append(str(exc))
+            continue
         if file.name == ENTITIES_FILE:
             continue
         try:
