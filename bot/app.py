@@ -23,6 +23,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, commit_poll, poll_feed
 from bot.feeds.sources import load_feeds
 from bot.feeds.websub import WebSub
+from bot.logs import redact
 from bot.metrics import Monitor
 from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
@@ -58,7 +59,7 @@ class App:
             open_store(redis_url=url, data_dir=s.data_dir, prefix=s.key_prefix))
         self.fetcher = await self._stack.enter_async_context(
             Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_feed_bytes,
-                    connect_timeout=s.fetch_connect_timeout,
+                    max_items=s.max_items_per_feed, connect_timeout=s.fetch_connect_timeout,
                     max_connections=max(100, s.poll_concurrency)))
         self.chats = ChatDirectory(self.store)
         self.rules = RuleBook(self.topics, self.chats)
@@ -132,7 +133,7 @@ class App:
         return await self._stack.enter_async_context(WebSub(
             self.store, source=self.all_feeds, handle=self.process, public_url=s.public_url,
             untrusted=self.from_chat, policy=self._policy(), lease_seconds=s.websub_lease,
-            max_bytes=s.max_feed_bytes, timeout=s.fetch_timeout,
+            max_bytes=s.max_feed_bytes, max_items=s.max_items_per_feed, timeout=s.fetch_timeout,
             connect_timeout=s.fetch_connect_timeout,
             allow_networks=self.fetcher.allow_networks))
 
@@ -144,11 +145,12 @@ class App:
         """Tell the admins a feed was switched off: a warning in the log, a notice on the
         console, and a direct message to each admin on Telegram or Slack (in the language
         they chose with /lang), paced like every message; a failed notice is logged."""
-        notice = (f"[FEED OFF] feed {feed.id} ({feed.location}) was deactivated after repeated "
-                  f"failures: {error}. Admins: {', '.join(self.settings.admins) or 'none set'}")
+        location, shown = redact(feed.location), redact(str(error))
+        notice = (f"[FEED OFF] feed {feed.id} ({location}) was deactivated after repeated "
+                  f"failures: {shown}. Admins: {', '.join(self.settings.admins) or 'none set'}")
         log.warning("feeds: feed deactivated; admins told", extra={"kv": {
-            "feed_id": feed.id, "feed_url": feed.location, "kind": error.kind,
-            "admins": ",".join(self.settings.admins), "error": str(error)}})
+            "feed_id": feed.id, "feed_url": location, "kind": error.kind,
+            "admins": ",".join(self.settings.admins), "error": shown}})
         console = self.channels.get("console")
         if isinstance(console, ConsoleChannel):
             print(notice, file=console.stream, flush=True)
@@ -160,8 +162,8 @@ class App:
             reason = (i18n.text(lang, "feeds.off_blocked") if error.kind == "blocked" else
                       i18n.text(lang, "feeds.off_failures",
                                 failures=self.settings.poll_max_failures))
-            text = i18n.text(lang, "feeds.off_notice", id=feed.id, location=feed.location,
-                             reason=reason, error=str(error))
+            text = i18n.text(lang, "feeds.off_notice", id=feed.id, location=location,
+                             reason=reason, error=shown)
             try:
                 for message in channel.notice_messages(text):
                     await self.digests.pacer.call(admin, channel.platform, channel.post, admin,

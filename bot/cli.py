@@ -26,7 +26,7 @@ from bot.errors import ConfigError, NewsbotError
 from bot.feeds.engine import reactivate_feed
 from bot.feeds.opml import MAX_OPML_BYTES, import_feeds, parse_opml, render_opml
 from bot.feeds.sources import load_feeds
-from bot.logs import Progress, setup_logging
+from bot.logs import Progress, redact, setup_logging
 from bot.models import Article, Delivery, FeedSpec
 from bot.outbox import Outbox
 from bot.platforms.console import render_text
@@ -110,7 +110,11 @@ def _feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     listing = feeds_sub.add_parser("list", help="every feed with its origin and health",
                                    description="Every feed: id, origin (file or added), "
-                                   "health (ok, error, off, new), last good poll, outlet, URL.")
+                                   "health (ok, error, off, new), last good poll, outlet, URL "
+                                   "(passwords and secret-looking parameters such as token= "
+                                   "shown as ***), the last error of a failing feed and any "
+                                   "warning (bytes not in the declared encoding, items over "
+                                   "the cap).")
     listing.add_argument("--json", action="store_true", help="print JSON")
     imports = feeds_sub.add_parser(
         "import", help="add the feeds of an OPML file (as feed readers export)",
@@ -120,9 +124,11 @@ def _feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "http(s) or whose host is internal are refused. Exit status 1 if any was refused.")
     imports.add_argument("file", type=Path, help="the .opml file")
     exports = feeds_sub.add_parser(
-        "export", help="print every feed as OPML 2.0",
+        "export", help="print every feed as OPML 2.0 (full URLs, credentials included)",
         description="Write every URL feed (the feeds file's and the added ones) as OPML 2.0, "
-        "for a feed reader or another newsbot.")
+        "for a feed reader or another newsbot. This is the operator's own backup: URLs are "
+        "written in full, with any password or token they carry (everywhere else they are "
+        "shown redacted), so keep the file as private as the feeds file.")
     exports.add_argument("-o", "--output", type=Path, help="write to this file, not stdout")
     again = feeds_sub.add_parser(
         "reactivate", help="poll a feed that was switched off after repeated failures again",
@@ -355,13 +361,9 @@ def _feeds_export(feeds: Sequence[FeedSpec], output: Path | None) -> int:
 
 async def _feeds_list(store: Store, feeds: Sequence[FeedSpec], *, file_ids: set[str],
                       as_json: bool) -> int:
-    rows: list[dict[str, Any]] = []
-    for feed in feeds:
-        state = await store.feed_state(feed.id)
-        rows.append({"id": feed.id, "origin": "file" if feed.id in file_ids else "added",
-                     "health": _health(state), "last_poll": _timestamp(state.get("last_poll")),
-                     "errors": int(state.get("errors") or 0), "outlet": feed.outlet,
-                     "location": feed.location, "last_error": state.get("last_error") or None})
+    """`newsbot feeds list`: each feed's health, URLs and errors redacted."""
+    rows = [_feed_row(feed, await store.feed_state(feed.id), file_ids=file_ids)
+            for feed in feeds]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -372,8 +374,23 @@ async def _feeds_list(store: Store, feeds: Sequence[FeedSpec], *, file_ids: set[
               f"{row['location']}{outlet}")
         if row["health"] in ("error", "off") and row["last_error"]:
             print(f"    {row['last_error']}")
+        if row["warning"]:
+            print(f"    warning: {row['warning']}")
+        if row["items_cut"]:
+            print(f"    {row['items_cut']} items over the cap left out at the last poll")
     print(f"{len(rows)} feeds")
     return 0
+
+
+def _feed_row(feed: FeedSpec, state: dict[str, str], *, file_ids: set[str]) -> dict[str, Any]:
+    """One feed as `feeds list` shows it; the URL, error and warning redacted."""
+    return {"id": feed.id, "origin": "file" if feed.id in file_ids else "added",
+            "health": _health(state), "last_poll": _timestamp(state.get("last_poll")),
+            "errors": int(state.get("errors") or 0), "outlet": feed.outlet,
+            "location": redact(feed.location),
+            "last_error": redact(state.get("last_error") or "") or None,
+            "warning": redact(state.get("warning") or "") or None,
+            "items_cut": int(state.get("items_cut") or 0)}
 
 
 def _health(state: dict[str, str]) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import PurePath
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -28,7 +29,9 @@ from bot.digest import Digests, parse_quiet
 from bot.errors import RuleError
 from bot.feeds.guard import first_internal
 from bot.feeds.guard import resolve as resolve_host
-from bot.feeds.sources import feed_id
+from bot.feeds.outlets import outlet_from_url
+from bot.feeds.sources import feed_id, host_problem
+from bot.logs import redact
 from bot.models import Article, FeedSpec, Story
 from bot.rules.backtest import backtest, describe_error
 from bot.rules.book import RuleBook
@@ -550,7 +553,7 @@ class CommandInterpreter:
     async def _feeds_list(self, call: _Call) -> CommandReply:
         feeds = await self._all_feeds()
         return call.reply(call.t("feeds.header", count=len(feeds)), *(
-            call.t("feeds.item", id=f.id, location=f.location, origin=call.t(origin),
+            call.t("feeds.item", id=f.id, location=redact(f.location), origin=call.t(origin),
                    outlet=f" · {f.outlet}" if f.outlet else "") for f, origin in feeds))
 
     async def _feeds_add(self, call: _Call, args: str) -> CommandReply:
@@ -561,12 +564,12 @@ class CommandInterpreter:
         problem = url_problem(url) or await self._resolves_internal(url)
         if problem is not None:
             key, fields = problem
-            return call.fail(key, **fields)
+            return call.fail(key, **{k: redact(v) for k, v in fields.items()})
         spec = FeedSpec(id=feed_id(url), url=url, outlet=outlet or None)
         known = {f.id for f, _ in await self._all_feeds()}
         if spec.id in known or not await self.added_feeds.add(spec, by=call.user, at=call.now):
             return call.fail("feeds.exists", id=spec.id)
-        return call.reply(call.t("feeds.added", id=spec.id, url=url,
+        return call.reply(call.t("feeds.added", id=spec.id, url=redact(url),
                                  outlet=f" · {outlet}" if outlet else ""))
 
     async def _resolves_internal(self, url: str) -> tuple[str, dict[str, str]] | None:
@@ -602,6 +605,9 @@ class CommandInterpreter:
         return call.reply(*await self._feed_health(call), *await self._chat_settings(call))
 
     async def _feed_health(self, call: _Call) -> list[str]:
+        """The feeds' health: admins see redacted URLs, errors and warnings; everyone else
+        names and health only (no URL, no error text, which may quote one)."""
+        admin = call.user in self.admins
         states = [(f, await self.store.feed_state(f.id)) for f, _ in await self._all_feeds()]
         failing = [(f, s) for f, s in states if s.get("status") == "error"]
         polls = [float(s["last_poll"]) for _, s in states if s.get("last_poll")]
@@ -610,7 +616,7 @@ class CommandInterpreter:
         lines = [call.t("status.feeds", count=len(states), ok=ok, failing=len(failing),
                         last_poll=last or call.t("word.never"))]
         ordered = failing + [(f, s) for f, s in states if s.get("status") != "error"]
-        lines += [_feed_line(call, f, s) for f, s in ordered[:STATUS_FEEDS]]
+        lines += [_feed_line(call, f, s, admin=admin) for f, s in ordered[:STATUS_FEEDS]]
         return lines + _more(call, len(ordered), STATUS_FEEDS)
 
     async def _chat_settings(self, call: _Call) -> list[str]:
@@ -642,28 +648,54 @@ class CommandInterpreter:
         return changed.reply(changed.t("lang.set"))
 
 
-def _feed_line(call: _Call, feed: FeedSpec, state: dict[str, str]) -> str:
-    """One feed's health for `/status`."""
-    location = feed.outlet or feed.location
+def _feed_line(call: _Call, feed: FeedSpec, state: dict[str, str], *, admin: bool) -> str:
+    """One feed's health for `/status`: for admins its outlet (else its URL, redacted), last
+    error and encoding warning; for others its name and health only."""
+    location = (feed.outlet or redact(feed.location)) if admin else _feed_name(feed)
     if state.get("status") == "error":
+        error = state.get("last_error", "")
         return call.t("status.feed_error", id=feed.id, location=location,
-                      errors=state.get("errors", "?"), last_error=state.get("last_error", ""))
+                      errors=state.get("errors", "?"),
+                      last_error=redact(error) if admin else _error_kind(error))
     if state.get("last_poll"):
         polled = datetime.fromtimestamp(float(state["last_poll"]), tz=UTC)
-        return call.t("status.feed_ok", id=feed.id, location=location, last_poll=_when(polled),
-                      push=_push_note(call, state))
+        line = call.t("status.feed_ok", id=feed.id, location=location, last_poll=_when(polled),
+                      push=_push_note(call, state, admin=admin))
+        if admin and (warning := state.get("warning", "")):
+            line += call.t("status.feed_warning", warning=redact(warning)[:200])
+        return line
     return call.t("status.feed_new", id=feed.id, location=location)
 
 
-def _push_note(call: _Call, state: dict[str, str]) -> str:
-    """The feed's WebSub subscription (bot.feeds.websub) as `/status` shows it, if any."""
+def _error_kind(error: str) -> str:
+    """A stored feed error without its message (which may quote a URL): `http`, `timeout`,
+    or `deactivated after 15 failures in a row`."""
+    switched_off, marker, _ = error.partition("; last:")
+    return switched_off if marker else error.partition(":")[0]
+
+
+def _feed_name(feed: FeedSpec) -> str:
+    """A feed as named where URLs may not be shown: its outlet, else its site (`dw.com`), else
+    its folder's name."""
+    if feed.outlet:
+        return feed.outlet
+    if feed.url is not None:
+        return outlet_from_url(feed.url)
+    return PurePath(feed.path or feed.id).name or feed.id
+
+
+def _push_note(call: _Call, state: dict[str, str], *, admin: bool) -> str:
+    """The feed's WebSub subscription (bot.feeds.websub) as `/status` shows it, if any; the
+    error (which may quote the hub's URL) for admins only, redacted."""
     push = state.get("websub_status", "")
     until = float(state.get("websub_until") or 0)
     if push == "active" and until > call.now.timestamp():
         return call.t("status.push_active", until=_when(datetime.fromtimestamp(until, tz=UTC)))
     if push in ("denied", "error"):
+        if not admin:
+            return call.t("status.push_state", state=push)
         return call.t("status.push_problem", state=push,
-                      error=state.get("websub_error", "")[:200])
+                      error=redact(state.get("websub_error", ""))[:200])
     return ""
 
 
@@ -743,10 +775,11 @@ def _zone_names() -> dict[str, str]:
 def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
     """Why `url` cannot be a feed (message key and fields), or None if it may be one.
 
-    Only http(s) URLs whose host is not obviously internal: loopback, private, link-local and
-    other non-global addresses (any IPv4 notation), `localhost` and single-label names. Names
-    that resolve to internal addresses are refused by `/feeds add` after a DNS lookup, and
-    again by the fetcher on every connection and redirect.
+    Only http(s) URLs whose host is a name the fetcher can look up (`host_problem`: no empty
+    or over-long label, valid IDNA) and not obviously internal: loopback, private, link-local
+    and other non-global addresses (any IPv4 notation), `localhost` and single-label names.
+    Names that resolve to internal addresses are refused by `/feeds add` after a DNS lookup,
+    and again by the fetcher on every connection and redirect.
     """
     try:
         parts = urlsplit(url)
@@ -755,6 +788,8 @@ def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
         return "feeds.bad_url", {"url": url}
     if parts.scheme.lower() not in ("http", "https") or not host or len(url) > 2000:
         return "feeds.bad_url", {"url": url}
+    if (problem := host_problem(host)) is not None:
+        return "feeds.bad_host", {"host": host, "reason": problem}
     if is_internal_host(host):
         return "feeds.internal", {"host": host}
     return None

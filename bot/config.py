@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     seen_days: float = Field(default=30.0, gt=0, alias="NEWSBOT_SEEN_DAYS")
     fetch_timeout: float = Field(default=20.0, gt=0, alias="NEWSBOT_FETCH_TIMEOUT")
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="NEWSBOT_MAX_FEED_BYTES")
+    max_items_per_feed: int = Field(default=500, gt=0, alias="NEWSBOT_MAX_ITEMS_PER_FEED")
     fetch_connect_timeout: float = Field(default=10.0, gt=0,
                                          alias="NEWSBOT_FETCH_CONNECT_TIMEOUT")
     poll_min_interval: float = Field(default=60.0, gt=0, alias="NEWSBOT_POLL_MIN_INTERVAL")

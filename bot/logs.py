@@ -11,10 +11,12 @@ keys. NEWSBOT_LOG_FORMAT chooses the line:
 
 JSON lines are one object each; keys are the four above, then the record's fields (made
 snake_case; a field named like one of the four gets a trailing underscore), then `exc_info`
-with the traceback when there is one. Either way chat-platform tokens (Telegram `123:AbC...`,
-Slack `xoxb-...`/`xapp-...`) and passwords in URLs are masked, and the HTTP client libraries
-(httpx, httpcore, which log request URLs that carry the Telegram token) stay at WARNING or
-above.
+with the traceback when there is one. Either way `redact` masks chat-platform tokens (Telegram
+`123:AbC...`, Slack `xoxb-...`/`xapp-...`) and the secrets of URLs (userinfo, and the values of
+query parameters named like `token`, `key`, `sig`, `secret`, `password`, `auth`), and the HTTP
+client libraries (httpx, httpcore, which log request URLs that carry the Telegram token) stay at
+WARNING or above. `redact` is also what every reply, listing and stored feed error uses to show
+a feed URL (bot/commands.py, bot/cli.py, bot/feeds/).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Self
+from urllib.parse import unquote
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -39,14 +42,41 @@ _SECRETS = re.compile(
     r"(?<!\d)\d{5,}:[A-Za-z0-9_-]{30,}"       # a Telegram bot token (also in /bot<token>/)
     r"|\bx(?:ox[abposre]|app)-[A-Za-z0-9-]{8,}"  # Slack bot, user, app-level tokens
 )
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>`]+", re.IGNORECASE)
+_AUTHORITY_END = re.compile(r"[/?#]")
+_PARAM = re.compile(r"(?P<head>[?&;#](?P<name>[^=&;#\s]+)=)(?P<value>[^&;#\s)\]]*)")
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# Query parameter names (or their words: `api_key`, `X-Amz-Signature`, `accessToken`) that
+# carry secrets.
+SECRET_PARAMS = frozenset((
+    "token", "key", "sig", "signature", "secret", "password", "passwd", "pwd", "pass", "auth",
+    "authorization", "credential", "credentials", "apikey", "session", "sessionid", "jwt",
+    "hmac", "otp", "ticket", "jsessionid", "phpsessid"))
 _NOT_SNAKE = re.compile(r"[^0-9a-z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def redact(text: str) -> str:
-    """`text` with chat-platform tokens and URL passwords replaced by ***."""
-    return _URL_PASSWORD.sub(rf"\g<1>{MASK}@", _SECRETS.sub(MASK, text))
+    """`text` (a URL, an error, a log line) with chat-platform tokens and the secrets of every
+    URL in it (userinfo, secret-looking query parameters) replaced by ***."""
+    return _URL.sub(_redact_url, _SECRETS.sub(MASK, text))
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    """One URL with its userinfo and the values of its secret-looking parameters masked."""
+    scheme, _, rest = match.group(0).partition("://")
+    end = _AUTHORITY_END.search(rest)
+    authority, tail = (rest[:end.start()], rest[end.start():]) if end else (rest, "")
+    if "@" in authority:
+        authority = f"{MASK}@{authority.rpartition('@')[2]}"
+    return f"{scheme}://{authority}{_PARAM.sub(_redact_param, tail)}"
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    """`token=abc` -> `token=***` for a parameter whose name (or a word of it) is secret."""
+    name = unquote(match.group("name"))
+    words = {w.lower() for w in _WORD.findall(name)} | {re.sub(r"[\W_]+", "", name.lower())}
+    return f"{match.group('head')}{MASK}" if words & SECRET_PARAMS else match.group(0)
 
 
 def snake_case(key: str) -> str:

@@ -7,7 +7,10 @@ gauges of the state every worker shares in Redis. Both are served on the bot's H
 
     newsbot_feeds_polled_total{result}              polls: ok, not_modified, error
     newsbot_fetch_errors_total{kind}                failed polls by FeedError.kind (timeout,
-                                                    http, too_large, parse, blocked, ...)
+                                                    http, too_large, parse, blocked, url,
+                                                    unexpected, ...)
+    newsbot_feed_items_cut_total                    items left out of documents over the
+                                                    per-document cap (newest kept)
     newsbot_articles_processed_total{result}        placed (new to the store) or duplicate
     newsbot_stories_total{kind}                     articles that created or joined a story
     newsbot_alerts_total{platform,action}           alerts sent or edited in place
@@ -24,6 +27,9 @@ gauges of the state every worker shares in Redis. Both are served on the bot's H
     newsbot_feeds_deactivated,
     newsbot_websub_subscriptions_active             read from Redis at scrape time
     newsbot_redis_up                                1 if Redis answered the scrape
+
+Labels are fixed words, never a URL, and every error text the health report carries goes
+through `bot.logs.redact`.
 
 `/healthz` is healthy when Redis answers PING, the service loop beat within the last
 3 heartbeats (HEARTBEAT_SECONDS each) with its polling and delivery tasks running, and a feed
@@ -47,6 +53,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from bot.logs import redact
 from bot.store import Store, done
 
 if TYPE_CHECKING:
@@ -75,6 +82,9 @@ class Metrics:
                                     ["result"], registry=r)
         self.fetch_errors = Counter("newsbot_fetch_errors", "Failed feed polls by kind.",
                                     ["kind"], registry=r)
+        self.items_cut = Counter("newsbot_feed_items_cut",
+                                 "Items left out of feed documents over the per-document cap.",
+                                 registry=r)
         self.articles = Counter("newsbot_articles_processed",
                                 "Articles through the pipeline: placed or duplicate.",
                                 ["result"], registry=r)
@@ -102,6 +112,8 @@ class Metrics:
             self.fetch_errors.labels(kind=result.error.kind).inc()
             return
         self.feeds_polled.labels(result="not_modified" if result.not_modified else "ok").inc()
+        if result.cut:
+            self.items_cut.inc(result.cut)
         self.last_poll = time.time()
 
     def processed(self, assignment: Assignment | None) -> None:
@@ -227,7 +239,7 @@ class Monitor:
         except TimeoutError:
             return False, f"no answer within {CHECK_TIMEOUT:.0f} s", None
         except (RedisError, OSError) as exc:
-            return False, str(exc) or type(exc).__name__, None
+            return False, redact(str(exc)) or type(exc).__name__, None
         return True, None, None if shared is None else float(shared)
 
     def _scheduler_check(self, now: float) -> str | None:
@@ -235,7 +247,7 @@ class Monitor:
         for name, task in self._tasks.items():
             if task.done():
                 error = None if task.cancelled() else task.exception()
-                return f"the {name} task ended" + (f": {error!r}" if error else "")
+                return f"the {name} task ended" + (f": {redact(repr(error))}" if error else "")
         if self.heartbeat is None:
             return "not started"
         stale = STALE_BEATS * self.heartbeat_seconds

@@ -128,6 +128,7 @@ class Pipeline:
         await self._record_matches(live, ruleset)
         await self._route(live)
         await self._queue(steps)
+        _log_chunk(steps)
         return [step.outcome() for step in steps]
 
     async def _mark(self, markers: Sequence[str]) -> list[bool]:
@@ -257,6 +258,17 @@ def _log(step: _Step) -> None:
                     extra={"kv": {"outlet": step.article.outlet, "story_id": story.id,
                                   "deliveries": len(step.deliveries)}})
         return
-    log.info("pipeline: article placed", extra={"kv": {
+    log.debug("pipeline: article placed", extra={"kv": {
         "outlet": step.article.outlet, "story_id": story.id, "kind": step.assignment.kind,
         "rules": ",".join(step.matched), "deliveries": len(step.deliveries)}})
+
+
+def _log_chunk(steps: Sequence[_Step]) -> None:
+    """One INFO line per chunk (a large poll is a few lines, not one per article): how many
+    articles were placed (new stories, joined), were copies, and the deliveries queued."""
+    kinds = [step.assignment.kind for step in steps if step.assignment is not None]
+    new = sum(kind == "new" for kind in kinds)
+    log.info("pipeline: articles placed", extra={"kv": {
+        "articles": len(steps), "placed": len(kinds), "new_stories": new,
+        "joined": len(kinds) - new, "duplicates": len(steps) - len(kinds),
+        "deliveries": sum(len(step.deliveries) for step in steps)}})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import time
@@ -105,8 +106,10 @@ async def live(tmp_path: Path, store_env: dict[str, str]) -> AsyncIterator[Live]
 
 
 def _placed(service: Service) -> int:
-    """How many articles the service has placed so far (its log line per article)."""
-    return sum("pipeline: article placed" in line for line in service.output)
+    """How many articles the service has placed so far (its log line per chunk of them)."""
+    return sum(int(match.group(1)) for line in service.output
+               if "pipeline: articles placed" in line
+               and (match := re.search(r"\bplaced=(\d+)", line)))
 
 
 def _stories(live: Live) -> list[dict[str, Any]]:

@@ -151,9 +151,18 @@ def test_parse_duration(text: str, seconds: int | None) -> None:
     ("ftp://example.com/rss", "feeds.bad_url"),
     ("example.com/rss", "feeds.bad_url"),
     ("http://example.com:99999/rss", "feeds.bad_url"),
+    ("http://xn--ls8h.la/", "feeds.bad_host"),
+    ("http://rss..example.com/feed", "feeds.bad_host"),
+    (f"http://{'a' * 64}.example.com/feed", "feeds.bad_host"),
+    ("http://-news-.example.com/feed", "feeds.bad_host"),
+    ("http://xn--a.com/feed", "feeds.bad_host"),
+    ("http://💩.la/feed", "feeds.bad_host"),
+    ("http://999.1.1.1/feed", "feeds.bad_host"),
+    ("http://exämple.com/feed", None),
 ])
 def test_url_problem(url: str, problem: str | None) -> None:
-    """Only http(s) URLs whose host is not an obviously internal literal may become feeds."""
+    """Only http(s) URLs whose host is a valid name (or address), not an obviously internal
+    one, may become feeds."""
     found = url_problem(url)
     assert (found[0] if found else None) == problem
 
@@ -507,18 +516,20 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
         assert (await bot.say(command)).ok, command
     assert (await bot.say("/status", can_manage=False)).lines == (
         "Feeds: 2 (1 ok, 1 failing); last poll 2026-01-01 00:00 UTC",
-        f"  ✗ {rfi} RFI — 1 errors in a row: http: HTTP 503",
+        f"  ✗ {rfi} RFI — 1 errors in a row: http",
         f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC",
         "Rules: #1 朝鲜 + 派兵",
         "Topics: korea-arms",
         "Digest: 07:30 Asia/Shanghai",
         "Mute: until 2026-01-01 01:30 UTC",
         "Quiet hours: 23:00-07:00 (Asia/Shanghai); alerts held: 0")
+    admin = await bot.say("/status", user=ADMIN)
+    assert admin.lines[1] == f"  ✗ {rfi} RFI — 1 errors in a row: http: HTTP 503"
 
 
 async def test_status_shows_websub_subscriptions(bot: Bot) -> None:
     """A feed pushed by its WebSub hub says until when; a denied or failing subscription
-    says why; an expired one is not shown."""
+    says why to admins (only its state to others); an expired one is not shown."""
     until = NOW + timedelta(days=10)
     await bot.store.update_feed_state(FILE_FEED.id, {
         "status": "ok", "last_poll": NOW.timestamp(), "websub_status": "active",
@@ -528,12 +539,14 @@ async def test_status_shows_websub_subscriptions(bot: Bot) -> None:
     await bot.store.update_feed_state(feed_id(url), {
         "status": "ok", "last_poll": NOW.timestamp(), "websub_status": "denied",
         "websub_error": "hub denied: topic not allowed"})
-    lines = (await bot.say("/status")).lines
+    lines = (await bot.say("/status", user=ADMIN)).lines
     assert lines[1:3] == (
         f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC · pushed by its WebSub hub "
         "until 2026-01-11 00:00 UTC",
         f"  ✓ {feed_id(url)} RFI — polled 2026-01-01 00:00 UTC · WebSub denied: hub denied: "
         "topic not allowed")
+    assert (await bot.say("/status")).lines[2] == (
+        f"  ✓ {feed_id(url)} RFI — polled 2026-01-01 00:00 UTC · WebSub denied")
     bot.now = until + timedelta(seconds=1)
     assert (await bot.say("/status")).lines[1] == (
         f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC")

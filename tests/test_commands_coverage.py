@@ -147,12 +147,14 @@ async def test_status_in_chinese(zh: Bot) -> None:
         assert (await zh.say(command)).ok, command
     assert (await zh.say("/status", can_manage=False)).lines[:7] == (
         "新闻源：2 个（1 个正常，1 个出错）；最近抓取：2026-01-01 00:00 UTC",
-        f"  ✗ {rfi} RFI — 连续 1 次出错：http: HTTP 503",
+        f"  ✗ {rfi} RFI — 连续 1 次出错：http",
         f"  ✓ {FILE_FEED.id} VOA — 抓取于 2026-01-01 00:00 UTC",
         "规则：#1 朝鲜 + 派兵",
         "话题：korea-arms",
         "摘要：07:30 Asia/Shanghai",
         "静音：直到 2026-01-01 01:30 UTC")
+    admin = (await zh.say("/status", user=ADMIN)).lines
+    assert admin[1] == f"  ✗ {rfi} RFI — 连续 1 次出错：http: HTTP 503"
 
 
 async def test_feeds_list_in_chinese_says_where_each_feed_came_from(zh: Bot) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ParseError
-from bot.feeds.parse import parse_date, parse_feed, parse_feed_async
+from bot.feeds.parse import MIN_DATE, parse_date, parse_document, parse_feed, parse_feed_async
 from bot.models import FeedSpec
 from tests.feedserver import atom, rss
 
@@ -56,6 +57,23 @@ DATE_CASES = [
     ("2025年13月45日", "zh-cn", None, None),
     ("Tue, 01 Jan 2999 00:00:00 GMT", "en", None, None),
     ("2999-01-01 00:00", "zh-cn", None, None),
+    # impossible dates: before 1970-01-02, past the calendar, zones no place has, misread years
+    ("0001-01-01T00:00:00Z", "en", None, None),
+    ("0001-01-01 00:00", "zh-cn", None, None),
+    ("9999-12-31T23:59:59+14:00", "en", None, None),
+    ("9999-12-31T23:59:59-14:00", "zh-cn", None, None),
+    ("Sun, 31 Dec 0000", "en", None, None),
+    ("Sat, 01 Jan 0001 00:00:00 +1400", "en", None, None),
+    ("-0001-01-01T00:00:00Z", "en", None, None),
+    ("Mon, 01 Jan 0001 00:00:00 CST", "zh-cn", None, None),
+    ("Thu, 01 Jan 1970 00:00:00 GMT", "en", None, None),
+    ("Mon, 21 Oct 2024 11:00:00 +9999", "en", None, None),
+    ("Mon, 21 Oct 2024 11:00:00 +1500", "en", None, None),
+    ("2024-10-21T11:00:00+99:00", "zh-cn", None, None),
+    ("2024-10-21T11:00:00+14:00", "en", None, _utc(2024, 10, 20, 21, 0)),
+    ("2024-10-21T11:00:00-12:00", "en", None, _utc(2024, 10, 21, 23, 0)),
+    ("Mon, 21 Oct 24 11:00:00 +0900", "en", None, _utc(2024, 10, 21, 2, 0)),
+    ("Tue, 31 Dec 2024 23:00:00 -0500", "en", None, _utc(2025, 1, 1, 4, 0)),
 ]
 
 
@@ -72,6 +90,18 @@ def test_date_within_a_day_ahead_is_kept() -> None:
     later = soon + timedelta(days=2)
     assert _one_date(soon.strftime("%Y-%m-%dT%H:%M:%SZ")) == soon
     assert _one_date(later.strftime("%Y-%m-%dT%H:%M:%SZ")) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=40)),
+       st.one_of(st.none(), st.tuples(*[st.integers(-10**7, 10**7)] * 9).map(time.struct_time)),
+       st.booleans())
+def test_parse_date_never_raises_nor_gives_an_impossible_date(
+        raw: str | None, parsed: time.struct_time | None, zh: bool) -> None:
+    """parse_date on any string and any 9-tuple gives None or an aware UTC time from
+    MIN_DATE on."""
+    when = parse_date(raw, parsed, zh=zh)
+    assert when is None or (when.tzinfo is UTC and when >= MIN_DATE)
 
 
 def test_parse_date_is_utc_aware() -> None:
@@ -176,6 +206,25 @@ def test_entry_without_any_link_is_unknown_outlet() -> None:
 def test_valid_empty_feed_is_no_articles() -> None:
     """A well-formed feed with no items parses to an empty list."""
     assert parse_feed(rss([]), feed=FEED) == []
+
+
+def test_valid_empty_feed_fetched_without_a_content_type_is_no_articles() -> None:
+    """An empty, untitled channel from a response without a Content-Type is no articles, not
+    a parse error; an HTML page from such a response is still no feed."""
+    assert parse_feed(rss([], title=""), feed=FEED, url=FEED.url, content_type=None) == []
+    with pytest.raises(ParseError):
+        parse_feed(b"<html><body>Hi</body></html>", feed=FEED, url=FEED.url)
+
+
+def test_items_over_the_cap_keep_the_newest_in_document_order() -> None:
+    """With max_items=3, the three newest dated items stay, in their document order, before
+    any undated one; `cut` counts the rest."""
+    items = [{"title": "undated"}, *({"title": f"day {d}", "pubDate": f"2024-10-{d:02d} 08:00"}
+                                     for d in (3, 9, 1, 7, 5))]
+    parsed = parse_document(rss(items), feed=FEED, max_items=3)
+    assert [a.title for a in parsed.articles] == ["day 9", "day 7", "day 5"]
+    assert parsed.cut == 3
+    assert parse_document(rss(items), feed=FEED, max_items=6).cut == 0
 
 
 @pytest.mark.parametrize("body", [

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.logs import JsonFormatter, Progress, redact, setup_logging, snake_case
 from bot.store import Store
@@ -86,18 +88,61 @@ def test_text_lines_keep_the_key_value_format(restore_logging: None) -> None:
 
 
 def test_tokens_and_url_passwords_are_masked_in_both_formats(restore_logging: None) -> None:
-    """Telegram and Slack tokens and URL passwords never reach a log line."""
+    """Telegram and Slack tokens, URL userinfo and secret query parameters never reach a log
+    line."""
     token = "123456:TEST-token_abcdefghijklmnopqrstuvw"
     secret = (f"POST https://api.telegram.org/bot{token}/getUpdates via "
-              "redis://:hunter2pass@redis:6379/0 with xoxb-1234-5678-abcdefghijkl")
+              "redis://:hunter2pass@redis:6379/0 with xoxb-1234-5678-abcdefghijkl from "
+              "http://reader:s3cretPW@127.0.0.1:8080/f.xml?page=2&token=tok9&apiKey=key9")
     for fmt in ("text", "json"):
         stream = io.StringIO()
         setup_logging("INFO", fmt=fmt, stream=stream)
         logging.getLogger("bot.x").warning(secret, extra={"kv": {"url": secret}})
         out = stream.getvalue()
-        assert token not in out and "hunter2pass" not in out and "xoxb-1234" not in out, out
-        assert "redis://:***@redis:6379/0" in out and "/bot***/getUpdates" in out
+        for hidden in (token, "hunter2pass", "xoxb-1234", "reader", "s3cretPW", "tok9", "key9"):
+            assert hidden not in out, out
+        assert "redis://***@redis:6379/0" in out and "/bot***/getUpdates" in out
+        assert "http://***@127.0.0.1:8080/f.xml?page=2&token=***&apiKey=***" in out
     assert redact("feed_id=abc123 at 1729500000.5") == "feed_id=abc123 at 1729500000.5"
+
+
+@pytest.mark.parametrize(("shown", "expected"), [
+    ("https://www.dw.com/rss?page=2&keyword=x", "https://www.dw.com/rss?page=2&keyword=x"),
+    ("HTTP 404 Not Found from http://user:feedpass123@h.org/x",
+     "HTTP 404 Not Found from http://***@h.org/x"),
+    ("https://h.org/f?sig=a&signature=b&secret=c&password=d&api_key=e&access_token=f&auth=g",
+     "https://h.org/f?sig=***&signature=***&secret=***&password=***&api_key=***"
+     "&access_token=***&auth=***"),
+    ("https://h.org/f?X-Amz-Signature=a&%74oken=b#access_token=c",
+     "https://h.org/f?X-Amz-Signature=***&%74oken=***#access_token=***"),
+    ("'https://t@h.org/a' (see https://h.org/?key=k)", "'https://***@h.org/a' (see "
+     "https://h.org/?key=***)"),
+])
+def test_redact_masks_userinfo_and_secret_parameters(shown: str, expected: str) -> None:
+    """redact masks a URL's userinfo and secret-looking parameters wherever the URL sits."""
+    assert redact(shown) == expected
+
+
+_SECRET = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~",
+                  min_size=6, max_size=20).map(lambda s: f"S3{s}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(user=_SECRET, password=_SECRET, value=_SECRET,
+       name=st.sampled_from(["token", "key", "sig", "signature", "secret", "password",
+                             "api_key", "access_token", "auth", "apiKey", "X-Amz-Signature"]),
+       host=st.sampled_from(["127.0.0.1:8080", "www.dw.com", "[::1]:80", "xn--ls8h.la"]),
+       before=st.sampled_from(["", "HTTP 404 Not Found from ", "url='", "(", "feed_url="]),
+       after=st.sampled_from(["", "'", ")", " and more", ".", ","]))
+def test_redact_never_lets_a_url_secret_through(user: str, password: str, value: str, *,
+                                                name: str, host: str, before: str,
+                                                after: str) -> None:
+    """Whatever the userinfo, the secret parameter and the text around the URL, redact shows
+    neither the user, the password nor the parameter's value, and keeps the host and path."""
+    url = f"https://{user}:{password}@{host}/feed.xml?page=2&{name}={value}&lang=zh"
+    shown = redact(f"{before}{url}{after}")
+    assert user not in shown and password not in shown and value not in shown
+    assert f"https://***@{host}/feed.xml?page=2&{name}=***&lang=zh" in shown
 
 
 def test_http_client_loggers_stay_at_warning_even_at_debug(restore_logging: None) -> None:

@@ -40,6 +40,9 @@ When a feed is next due (defaults; all are settings in bot/config.py):
   to 4.4 days of uninterrupted failure; one success resets the count. A feed added from chat
   whose host resolves to an internal address (kind `blocked`) is deactivated at once.
   `reactivate` puts a feed back; deleting a chat feed and adding it again does too.
+- An exception while polling or handling one feed (say, an item the pipeline cannot take) is
+  that feed's failure (kind `unexpected`), counted and backed off like the others, its
+  traceback logged once; only the store being away is retried without counting.
 - The `min_delay` hook may hold a feed back after a good poll: a feed whose WebSub hub pushes
   its items (bot/feeds/websub.py) is polled at about NEWSBOT_POLL_MAX_INTERVAL, a fallback.
 """
@@ -61,9 +64,10 @@ from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
-from bot.errors import FeedError
+from bot.errors import FeedError, StoreError
 from bot.feeds.fetch import Fetcher
-from bot.feeds.poll import PollResult, outcome_fields, read_feed
+from bot.feeds.poll import PollResult, outcome_fields, read_feed, unexpected
+from bot.logs import redact
 from bot.metrics import METRICS
 from bot.models import FeedSpec
 from bot.store import Store, done
@@ -272,8 +276,9 @@ def _after_failure(result: PollResult, *, policy: PollPolicy, rng: random.Random
         reason = ("its host is internal" if error.kind == "blocked"
                   else f"{result.failures} failures in a row")
         return Decision(0.0, {"status": "error", "deactivated_at": f"{time.time():.0f}",
-                              "last_error": f"deactivated after {reason}; last: "
-                                            f"{error.kind}: {error}"[:500]}, deactivate=True)
+                              "last_error": redact(f"deactivated after {reason}; last: "
+                                                   f"{error.kind}: {error}")[:500]},
+                        deactivate=True)
     retry_after = getattr(error, "retry_after", None)
     delay = failure_delay(result.failures, retry_after=retry_after, policy=policy, rng=rng)
     return Decision(delay, {})
@@ -503,14 +508,30 @@ class PollEngine:
             await self._schedule(result)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a bug or an outage while handling one feed must not stop the rest
-            log.exception("poll: handling a feed failed", extra={"kv": {"feed_id": feed.id}})
-            self.stats["crashed"] += 1
-            with contextlib.suppress(Exception):
-                await self._complete(feed.id, Decision(self.policy.backoff_base))
+        except Exception as exc:  # a bug or an outage with one feed must not stop the rest
+            await self._crashed(feed, state, exc)
         finally:
             self._tasks.pop(feed.id, None)
             self._wake.set()
+
+    async def _crashed(self, feed: FeedSpec, state: Mapping[str, str], exc: Exception) -> None:
+        """A poll that raised: with Redis away, retried after the backoff base, uncounted;
+        anything else (an item the pipeline cannot take, a bug) is the feed's error, counted,
+        backed off and in time deactivated like any other, the traceback logged once."""
+        self.stats["crashed"] += 1
+        if isinstance(exc, RedisError | StoreError):
+            log.warning("poll: the store failed while handling a feed", extra={"kv": {
+                "feed_id": feed.id, "error": str(exc)}})
+            with contextlib.suppress(Exception):
+                await self._complete(feed.id, Decision(self.policy.backoff_base))
+            return
+        failures = int(state.get("errors") or 0) + 1
+        log.error("poll: handling a feed failed", exc_info=exc if failures == 1 else None,
+                  extra={"kv": {"feed_id": feed.id, "errors_in_a_row": failures,
+                                "error": f"{type(exc).__name__}: {exc}"}})
+        result = PollResult(feed, error=unexpected(feed, exc), failures=failures, state=state)
+        with contextlib.suppress(Exception):
+            await self._schedule(result)
 
     async def _schedule(self, result: PollResult) -> None:
         """Record the poll (health, validators, next due) in one step; switch off if due."""
@@ -530,7 +551,7 @@ class PollEngine:
         if decision.deactivate and result.error is not None:
             self.stats["deactivated"] += 1
             log.warning("poll: feed deactivated", extra={"kv": {
-                "feed_id": result.feed.id, "feed_url": result.feed.location,
+                "feed_id": result.feed.id, "feed_url": redact(result.feed.location),
                 "failures": result.failures, "error": str(result.error)}})
             if self._on_deactivated is not None:
                 try:

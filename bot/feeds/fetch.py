@@ -7,7 +7,7 @@ Kinds of FetchError raised here (`err.kind`):
     too_large     Content-Length, the bytes received or the decoded body passed `max_bytes`
     timeout       connect/read timeout or the whole request took too long
     network       connection refused, DNS, TLS, protocol or body-decoding failure
-    url           the URL is malformed or its scheme is not http(s)
+    url           the URL is malformed (an invalid IDNA host name too) or not http(s)
     blocked       a guarded fetch (a feed added from chat) reached an internal address
 
 Size cap and decompression bombs: the body is read raw (`aiter_raw`) and decoded here, not
@@ -40,7 +40,9 @@ import httpx
 
 from bot.errors import FetchError
 from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
+from bot.feeds.parse import MAX_ITEMS
 from bot.feeds.transport import AsyncioBackend, feed_transport
+from bot.logs import redact
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -128,16 +130,18 @@ def freshness(headers: httpx.Headers) -> float | None:
 
 
 def _map_error(exc: Exception, feed: str, url: str) -> FetchError:
-    """The FetchError for an httpx (or asyncio timeout, or guard) exception fetching `url`."""
+    """The FetchError for an httpx (or asyncio timeout, guard, IDNA) exception fetching `url`;
+    the message shows the URL redacted (bot/logs.py), since it is stored and shown."""
+    url = redact(url)
     if isinstance(exc, BlockedAddressError):
         return FetchError(feed, f"refused to fetch {url}: {exc}", kind="blocked")
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return FetchError(feed, f"timed out fetching {url}", kind="timeout")
     if isinstance(exc, httpx.TooManyRedirects):
         return StatusError(feed, f"more than {MAX_REDIRECTS} redirects from {url}")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return FetchError(feed, f"invalid feed URL {url!r}: {exc}", kind="url")
-    return FetchError(feed, f"unable to fetch {url}: {type(exc).__name__}: {exc}",
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | UnicodeError):
+        return FetchError(feed, f"invalid feed URL {url}: {redact(str(exc))}", kind="url")
+    return FetchError(feed, f"unable to fetch {url}: {type(exc).__name__}: {redact(str(exc))}",
                       kind="network")
 
 
@@ -224,14 +228,18 @@ class Fetcher:
     split into `shards` clients by host: httpcore checks every pooled connection of a client
     on each request, so one pool holding connections to many hosts costs O(connections) per
     request; a host always maps to the same shard, so its keep-alive connections are reused.
+    `max_items` travels with `max_bytes`: the most items of one fetched document that are
+    kept (the newest; bot/feeds/poll.py hands it to the parser).
     """
 
     def __init__(self, *, timeout: float = 20.0, max_bytes: int = 10 * 1024 * 1024,
-                 max_connections: int = 100, connect_timeout: float = 10.0,
+                 max_items: int = MAX_ITEMS, max_connections: int = 100,
+                 connect_timeout: float = 10.0,
                  total_timeout: float | None = None,
                  allow_networks: Sequence[Network] = (), shards: int = 16,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.max_bytes = max_bytes
+        self.max_items = max_items
         self.total_timeout = total_timeout or timeout + connect_timeout
         self.allow_networks = tuple(allow_networks)
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
@@ -274,7 +282,7 @@ class Fetcher:
             host = urlsplit(url).netloc.lower()
         except ValueError:
             host = ""
-        return clients[zlib.crc32(host.encode()) % len(clients)]
+        return clients[zlib.crc32(host.encode("utf-8", "replace")) % len(clients)]
 
     async def fetch(self, url: str, *, etag: str | None = None,
                     last_modified: str | None = None, feed_id: str = "",
@@ -287,13 +295,14 @@ class Fetcher:
         client = self._client(url, guard=guard)
         if client is None:
             raise RuntimeError("Fetcher used outside `async with`")
-        feed = feed_id or url
+        feed = feed_id or redact(url)
         headers = {"If-None-Match": etag, "If-Modified-Since": last_modified}
         try:
             async with asyncio.timeout(self.total_timeout):
                 return await self._get(client, url, feed=feed, headers={
                     k: v for k, v in headers.items() if v})
-        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, BlockedAddressError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, BlockedAddressError,
+                UnicodeError) as exc:  # UnicodeError: IDNA errors surface raw from httpx
             raise _map_error(exc, feed, url) from exc
 
     async def _get(self, client: httpx.AsyncClient, url: str, *, feed: str,
@@ -330,13 +339,13 @@ class Fetcher:
         except BodyTooLargeError as exc:
             raise self._too_large(feed, response, exc.detail) from exc
         except BodyDecodeError as exc:
-            raise FetchError(feed, f"unable to decode {response.url}: {exc}",
+            raise FetchError(feed, f"unable to decode {_shown(response)}: {exc}",
                              kind="network") from exc
         return body.content()
 
     def _too_large(self, feed: str, response: httpx.Response, detail: str) -> FetchError:
         """The error for a body over the cap."""
-        return FetchError(feed, f"{response.url} is over the {self.max_bytes}-byte cap "
+        return FetchError(feed, f"{_shown(response)} is over the {self.max_bytes}-byte cap "
                           f"({detail})", kind="too_large")
 
 
@@ -345,8 +354,13 @@ def _check_status(response: httpx.Response, feed: str) -> None:
     status = response.status_code
     if status in RATE_LIMIT_STATUSES:
         wait = parse_retry_after(response.headers.get("Retry-After"))
-        raise RateLimitedError(feed, f"HTTP {status} from {response.url} (retry after {wait} s)",
-                          status=status, retry_after=wait)
+        raise RateLimitedError(feed, f"HTTP {status} from {_shown(response)} (retry after "
+                               f"{wait} s)", status=status, retry_after=wait)
     if status != 304 and not 200 <= status < 300:
-        raise StatusError(feed, f"HTTP {status} {response.reason_phrase} from {response.url}",
-                          status=status)
+        raise StatusError(feed, f"HTTP {status} {response.reason_phrase} from "
+                          f"{_shown(response)}", status=status)
+
+
+def _shown(response: httpx.Response) -> str:
+    """The response's URL as messages show it: redacted (userinfo, secret parameters)."""
+    return redact(str(response.url))

@@ -4,13 +4,25 @@ Dates: feedparser reads `CST` as US Central (-06:00) and misreads `2025年03月0
 raw `published`/`updated` strings are read here first. In a feed whose language starts with
 `zh`, `CST` is China Standard Time and a date without a zone is UTC+8; elsewhere zoneless
 dates are UTC and feedparser's reading of everything else stands. No global date handler is
-registered, so other users of feedparser in the process are unaffected.
+registered, so other users of feedparser in the process are unaffected. An impossible date
+(before 1970-01-02, more than a day ahead, a zone offset beyond +/-14:00, a year the string
+does not spell, or one at the ends of the calendar) leaves its item undated; the pipeline
+dates it later (bot/feeds/dating.py).
 
 Hostile or broken documents: a DOCTYPE declaring external entities or entities made of other
 entities (XXE, "billion laughs") is refused before feedparser sees it (feedparser also strips
 such declarations, and expat limits amplification; this is the first of three fences). Bytes
-that do not fit the declared encoding are read in the encoding that fits (GB18030 or Big5 for
-Chinese feeds) rather than as Windows-1252 mojibake, with a note for the feed's state.
+that do not fit the declared encoding: a document that is mostly in it (at least as many good
+non-ASCII characters as bad bytes) is read in it with U+FFFD for the bad bytes; otherwise in
+the encoding that fits (GB18030 or Big5 for Chinese feeds) rather than as Windows-1252
+mojibake; either way with a note for the feed's state. A document read in an encoding it
+declares (EUC-JP served as `text/xml`, which RFC 3023 calls US-ASCII) is left as read. A
+document served without a Content-Type is read as XML (its declaration, else UTF-8), and
+feedparser's notices about media types and encodings never make a valid feed "malformed".
+One item that cannot be read is skipped and counted, not the document.
+
+Size: at most `max_items` items of a document are kept, the newest (dated items newest first,
+then undated ones in document order); `ParsedFeed.cut` says how many were left out.
 
 Outlets: the feed's `outlet`, else the name an item gives in its `<source>` (RSS text, Atom
 `<title>`; plain text on one line, capped), else the site of its link, or of the feed for an
@@ -26,24 +38,32 @@ from __future__ import annotations
 import asyncio
 import calendar
 import io
+import logging
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from bot.errors import ParseError
+from bot.feeds.encoding import DEFAULT_MEDIA, recode
 from bot.feeds.outlets import outlet_from_url, outlet_name
 from bot.models import Article, FeedSpec
 from bot.text import html_to_text
 
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
 US_CENTRAL_TZ = timezone(timedelta(hours=-6), "CST")
 MAX_FUTURE = timedelta(days=1)
+MIN_DATE = datetime(1970, 1, 2, tzinfo=UTC)  # earlier: the epoch as a placeholder, or nonsense
+MAX_OFFSET = timedelta(hours=14)  # the widest real UTC offset (Kiribati)
+MAX_ITEMS = 500  # items kept per document unless the caller says (NEWSBOT_MAX_ITEMS_PER_FEED)
 MAX_TTL_MINUTES = 7 * 24 * 60
 PROLOG_BYTES = 1 << 20
 
@@ -60,7 +80,8 @@ _ENTITY_RE = re.compile(
     rb"<!ENTITY\s+(?:%\s*)?[^\s>]+\s+(?P<value>SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 _SUBSET_END_RE = re.compile(rb"\]\s*>")
 _ENTITY_REF_RE = re.compile(rb"[&%][A-Za-z_:][\w.:-]*;")
-_XML_ENCODING_RE = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+_NUMERIC_ZONE_RE = re.compile(r"([+-])(\d{2}):?(\d{2})\s*$")
+_DIGIT_RUN_RE = re.compile(r"\d{3,}")
 
 
 def _zone(token: str | None, *, zh: bool) -> timezone:
@@ -98,19 +119,42 @@ def _struct_to_datetime(parsed: time.struct_time | None) -> datetime | None:
 
 def parse_date(raw: str | None, parsed: time.struct_time | None = None, *,
                zh: bool = False) -> datetime | None:
-    """A feed date string as UTC, given feedparser's reading of it; None if unreadable."""
-    if raw and (match := _LOCAL_DATE_RE.match(raw)):
-        found = _local_date(match, zh=zh)
-    elif raw and zh and _CST_RE.search(raw):
-        try:
-            found = parsedate_to_datetime(_CST_RE.sub("+0800", raw))
-        except (TypeError, ValueError, IndexError):
-            found = None
-    else:
-        found = _struct_to_datetime(parsed)
-    if found is None or found.tzinfo is None:
+    """A feed date string as UTC, given feedparser's reading of it; None if unreadable or
+    impossible (see the module docstring)."""
+    try:
+        found = _read_date(raw, parsed, zh=zh)
+        found = found.astimezone(UTC) if found is not None and found.tzinfo else None
+    except (OverflowError, ValueError):  # a zone pushing a date off the calendar's ends
         return None
-    return found.astimezone(UTC)
+    return found if found is not None and _possible(raw, found) else None
+
+
+def _read_date(raw: str | None, parsed: time.struct_time | None, *,
+               zh: bool) -> datetime | None:
+    """The date `raw` states (ours for Chinese forms and zh `CST`, else feedparser's)."""
+    if raw and (match := _LOCAL_DATE_RE.match(raw)):
+        return _local_date(match, zh=zh)
+    if raw and zh and _CST_RE.search(raw):
+        try:
+            return parsedate_to_datetime(_CST_RE.sub("+0800", raw))
+        except (TypeError, ValueError, IndexError):
+            return None
+    return _struct_to_datetime(parsed)
+
+
+def _possible(raw: str | None, when: datetime) -> bool:
+    """False for a date before MIN_DATE, with a zone offset no place has, or whose year the
+    string does not spell (feedparser reads `-0001-01-01` as 2000, `01 Jan 0001` as 2001)."""
+    if when < MIN_DATE:
+        return False
+    zone = _NUMERIC_ZONE_RE.search(raw or "")
+    if zone is not None:
+        offset = timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
+        if offset > MAX_OFFSET or int(zone.group(3)) >= 60:
+            return False
+    runs = _DIGIT_RUN_RE.findall((raw or "")[:zone.start()] if zone else raw or "")
+    years = [str(year) for year in (when.year - 1, when.year, when.year + 1)]
+    return not runs or any(year in run for run in runs for year in years)
 
 
 def _published(entry: Any, *, zh: bool, now: datetime) -> datetime | None:
@@ -155,27 +199,78 @@ def _outlet(entry: Any, *, feed: FeedSpec, link: str | None, base: str | None) -
             or outlet_from_url(link or _resolve(base, None)))
 
 
-def _to_article(entry: Any, *, feed: FeedSpec, base: str | None, language: str | None,
-                now: datetime) -> Article | None:
+def _to_article(entry: Any, *, published: datetime | None, feed: FeedSpec, base: str | None,
+                language: str | None) -> Article | None:
     """One feedparser entry as an Article, or None when it has neither title nor text."""
     title = html_to_text(entry.get("title") or "")
     text = _entry_text(entry)
     if not title and not text:
         return None
     link = _resolve(entry.get("link"), base)
-    zh = (language or "").lower().startswith("zh")
     return Article(
         outlet=_outlet(entry, feed=feed, link=link, base=base),
         title=title, text=text, url=link, guid=entry.get("id") or None,
-        published=_published(entry, zh=zh, now=now),
-        language=language, feed_id=feed.id,
+        published=published, language=language, feed_id=feed.id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Items:
+    """A document's items as Articles: the newest `max_items` readable ones, with how many
+    were cut by the cap and how many could not be read (the first reason)."""
+
+    articles: list[Article]
+    cut: int = 0
+    skipped: int = 0
+    reason: str = ""
+
+
+def _items(entries: list[Any], *, feed: FeedSpec, base: str | None, language: str | None,
+           max_items: int) -> _Items:
+    """The newest `max_items` entries as Articles; an entry that cannot be read is skipped."""
+    now, zh = datetime.now(UTC), (language or "").lower().startswith("zh")
+    kept, cut = _newest([(entry, _published(entry, zh=zh, now=now)) for entry in entries],
+                       max_items)
+    articles: list[Article] = []
+    skipped, reason = 0, ""
+    for entry, published in kept:
+        try:
+            article = _to_article(entry, published=published, feed=feed, base=base,
+                                  language=language)
+        except Exception as exc:  # one hostile item must not cost the others
+            skipped, reason = skipped + 1, reason or f"{type(exc).__name__}: {exc}"
+            continue
+        if article is not None:
+            articles.append(article)
+    return _Items(articles, cut, skipped, reason)
+
+
+def _newest(items: list[tuple[_T, datetime | None]], limit: int
+            ) -> tuple[list[tuple[_T, datetime | None]], int]:
+    """The `limit` newest of (item, time) pairs in their order, and how many were left out:
+    dated items newest first, then undated ones in document order (feeds list newest first)."""
+    if len(items) <= limit:
+        return items, 0
+    rank = sorted(range(len(items)), key=lambda i: (
+        items[i][1] is None, -(items[i][1] or MIN_DATE).timestamp(), i))
+    return [items[i] for i in sorted(rank[:max(0, limit)])], len(items) - max(0, limit)
+
+
+def _malformed(parsed: Any) -> bool:
+    """True when feedparser found the XML broken; its notices about the media type or the
+    encoding (a valid feed served without a Content-Type) do not count."""
+    return bool(parsed.get("bozo")) and not isinstance(
+        parsed.get("bozo_exception"),
+        feedparser.NonXMLContentType | feedparser.CharacterEncodingOverride)
 
 
 def _feedparse(content: bytes, *, feed: FeedSpec, url: str | None,
                content_type: str | None) -> Any:
-    """feedparser's result; ParseError when the bytes are not a feed at all."""
-    headers = {k: v for k, v in (("content-location", url), ("content-type", content_type)) if v}
+    """feedparser's result; ParseError when the bytes are not a feed at all. A response
+    without a Content-Type is read as XML (its declared encoding, else UTF-8), not as the
+    ISO-8859-1 feedparser assumes for it."""
+    headers = {k: v for k, v in (("content-location", url),
+                                 ("content-type", content_type or DEFAULT_MEDIA)) if v}
     try:  # BytesIO: feedparser would treat a bare bytes/str as a file name or URL to open
         parsed = feedparser.parse(io.BytesIO(content), sanitize_html=False,
                                   resolve_relative_uris=False, response_headers=headers)
@@ -183,7 +278,7 @@ def _feedparse(content: bytes, *, feed: FeedSpec, url: str | None,
         raise ParseError(feed.id, f"unreadable feed: {type(exc).__name__}: {exc}",
                          kind="parse") from exc
     if not parsed.entries and not parsed.feed.get("title") and (
-            parsed.get("bozo") or not parsed.get("version")):
+            _malformed(parsed) or not parsed.get("version")):
         reason = parsed.get("bozo_exception") or "no RSS/Atom/RDF root element"
         raise ParseError(feed.id, f"not a feed ({reason})", kind="parse")
     return parsed
@@ -238,13 +333,15 @@ def feed_links(links: object, base: str | None) -> FeedLinks:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A parsed document: its articles, the RSS `<ttl>` in seconds, any encoding note, and
-    its WebSub links."""
+    """A parsed document: its articles, the RSS `<ttl>` in seconds, any note for the feed's
+    state (encoding repaired, items unreadable), its WebSub links, and how many items the
+    cap left out."""
 
     articles: list[Article]
     ttl: float | None = None
     note: str | None = None
     links: FeedLinks = FeedLinks()
+    cut: int = 0
 
 
 # Numeric character references that may name no character: four hex digits D800-DFFF, six or
@@ -263,34 +360,39 @@ def _replace_bad_charref(match: re.Match[bytes]) -> bytes:
 
 
 def parse_document(content: bytes, *, feed: FeedSpec, url: str | None = None,
-                   content_type: str | None = None) -> ParsedFeed:
-    """Articles, `<ttl>` and encoding note of an RSS/Atom document; ParseError if not a feed.
+                   content_type: str | None = None, max_items: int = MAX_ITEMS) -> ParsedFeed:
+    """Articles, `<ttl>` and note of an RSS/Atom document; ParseError if not a feed.
 
     Refused outright (ParseError): entity declarations that are external or refer to other
     entities (XXE, "billion laughs"). Character references to no character (a UTF-16
     surrogate such as `&#xD800;`, or beyond U+10FFFF), which would make feedparser give up on
-    the whole document, become U+FFFD. A document whose bytes do not fit its declared encoding
-    is read in the encoding that does fit, chosen by the feed's language (GB18030 or Big5 for
-    Chinese), instead of feedparser's Windows-1252 fallback, and the note says so.
+    the whole document, become U+FFFD. Bytes that do not fit the declared encoding are read
+    as bot/feeds/encoding.py says, and the note says so. At most `max_items` items are kept,
+    the newest; an item that cannot be read is skipped, and the note counts it.
     """
     _refuse_entities(content, feed)
     content = _BAD_CHARREF_RE.sub(_replace_bad_charref, content)
     parsed = _feedparse(content, feed=feed, url=url, content_type=content_type)
     language = feed.language or parsed.feed.get("language") or None
-    note = None
-    repaired = _repair_encoding(content, parsed, language=language, content_type=content_type)
-    if repaired is not None:
-        fixed, note, fixed_type = repaired
-        parsed = _feedparse(fixed, feed=feed, url=url, content_type=fixed_type)
+    recoded = recode(content, used=parsed.get("encoding"), language=language,
+                     content_type=content_type)
+    if recoded is not None and recoded.content is not None:
+        parsed = _feedparse(recoded.content, feed=feed, url=url,
+                            content_type=recoded.content_type)
+    note = recoded.note if recoded is not None else None
     base = url or feed.url
-    now = datetime.now(UTC)
-    articles = [a for a in (_to_article(entry, feed=feed, base=base, language=language, now=now)
-                            for entry in parsed.entries) if a is not None]
-    if not articles and parsed.get("bozo"):  # broken XML that yielded nothing usable
+    items = _items(parsed.entries, feed=feed, base=base, language=language,
+                   max_items=max_items)
+    if not items.articles and _malformed(parsed):  # broken XML that yielded nothing usable
         raise ParseError(feed.id, f"malformed feed ({parsed.get('bozo_exception')})",
                          kind="parse")
-    return ParsedFeed(articles, ttl=_ttl(parsed.feed.get("ttl")), note=note,
-                      links=feed_links(parsed.feed.get("links"), base))
+    if items.skipped:
+        log.warning("feeds: unreadable items skipped", extra={"kv": {
+            "feed_id": feed.id, "skipped": items.skipped, "error": items.reason}})
+        note = "; ".join(filter(None, (note, f"{items.skipped} unreadable item(s) skipped "
+                                             f"({items.reason})"[:300])))
+    return ParsedFeed(items.articles, ttl=_ttl(parsed.feed.get("ttl")), note=note,
+                      links=feed_links(parsed.feed.get("links"), base), cut=items.cut)
 
 
 def parse_feed(content: bytes, *, feed: FeedSpec, url: str | None = None,
@@ -307,10 +409,11 @@ async def parse_feed_async(content: bytes, *, feed: FeedSpec, url: str | None = 
 
 
 async def parse_document_async(content: bytes, *, feed: FeedSpec, url: str | None = None,
-                               content_type: str | None = None) -> ParsedFeed:
+                               content_type: str | None = None,
+                               max_items: int = MAX_ITEMS) -> ParsedFeed:
     """parse_document in a worker thread."""
     return await asyncio.to_thread(parse_document, content, feed=feed, url=url,
-                                   content_type=content_type)
+                                   content_type=content_type, max_items=max_items)
 
 
 def _ttl(value: object) -> float | None:
@@ -340,30 +443,3 @@ def _refuse_entities(content: bytes, feed: FeedSpec) -> None:
         if _ENTITY_REF_RE.search(value):
             raise ParseError(feed.id, "refused: the feed declares XML entities built of other "
                              "entities (an entity-expansion bomb)", kind="parse")
-
-
-def _encodings_to_try(language: str | None) -> tuple[str, ...]:
-    """Encodings to try, in order, for a feed whose bytes do not fit its declared encoding."""
-    lang = (language or "").lower()
-    if lang.startswith(("zh-tw", "zh-hk", "zh-mo", "zh-hant")):
-        return ("utf-8", "big5", "gb18030")
-    if lang.startswith("zh"):
-        return ("utf-8", "gb18030", "big5")
-    return ("utf-8",)
-
-
-def _repair_encoding(content: bytes, parsed: Any, *, language: str | None,
-                     content_type: str | None) -> tuple[bytes, str, str] | None:
-    """(UTF-8 bytes, note, content type) when feedparser fell back from the declared encoding."""
-    exc = parsed.get("bozo_exception")
-    if not isinstance(exc, feedparser.CharacterEncodingOverride):
-        return None
-    for encoding in _encodings_to_try(language):
-        try:
-            text = content.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        fixed = _XML_ENCODING_RE.sub(rb"\1\2utf-8\2", text.encode("utf-8"), count=1)
-        media = (content_type or "application/xml").split(";", 1)[0].strip()
-        return fixed, f"{exc}; read as {encoding}", f"{media}; charset=utf-8"
-    return None

@@ -1,8 +1,11 @@
 """Polling one feed: read a folder or fetch and parse a URL, recording the feed's health.
 
 A failing feed is marked in the store (error count, last error) and yields no articles; it
-never raises, so one broken feed cannot stop the others. A feed that worked is marked `ok`,
-with a `warning` when its document needed repair (bytes not in the declared encoding). A 200
+never raises, so one broken feed cannot stop the others: any exception while reading one feed
+(a bug, a library raising what it should not) is that feed's error, of kind `unexpected`.
+Errors are stored and logged with URLs redacted (bot/logs.py). A feed that worked is marked
+`ok`, with a `warning` when its document needed repair (bytes not in the declared encoding,
+unreadable items) and `items_cut` when it had more items than the cap (one log line). A 200
 whose body is byte-for-byte the last one processed (servers that ignore conditional GET) is
 treated as not modified and not parsed again; the body's hash is kept with the validators.
 When to poll next is the engine's business (bot/feeds/engine.py); the result carries what it
@@ -23,6 +26,7 @@ from bot.errors import FeedError, ParseError
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import FeedLinks, header_links, merged_links, parse_document_async
 from bot.feeds.seeds import read_seed_folder
+from bot.logs import redact
 from bot.models import Article, FeedSpec
 from bot.store import Store
 
@@ -36,7 +40,8 @@ class PollResult:
     `failures` is the number of failed polls in a row including this one (0 on success);
     `state` is the feed's stored state as it was before this poll; `links` are the WebSub
     links of a document fetched and parsed, from the response's Link header first, else from
-    the document (None when there was none to parse).
+    the document (None when there was none to parse); `cut` is how many of its items the
+    cap on items per document left out.
     """
 
     feed: FeedSpec
@@ -50,6 +55,7 @@ class PollResult:
     failures: int = 0
     state: Mapping[str, str] = field(default_factory=dict)
     links: FeedLinks | None = None
+    cut: int = 0
 
 
 async def commit_poll(result: PollResult, *, store: Store) -> None:
@@ -68,7 +74,7 @@ async def poll_feed(feed: FeedSpec, *, store: Store, fetcher: Fetcher,
     result = await read_feed(feed, state, fetcher=fetcher, guard=guard)
     if result.error is not None:
         errors = await store.record_feed_error(feed.id, kind=result.error.kind,
-                                               message=str(result.error))
+                                               message=redact(str(result.error)))
         return replace(result, failures=errors)
     await store.update_feed_state(feed.id, outcome_fields(result))
     return result
@@ -86,22 +92,38 @@ async def read_feed(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetche
             return await _read_folder(feed)
         return await _fetch(feed, state, fetcher=fetcher, guard=guard)
     except FeedError as exc:
-        failures = int(state.get("errors") or 0) + 1
-        log.warning("feeds: poll failed", extra={"kv": {
-            "feed_id": feed.id, "feed_url": feed.location, "kind": exc.kind,
-            "errors_in_a_row": failures, "error": str(exc)}})
-        return PollResult(feed, error=exc, failures=failures, state=state)
+        return _failed(feed, state, exc)
+    except Exception as exc:  # anything else reading one feed is still only that feed's error
+        first = not int(state.get("errors") or 0)  # the traceback once, not at every retry
+        log.error("feeds: unexpected error reading a feed", exc_info=exc if first else None,
+                  extra={"kv": {"feed_id": feed.id, "feed_url": redact(feed.location)}})
+        return _failed(feed, state, unexpected(feed, exc))
+
+
+def unexpected(feed: FeedSpec, exc: BaseException) -> FeedError:
+    """The feed's error for an exception nothing expected (redacted: it is stored and shown)."""
+    return FeedError(feed.id, redact(f"{type(exc).__name__}: {exc}")[:300], kind="unexpected")
+
+
+def _failed(feed: FeedSpec, state: Mapping[str, str], exc: FeedError) -> PollResult:
+    """The result of a failed poll, logged; failures counted from the stored state."""
+    failures = int(state.get("errors") or 0) + 1
+    log.warning("feeds: poll failed", extra={"kv": {
+        "feed_id": feed.id, "feed_url": redact(feed.location), "kind": exc.kind,
+        "errors_in_a_row": failures, "error": redact(str(exc))}})
+    return PollResult(feed, error=exc, failures=failures, state=state)
 
 
 def outcome_fields(result: PollResult) -> dict[str, str | int | float]:
     """The feed-state fields that record how a poll went (health for `/status`)."""
     if result.error is not None:
         return {"status": "error", "errors": result.failures,
-                "last_error": f"{result.error.kind}: {result.error}"[:500],
+                "last_error": redact(f"{result.error.kind}: {result.error}")[:500],
                 "last_error_at": time.time()}
     return {"status": "ok", "errors": 0, "last_poll": time.time(),
-            "last_items": len(result.articles), "location": result.feed.location,
-            **({} if result.not_modified else {"warning": result.note or ""})}
+            "last_items": len(result.articles), "location": redact(result.feed.location),
+            **({} if result.not_modified else {"warning": result.note or "",
+                                               "items_cut": result.cut})}
 
 
 async def _read_folder(feed: FeedSpec) -> PollResult:
@@ -130,8 +152,13 @@ async def _fetch(feed: FeedSpec, state: Mapping[str, str], *, fetcher: Fetcher,
         return PollResult(feed, not_modified=True, validators=validators, response=response,
                           state=state)
     parsed = await parse_document_async(response.content, feed=feed, url=response.url,
-                                        content_type=response.content_type)
+                                        content_type=response.content_type,
+                                        max_items=fetcher.max_items)
+    if parsed.cut:
+        log.warning("feeds: items over the cap left out", extra={"kv": {
+            "feed_id": feed.id, "kept": len(parsed.articles), "cut": parsed.cut,
+            "max_items": fetcher.max_items}})
     return PollResult(feed, tuple(parsed.articles), validators=validators, response=response,
-                      ttl=parsed.ttl, note=parsed.note, state=state,
+                      ttl=parsed.ttl, note=parsed.note, state=state, cut=parsed.cut,
                       links=merged_links(header_links(response.link, response.url),
                                          parsed.links))

@@ -1,7 +1,8 @@
 """The seed-file format: `<!--epoch-millis-->`, `[title](url)`, a `------` rule, HTML body.
 
 A file without that header (like seed 003) takes its first line as the title and has no URL
-or date. Files are read in name order; each becomes one `Article`.
+or date. A stamp more than a day ahead is no date either (as in feeds, bot/feeds/parse.py).
+Files are read in name order; each becomes one `Article`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from bot.errors import ParseError
 from bot.feeds.outlets import outlet_from_url
+from bot.feeds.parse import MAX_FUTURE
 from bot.models import Article
 from bot.text import clean, html_to_text
 
@@ -29,7 +31,8 @@ def parse_seed(text: str, *, path: str | None = None, feed_id: str = "",
     published: datetime | None = None
     url: str | None = None
     if lines and (stamp := _STAMP_RE.match(lines[0])):
-        published = datetime.fromtimestamp(int(stamp.group(1)) / 1000, tz=UTC)
+        when = datetime.fromtimestamp(int(stamp.group(1)) / 1000, tz=UTC)
+        published = when if when <= datetime.now(UTC) + MAX_FUTURE else None  # else undated
         lines = lines[1:]
     link = _LINK_RE.match(lines[0]) if lines else None
     if link:

@@ -6,22 +6,87 @@
         interval: 300                       # optional: seconds between polls (> 0)
         language: zh                        # optional
       - path: seeds/                        # a local folder of seed-format files
+
+A URL's host must be a name the fetcher can look up (`host_problem`, also what `/feeds add`
+and OPML import check): no empty label (`rss..example.com`), no label over 63 characters,
+no name over 253, only letters, digits, `-` and `_`, and valid IDNA (`xn--ls8h.la` spells an
+emoji, which IDNA refuses). Errors quote the URL redacted (bot/logs.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import yaml
 
 from bot.errors import ConfigError
+from bot.logs import redact
 from bot.models import FeedSpec
 
 DEFAULT_INTERVAL = 300.0
+MAX_HOST = 253
+MAX_LABEL = 63
 _KEYS = {"url", "path", "outlet", "interval", "language"}
+_LABEL_RE = re.compile(r"[a-z0-9_-]+")
+Lines = dict[str, int]  # an entry's line ("") and the lines of its keys' values
+
+
+def host_problem(host: str) -> str | None:
+    """Why the fetcher could not look up `host` (a URL's host name), or None if it can."""
+    name = host.strip("[]").removesuffix(".").lower()
+    try:
+        ipaddress.ip_address(name.split("%", 1)[0])
+        return None
+    except ValueError:
+        pass
+    if not name or "" in name.split("."):
+        return "it has an empty label (two dots in a row, or a leading dot)"
+    if name.isascii() and (problem := _ascii_host_problem(name)) is not None:
+        return problem
+    try:  # as httpx encodes it to send, and decodes `xn--` labels
+        url = httpx.URL(f"http://{name}/")
+        url.host  # noqa: B018 - decoding an `xn--` label is what raises
+        ascii_name = url.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        return f"it is not a valid host name ({exc})"
+    return _ascii_host_problem(ascii_name)
+
+
+def _ascii_host_problem(name: str) -> str | None:
+    """Why an ASCII host name is not one DNS can look up, or None."""
+    if len(name) > MAX_HOST:
+        return f"it is longer than {MAX_HOST} characters"
+    for label in name.split("."):
+        if not _LABEL_RE.fullmatch(label):
+            bad = next(c for c in label if not _LABEL_RE.fullmatch(c))
+            return f"it contains {bad!r}, which no host name may"
+        if len(label) > MAX_LABEL:
+            return f"it has a label longer than {MAX_LABEL} characters"
+        if label.startswith("-") or label.endswith("-"):
+            return f"its label {label!r} starts or ends with a hyphen"
+    return None
+
+
+def url_error(url: object) -> str | None:
+    """Why `url` cannot be a feed of the feeds file (an http(s) URL whose host the fetcher
+    can look up), or None."""
+    if not isinstance(url, str):
+        return "it is not a string"
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"it is malformed ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "it is not an http(s) URL with a host"
+    problem = host_problem(host)
+    return None if problem is None else f"its host {host!r} is not valid: {problem}"
 
 
 def feed_id(location: str) -> str:
@@ -32,8 +97,9 @@ def feed_id(location: str) -> str:
 def load_feeds(file: Path) -> list[FeedSpec]:
     """Every feed listed in `file`; relative folder paths are taken from the file's folder."""
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
+        text = file.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read the feeds file: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -42,16 +108,42 @@ def load_feeds(file: Path) -> list[FeedSpec]:
     entries = (data or {}).get("feeds") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(f"{file}: expected a list under 'feeds'")
-    feeds = [_feed(entry, file, n) for n, entry in enumerate(entries, 1)]
-    ids = [f.id for f in feeds]
-    if len(set(ids)) != len(ids):
-        dup = next(f for f in feeds if ids.count(f.id) > 1)
-        raise ConfigError(f"{file}: feed {dup.location} is listed twice")
+    lines = _lines(text)
+    feeds = [_feed(entry, file, n, lines[n - 1] if n <= len(lines) else {})
+             for n, entry in enumerate(entries, 1)]
+    seen: set[str] = set()
+    for n, feed in enumerate(feeds, 1):
+        if feed.id in seen:
+            where = _where(file, n, lines[n - 1] if n <= len(lines) else {})
+            raise ConfigError(f"{where}: feed {redact(feed.location)} is listed twice")
+        seen.add(feed.id)
     return feeds
 
 
-def _feed(entry: Any, file: Path, number: int) -> FeedSpec:
-    where = f"{file}: feed #{number}"
+def _lines(text: str) -> list[Lines]:
+    """For each entry under `feeds`, its line and its keys' lines (1-based); [] if unknown."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    items: list[yaml.Node] = next(
+        (value.value for key, value in root.value
+         if key.value == "feeds" and isinstance(value, yaml.SequenceNode)), [])
+    return [{"": item.start_mark.line + 1,
+             **({str(k.value): v.start_mark.line + 1 for k, v in item.value}
+                if isinstance(item, yaml.MappingNode) else {})} for item in items]
+
+
+def _where(file: Path, number: int, lines: Lines, key: str = "") -> str:
+    """`feeds.yaml:12: feed #3`: the entry (or its `key`) by line, when known."""
+    line = lines.get(key) or lines.get("")
+    return f"{file}:{line}: feed #{number}" if line else f"{file}: feed #{number}"
+
+
+def _feed(entry: Any, file: Path, number: int, lines: Lines) -> FeedSpec:
+    where = _where(file, number, lines)
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping with 'url' or 'path'")
     if unknown := set(entry) - _KEYS:
@@ -61,19 +153,21 @@ def _feed(entry: Any, file: Path, number: int) -> FeedSpec:
         raise ConfigError(f"{where}: give exactly one of 'url' or 'path'")
     interval = entry.get("interval", DEFAULT_INTERVAL)
     if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
-        raise ConfigError(f"{where}: interval must be a positive number of seconds")
+        raise ConfigError(f"{_where(file, number, lines, 'interval')}: interval must be a "
+                          "positive number of seconds")
     outlet, language = entry.get("outlet"), entry.get("language")
     if url is not None:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") \
-                or not urlsplit(url).hostname:
-            raise ConfigError(f"{where}: url must be an http(s) URL, got {url!r}")
+        if (problem := url_error(url)) is not None:
+            raise ConfigError(f"{_where(file, number, lines, 'url')}: url "
+                              f"{redact(str(url))!r} refused: {problem}")
         location = url
     else:
         if not isinstance(path, str):
             raise ConfigError(f"{where}: path must be a folder path")
         resolved = (file.parent / path).resolve()
         if not resolved.exists():
-            raise ConfigError(f"{where}: folder {path} does not exist")
+            raise ConfigError(f"{_where(file, number, lines, 'path')}: folder {path} does not "
+                              "exist")
         location = path = str(resolved)
     return FeedSpec(id=feed_id(location), url=url, path=path,
                     outlet=str(outlet) if outlet else None, interval=float(interval),

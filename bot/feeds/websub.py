@@ -78,9 +78,10 @@ from bot.errors import ParseError
 from bot.feeds.engine import FeedSource, PollPolicy, failure_delay
 from bot.feeds.fetch import USER_AGENT, parse_retry_after
 from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
-from bot.feeds.parse import parse_document_async
+from bot.feeds.parse import MAX_ITEMS, parse_document_async
 from bot.feeds.poll import PollResult
 from bot.feeds.transport import AsyncioBackend, feed_transport
+from bot.logs import redact
 from bot.metrics import METRICS
 from bot.models import FeedSpec
 from bot.store import Leader, Store, done, sleep_unless
@@ -216,7 +217,8 @@ class WebSub:
     def __init__(self, store: Store, *, source: FeedSource, handle: Handler, public_url: str,
                  untrusted: Callable[[FeedSpec], bool] = lambda feed: False,
                  policy: PollPolicy | None = None, lease_seconds: int = 864_000,
-                 max_bytes: int = 10 * 1024 * 1024, timeout: float = 20.0,
+                 max_bytes: int = 10 * 1024 * 1024, max_items: int = MAX_ITEMS,
+                 timeout: float = 20.0,
                  connect_timeout: float = 10.0, allow_networks: Sequence[Network] = (),
                  verify_timeout: float = 600.0, min_renew: float = 60.0,
                  sync_seconds: float = 30.0, max_pushes: int = 16, leader_ttl: float = 15.0,
@@ -226,6 +228,7 @@ class WebSub:
         self.policy = policy or PollPolicy()
         self.lease_seconds = lease_seconds
         self.max_bytes = max_bytes
+        self.max_items = max_items
         self.verify_timeout = verify_timeout
         self.min_renew = min_renew
         self.sync_seconds = sync_seconds
@@ -555,15 +558,16 @@ class WebSub:
                     if len(said) >= ANSWER_BYTES:
                         break
         except BlockedAddressError as exc:
-            return HubAnswer(False, f"refused to contact the hub {hub}: {exc}", blocked=True)
-        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError) as exc:
-            return HubAnswer(False, f"unable to reach the hub {hub}: {type(exc).__name__}: "
-                             f"{exc}")
+            return HubAnswer(False, f"refused to contact the hub {redact(hub)}: {exc}",
+                             blocked=True)
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, UnicodeError) as exc:
+            return HubAnswer(False, redact(f"unable to reach the hub {hub}: "
+                                           f"{type(exc).__name__}: {exc}"))
         status = response.status_code
         retry = (parse_retry_after(response.headers.get("Retry-After"))
                  if status in (429, 503) else None)
         text = said[:ANSWER_BYTES].decode("utf-8", "replace").strip()
-        return HubAnswer(False, f"the hub {hub} answered HTTP {status}: {text}",
+        return HubAnswer(False, redact(f"the hub {hub} answered HTTP {status}: {text}"),
                          retry_after=retry)
 
     # --- the callback ------------------------------------------------------------------------
@@ -668,12 +672,15 @@ class WebSub:
                     "feed_id": feed_id}})
                 return
             parsed = await parse_document_async(body, feed=feed, url=topic or feed.url,
-                                                content_type=content_type)
+                                                content_type=content_type,
+                                                max_items=self.max_items)
             await self._handle(PollResult(feed, tuple(parsed.articles)))
             await self.store.update_feed_state(feed_id, {"websub_last_push": time.time()})
             self.stats["processed"] += 1
+            if parsed.cut:
+                METRICS.items_cut.inc(parsed.cut)
             log.info("websub: push processed", extra={"kv": {
-                "feed_id": feed_id, "articles": len(parsed.articles)}})
+                "feed_id": feed_id, "articles": len(parsed.articles), "cut": parsed.cut}})
         except ParseError as exc:
             log.warning("websub: pushed document unreadable", extra={"kv": {
                 "feed_id": feed_id, "error": str(exc)}})
