@@ -46,6 +46,7 @@ from bot.models import Article, Rule
 from bot.rules import grammar as g
 from bot.rules import native
 from bot.rules.entities import (
+    ACTION,
     GAP_CHARS,
     GAP_WORDS,
     Entities,
@@ -679,7 +680,7 @@ class _Compiler:
                 if self.tables is not None:
                     self.tables.clear_nodes()
             build = _Build()
-            root = self.node(g.parse(expression, entities=self.entities), False, build)
+            root = self.node(g.parse(expression, entities=self.entities), False, build, ())
             triggers = _triggers(root)
             tables = self.tables
             lowered = None if tables is None else (tables.generation, root.lower(tables),
@@ -689,30 +690,39 @@ class _Compiler:
                 *_names(root), lowered)
         return found
 
-    def node(self, ast: g.Node, title: bool, build: _Build) -> _Node:
+    def node(self, ast: g.Node, title: bool, build: _Build, whom: tuple[Entity, ...]
+             ) -> _Node:
+        """The compiled node; `whom`: the entities an enclosing AND names beside it (what the
+        `{who}` aliases of an action in it are made with)."""
         if isinstance(ast, (g.Term, g.Phrase, g.EntityRef, g.Source)):
-            return self.leaf(ast, title, build)
+            return self.leaf(ast, title, build, whom)
         if isinstance(ast, g.Title):
-            return self.node(ast.child, True, build)
+            return self.node(ast.child, True, build, whom)
         if isinstance(ast, g.Not):
-            return _Not(self.node(ast.child, title, build))
+            return _Not(self.node(ast.child, title, build, whom))
         if isinstance(ast, g.Near):
-            return _Near(self.node(ast.left, title, build), self.node(ast.right, title, build),
-                         ast.distance)
-        children = [self.node(c, title, build) for c in ast.children]
+            return _Near(self.node(ast.left, title, build, whom),
+                         self.node(ast.right, title, build, whom), ast.distance)
+        if isinstance(ast, g.And):
+            whom = (*whom, *(e for c in ast.children if (e := self.resolve(c)) is not None
+                             and e.kind != ACTION))
+        children = [self.node(c, title, build, whom) for c in ast.children]
         return _And(children) if isinstance(ast, g.And) else _Or(children)
 
+    def resolve(self, ast: g.Node) -> Entity | None:
+        """The entity a leaf stands for (an @ref, or a bare term that is an alias)."""
+        if isinstance(ast, g.EntityRef):
+            return self.entities.by_name[ast.name]
+        return self.entities.expand(ast.text) if isinstance(ast, g.Term) else None
+
     def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
-             build: _Build) -> _Leaf | _Source:
+             build: _Build, whom: tuple[Entity, ...] = ()) -> _Leaf | _Source:
         if isinstance(ast, g.Source):
             return _Source(ast.name)
-        entity: Entity | None
-        display: str | None
-        if isinstance(ast, g.EntityRef):
-            entity, display = self.entities.by_name[ast.name], None
-        else:
-            entity = self.entities.expand(ast.text) if isinstance(ast, g.Term) else None
-            display = ast.text
+        entity = self.resolve(ast)
+        display = None if isinstance(ast, g.EntityRef) else ast.text
+        if entity is not None and len(entity.plain) < len(entity.aliases):
+            entity = entity.about(e for e in dict.fromkeys(whom) if e is not entity)
         signature = (("entity", entity.name, title) if entity
                      else ("term", key(display or ""), title))
         leaf = self.leaves.get((*signature, display))

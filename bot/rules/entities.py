@@ -12,6 +12,12 @@ An alias matches like a quoted phrase (folded; Latin aliases on word boundaries)
 characters (or GAP_WORDS words, for Latin parts) apart. An occurrence of an alias inside an
 occurrence of one of the entity's `exclude` words does not count (`朝鲜` inside `南朝鲜`).
 The same alias (after folding) in two entities is an error: a bare term must name one entity.
+
+An alias with `{who}` in it, like `{who}士兵` or `{who}...troops`, says how reports state the
+entity of someone in particular (North Korea's soldiers, not any soldiers). It counts only in a
+rule that names who, side by side: in `朝鲜 + 派兵` the `{who}` aliases of @send-troops become
+`朝鲜士兵`, `North Korean...troops`, ... for every alias of @dprk; in `派兵` alone, or beside
+no other entity, they do not count at all ("troops" alone never stands for sending troops).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _KEYS = {"label", "kind", "aliases", "exclude"}
+WHO = "{who}"
+ACTION = "action"  # the kind of entity that is something done, not someone who does it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +52,21 @@ class Entity:
     label: str = ""
     kind: str = ""
     exclude: tuple[str, ...] = ()
+
+    @property
+    def plain(self) -> tuple[str, ...]:
+        """The aliases that stand on their own (not `{who}` ones)."""
+        return tuple(a for a in self.aliases if WHO not in a)
+
+    def about(self, whom: Iterable[Entity]) -> Entity:
+        """This entity for a rule that names `whom`: its `{who}` aliases made with every
+        alias of each of them (none when `whom` is empty), under a name of its own."""
+        whom = sorted(whom, key=lambda e: e.name)
+        made = [alias.replace(WHO, who) for alias in self.aliases if WHO in alias
+                for entity in whom for who in entity.plain if GAP not in who]
+        name = self.name + "".join(f"@{e.name}" for e in whom)
+        return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
+                      kind=self.kind, exclude=self.exclude)
 
 
 def key(text: str) -> str:
@@ -69,7 +92,7 @@ class Entities:
         self._lookup: dict[str, str] = {}
         for entity in entities:
             self.by_name[entity.name] = entity
-            for alias in (*entity.aliases, entity.name):
+            for alias in (*entity.plain, entity.name):
                 self._lookup.setdefault(key(alias), entity.name)
 
     def __iter__(self) -> Iterator[Entity]:
@@ -187,7 +210,8 @@ def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
     for item in node.value:
         text = str(item.value).strip() if isinstance(item, yaml.ScalarNode) else ""
         folded = key(text)
-        if not folded or (GAP in folded and gap_parts(text) is None):
+        plain = folded.replace(WHO, "x")
+        if not folded or folded.count(WHO) > 1 or (GAP in plain and gap_parts(plain) is None):
             problems.append(f"{_where(path, item)}: entity {name!r}: empty or malformed alias "
                             f"{text!r}")
         else:
