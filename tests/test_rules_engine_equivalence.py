@@ -27,10 +27,12 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules import grammar as g
 from bot.rules import native
-from bot.rules.engine import MatchedTerm, RuleSet
+from bot.rules.engine import BIND_DISTANCE, MatchedTerm, RuleSet
 from bot.rules.entities import (
+    ACTION,
     GAP_CHARS,
     GAP_WORDS,
+    WHO,
     Entities,
     Entity,
     active_entities,
@@ -59,6 +61,58 @@ class Occ:
     term: str = ""
     alias: str = ""
     parts: tuple[Occ, ...] = ()
+
+
+@dataclass(frozen=True)
+class About:
+    """An action's leaf in a rule that names `whom` beside it: its `{who}` aliases are made
+    with theirs (the reference's side of `Entity.about`)."""
+
+    leaf: g.Term | g.EntityRef
+    whom: tuple[Entity, ...]
+
+
+def resolve(node: g.Node, entities: Entities) -> Entity | None:
+    if isinstance(node, g.EntityRef):
+        return entities.by_name[node.name]
+    return entities.expand(node.text) if isinstance(node, g.Term) else None
+
+
+def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = ()) -> g.Node:
+    """The rule as the engine reads it: in an AND naming someone (a non-action entity), an
+    action holds within BIND_DISTANCE of them or with them in the headline, and its `{who}`
+    aliases are theirs."""
+    if isinstance(node, g.Title | g.Not):
+        return type(node)(bind(node.child, entities, whom))
+    if isinstance(node, g.Near):
+        return g.Near(bind(node.left, entities, whom), bind(node.right, entities, whom),
+                      node.distance)
+    if isinstance(node, g.Or):
+        return g.Or(tuple(bind(c, entities, whom) for c in node.children))
+    if isinstance(node, g.And):
+        return bind_and(node, entities, whom)
+    entity = resolve(node, entities)
+    if entity is not None and WHO in "".join(entity.aliases):
+        assert isinstance(node, (g.Term, g.EntityRef))
+        whom = tuple(dict.fromkeys(e for e in whom if e is not entity))
+        return About(node, whom)  # type: ignore[return-value]
+    return node
+
+
+def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...]) -> g.Node:
+    """`bind` of an AND: the actions in it tied to whom it names."""
+    who = [c for c in node.children
+           if (e := resolve(c, entities)) is not None and e.kind != ACTION]
+    whom = (*whom, *(e for c in who if (e := resolve(c, entities)) is not None))
+    out: list[g.Node] = []
+    for child in node.children:
+        entity = resolve(child, entities)
+        bound = bind(child, entities, whom)
+        if who and entity is not None and entity.kind == ACTION:
+            near = who[0] if len(who) == 1 else g.Or(tuple(who))
+            bound = g.Or((g.Near(near, bound, BIND_DISTANCE), g.And((g.Title(near), bound))))
+        out.append(bound)
+    return g.And(tuple(out))
 
 
 def word_char(ch: str) -> bool:
@@ -111,7 +165,12 @@ class Reference:
             return sum(first.end <= s < second.start for s in starts) <= distance
         return second.start - first.end <= distance
 
-    def leaf(self, node: g.Term | g.Phrase | g.EntityRef, title: bool) -> list[Occ]:
+    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About, title: bool) -> list[Occ]:
+        if isinstance(node, About):
+            entity = resolve(node.leaf, self.entities)
+            assert entity is not None
+            display = node.leaf.text if isinstance(node.leaf, g.Term) else None
+            return self.entity(entity.about(node.whom), display, title)
         if isinstance(node, g.EntityRef):
             return self.entity(self.entities.by_name[node.name], None, title)
         entity = self.entities.expand(node.text) if isinstance(node, g.Term) else None
@@ -165,7 +224,7 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef))
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:
@@ -198,6 +257,13 @@ class Reference:
         elif isinstance(node, g.EntityRef):
             yield from self.aliases_found(self.leaf(node, title),
                                           self.entities.by_name[node.name])
+        elif isinstance(node, About):
+            entity = resolve(node.leaf, self.entities)
+            assert entity is not None
+            if isinstance(node.leaf, g.Term):
+                yield node.leaf.text
+            else:
+                yield from self.aliases_found(self.leaf(node, title), entity.about(node.whom))
         elif isinstance(node, (g.Term, g.Phrase)):
             yield node.text
 
@@ -253,7 +319,7 @@ def expected_matches(rules: list[Rule], articles: list[Article], entities: Entit
     cached = _EXPECTED.get(cache_key)
     if cached is not None and cached[0] is entities:
         return cached[1]
-    asts = [g.parse(r.expression, entities=entities) for r in rules]
+    asts = [bind(g.parse(r.expression, entities=entities), entities) for r in rules]
     out = []
     for article in articles:
         reference = Reference(article, entities)

@@ -60,6 +60,7 @@ from bot.rules.history import History, shipped_history
 from bot.text import fold
 
 T = TypeVar("T")
+BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 
 FIELDS = ("title", "text")
 _WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
@@ -704,10 +705,25 @@ class _Compiler:
             return _Near(self.node(ast.left, title, build, whom),
                          self.node(ast.right, title, build, whom), ast.distance)
         if isinstance(ast, g.And):
-            whom = (*whom, *(e for c in ast.children if (e := self.resolve(c)) is not None
-                             and e.kind != ACTION))
-        children = [self.node(c, title, build, whom) for c in ast.children]
-        return _And(children) if isinstance(ast, g.And) else _Or(children)
+            return self.and_(ast, title, build, whom)
+        return _Or([self.node(c, title, build, whom) for c in ast.children])
+
+    def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]) -> _Node:
+        """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
+        BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
+        not that of anyone else the report names."""
+        resolved = [(child, self.resolve(child)) for child in ast.children]
+        who = [child for child, e in resolved if e is not None and e.kind != ACTION]
+        whom = (*whom, *(e for _, e in resolved if e is not None and e.kind != ACTION))
+        children: list[_Node] = []
+        for child, entity in resolved:
+            node = self.node(child, title, build, whom)
+            if who and entity is not None and entity.kind == ACTION:
+                near = [self.node(w, title, build, whom) for w in who]
+                headline = [self.node(w, True, build, whom) for w in who]
+                node = _Or([_Near(_one(near), node, BIND_DISTANCE), _And([_one(headline), node])])
+            children.append(node)
+        return _And(children)
 
     def resolve(self, ast: g.Node) -> Entity | None:
         """The entity a leaf stands for (an @ref, or a bare term that is an alias)."""
@@ -787,6 +803,11 @@ class _Compiler:
             sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
                      if r.sources],
             ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
+
+
+def _one(nodes: list[_Node]) -> _Node:
+    """The node, or an OR of several."""
+    return nodes[0] if len(nodes) == 1 else _Or(nodes)
 
 
 def _utf8(text: str) -> str:
