@@ -1,0 +1,68 @@
+"""The shipped catalog states actions as reports state them: each alias of an action, and each
+way it is tied to whoever a rule names, with a sentence written for it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.models import Article, Rule
+from bot.rules.engine import RuleSet
+from tests.test_rules_engine import PATHS
+
+NOW = datetime(2024, 11, 5, tzinfo=UTC)
+
+
+def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bool:
+    ruleset = RuleSet([Rule(id="r", expression=expression)], native=native)
+    return bool(ruleset.match(Article(outlet="x", title=title, text=text, published=NOW)))
+
+
+@pytest.mark.parametrize("native", PATHS)
+@pytest.mark.parametrize(("rule", "title", "text", "matches"), [
+    # sending, in every script
+    ("朝鲜 + 派兵", "韩国情报机构称朝鲜已向俄罗斯派兵", "", True),
+    ("朝鲜 + 派兵", "北韓出兵援俄 南韓強烈譴責", "", True),
+    ("朝鲜 + 派兵", "South Korea says North Korea has sent troops to Russia", "", True),
+    ("朝鲜 + 派兵", "Pyongyang deployed about 11,000 troops to Russia's Kursk region", "", True),
+    # the situation: someone's forces somewhere, fighting, killed, captured, withdrawn
+    ("朝鲜 + 派兵", "Blinken says 8,000 North Korean soldiers are in Russia's Kursk region",
+     "", True),
+    ("朝鲜 + 派兵", "國情院:北韓軍隊被編入俄海軍陸戰隊", "", True),
+    ("朝鲜 + 派兵", "白宫:至少3000名朝鲜军人已抵达俄罗斯东部", "", True),
+    ("朝鲜 + 派兵", "乌克兰俘虏两名朝鲜士兵", "", True),
+    ("朝鲜 + 派兵", "Pentagon confirms North Korean forces suffered casualties in Kursk",
+     "", True),
+    ("朝鲜 + 派兵", "金正恩迎接从俄罗斯撤回的朝鲜工兵部队", "", True),
+    ("朝鲜 + 派兵", "Ukrainians inflict casualties on North Korean troops, Zelensky says",
+     "", True),
+    ("朝鲜 + 派兵", "朝鲜从库尔斯克撤军", "", True),
+    ("朝鲜 + 派兵", "Troops from North Korea seen near the front line", "", True),
+    # whose troops: the action is that of whom the rule names
+    ("朝鲜 + 派兵", "俄罗斯向库尔斯克增兵 试图击退越境乌军",
+     "乌方说,俄军调集更多兵力。另据报道,朝鲜官员本周访问莫斯科讨论经济合作。", False),
+    ("朝鲜 + 派兵", "U.S. troops stay in South Korea",
+     "Washington keeps about 28,500 troops in the South, officials said, while North Korea "
+     "held a party meeting in Pyongyang.", False),
+    ("朝鲜 + 派兵", "Parliament extends South Korean troop deployments abroad",
+     "Lawmakers voted to keep troops overseas while North Korea stepped up its rhetoric.",
+     False),
+    # troops alone never stand for sending troops
+    ("派兵", "North Korean soldiers marched in Pyongyang", "", False),
+    ("朝鲜 + 派兵", "韩国外交部表示,朝鲜半岛局势紧张,海外派兵仍会维持", "", False),
+    # the name of the place is not the country
+    ("朝鲜", "朝鲜族居民欢度中秋", "", False),
+])
+def test_actions_as_reports_state_them(rule: str, title: str, text: str, matches: bool,
+                                       native: bool) -> None:
+    """Each phrasing of an action matches a rule naming its actor, and only theirs."""
+    assert _matches(rule, title, text, native=native) is matches
+
+
+@pytest.mark.parametrize("native", PATHS)
+def test_the_actors_name_in_the_headline_binds_an_action_in_the_text(native: bool) -> None:
+    """A report whose headline names North Korea and whose text says troops were sent
+    matches `朝鲜 + 派兵`, though the two are far apart."""
+    assert _matches("朝鲜 + 派兵", "朝鲜", "据多家媒体报道," + "相关情况" * 10 + "已派兵。",
+                    native=native)
