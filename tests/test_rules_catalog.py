@@ -53,6 +53,10 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     ("朝鲜 + 派兵", "韩国外交部表示,朝鲜半岛局势紧张,海外派兵仍会维持", "", False),
     # the name of the place is not the country
     ("朝鲜", "朝鲜族居民欢度中秋", "", False),
+    # an organization in every script; a philosopher who shares its first characters is not it
+    ("胡塞 + 袭击", "Houthis attacked a cargo ship in the Red Sea", "", True),
+    ("胡塞 + 袭击", "葉門青年運動襲擊紅海貨輪", "", True),
+    ("胡塞", "鲁汶胡塞尔档案馆推进现象学手稿数字化", "", False),
 ])
 def test_actions_as_reports_state_them(rule: str, title: str, text: str, matches: bool,
                                        native: bool) -> None:
