@@ -157,6 +157,10 @@ def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
         kept += 1
         if proper or kept >= MAX_SENSES:
             break
+    for sense in senses:  # a rendering the dictionary also gives as a verb further on
+        words = sense.lower().split()
+        if len(words) == 2 and words[0] == "to" and words[1] in out:
+            out[words[1]] = Phrase(words[1], verb=True)
     return tuple(out.values())
 
 
