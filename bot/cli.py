@@ -210,7 +210,7 @@ async def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
     with Progress(f"reading {args.path}", total=0) as bar:
         code, output = run_rules_test(args.expression, path=args.path, articles=articles,
                                       as_json=args.json, progress=bar.update)
-    print(output, file=sys.stdout if code == 0 else sys.stderr)
+    print(output, file=sys.stdout if code == 0 or args.json else sys.stderr)
     return code
 
 

@@ -33,9 +33,9 @@ from bot.feeds.outlets import outlet_from_url
 from bot.feeds.sources import feed_id, host_problem
 from bot.logs import redact
 from bot.models import Article, FeedSpec, Story
-from bot.rules.backtest import backtest, describe_error
+from bot.rules.backtest import backtest, describe_error, described_terms
 from bot.rules.book import RuleBook
-from bot.rules.grammar import Node, parse
+from bot.rules.grammar import Node, RuleOptions, parse_rule
 from bot.rules.grammar import format as format_rule
 from bot.store import Store, done
 from bot.text import without_lone_surrogates
@@ -307,20 +307,24 @@ class CommandInterpreter:
         if len(existing) >= MAX_RULES_PER_CHAT:
             return call.fail("rule.too_many", limit=MAX_RULES_PER_CHAT)
         try:
-            ast = parse(expression, entities=self.rules.entities)
-            if same := next((r for r in existing if self._parses_to(r.expression, ast)), None):
+            parsed = parse_rule(expression, entities=self.rules.entities)
+            if same := next((r for r in existing if self._parses_to(r.expression, parsed)),
+                            None):
                 return call.fail("rule.duplicate", number=_number(same.id))
             rule = await self.chats.add_rule(call.chat, expression)
             found = await self._backtest(expression, now=call.now)
+            terms = described_terms(expression, entities=self.rules.entities)
         except RuleError as exc:
             return _invalid(call, exc)
-        return call.reply(call.t("rule.added", number=_number(rule.id), rule=format_rule(ast)),
-                          call.t("rule.window", hours=self._hours, count=len(found)))
+        return call.reply(
+            call.t("rule.added", number=_number(rule.id), rule=format_rule(*parsed)),
+            *(f"  {t}" for t in terms),
+            call.t("rule.window", hours=self._hours, count=len(found)))
 
-    def _parses_to(self, expression: str, ast: Node) -> bool:
-        """True when a stored expression means the same rule as `ast` (same parse)."""
+    def _parses_to(self, expression: str, parsed: tuple[Node, RuleOptions]) -> bool:
+        """True when a stored expression means the same rule (same parse, same options)."""
         try:
-            return parse(expression, entities=self.rules.entities) == ast
+            return parse_rule(expression, entities=self.rules.entities) == parsed
         except RuleError:
             return False
 
@@ -350,12 +354,13 @@ class CommandInterpreter:
         if not expression:
             raise _UsageError("rule_test")
         try:
-            ast = parse(expression, entities=self.rules.entities)
+            parsed = parse_rule(expression, entities=self.rules.entities)
             stories = await self._backtest(expression, now=call.now)
+            terms = described_terms(expression, entities=self.rules.entities)
         except RuleError as exc:
             return _invalid(call, exc)
-        lines = [call.t("rule.test.header", rule=format_rule(ast), count=len(stories),
-                        hours=self._hours)]
+        lines = [call.t("rule.test.header", rule=format_rule(*parsed), count=len(stories),
+                        hours=self._hours), *(f"  {t}" for t in terms)]
         lines += [call.t("rule.test.item", headline=s.headline, outlets=" · ".join(s.outlets),
                          terms=", ".join(s.terms)) for s in stories[:TEST_STORIES]]
         return call.reply(*lines, *_more(call, len(stories), TEST_STORIES))

@@ -222,12 +222,14 @@ async def test_rule_add_reports_id_parsed_rule_and_window_count(seeded: Bot) -> 
     """/rule add stores the rule and answers its number, the parsed rule and the stories hit."""
     reply = await seeded.say("/rule add 朝鲜 AND 派兵")
     assert reply.ok and reply.lines == ("Rule #1 added: 朝鲜 + 派兵",
+                                        "  朝鲜 = @dprk: North Korea (DPRK)",
+                                        "  派兵 = @send-troops: send troops (派兵)",
                                         "Stories in the stored window (96 h) it would have "
                                         "matched: 2")
     same = await seeded.say("/rule add 朝鲜 派兵")
     assert not same.ok and same.text == "This chat already has that rule as #1."
     second = await seeded.say("/rule add title:北约")
-    assert second.lines[0] == "Rule #2 added: title:北约" and second.lines[1].endswith(": 1")
+    assert second.lines[0] == "Rule #2 added: title:北约" and second.lines[-1].endswith(": 1")
     rules = await seeded.chats.rules_of(CHAT)
     assert [(r.id, r.expression) for r in rules] == [(f"chat:{CHAT}:1", "朝鲜 AND 派兵"),
                                                       (f"chat:{CHAT}:2", "title:北约")]
@@ -240,7 +242,7 @@ async def test_a_lone_surrogate_in_a_command_becomes_a_replacement_character(
     reply = await seeded.say("/rule add 朝鲜\ud800 | 派兵")
     assert reply.ok and reply.lines[0] == "Rule #1 added: 朝鲜\ufffd | 派兵"
     assert [r.expression for r in await seeded.chats.rules_of(CHAT)] == ["朝鲜\ufffd | 派兵"]
-    assert reply.lines[1].endswith(": 2")  # the stories with 派兵
+    assert reply.lines[-1].endswith(": 2")  # the stories with 派兵
 
 
 @pytest.mark.parametrize(("text", "column", "caret"), [
@@ -278,10 +280,12 @@ async def test_rule_test_lists_matching_stories_without_saving(seeded: Bot) -> N
     reply = await seeded.say("/rule test 朝鲜 派兵", can_manage=False)
     assert reply.ok and reply.lines[0] == "朝鲜 + 派兵 matches 2 stories in the stored window " \
                                           "(96 h)."
-    assert reply.lines[1].startswith(f"• {BIG_STORY} — ") and reply.lines[1].endswith(
+    assert reply.lines[1:3] == ("  朝鲜 = @dprk: North Korea (DPRK)",
+                                "  派兵 = @send-troops: send troops (派兵)")
+    assert reply.lines[3].startswith(f"• {BIG_STORY} — ") and reply.lines[3].endswith(
         "[朝鲜, 派兵]")
-    assert len(reply.lines[1].split(" — ")[1].split(" · ")) == 3
-    assert len(reply.lines) == 3 and await seeded.chats.rules_of(CHAT) == []
+    assert len(reply.lines[3].split(" — ")[1].split(" · ")) == 3
+    assert len(reply.lines) == 5 and await seeded.chats.rules_of(CHAT) == []
 
 
 async def test_rule_test_shows_at_most_five_stories(bot: Bot) -> None:
@@ -296,8 +300,9 @@ async def test_rule_test_shows_at_most_five_stories(bot: Bot) -> None:
     assert len(set(await bot.file(articles))) == 7
     reply = await bot.say("/rule test zebra")
     assert reply.lines[0] == "zebra matches 7 stories in the stored window (96 h)."
-    assert len(reply.lines) == 7 and reply.lines[-1] == "…and 2 more"
-    assert all(line.endswith("[zebra]") for line in reply.lines[1:6])
+    assert reply.lines[1].startswith("  zebra -> ")  # its Chinese renderings (斑马)
+    assert len(reply.lines) == 8 and reply.lines[-1] == "…and 2 more"
+    assert all(line.endswith("[zebra]") for line in reply.lines[2:7])
 
 
 # --- permissions ----------------------------------------------------------------------------

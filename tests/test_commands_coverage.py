@@ -195,4 +195,4 @@ async def test_rule_test_counts_the_rest_in_chinese(zh: Bot) -> None:
     assert len(set(await zh.file(articles))) == 7
     reply = await zh.say("/rule test zebra")
     assert reply.lines[0] == "zebra 在已存储的时间窗口（96 小时）内匹配 7 条新闻。"
-    assert len(reply.lines) == 7 and reply.lines[-1] == "……另有 2 条"
+    assert len(reply.lines) == 8 and reply.lines[-1] == "……另有 2 条"

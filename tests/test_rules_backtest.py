@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.models import Article
 from bot.rules.backtest import EXIT_OK, EXIT_RULE_ERROR, backtest, read_articles, run_rules_test
 from tests.conftest import SEEDS
 
@@ -22,7 +24,9 @@ def test_run_rules_test_prints_matches_first_and_a_summary() -> None:
     """The text output lists matches with their terms, then the other articles, then a count."""
     status, output = run_rules_test("@dprk + 弹道导弹", path=SEEDS)
     lines = output.splitlines()
-    assert status == EXIT_OK and lines[0].startswith("MATCH")
+    assert status == EXIT_OK
+    assert lines[0] == "  弹道导弹 = @missile-launch: missile launch (导弹试射)"
+    assert lines[1].startswith("MATCH")
     assert lines[-1] == "2 of 5 articles match '@dprk + 弹道导弹'"
     assert "韩国敦促朝俄停止武器贸易 英国:这是俄罗斯被孤立的征兆  [朝鲜, 弹道导弹, 朝方]" in output
 
@@ -51,3 +55,24 @@ def test_run_rules_test_on_a_missing_folder_fails(tmp_path: Path) -> None:
     """A folder that does not exist is an error, not an empty success."""
     status, output = run_rules_test("朝鲜", path=tmp_path / "nope")
     assert status != EXIT_OK and "no such file or folder" in output
+
+
+def test_an_invalid_rule_as_json_is_an_error_object() -> None:
+    """`--json` with an invalid rule gives the message, the column and the rule, exit 2."""
+    status, output = run_rules_test("朝鲜 + (", path=SEEDS, as_json=True)
+    assert status == 2
+    assert json.loads(output) == {"error": "expected a term", "column": 7, "position": 6,
+                                  "rule": "朝鲜 + ("}
+
+
+def test_history_is_listed_with_its_reason_and_kept_out_unless_asked() -> None:
+    """A report about the Korean War has both words but is listed as about the past (with the
+    year and the words that say so), not as a match; `history:any` matches it."""
+    essay = Article(outlet="x", title="抗美援朝战争胜利71周年 志愿军出兵朝鲜的历史回顾",
+                    text="1950年10月,中国人民志愿军出兵朝鲜。", published=datetime(2024, 10, 25,
+                                                                          tzinfo=UTC))
+    [kept_out] = backtest("朝鲜 + 派兵", [essay])
+    assert not kept_out.matched and kept_out.history is not None
+    assert kept_out.history.year == 1950 and "抗美援朝" in kept_out.history.evidence
+    [asked] = backtest("朝鲜 + 派兵 history:any", [essay])
+    assert asked.matched and asked.history is None

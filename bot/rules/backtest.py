@@ -16,7 +16,10 @@ from bot.errors import ParseError, RuleError
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules.engine import MatchedTerm, RuleSet
-from bot.rules.entities import Entities
+from bot.rules.entities import Entities, active_entities
+from bot.rules.expand import expand
+from bot.rules.grammar import Term, leaves, parse
+from bot.rules.history import EventTime
 
 EXIT_OK = 0
 EXIT_RULE_ERROR = 2
@@ -35,13 +38,19 @@ class BacktestResult:
     matched: bool
     terms: tuple[str, ...] = ()
     hits: tuple[MatchedTerm, ...] = ()
+    history: EventTime | None = None  # when the words matched but the report is about the past
 
     def as_json(self) -> dict[str, object]:
-        """The `--json` object: url, title, outlet, path, matched, terms, hits."""
-        return {"url": self.url, "title": self.title, "outlet": self.outlet, "path": self.path,
-                "matched": self.matched, "terms": list(self.terms),
-                "hits": [{"term": h.term, "alias": h.alias, "field": h.field, "start": h.start,
-                          "end": h.end} for h in self.hits]}
+        """The `--json` object: url, title, outlet, path, matched, terms, hits, and for a
+        report about the past that the rule leaves out, its event time."""
+        found: dict[str, object] = {
+            "url": self.url, "title": self.title, "outlet": self.outlet, "path": self.path,
+            "matched": self.matched, "terms": list(self.terms),
+            "hits": [{"term": h.term, "alias": h.alias, "field": h.field, "start": h.start,
+                      "end": h.end} for h in self.hits]}
+        if self.history is not None:
+            found["history"] = {"year": self.history.year, "evidence": self.history.evidence}
+        return found
 
 
 def backtest(expression: str, articles: Iterable[Article], *,
@@ -51,11 +60,31 @@ def backtest(expression: str, articles: Iterable[Article], *,
     results: list[BacktestResult] = []
     for article in articles:
         found = ruleset.match_detail(article).get(_RULE_ID)
+        history = None
+        if found is not None and not ruleset.in_time(article, {_RULE_ID: found}):
+            history, found = ruleset.history.event_time(article), None
         results.append(BacktestResult(
             url=article.url, title=article.title, outlet=article.outlet, path=article.path,
             matched=found is not None, terms=found.terms if found else (),
-            hits=found.hits if found else ()))
+            hits=found.hits if found else (), history=history))
     return results
+
+
+def described_terms(expression: str, *, entities: Entities | None = None) -> list[str]:
+    """What each bare term of a rule stands for, for replies: `朝鲜 = @dprk: North Korea`, or
+    its expansion across scripts and languages (`演习 -> 演習 · 演练 · drill(s) ...`);
+    raises RuleError if the rule is invalid."""
+    entities = entities or active_entities()
+    lines: list[str] = []
+    for leaf in leaves(parse(expression, entities=entities)):
+        if not isinstance(leaf, Term):
+            continue
+        entity = entities.expand(leaf.text)
+        if entity is not None:
+            lines.append(f"{leaf.text} = @{entity.name}: {entity.label or entity.name}")
+        elif (found := expand(leaf.text)) is not None:
+            lines.append(found.shown())
+    return list(dict.fromkeys(lines))
 
 
 def read_articles(path: Path, *, progress: Callable[[int, int], None] | None = None
@@ -83,16 +112,26 @@ def run_rules_test(expression: str, *, path: Path | None = None,
         pool += read
     try:
         results = backtest(expression, pool, entities=entities)
+        terms = described_terms(expression, entities=entities)
     except RuleError as exc:
+        if as_json:
+            return EXIT_RULE_ERROR, json.dumps(error_json(exc), ensure_ascii=False, indent=2)
         return EXIT_RULE_ERROR, describe_error(exc)
     if as_json:
         return EXIT_OK, json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2)
-    lines = [_line(r) for r in sorted(results, key=lambda r: not r.matched)]
+    lines = [f"  {t}" for t in terms]
+    lines += [_line(r) for r in sorted(results, key=lambda r: not r.matched)]
     lines += [f"warning: {e}" for e in errors]
     hits = sum(r.matched for r in results)
     lines.append(f"{hits} of {len(results)} articles match {expression!r}")
     status = EXIT_NO_ARTICLES if path is not None and not pool and errors else EXIT_OK
     return status, "\n".join(lines)
+
+
+def error_json(exc: RuleError) -> dict[str, object]:
+    """A rule error as data: the message, the 1-based column, the 0-based position, the rule."""
+    return {"error": exc.message, "column": exc.position + 1, "position": exc.position,
+            "rule": exc.expression}
 
 
 def describe_error(exc: RuleError) -> str:
@@ -112,5 +151,10 @@ def _line(result: BacktestResult) -> str:
     where = result.url or result.path or ""
     mark = "MATCH" if result.matched else "-    "
     terms = f"  [{', '.join(result.terms)}]" if result.matched else ""
+    if result.history is not None:
+        mark = "PAST "
+        year = f"{result.history.year}, " if result.history.year else ""
+        terms = (f"  (about the past: {year}{result.history.evidence}; history:any includes "
+                 "it)")
     return f"{mark} {result.outlet:<8} {result.title}{terms}" + (f"\n      {where}"
                                                                   if where else "")

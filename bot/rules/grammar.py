@@ -546,9 +546,14 @@ def _culprit(node: Node) -> int:
 _PRECEDENCE: dict[type, int] = {Or: 1, And: 2, Near: 3, Not: 4}
 
 
-def format(node: Node) -> str:
-    """The canonical text of a rule: `parse(format(ast)) == ast` for any parsed `ast`."""
-    return _format(node, 0)
+def format(node: Node, options: RuleOptions | None = None) -> str:
+    """The canonical text of a rule: `parse_rule(format(ast, options)) == (ast, options)`."""
+    text = _format(node, 0)
+    if options is not None and options.min_outlets > 1:
+        text += f" outlets>={options.min_outlets}"
+    if options is not None and options.history != "exclude":
+        text += f" history:{options.history}"
+    return text
 
 
 def _format(node: Node, need: int) -> str:
