@@ -363,3 +363,17 @@ async def test_held_alerts_can_go_into_the_next_digest_instead(bot: Bot) -> None
     bot.now = (bot.now + timedelta(days=1)).replace(hour=12, minute=1)
     assert await bot.tick() == 1
     assert STORY_000 in bot.texts()[0] and await bot.chats.held(CHAT) == []
+
+
+async def test_digest_honours_a_chat_rules_outlets(bot: Bot) -> None:
+    """A chat whose only rule is `朝鲜 + 派兵 outlets>=3` gets the three-outlet story in its
+    digest and not 000, which one outlet carries."""
+    await bot.chats.unsubscribe(CHAT, TOPIC.name)
+    await bot.chats.add_rule(CHAT, "朝鲜 + 派兵 outlets>=3")
+    await bot.file(list(_seeds().values()))
+    assert await bot.deliverer.drain() == 1  # the alert, once the third outlet joined
+    bot.now = T0 + timedelta(hours=1)
+    digest = await bot.digests.digest(CHAT)
+    assert digest is not None
+    assert [s.headline for s in digest.stories] == [BIG_STORY]
+    assert [o for o, _ in digest.stories[0].outlets] == ["DW", "VOA", "unknown"]

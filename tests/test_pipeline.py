@@ -196,3 +196,26 @@ async def test_deleted_alert_is_posted_again_when_the_story_grows(store: Store) 
     assert [a.story.outlets for a in channel.sent] == [("DW",), ("DW", "VOA")]
     assert await store.redis.hget(store.keys.sent("test:1", channel.sent[0].story.id),
                                   "ref") == "m2"
+
+
+async def test_a_chat_rule_with_outlets_alerts_once_the_story_reaches_that_many(
+        store: Store) -> None:
+    """`朝鲜 + 派兵 outlets>=2`: 000 and 001 match but are one outlet each, so nothing goes
+    out; 002 (VOA) joins 001's story (DW), which then alerts once, listing both outlets."""
+    channel = RecordingChannel()
+    pipeline, deliverer = await _setup(store, channel)
+    chats = ChatDirectory(store)
+    await chats.unsubscribe("test:1", TOPIC.name)
+    await chats.add_rule("test:1", "朝鲜 + 派兵 outlets>=2")
+    by_name = {_name(a): a for a in _seeds()}
+    for name in ("000", "001"):
+        outcome = await pipeline.process(by_name[name])
+        assert outcome.assignment is not None and outcome.deliveries == ()
+        key = store.keys.story_matched(outcome.assignment.story.id)
+        assert "chat:test:1:1" in await store.redis.hkeys(key)
+    assert await deliverer.drain() == 0
+    joined = await pipeline.process(by_name["002"])
+    assert [d.chat for d in joined.deliveries] == ["test:1"]
+    assert await deliverer.drain() == 1
+    [alert] = channel.sent
+    assert alert.story.outlets == ("DW", "VOA") and set(alert.terms) == {"朝鲜", "派兵"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.archive import Archive
 from bot.models import Story, StoryArticle
+from bot.rules.history import EventTime, shipped_history
 from bot.store import Store
 
 
@@ -35,12 +37,30 @@ async def list_stories(store: Store, since: datetime) -> list[dict[str, Any]]:
 
 
 async def explain(store: Store, story_id: str) -> dict[str, Any] | None:
-    """A story with, for each article, the score and the reason it started or joined it.
+    """A story with, for each article, the score and the reason it started or joined it,
+    and (for the articles still archived) when its events happen (`bot.rules.history`: a
+    report about the past does not alert unless a rule asks for history).
 
     None when no story has that id (never existed, or aged out of the window).
     """
     story = await store.get_story(story_id)
-    return None if story is None else story_json(story, why=True)
+    if story is None:
+        return None
+    view = story_json(story, why=True)
+    archived = {(a.outlet, a.url or a.title): a
+                for a in await Archive(store, ttl=0).of_story(story_id)}
+    history = shipped_history()
+    for row, member in zip(view["articles"], story.articles, strict=True):
+        article = archived.get((member.outlet, member.url or member.title))
+        if article is not None:
+            row["event_time"] = _event_time(history.event_time(article))
+    return view
+
+
+def _event_time(found: EventTime) -> dict[str, Any]:
+    """An event time as JSON: historical or not, the earliest year it points back to, and
+    the words that decided."""
+    return {"historical": found.historical, "year": found.year, "evidence": found.evidence}
 
 
 def explain_text(view: dict[str, Any]) -> str:
@@ -53,5 +73,18 @@ def explain_text(view: dict[str, Any]) -> str:
             lines.append(f"     time read from its text: {a.get('time_evidence', '')}")
         elif a.get("time_source") == "seen":
             lines.append("     undated: placed at the time it was first seen")
+        if (event := a.get("event_time")) is not None:
+            lines.append(f"     {_event_line(event)}")
         lines.append(f"     {a['reason']}")
     return "\n".join(lines)
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    """`events: news (周一)` or `events: history, 1950 (朝鲜战争): alerts only rules with
+    history:any or history:only`."""
+    evidence = f" ({event['evidence']})" if event["evidence"] else ""
+    if not event["historical"]:
+        return f"events: news{evidence}"
+    year = f", {event['year']}" if event["year"] else ""
+    return (f"events: history{year}{evidence}: alerts only rules with history:any or "
+            "history:only")

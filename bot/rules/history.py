@@ -13,8 +13,9 @@ those that point to the days around its publication:
   `今天`, `this week`), days of the month without a year (`10月21日`, `Oct. 21`).
 
 A reference weighs TITLE_WEIGHT in the title, FIRST_WEIGHT in the lead's first sentence and 1
-further on. A report is historical when what points back outweighs what points to now: a 2024
-report that quotes a 1961 treaty still says "on Monday" and stays news.
+further on. A report is historical when its title or first sentence points back and what
+points back outweighs what points to now: a 2024 report that quotes a 1961 treaty still says
+"on Monday", or names the treaty only further on, and stays news.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class History:
         back = sum(r.weight for r in refs if r.back)
         ahead = sum(r.weight for r in refs if not r.back)
         years = [r.year for r in refs if r.back and r.year is not None]
-        if back <= ahead or back == 0:
+        lead_back = any(r.back and r.weight >= FIRST_WEIGHT for r in refs)
+        if back <= ahead or not lead_back:
             now_refs = [r.text for r in refs if not r.back][:2]
             return EventTime(False, evidence=", ".join(now_refs))
         evidence = ", ".join(dict.fromkeys(r.text for r in sorted(
