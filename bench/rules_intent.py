@@ -27,16 +27,16 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))
 
-from stories_quality import NOW, fresh_index, server_url  # noqa: E402
+from stories_quality import NOW, fresh_index, server_url
 
-from bot.feeds.dating import date_articles  # noqa: E402
-from bot.feeds.seeds import read_seed_folder  # noqa: E402
-from bot.models import Article, Rule  # noqa: E402
-from bot.pipeline import replay_order  # noqa: E402
-from bot.rules.engine import RuleSet  # noqa: E402
-from bot.rules.entities import Entities  # noqa: E402
-from bot.rules.grammar import leaves, parse, rule_options  # noqa: E402
-from bot.rules.topics import load_topics  # noqa: E402
+from bot.feeds.dating import date_articles
+from bot.feeds.seeds import read_seed_folder
+from bot.models import Article, Rule
+from bot.pipeline import replay_order
+from bot.rules.engine import RuleSet
+from bot.rules.entities import Entities
+from bot.rules.grammar import leaves, parse, rule_options
+from bot.rules.topics import load_topics
 
 REPO = Path(__file__).resolve().parent.parent
 INTENT = REPO / "tests" / "data" / "intent"
