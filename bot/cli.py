@@ -336,7 +336,7 @@ async def _feeds_import(file: Path, listed: Sequence[FeedSpec], added: AddedFeed
                                     step=bar.advance)
     for feed, reason in report.invalid:
         name = f" ({feed.name})" if feed.name else ""
-        print(f"newsbot: {file}: refused {feed.url or '<empty>'}{name}: {reason}",
+        print(f"newsbot: {file}: refused {redact(feed.url) or '<empty>'}{name}: {reason}",
               file=sys.stderr)
     print(f"{file}: {len(report.added)} added, {len(report.skipped)} skipped (already "
           f"present), {len(report.invalid)} invalid")

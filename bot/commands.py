@@ -30,7 +30,7 @@ from bot.errors import RuleError
 from bot.feeds.guard import first_internal
 from bot.feeds.guard import resolve as resolve_host
 from bot.feeds.outlets import outlet_from_url
-from bot.feeds.sources import feed_id, host_problem
+from bot.feeds.sources import feed_id, host_fault
 from bot.logs import redact
 from bot.models import Article, FeedSpec, Story
 from bot.rules.backtest import backtest, describe_error, described_terms
@@ -780,7 +780,7 @@ def _zone_names() -> dict[str, str]:
 def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
     """Why `url` cannot be a feed (message key and fields), or None if it may be one.
 
-    Only http(s) URLs whose host is a name the fetcher can look up (`host_problem`: no empty
+    Only http(s) URLs whose host is a name the fetcher can look up (`host_fault`: no empty
     or over-long label, valid IDNA) and not obviously internal: loopback, private, link-local
     and other non-global addresses (any IPv4 notation), `localhost` and single-label names.
     Names that resolve to internal addresses are refused by `/feeds add` after a DNS lookup,
@@ -793,8 +793,9 @@ def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
         return "feeds.bad_url", {"url": url}
     if parts.scheme.lower() not in ("http", "https") or not host or len(url) > 2000:
         return "feeds.bad_url", {"url": url}
-    if (problem := host_problem(host)) is not None:
-        return "feeds.bad_host", {"host": host, "reason": problem}
+    if (fault := host_fault(host)) is not None:
+        kind, fields = fault
+        return f"feeds.bad_host.{kind}", {"host": host, **fields}
     if is_internal_host(host):
         return "feeds.internal", {"host": host}
     return None

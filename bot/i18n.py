@@ -182,8 +182,29 @@ MESSAGES: dict[str, dict[str, str]] = {
                      "zh": "该新闻源已存在，编号 {id}。"},
     "feeds.bad_url": {"en": "Not an http(s) feed URL: {url}",
                       "zh": "不是 http(s) 新闻源网址：{url}"},
-    "feeds.bad_host": {"en": "Refused: {host} cannot be a feed's host: {reason}.",
-                       "zh": "已拒绝：{host} 不能作为新闻源的主机：{reason}。"},
+    "feeds.bad_host.empty_label": {
+        "en": "Refused: {host} cannot be a feed's host: it has an empty label (two dots in a "
+              "row, or a leading dot).",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：其中有空标签（连续两个点，或以点开头）。"},
+    "feeds.bad_host.too_long": {
+        "en": "Refused: {host} cannot be a feed's host: it is longer than {limit} characters.",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：长度超过 {limit} 个字符。"},
+    "feeds.bad_host.bad_char": {
+        "en": "Refused: {host} cannot be a feed's host: it contains {char}, which no host "
+              "name may.",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：含有主机名不允许的字符 {char}。"},
+    "feeds.bad_host.long_label": {
+        "en": "Refused: {host} cannot be a feed's host: it has a label longer than {limit} "
+              "characters.",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：有一个标签超过 {limit} 个字符。"},
+    "feeds.bad_host.hyphen": {
+        "en": "Refused: {host} cannot be a feed's host: its label {label} starts or ends with "
+              "a hyphen.",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：标签 {label} 以连字符开头或结尾。"},
+    "feeds.bad_host.idna": {
+        "en": "Refused: {host} cannot be a feed's host: it is not a valid host name "
+              "({error}).",
+        "zh": "已拒绝：{host} 不能作为新闻源的主机：不是有效的国际化域名（{error}）。"},
     "feeds.internal": {
         "en": "Refused: {host} is an internal address; feeds must be public http(s) URLs.",
         "zh": "已拒绝：{host} 是内部地址；新闻源必须是公开的 http(s) 网址。",

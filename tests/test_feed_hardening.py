@@ -319,6 +319,31 @@ async def test_chat_and_opml_refuse_malformed_hosts_with_a_reason(
     imported = await _cli("feeds", "import", str(opml), env=env)
     assert imported.returncode == 1, imported.stderr
     assert f"1 added, 0 skipped (already present), {len(BAD_HOSTS)} invalid" in imported.stdout
+    refused = imported.stderr.splitlines()
+    assert len(refused) == len(BAD_HOSTS)
+    assert refused[1] == (f"newsbot: {opml}: refused http://rss..example.com/feed (x): host "
+                          "rss..example.com cannot be looked up: it has an empty label (two "
+                          "dots in a row, or a leading dot)")
+    assert all(": host " in line and " cannot be looked up: " in line for line in refused)
+    # In a Chinese chat the whole refusal is Chinese.
+    await _cli("chat", "/lang zh", env=env)
+    zh = await _cli("chat", "/feeds add http://-news-.example.com/feed", env=env)
+    assert zh.stdout.strip() == ("已拒绝：-news-.example.com 不能作为新闻源的主机："
+                                 "标签 '-news-' 以连字符开头或结尾。")
+
+
+async def test_opml_import_redacts_the_urls_it_refuses(
+        tmp_path: Path, redis_url: str, store: Store, rules_dir: Path) -> None:
+    """A refused OPML outline is quoted without its userinfo or secret parameters."""
+    env = _cli_env(tmp_path, redis_url, store, rules_dir, [f"path: {SEEDS}"])
+    opml = tmp_path / "secret.opml"
+    opml.write_text('<opml version="2.0"><body><outline text="x" xmlUrl="http://reader:'
+                    's3cretPW@127.0.0.1/feed?token=abc123"/></body></opml>')
+    imported = await _cli("feeds", "import", str(opml), env=env)
+    assert imported.returncode == 1
+    assert "s3cretPW" not in imported.stderr and "abc123" not in imported.stderr
+    assert imported.stderr == (f"newsbot: {opml}: refused http://***@127.0.0.1/feed?token=*** "
+                               "(x): host 127.0.0.1 is internal (loopback, private or local)\n")
 
 
 @pytest.mark.parametrize("guarded", [False, True])

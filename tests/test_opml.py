@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bot.commands import AddedFeeds
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.feeds.opml import OpmlFeed, import_feeds, parse_opml, render_opml
+from bot.feeds.opml import MAX_DEPTH, OpmlFeed, import_feeds, parse_opml, render_opml
 from bot.feeds.outlets import outlet_from_url
 from bot.feeds.sources import feed_id
 from bot.models import FeedSpec
@@ -218,14 +218,40 @@ def test_arbitrary_bytes_parse_or_fail_with_a_config_error(data: bytes) -> None:
         assert all(isinstance(f, OpmlFeed) for f in feeds)
 
 
-def test_deep_nesting_does_not_overflow() -> None:
-    """Folders nested thousands deep are walked without recursion."""
-    depth = 5000
-    document = ("<opml><body>" + "<outline text='f'>" * depth
-                + "<outline xmlUrl='https://deep.example.org/rss' text='Deep'/>"
-                + "</outline>" * depth + "</body></opml>").encode()
-    [feed] = parse_opml(document)
-    assert feed.name == "Deep" and len(feed.folder) == depth
+def _nested(depth: int) -> bytes:
+    """A feed in `depth` levels of folders, one outline a line (the feed on line depth + 2)."""
+    return ("<opml version='2.0'><body>\n" + "<outline text='f'>\n" * depth
+            + "<outline type='rss' xmlUrl='https://deep.example.org/rss' text='Deep'/>\n"
+            + "</outline>\n" * depth + "</body></opml>\n").encode()
+
+
+def test_folders_are_read_up_to_the_depth_limit() -> None:
+    """A feed in MAX_DEPTH levels of folders is read with its whole folder path."""
+    [feed] = parse_opml(_nested(MAX_DEPTH))
+    assert feed.name == "Deep" and feed.folder == ("f",) * MAX_DEPTH
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5_000, 100_000])
+def test_deeper_folders_are_refused_naming_the_limit_and_the_line(depth: int) -> None:
+    """An outline in more than MAX_DEPTH levels of folders refuses the file: the error names
+    the limit and the line of the first outline too deep (read as a stream, the rest of the
+    file is never looked at)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_opml(_nested(depth), source="deep.opml")
+    assert str(caught.value) == (f"deep.opml:{MAX_DEPTH + 2 + 1}:1: an outline in more than "
+                                 f"{MAX_DEPTH} levels of folders (the most newsbot reads)")
+
+
+def test_outlines_outside_the_body_or_in_other_elements_are_not_feeds() -> None:
+    """Only outlines in the first <body>, in it or in outlines, count; the depth limit counts
+    outlines only."""
+    document = ("<opml><head><outline xmlUrl='https://head.example.org/'/></head><body>"
+                + "<div>" * 100 + "<outline xmlUrl='https://in-div.example.org/'/>"
+                + "</div>" * 100 + "<outline text='A'><x><outline xmlUrl='https://x.org/'/>"
+                "</x><outline xmlUrl='https://a.example.org/' text='In A'/></outline></body>"
+                "<body><outline xmlUrl='https://second-body.example.org/'/></body></opml>")
+    assert parse_opml(document.encode()) == [
+        OpmlFeed("https://a.example.org/", "In A", ("A",))]
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -283,6 +309,25 @@ def test_cli_import_list_export_round_trip(tmp_path: Path, redis_url: str, key_p
 
     assert shown(relisted) == shown(listed)
     assert ("https://www.voachinese.com/api/zq", "VOA Chinese") in shown(relisted)
+
+
+def test_cli_refuses_folders_nested_too_deep_in_one_line(
+        tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
+    """`newsbot feeds import` of folders nested 100,000 deep (a 3 MB file) exits 2 with one
+    line naming the file, the line and the limit, no traceback, and adds nothing."""
+    (tmp_path / "deep.opml").write_bytes(_nested(100_000))
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_"))}
+    env |= {"REDIS_URL": redis_url, "NEWSBOT_KEY_PREFIX": key_prefix,
+            "NEWSBOT_FEEDS": str(tmp_path / "feeds.yaml"), "NEWSBOT_DATA_DIR": str(tmp_path)}
+    result = _newsbot("feeds", "import", str(tmp_path / "deep.opml"), env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (f"newsbot: {tmp_path / 'deep.opml'}:{MAX_DEPTH + 3}:1: an outline "
+                             f"in more than {MAX_DEPTH} levels of folders (the most newsbot "
+                             "reads)\n")
+    listed = _newsbot("feeds", "list", "--json", env=env)
+    assert json.loads(listed.stdout) == []
 
 
 def test_cli_refuses_an_entity_bomb_without_adding_anything(

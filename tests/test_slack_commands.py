@@ -3,9 +3,10 @@ requests over loopback, the real interpreter on the real store, replies at the r
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -33,7 +34,7 @@ from bot.rules.book import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store
 from tests.conftest import REPO
-from tests.slack_server import TEAM_ID, SignedRequest, SlackServer
+from tests.slack_server import TEAM_ID, SignedRequest, SlackServer, sign
 
 TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 ADMIN = "UADMIN1"
@@ -111,6 +112,86 @@ async def test_bad_or_stale_signatures_get_401_and_change_nothing(bot: Bot) -> N
     await bot.front.drain()
     assert await bot.chats.rules_of("slack:C123") == []
     assert not any(bot.slack.responses.values()) and not bot.slack.response_posts
+
+
+def _other_digits(number: int, zero: str) -> str:
+    """`number` written with the ten digits that start at `zero` (Arabic-Indic, full-width)."""
+    return "".join(chr(ord(zero) + int(d)) for d in str(number))
+
+
+# (X-Slack-Request-Timestamp, X-Slack-Signature, body); "now" is the current time, "signed"
+# the right signature for that timestamp and body, None a header left out.
+MALFORMED_HEADERS = {
+    "timestamp missing": (None, "signed", None),
+    "timestamp empty": ("", "signed", None),
+    "timestamp not a number": ("abc", "signed", None),
+    "timestamp in exponent form": ("1e10", "signed", None),
+    "timestamp a float": ("{now}.5", "signed", None),
+    "timestamp huge": ("9" * 5000, "signed", None),
+    "timestamp past any date": ("99999999999999999999", "signed", None),
+    "timestamp negative": ("-{now}", "signed", None),
+    "timestamp zero": ("0", "signed", None),
+    "timestamp with a sign": ("+{now}", "signed", None),
+    "timestamp with a space inside": ("{now} 5", "signed", None),
+    "timestamp with underscores": ("{now:_}", "signed", None),
+    "timestamp in Arabic-Indic digits": ("{arabic}", "signed", None),
+    "timestamp in full-width digits": ("{fullwidth}", "signed", None),
+    "timestamp ten minutes old": ("{old}", "signed", None),
+    "signature missing": ("{now}", None, None),
+    "signature empty": ("{now}", "", None),
+    "signature only the version": ("{now}", "v0=", None),
+    "signature not hex": ("{now}", "v0=" + "g" * 64, None),
+    "signature of another version": ("{now}", "v1={hex}", None),
+    "signature in upper case": ("{now}", "V0={HEX}", None),
+    "signature one digit long": ("{now}", "v0={hex}0", None),
+    "signature not ASCII": ("{now}", "v0=" + "é" * 64, None),
+    "signature of another body": ("{now}", "signed", "text=rule+add+x"),
+    "body not UTF-8, signature forged": ("{now}", "v0=" + "0" * 64, b"text=\xff\xfe"),
+}
+
+
+@pytest.mark.parametrize(("timestamp", "signature", "body"), MALFORMED_HEADERS.values(),
+                         ids=MALFORMED_HEADERS.keys())
+async def test_malformed_signature_headers_get_401_and_one_debug_line(
+        bot: Bot, caplog: pytest.LogCaptureFixture, timestamp: str | None,
+        signature: str | None, body: str | bytes | None) -> None:
+    """A request to /slack/events whose timestamp or signature is missing, malformed or wrong
+    gets 401 and bolt's body, changes nothing and logs nothing above DEBUG, no traceback."""
+    caplog.set_level(logging.DEBUG)
+    now = int(time.time())
+    good = bot.slack.slash_command("rule add 朝鲜 + 派兵")
+    fields = {"now": now, "old": now - 600, "arabic": _other_digits(now, "\u0660"),
+              "fullwidth": _other_digits(now, "\uff10")}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if timestamp is not None:
+        headers["X-Slack-Request-Timestamp"] = timestamp.format(**fields)
+    sent = good.body.encode() if body is None else body if isinstance(body, bytes) else (
+        body.encode())
+    stamp = headers.get("X-Slack-Request-Timestamp", "")
+    right = sign(bot.slack.signing_secret, stamp, good.body).removeprefix("v0=")
+    if signature is not None:
+        headers["X-Slack-Signature"] = ("v0=" + right if signature == "signed" else signature
+                                        .format(hex=right, HEX=right.upper()))
+    async with aiohttp.ClientSession() as session, session.post(
+            bot.http.url + EVENTS_PATH, data=sent, headers=headers) as response:
+        assert (response.status, await response.json()) == (401, {"error": "invalid request"})
+    await bot.front.drain()
+    assert await bot.chats.rules_of("slack:C123") == [] and not bot.slack.response_posts
+    loud = [r for r in caplog.records if r.levelno > logging.DEBUG or r.exc_info]
+    assert loud == [], [r.getMessage() for r in loud]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.platforms.slack"] == [
+        "slack: refused a request without a good signature"]
+
+
+async def test_a_good_request_after_malformed_ones_still_works(bot: Bot) -> None:
+    """Refusing malformed requests leaves the endpoint answering signed ones."""
+    for stamp in ("abc", "", "1e10"):
+        request = bot.slack.slash_command("help")
+        status, _ = await bot.send(replace(request, headers={
+            **request.headers, "X-Slack-Request-Timestamp": stamp}))
+        assert status == 401
+    reply = await bot.command("rule add 朝鲜 + 派兵")
+    assert reply["text"].startswith("Rule #1 added: 朝鲜 + 派兵")
 
 
 async def test_rule_error_quotes_the_position_in_a_code_block(bot: Bot) -> None:

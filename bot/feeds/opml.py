@@ -1,10 +1,12 @@
 """OPML, the subscription lists feed readers import and export (`newsbot feeds import|export`).
 
-Import reads every `<outline>` that has an `xmlUrl`, at any depth: outlines without one are
-folders, and their `text` is kept as the feed's folder path. The outlet name is the outline's
-`title`, else its `text` (at most 64 characters; a text that is only the feed's URL, its host
-or the outlet its host stands for, like `VOA` for voachinese.com or `example.com` for
-feeds.example.com, names nothing new).
+Import reads every `<outline>` that has an `xmlUrl`, in up to MAX_DEPTH levels of folders
+(an outline in more refuses the file, with a ConfigError naming its line): outlines without
+one are folders, and their `text` is kept as the feed's folder path. The document is read as
+a stream of tags, never built into a tree, so memory grows with the feeds, not the nesting.
+The outlet name is the outline's `title`, else its `text` (at most 64 characters; a text
+that is only the feed's URL, its host or the outlet its host stands for, like `VOA` for
+voachinese.com or `example.com` for feeds.example.com, names nothing new).
 Imported feeds are stored like `/feeds add` ones (bot/commands.py `AddedFeeds`): the service
 polls them within 30 s, through the same guard as chat-added feeds, so URLs that are not
 http(s) or whose host is internal are refused at import. A feed already present (same id,
@@ -20,23 +22,25 @@ the added ones); local folders have no URL and are left out.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import XMLParser
 
 from bot.commands import AddedFeeds, url_problem
 from bot.errors import ConfigError
 from bot.feeds.outlets import UNKNOWN, outlet_from_url
-from bot.feeds.sources import feed_id
+from bot.feeds.sources import HOST_FAULTS, feed_id
 from bot.models import FeedSpec
 
 MAX_OPML_BYTES = 20 * 1024 * 1024
 MAX_NAME = 64  # as `/feeds add <url> [outlet]` allows
+MAX_DEPTH = 64  # levels of folders (outlines in outlines); feed readers nest a few
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,44 +62,84 @@ class ImportReport:
 
 
 def parse_opml(data: bytes, *, source: str = "OPML") -> list[OpmlFeed]:
-    """The feed outlines of an OPML document, in document order; ConfigError if unreadable."""
+    """The feed outlines of an OPML document, in document order; ConfigError if unreadable,
+    not OPML, or with an outline in more than MAX_DEPTH levels of folders."""
     if len(data) > MAX_OPML_BYTES:
         raise ConfigError(f"{source}: larger than {MAX_OPML_BYTES // 2**20} MB")
+    reader = _OutlineReader(source)
+    parser = XMLParser(target=reader)
+    reader.expat = parser.parser
     try:
-        root = fromstring(data)
+        parser.feed(data)
+        parser.close()
     except DefusedXmlException as exc:
         raise ConfigError(f"{source}: refused: the document declares entities or external "
                           f"references ({type(exc).__name__})") from exc
     except ET.ParseError as exc:
         line, column = exc.position
         raise ConfigError(f"{source}:{line}:{column + 1}: not well-formed XML: {exc}") from exc
-    if _local(root.tag) != "opml":
-        raise ConfigError(f"{source}: not OPML (the root element is <{_local(root.tag)}>)")
-    body = next((child for child in root if _local(child.tag) == "body"), None)
-    if body is None:
+    if not reader.body_seen:
         raise ConfigError(f"{source}: no <body> element")
-    return list(_outlines(body))
+    return reader.feeds
 
 
-def _outlines(body: ET.Element) -> Iterable[OpmlFeed]:
-    """Feed outlines in document order, walked with a stack (deep nesting cannot overflow)."""
-    stack: list[tuple[Iterator[ET.Element], tuple[str, ...]]] = [(iter(body), ())]
-    while stack:
-        children, folder = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            continue
-        if _local(child.tag) != "outline":
-            continue
-        attrs = {k.lower(): v for k, v in child.attrib.items()}
+class _OutlineReader:
+    """The parser's target: collects feed outlines from start and end tags, keeping only the
+    open elements' kinds and folder paths (no tree)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.expat: Any = None  # the parser's expat reader, for line numbers
+        self.feeds: list[OpmlFeed] = []
+        self.open: list[str] = []  # the kind of each open element (see `start`)
+        self.paths: list[tuple[str, ...]] = [()]  # the folder path in each open folder
+        self.depth = 0  # open outlines (the folders a new outline is in)
+        self.body_seen = False
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        """Open an element: the root (which must be <opml>), its first <body>, an outline in
+        the body or in outlines (a feed, a named folder or an unnamed one), or one skipped
+        with all it holds."""
+        parent, name = (self.open[-1] if self.open else None), _local(tag)
+        if parent is None and name != "opml":
+            raise ConfigError(f"{self.source}: not OPML (the root element is <{name}>)")
+        if parent is None:
+            kind = "root"
+        elif parent == "root":
+            kind = "body" if name == "body" and not self.body_seen else "skip"
+            self.body_seen = self.body_seen or kind == "body"
+        elif parent in ("body", "feed", "folder", "group") and name == "outline":
+            kind = self._outline({k.lower(): v for k, v in attrib.items()})
+        else:
+            kind = "skip"
+        self.open.append(kind)
+
+    def _outline(self, attrs: dict[str, str]) -> str:
+        """Take in one outline; its kind."""
+        if self.depth >= MAX_DEPTH + 1:  # (inside MAX_DEPTH + 1 outlines already)
+            line, column = self.expat.CurrentLineNumber, self.expat.CurrentColumnNumber + 1
+            raise ConfigError(f"{self.source}:{line}:{column}: an outline in more than "
+                              f"{MAX_DEPTH} levels of folders (the most newsbot reads)")
+        self.depth += 1
         if "xmlurl" in attrs:
             url = attrs["xmlurl"].strip()
-            yield OpmlFeed(url, _name(attrs, url), folder)
-            stack.append((iter(child), folder))
-        else:
-            label = " ".join((attrs.get("text") or attrs.get("title") or "").split())
-            stack.append((iter(child), (*folder, label) if label else folder))
+            self.feeds.append(OpmlFeed(url, _name(attrs, url), self.paths[-1]))
+            return "feed"
+        label = " ".join((attrs.get("text") or attrs.get("title") or "").split())
+        if not label:
+            return "group"
+        self.paths.append((*self.paths[-1], label))
+        return "folder"
+
+    def end(self, tag: str) -> None:
+        """Close the innermost open element."""
+        kind = self.open.pop()
+        self.depth -= kind in ("feed", "folder", "group")
+        if kind == "folder":
+            self.paths.pop()
+
+    def close(self) -> None:
+        """The end of the document (nothing to finish)."""
 
 
 def _name(attrs: dict[str, str], url: str) -> str | None:
@@ -145,6 +189,9 @@ def _problem(url: str) -> str | None:
     key, fields = problem
     if key == "feeds.internal":
         return f"host {fields.get('host', '')} is internal (loopback, private or local)"
+    if key.startswith("feeds.bad_host."):
+        reason = HOST_FAULTS[key.removeprefix("feeds.bad_host.")].format(**fields)
+        return f"host {fields.get('host', '')} cannot be looked up: {reason}"
     return "not an http(s) URL"
 
 

@@ -37,8 +37,21 @@ _LABEL_RE = re.compile(r"[a-z0-9_-]+")
 Lines = dict[str, int]  # an entry's line ("") and the lines of its keys' values
 
 
-def host_problem(host: str) -> str | None:
-    """Why the fetcher could not look up `host` (a URL's host name), or None if it can."""
+# Why a host name cannot be looked up, by kind: English here, both languages in bot/i18n.py
+# (`feeds.bad_host.<kind>`).
+HOST_FAULTS = {
+    "empty_label": "it has an empty label (two dots in a row, or a leading dot)",
+    "too_long": "it is longer than {limit} characters",
+    "bad_char": "it contains {char}, which no host name may",
+    "long_label": "it has a label longer than {limit} characters",
+    "hyphen": "its label {label} starts or ends with a hyphen",
+    "idna": "it is not a valid host name ({error})",
+}
+
+
+def host_fault(host: str) -> tuple[str, dict[str, str]] | None:
+    """Why the fetcher could not look up `host` (a URL's host name): the kind (a key of
+    HOST_FAULTS) and its fields; or None if it can."""
     name = host.strip("[]").removesuffix(".").lower()
     try:
         ipaddress.ip_address(name.split("%", 1)[0])
@@ -46,30 +59,36 @@ def host_problem(host: str) -> str | None:
     except ValueError:
         pass
     if not name or "" in name.split("."):
-        return "it has an empty label (two dots in a row, or a leading dot)"
-    if name.isascii() and (problem := _ascii_host_problem(name)) is not None:
-        return problem
+        return "empty_label", {}
+    if name.isascii() and (fault := _ascii_host_fault(name)) is not None:
+        return fault
     try:  # as httpx encodes it to send, and decodes `xn--` labels
         url = httpx.URL(f"http://{name}/")
         url.host  # noqa: B018 - decoding an `xn--` label is what raises
         ascii_name = url.raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError) as exc:
-        return f"it is not a valid host name ({exc})"
-    return _ascii_host_problem(ascii_name)
+        return "idna", {"error": str(exc)}
+    return _ascii_host_fault(ascii_name)
 
 
-def _ascii_host_problem(name: str) -> str | None:
+def host_problem(host: str) -> str | None:
+    """Why the fetcher could not look up `host`, in English, or None if it can."""
+    fault = host_fault(host)
+    return None if fault is None else HOST_FAULTS[fault[0]].format(**fault[1])
+
+
+def _ascii_host_fault(name: str) -> tuple[str, dict[str, str]] | None:
     """Why an ASCII host name is not one DNS can look up, or None."""
     if len(name) > MAX_HOST:
-        return f"it is longer than {MAX_HOST} characters"
+        return "too_long", {"limit": str(MAX_HOST)}
     for label in name.split("."):
         if not _LABEL_RE.fullmatch(label):
             bad = next(c for c in label if not _LABEL_RE.fullmatch(c))
-            return f"it contains {bad!r}, which no host name may"
+            return "bad_char", {"char": repr(bad)}
         if len(label) > MAX_LABEL:
-            return f"it has a label longer than {MAX_LABEL} characters"
+            return "long_label", {"limit": str(MAX_LABEL)}
         if label.startswith("-") or label.endswith("-"):
-            return f"its label {label!r} starts or ends with a hyphen"
+            return "hyphen", {"label": repr(label)}
     return None
 
 

@@ -14,8 +14,11 @@ command's `response_url` (over HTTP at `/slack/events`, or Socket Mode with an a
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -42,13 +45,16 @@ log = logging.getLogger(__name__)
 
 
 class _BoltLogFilter(logging.Filter):
-    """Drops bolt's warnings that a token is unused: it also reads SLACK_BOT_TOKEN from the
-    environment, and our `authorize` hands it the channel's token anyway."""
+    """Drops bolt's warnings that a token is unused (it also reads SLACK_BOT_TOKEN from the
+    environment, and our `authorize` hands it the channel's token anyway), and its INFO line
+    with the body of a request whose signature it refused (`handle` refused those already,
+    with one debug line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not ("`authorize` has been used" in message
-                    or "gave `client` as well, `token` will be unused" in message)
+                    or "gave `client` as well, `token` will be unused" in message
+                    or message.startswith("Invalid request signature detected"))
 
 
 _bolt_log = log.getChild("bolt")
@@ -79,6 +85,10 @@ _URL_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", '"': "%22"}
 
 COMMAND = "/newsbot"
 EVENTS_PATH = "/slack/events"
+SIGNATURE_MAX_AGE = 300  # seconds between a request's timestamp and now (Slack's advice)
+_REFUSED = {"error": "invalid request"}  # the 401's body, as bolt words it
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits (int() also reads " 1_2", other scripts')
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 REPLY_LIMIT = 4000  # characters of a command reply (Slack advises at most 4,000)
 REPLY_ATTEMPTS = 5  # posts of one reply to its response_url, 429s included
 RESPONSE_URL_USES = 5  # Slack accepts at most five posts to one response_url
@@ -394,6 +404,25 @@ def _plain_markup(match: re.Match[str]) -> str:
     return target
 
 
+def signature_problem(body: bytes, headers: Mapping[str, str], *, secret: str,
+                      now: float) -> str | None:
+    """Why a request was not signed by Slack with `secret`, or None: `X-Slack-Signature` is
+    `v0=` and the HMAC-SHA256 hex of `v0:<timestamp>:<body>`, and `X-Slack-Request-Timestamp`
+    is within SIGNATURE_MAX_AGE of `now`. Both headers are checked for form before any
+    arithmetic (slack_sdk's own check calls int() on them and raises on `abc`)."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "the timestamp is missing or not a number of seconds"
+    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return f"the timestamp is more than {SIGNATURE_MAX_AGE} s away"
+    if not _SIGNATURE.fullmatch(signature):
+        return "the signature is missing or not a v0 signature"
+    signed = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return None if hmac.compare_digest(expected, signature) else "the signature is wrong"
+
+
 def command_request(payload: Mapping[str, Any]) -> CommandRequest:
     """The interpreter's request for a slash-command payload (`/newsbot` alone asks for help).
 
@@ -458,7 +487,8 @@ class SlackFrontEnd:
     a 429 there is waited out (`Retry-After`) and retried.
 
     HTTP mode (no app token): mount `routes()` (POST `/slack/events`) on the bot's HTTP
-    server; bolt checks the signing secret and answers a bad or stale signature with 401.
+    server; a request without a good, fresh signature gets 401 and one debug line (checked
+    here, then again by bolt).
     Socket Mode (`app_token`, `xapp-...`): entering connects the WebSocket; no route is served.
     Leaving disconnects and gives replies in flight `shutdown_grace` seconds to finish.
     """
@@ -481,7 +511,8 @@ class SlackFrontEnd:
         self._sleep = sleep
         self._tasks: set[asyncio.Task[None]] = set()
         self._socket: AsyncSocketModeHandler | None = None
-        self.app = self._build_app(signing_secret or "")
+        self._signing_secret = signing_secret or ""
+        self.app = self._build_app(self._signing_secret)
 
     def __repr__(self) -> str:
         return f"SlackFrontEnd(mode={self.mode!r}, command={self.command!r})"
@@ -512,7 +543,13 @@ class SlackFrontEnd:
         return [] if self.mode == "socket" else [web.post(EVENTS_PATH, self.handle)]
 
     async def handle(self, request: web.Request) -> web.Response:
-        """One request from Slack: bolt verifies its signature (401 if bad or stale) and acks."""
+        """One request from Slack: 401 unless it is signed (`signature_problem`), else bolt's."""
+        problem = signature_problem(await request.read(), request.headers,
+                                    secret=self._signing_secret, now=time.time())
+        if problem is not None:
+            log.debug("slack: refused a request without a good signature",
+                      extra={"kv": {"path": request.path, "reason": problem}})
+            return web.json_response(_REFUSED, status=401)
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
