@@ -6,11 +6,15 @@ programs) against a baseline that evaluates every rule separately with plain sub
 The rules are generated (fixed seed) from a realistic mix: CJK words cut (rjieba) from the
 sample articles (so the article is on the rules' main topic) plus made-up CJK words, English
 words and names, shipped @entities and their aliases as bare terms, quoted phrases; shapes
-`A + B`, `A B C`, `A | B`, `(A | B) C`, `A B -C`, `A NEAR/n B`, `title:A B`, `A B source:X`.
+`A + B`, `A B C`, `A | B`, `(A | B) C`, `A B -C`, `A NEAR/n B`, `title:A B`, `A B source:X`;
+one rule in twenty also carries `outlets>=2` or `history:any`. Bare terms the catalog does not
+know expand across scripts and languages (bot.rules.expand), as they do in service.
 The article is seeds 001 and 002 plus an English paragraph, cut to 5,000 characters. Both
 sides fold the article on every run; the baseline expands entities to their aliases and tests
 each with `in` (NEAR as plain AND). Prints the median per article for both, their ratio, and
-compile times (cold, and one rule added to a warm set). `match()` runs in the C core
+compile times (cold, and one rule added to a warm set). `match()` includes checking whether
+the article is about the past (bot.rules.history), once per article that matched some rule;
+its own cost is printed beside. `match()` runs in the C core
 (bot.rules._cmatch) when it is built; the same run also times the engine's pure-Python path
 (`RuleSet(native=False)`, what runs without a C compiler) and checks it returns the same.
 """
@@ -108,6 +112,10 @@ def generate(count: int, rng: random.Random, entities: Entities) -> list[str]:
     out: list[str] = []
     while len(out) < count:
         expression = rng.choices(shapes, weights)[0][1]()
+        if len(out) % 20 == 3:  # (by position: the draws stay those of rules without options)
+            expression += " outlets>=2"
+        elif len(out) % 20 == 13:
+            expression += " history:any"
         try:
             g.parse(expression, entities=entities)
         except RuleError:  # e.g. a negation-only draw; draw again
@@ -121,7 +129,7 @@ class Baseline:
 
     def __init__(self, expressions: list[str], entities: Entities) -> None:
         self.entities = entities
-        self.rules = [g.parse(e, entities=entities) for e in expressions]
+        self.rules = [g.parse(e, entities=entities) for e in expressions]  # options left out
         self.aliases = {e.name: [fold(a) for a in e.aliases if "..." not in a] for e in entities}
 
     def match(self, article: Article) -> list[int]:
@@ -191,6 +199,8 @@ def main() -> None:
     engine_ms = median_ms(lambda: ruleset.match(doc), args.repeat)
     python_ms = median_ms(lambda: python.match(doc), max(args.repeat // 10, 5))
     detail_ms = median_ms(lambda: ruleset.match_detail(doc), max(args.repeat // 4, 5))
+    history_ms = median_ms(lambda: ruleset.history.historical(doc), args.repeat)
+    event_ms = median_ms(lambda: ruleset.history.event_time(doc), args.repeat)
     base_ms = median_ms(lambda: baseline.match(doc), max(args.repeat // 20, 5))
     matched = ruleset.match(doc)
     base_matched = baseline.match(doc)
@@ -209,6 +219,9 @@ def main() -> None:
     print(f"engine   match(), Python path: median {python_ms:8.3f} ms per article "
           f"({python_ms / engine_ms:,.1f}x the {path} path's time)")
     print(f"engine   match_detail(): median {detail_ms:8.3f} ms per article (Python)")
+    print(f"history check:           median {history_ms:8.3f} ms per article, part of "
+          f"match() ({history_ms / engine_ms:.0%} of it); the full event time "
+          f"(`stories explain`) {event_ms:.3f} ms")
     print(f"baseline (per-rule `in`): median {base_ms:8.3f} ms per article")
     print(f"ratio baseline / engine: {base_ms / engine_ms:,.1f}x")
     print(f"compile {len(rules):,} rules cold: median {statistics.median(cold) * 1e3:,.0f} ms; "

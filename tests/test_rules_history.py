@@ -188,3 +188,23 @@ async def test_explain_shows_each_reports_event_time(store: Store) -> None:
         "historical": False, "year": None, "evidence": "周五, 10月18日"}
     assert "events: history, 1950 (抗美援朝, 中国人民志愿军): alerts only rules with" in text
     assert "events: news (周五, 10月18日)" in text
+
+
+def test_the_fast_check_agrees_with_the_full_event_time_on_every_local_report() -> None:
+    """`History.historical` (what `RuleSet.match` asks, reading the rest of the lead only
+    when the title or first sentence point back) says what `event_time(...).historical`
+    says, on every seed, dev, held-out and intent-set report and on the cases above."""
+    from bot.feeds.seeds import read_seed_folder
+    from tests.conftest import REPO
+
+    history = shipped_history()
+    folders = [REPO / "seeds", REPO / "tests/data/dev", REPO / "tests/data/heldout",
+               *(REPO / "tests/data/intent").iterdir()]
+    articles = [article for folder in folders if folder.is_dir()
+                for article in read_seed_folder(folder)[0]]
+    articles += [_article(title, lead) for title, lead, *_ in (*HISTORY.values(),
+                                                                 *CURRENT.values())]
+    assert len(articles) > 300
+    verdicts = [(a.url, history.historical(a)) for a in articles]
+    assert verdicts == [(a.url, history.event_time(a).historical) for a in articles]
+    assert sum(v for _, v in verdicts) >= len(HISTORY)

@@ -1091,10 +1091,12 @@ class RuleSet:
                     raise
                 on_error(rule, exc)
                 continue
-            self.rules.append(replace(rule, history=options.history,
-                                      min_outlets=max(rule.min_outlets, options.min_outlets)))
+            changed = options.history != rule.history or options.min_outlets > rule.min_outlets
+            self.rules.append(replace(rule, history=options.history, min_outlets=max(
+                rule.min_outlets, options.min_outlets)) if changed else rule)
             self._programs.append(program)
         self._history_of = {r.id: r.history for r in self.rules}
+        self._history_only = any(r.history == "only" for r in self.rules)
         self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
         if native and compiler.tables is None:
             raise RuntimeError("bot.rules._cmatch is not built: reinstall with a C compiler")
@@ -1130,15 +1132,20 @@ class RuleSet:
     def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:
         """The rules `article` satisfies, each with the terms that made it match: a report
         about the past (`bot.rules.history`) only for the rules that ask for history."""
-        found = self._match(_texts(article), article.outlet.casefold())
-        return self.in_time(article, found) if found else found
+        texts = _texts(article)
+        found = self._match(texts, article.outlet.casefold())
+        return self.in_time(article, found, folded=texts) if found else found
 
-    def in_time(self, article: Article, found: dict[str, T]) -> dict[str, T]:
+    def in_time(self, article: Article, found: dict[str, T], *,
+                folded: tuple[str, str] | None = None) -> dict[str, T]:
         """`found` (rule id -> anything) without the rules whose `history` option excludes
-        the article (read only when some rule matched: most articles match none)."""
-        historical = self.history.event_time(article).historical
-        wanted = ("any", "only") if historical else ("any", "exclude")
+        the article (read only when some rule matched: most articles match none). `folded`:
+        the article's folded title and text, when the caller has them."""
+        historical = self.history.historical(article, folded=folded)
         history = self._history_of
+        if not historical and not self._history_only:
+            return found  # news: only `history:only` rules would drop it
+        wanted = ("any", "only") if historical else ("any", "exclude")
         return {rule: value for rule, value in found.items()
                 if history.get(rule, "exclude") in wanted}
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.errors import RuleError
@@ -176,8 +177,10 @@ def parse_rule(expression: str, *, entities: Entities | None = None
     return _Parser(expression, tokens, entities).rule(), options
 
 
+@lru_cache(maxsize=65_536)
 def rule_options(expression: str) -> RuleOptions:
-    """The options of a rule (RuleError if they are malformed or misplaced)."""
+    """The options of a rule (RuleError if they are malformed or misplaced); remembered, as
+    a rule set is rebuilt from the same expressions whenever a rule changes."""
     return _options(expression, _Lexer(expression).tokens())[1]
 
 
