@@ -25,7 +25,7 @@ from bot import i18n
 from bot.alerts import AlertComposer, StoryList
 from bot.archive import Archive
 from bot.chats import ChatDirectory
-from bot.digest import Digests, parse_quiet
+from bot.digest import Digests
 from bot.errors import RuleError
 from bot.feeds.guard import first_internal
 from bot.feeds.guard import resolve as resolve_host
@@ -39,6 +39,7 @@ from bot.rules.grammar import Node, RuleOptions, parse_rule
 from bot.rules.grammar import format as format_rule
 from bot.store import Store, done
 from bot.text import without_lone_surrogates
+from bot.timeparse import clock_time, duration, time_range
 
 MAX_RULES_PER_CHAT = 100
 MAX_MUTE_DAYS = 30
@@ -48,12 +49,9 @@ STATUS_FEEDS = 20
 DIGEST_WINDOW = timedelta(hours=24)
 HELP = ("help", "rule_add", "rule_list", "rule_del", "rule_test", "topics", "subscribe",
         "unsubscribe", "digest_at", "digest_off", "digest_now", "mute", "mute_mode", "unmute",
-        "quiet", "tz", "feeds", "feeds_add", "feeds_del", "status", "lang")
+        "quiet", "tz", "feeds", "feeds_add", "feeds_del", "status", "lang", "whoami")
 
 _COMMAND_RE = re.compile(r"/?([^\s@]*)(?:@\S*)?(?:\s+(.*))?", re.DOTALL)
-_TIME_RE = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")
-_DURATION_RE = re.compile(r"(\d{1,6})\s*(m|min|h|d)")
-_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86_400}
 _LANGUAGE_NAMES = {"en": "en", "english": "en", "zh": "zh", "cn": "zh", "zh-cn": "zh",
                    "中文": "zh", "英文": "en"}
 _INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
@@ -230,7 +228,8 @@ class CommandInterpreter:
             "topics": self._topics, "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe, "digest": self._digest, "mute": self._mute,
             "unmute": self._unmute, "quiet": self._quiet, "tz": self._tz,
-            "feeds": self._feeds, "status": self._status, "lang": self._lang}
+            "feeds": self._feeds, "status": self._status, "lang": self._lang,
+            "whoami": self._whoami}
 
     @property
     def window(self) -> timedelta:
@@ -466,9 +465,10 @@ class CommandInterpreter:
         parts = args.split()
         if len(parts) not in (1, 2):
             raise _UsageError("digest_at")
-        at = _clock_time(parts[0])
-        if at is None:
+        clock = clock_time(parts[0])
+        if clock is None:
             return call.fail("digest.bad_time", time=parts[0])
+        at = f"{clock:%H:%M}"
         current = await self.chats.digest_of(call.chat)
         wanted = parts[1] if len(parts) == 2 else current[1] if current else "UTC"
         zone = time_zone(wanted)
@@ -492,7 +492,7 @@ class CommandInterpreter:
                 raise _UsageError("mute_mode")
             await self.chats.set_held_mode(call.chat, mode)
             return call.reply(call.t(f"mute.mode_{mode}"))
-        length = parse_duration(args)
+        length = duration(args, maximum=timedelta(days=MAX_MUTE_DAYS))
         if length is None:
             return call.fail("mute.bad", duration=args)
         until = call.now + length
@@ -514,7 +514,7 @@ class CommandInterpreter:
         if args.strip().lower() == "off":
             await self.chats.set_quiet_hours(call.chat, None)
             return call.reply(call.t("quiet.off"))
-        hours = parse_quiet(args)
+        hours = time_range(args)
         if hours is None or hours[0] == hours[1]:
             raise _UsageError("quiet")
         await self.chats.set_quiet_hours(call.chat, hours)
@@ -652,6 +652,13 @@ class CommandInterpreter:
         changed = replace(call, lang=lang)
         return changed.reply(changed.t("lang.set"))
 
+    async def _whoami(self, call: _Call, args: str) -> CommandReply:
+        """`/whoami`: the user's and the chat's platform-qualified ids, what goes into
+        NEWSBOT_ADMINS, and whether the user is a bot admin already."""
+        admin = "whoami.admin" if call.user in self.admins else "whoami.not_admin"
+        return call.reply(call.t("whoami.ids", user=call.user, chat=call.chat),
+                          call.t(admin, user=call.user))
+
 
 def _feed_line(call: _Call, feed: FeedSpec, state: dict[str, str], *, admin: bool) -> str:
     """One feed's health for `/status`: for admins its outlet (else its URL, redacted), last
@@ -748,19 +755,6 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _clock_time(text: str) -> str | None:
-    """`7:30` -> `07:30`; None unless it is a 24-hour time of day."""
-    match = _TIME_RE.fullmatch(text)
-    return f"{int(match.group(1)):02d}:{match.group(2)}" if match else None
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """`30m`, `2h`, `1d` -> timedelta; None if malformed, zero or above MAX_MUTE_DAYS."""
-    match = _DURATION_RE.fullmatch(text.strip().lower())
-    if not match:
-        return None
-    length = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    return length if timedelta(0) < length <= timedelta(days=MAX_MUTE_DAYS) else None
 
 
 def time_zone(name: str) -> str | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -266,13 +266,3 @@ async def post_list(pacer: Pacer, channel: Channel, stories: StoryList) -> list[
     posted again)."""
     return [await pacer.call(stories.chat, channel.platform, channel.post, stories.chat, message)
             for message in channel.list_messages(stories)]
-
-
-def parse_quiet(text: str) -> tuple[time, time] | None:
-    """`23:00-07:00` -> (23:00, 07:00); None if it is not two 24-hour times."""
-    start, sep, end = text.replace("–", "-").partition("-")
-    try:
-        return (time.fromisoformat(start.strip().zfill(5)),
-                time.fromisoformat(end.strip().zfill(5))) if sep else None
-    except ValueError:
-        return None

@@ -1,8 +1,9 @@
 """Every user-visible string of command replies, in English and Chinese.
 
 `MESSAGES` maps a key to one `str.format` template per language; both languages carry every key
-with the same fields (a test checks it). `text(lang, key, **fields)` formats one, falling back
-to English for an unknown language.
+with the same fields (a test checks it). `{count:story|stories}` is the English word for the
+number (Chinese needs no such form: a measure word, `{count} 条`). `text(lang, key, **fields)`
+formats one, falling back to English for an unknown language.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "usage.status": {"en": "/status — feed health, this chat's rules, topics, digest and mute",
                      "zh": "/status — 新闻源状态，以及本聊天的规则、话题、摘要和静音设置"},
     "usage.lang": {"en": "/lang en|zh — reply language", "zh": "/lang en|zh — 回复语言"},
+    "usage.whoami": {"en": "/whoami — your user id and this chat's id (for NEWSBOT_ADMINS)",
+                     "zh": "/whoami — 你的用户 ID 与本聊天的 ID（用于 NEWSBOT_ADMINS）"},
     "usage": {"en": "Usage: {usage}", "zh": "用法：{usage}"},
     "unknown": {"en": "Unknown command /{command}. Send /help for the list of commands.",
                 "zh": "未知命令 /{command}。发送 /help 查看命令列表。"},
@@ -104,7 +107,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "rule.deleted": {"en": "Rule #{number} deleted.", "zh": "已删除规则 #{number}。"},
     "rule.not_found": {"en": "This chat has no rule #{number}; see /rule list.",
                        "zh": "本聊天没有规则 #{number}；请查看 /rule list。"},
-    "rule.test.header": {"en": "{rule} matches {count} stories in the stored window ({hours} h).",
+    "rule.test.header": {"en": "{rule} matches {count} {count:story|stories} in the stored "
+                               "window ({hours} h).",
                          "zh": "{rule} 在已存储的时间窗口（{hours} 小时）内匹配 {count} 条新闻。"},
     "rule.test.item": {"en": "• {headline} — {outlets} [{terms}]",
                        "zh": "• {headline} — {outlets} [{terms}]"},
@@ -229,7 +233,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                            "zh": " · WebSub 推送至 {until}"},
     "status.push_problem": {"en": " · WebSub {state}: {error}", "zh": " · WebSub {state}：{error}"},
     "status.push_state": {"en": " · WebSub {state}", "zh": " · WebSub {state}"},
-    "status.feed_error": {"en": "  ✗ {id} {location} — {errors} errors in a row: {last_error}",
+    "status.feed_error": {"en": "  ✗ {id} {location} — {errors} {errors:error|errors} in a "
+                                "row: {last_error}",
                           "zh": "  ✗ {id} {location} — 连续 {errors} 次出错：{last_error}"},
     "status.feed_new": {"en": "  · {id} {location} — not polled yet",
                         "zh": "  · {id} {location} — 尚未抓取"},
@@ -245,6 +250,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "word.off": {"en": "off", "zh": "关闭"},
     "word.never": {"en": "never", "zh": "从未"},
     # --- language -------------------------------------------------------------------------
+    "whoami.ids": {"en": "You are {user}; this chat is {chat}.",
+                   "zh": "你的用户 ID 是 {user}；本聊天的 ID 是 {chat}。"},
+    "whoami.admin": {"en": "You are a bot admin (listed in NEWSBOT_ADMINS).",
+                     "zh": "你是机器人管理员（已列入 NEWSBOT_ADMINS）。"},
+    "whoami.not_admin": {
+        "en": "To make yourself a bot admin, add {user} to NEWSBOT_ADMINS (comma-separated) "
+              "and restart the bot.",
+        "zh": "如需成为机器人管理员，请把 {user} 加入 NEWSBOT_ADMINS（以逗号分隔）并重启机器人。"},
     "lang.set": {"en": "Replies in this chat will be in English.",
                  "zh": "本聊天此后将用中文回复。"},
     # --- alert and digest layout (bot.alerts, bot.digest) -----------------------------------
@@ -256,19 +269,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert.kind": {"en": "Alert", "zh": "提醒"},
     "alert.kind_update": {"en": "Update", "zh": "更新"},
     "alert.more": {"en": "+{count} more", "zh": "另有 {count} 家"},
-    "digest.title": {"en": "Daily digest, {date}: {count} stories",
+    "digest.title": {"en": "Daily digest, {date}: {count} {count:story|stories}",
                      "zh": "每日摘要（{date}）：{count} 条新闻"},
     "digest.part": {"en": "(part {part} of {parts})", "zh": "（第 {part}/{parts} 部分）"},
-    "held.title": {"en": "While this chat was muted: {count} stories",
+    "held.title": {"en": "While this chat was muted: {count} {count:story|stories}",
                    "zh": "静音期间的新闻：{count} 条"},
-    "burst.title": {"en": "{count} new stories", "zh": "{count} 条新报道"},
+    "burst.title": {"en": "{count} new {count:story|stories}", "zh": "{count} 条新报道"},
 }
+
+
+class _Formatter(Formatter):
+    """`str.format`, and `{count:story|stories}`: the word for one, or for any other number."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if "|" in format_spec:  # (a count read from the store may be a string, or "?")
+            one, _, other = format_spec.partition("|")
+            return one if str(value) == "1" else other
+        return str(super().format_field(value, format_spec))
+
+
+_FORMATTER = _Formatter()
 
 
 def text(lang: str, key: str, **fields: object) -> str:
     """The message `key` in `lang` (English if `lang` is unknown), formatted with `fields`."""
     templates = MESSAGES[key]
-    return templates.get(lang, templates[DEFAULT_LANGUAGE]).format(**fields)
+    return str(_FORMATTER.format(templates.get(lang, templates[DEFAULT_LANGUAGE]), **fields))
 
 
 def fields_of(template: str) -> set[str]:

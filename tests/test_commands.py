@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -15,7 +15,6 @@ from bot.commands import (
     CommandInterpreter,
     CommandReply,
     CommandRequest,
-    parse_duration,
     split_command,
     url_problem,
 )
@@ -27,6 +26,7 @@ from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.rules.book import RuleBook
 from bot.store import Store
+from bot.timeparse import clock_time, duration, time_range
 from tests.conftest import SEEDS
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -123,12 +123,40 @@ def test_split_command(text: str, expected: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("30m", 1800), ("2h", 7200), ("1d", 86_400), ("45min", 2700), ("30d", 30 * 86_400),
-    ("0m", None), ("31d", None), ("2x", None), ("h", None), ("-1h", None), ("1.5h", None),
+    ("1.5h", 5400), ("2 hours", 7200), ("２ｈ", 7200), ("30分钟", 1800), ("2小時", 7200),
+    ("1天", 86_400), ("1 week", 604_800),
+    ("0m", None), ("31d", None), ("2x", None), ("h", None), ("-1h", None), ("2 parsecs", None),
 ])
-def test_parse_duration(text: str, seconds: int | None) -> None:
-    """Durations are whole minutes, hours or days, above zero and at most 30 days."""
-    found = parse_duration(text)
+def test_durations_as_people_type_them(text: str, seconds: int | None) -> None:
+    """Durations in units of English or Chinese, full-width too, above zero and at most
+    `maximum` (the 30 days /mute allows)."""
+    found = duration(text, maximum=timedelta(days=30))
     assert (found.total_seconds() if found else None) == seconds
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("23:00-07:00", ((23, 0), (7, 0))), ("23：00－07：00", ((23, 0), (7, 0))),
+    ("２３：００-０７：３０", ((23, 0), (7, 30))), ("22:30 – 6:45", ((22, 30), (6, 45))),
+    ("22:30~06:45", ((22, 30), (6, 45))), ("22:30至06:45", ((22, 30), (6, 45))),
+    ("22:30 to 06:45", ((22, 30), (6, 45))),
+    ("22:30", None), ("25:00-07:00", None), ("23-07", None), ("23:00-", None), ("", None),
+])
+def test_time_ranges_as_people_type_them(text: str,
+                                         expected: tuple[tuple[int, int], ...] | None) -> None:
+    """Two 24-hour clock times joined by a dash, tilde, 至 or `to`; full-width forms read as
+    ASCII (a Chinese input method types `：` and `－`)."""
+    found = time_range(text)
+    assert (tuple((t.hour, t.minute) for t in found) if found else None) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7:30", (7, 30)), ("07:30", (7, 30)), ("７：３０", (7, 30)), ("23:59", (23, 59)),
+    ("24:00", None), ("7.30", None), ("7:3", None), ("730", None),
+])
+def test_clock_times_as_people_type_them(text: str, expected: tuple[int, int] | None) -> None:
+    """A 24-hour time of day, full-width forms too."""
+    found = clock_time(text)
+    assert ((found.hour, found.minute) if found else None) == expected
 
 
 @pytest.mark.parametrize(("url", "problem"), [
@@ -394,6 +422,18 @@ async def test_digest_now_follows_chat_rules_and_the_last_24_hours(seeded: Bot) 
     assert (await seeded.say("/digest now")).text == i18n.text("en", "digest.empty")
 
 
+async def test_times_typed_with_a_chinese_input_method_work_in_every_command(bot: Bot) -> None:
+    """Full-width colons, dashes and digits (what a Chinese input method types) and Chinese
+    units read the same in /quiet, /digest at and /mute."""
+    assert (await bot.say("/quiet 23：00－07：00")).text == (
+        "Quiet hours 23:00-07:00 (UTC): alerts are held, not lost.")
+    assert await bot.chats.quiet_hours(CHAT) == (time(23, 0), time(7, 0))
+    assert (await bot.say("/digest at ７：３０")).text == "Daily digest at 07:30 (UTC)."
+    muted = await bot.say("/mute 2小时")
+    assert muted.ok
+    assert await bot.chats.muted_until(CHAT, now=bot.now) == bot.now + timedelta(hours=2)
+
+
 async def test_digest_at_validates_and_stores_time_and_zone(bot: Bot) -> None:
     """/digest at stores HH:MM and an IANA zone; bad times and zones are rejected."""
     reply = await bot.say("/digest at 07:30 Asia/Shanghai")
@@ -521,7 +561,7 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
         assert (await bot.say(command)).ok, command
     assert (await bot.say("/status", can_manage=False)).lines == (
         "Feeds: 2 (1 ok, 1 failing); last poll 2026-01-01 00:00 UTC",
-        f"  ✗ {rfi} RFI — 1 errors in a row: http",
+        f"  ✗ {rfi} RFI — 1 error in a row: http",
         f"  ✓ {FILE_FEED.id} VOA — polled 2026-01-01 00:00 UTC",
         "Rules: #1 朝鲜 + 派兵",
         "Topics: korea-arms",
@@ -529,7 +569,7 @@ async def test_status_shows_feed_health_and_the_chat_settings(bot: Bot) -> None:
         "Mute: until 2026-01-01 01:30 UTC",
         "Quiet hours: 23:00-07:00 (Asia/Shanghai); alerts held: 0")
     admin = await bot.say("/status", user=ADMIN)
-    assert admin.lines[1] == f"  ✗ {rfi} RFI — 1 errors in a row: http: HTTP 503"
+    assert admin.lines[1] == f"  ✗ {rfi} RFI — 1 error in a row: http: HTTP 503"
 
 
 async def test_status_shows_websub_subscriptions(bot: Bot) -> None:
@@ -636,3 +676,20 @@ async def test_every_command_replies_in_the_chats_language(seeded: Bot, lang: st
         assert reply.lines[0].startswith(_head(lang, key)), (command, reply.text)
     await seeded.chats.set_language(CHAT, "en" if lang == "zh" else "zh")
     assert (await seeded.say(f"/lang {lang}")).text == i18n.text(lang, "lang.set")
+
+
+@pytest.mark.parametrize(("key", "fields", "en", "zh"), [
+    ("digest.title", {"date": "2026-01-10", "count": 1},
+     "Daily digest, 2026-01-10: 1 story", "每日摘要（2026-01-10）：1 条新闻"),
+    ("digest.title", {"date": "2026-01-10", "count": 2},
+     "Daily digest, 2026-01-10: 2 stories", "每日摘要（2026-01-10）：2 条新闻"),
+    ("digest.title", {"date": "2026-01-10", "count": 0},
+     "Daily digest, 2026-01-10: 0 stories", "每日摘要（2026-01-10）：0 条新闻"),
+    ("alert.outlet", {"count": 1}, "1 outlet: ", "1 家媒体："),
+    ("alert.outlets", {"count": 3}, "3 outlets: ", "3 家媒体："),
+    ("held.title", {"count": 1}, "While this chat was muted: 1 story", "静音期间的新闻：1 条"),
+])
+def test_counts_read_as_words_in_both_languages(key: str, fields: dict[str, object], en: str,
+                                                zh: str) -> None:
+    """One story, two stories; Chinese counts with its measure word, the same for any number."""
+    assert (i18n.text("en", key, **fields), i18n.text("zh", key, **fields)) == (en, zh)

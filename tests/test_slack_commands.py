@@ -194,6 +194,15 @@ async def test_a_good_request_after_malformed_ones_still_works(bot: Bot) -> None
     assert reply["text"].startswith("Rule #1 added: 朝鲜 + 派兵")
 
 
+async def test_whoami_gives_the_slack_user_id_for_newsbot_admins(bot: Bot) -> None:
+    """`/newsbot whoami` answers with `slack:<user id>` and the channel's id."""
+    reply = await bot.command("whoami")
+    assert reply["text"].split("\n") == [
+        "You are slack:U123; this chat is slack:C123.",
+        "To make yourself a bot admin, add slack:U123 to NEWSBOT_ADMINS (comma-separated) "
+        "and restart the bot."]
+
+
 async def test_rule_error_quotes_the_position_in_a_code_block(bot: Bot) -> None:
     """`/newsbot rule add (朝鲜` answers only the user, with the column and a caret under it."""
     reply = await bot.command("rule add (朝鲜")

@@ -114,6 +114,23 @@ async def test_group_command_addressed_to_this_bot_works(api: BotApiServer) -> N
 
 
 @pytest.mark.usefixtures("front")
+async def test_whoami_tells_a_user_the_id_for_newsbot_admins(api: BotApiServer) -> None:
+    """`/whoami` answers a member in a group with their `telegram:<id>` and the group's, and
+    how to become a bot admin; a bot admin is told they are one."""
+    api.queue_command(f"/whoami@{api.bot_user['username']}", chat_id=GROUP, user_id=MEMBER)
+    [reply] = await _replies(api, GROUP)
+    assert _text(reply).split("\n") == [
+        f"You are telegram:{MEMBER}; this chat is telegram:{GROUP}.",
+        f"To make yourself a bot admin, add telegram:{MEMBER} to NEWSBOT_ADMINS "
+        "(comma-separated) and restart the bot."]
+    api.queue_command("/whoami", chat_id=ADMIN, user_id=ADMIN)
+    [reply] = await _replies(api, ADMIN)
+    assert _text(reply).split("\n") == [
+        f"You are telegram:{ADMIN}; this chat is telegram:{ADMIN}.",
+        "You are a bot admin (listed in NEWSBOT_ADMINS)."]
+
+
+@pytest.mark.usefixtures("front")
 async def test_group_rule_add_needs_a_chat_admin(api: BotApiServer, chats: ChatDirectory) -> None:
     """A member's `/rule add` in a group is refused politely; an administrator's succeeds."""
     api.queue_command("/rule add 朝鲜 + 派兵", chat_id=GROUP, user_id=MEMBER)
@@ -208,7 +225,7 @@ async def test_command_menu_is_registered_in_both_languages(
         api: BotApiServer, interpreter: CommandInterpreter) -> None:
     """setMyCommands got every command in English, and in Chinese for language_code zh."""
     names = ["start", "help", "rule", "rules", "topics", "subscribe", "unsubscribe", "digest",
-             "mute", "unmute", "quiet", "tz", "feeds", "status", "lang"]
+             "mute", "unmute", "quiet", "tz", "feeds", "status", "lang", "whoami"]
     assert [c["command"] for c in api.menus[""]] == names
     assert [c["command"] for c in api.menus["zh"]] == names
     assert api.menus[""][2]["description"].startswith("Add, list, delete or test a rule")

@@ -499,6 +499,7 @@ COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
     ("feeds", "The feeds polled (bot admins)", "新闻源（仅机器人管理员）"),
     ("status", "Feed health and this chat's settings", "新闻源状态与本聊天的设置"),
     ("lang", "Reply language: /lang en or /lang zh", "回复语言：/lang en 或 /lang zh"),
+    ("whoami", "Your user id, for NEWSBOT_ADMINS", "你的用户 ID（用于 NEWSBOT_ADMINS）"),
 )
 COMMANDS = tuple(name for name, _, _ in COMMAND_MENU)
 ALLOWED_UPDATES = ("message", "channel_post")
