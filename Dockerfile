@@ -47,8 +47,14 @@ COPY feeds.yaml ./
 
 USER newsbot
 VOLUME ["/data"]
-# The bot's one HTTP server: Slack events and the health check (NEWSBOT_HTTP_PORT).
-EXPOSE 8080
+# The bot's public HTTP server: Slack events, webhooks and /healthz (NEWSBOT_HTTP_PORT); and
+# /metrics (NEWSBOT_METRICS_PORT), reachable from outside the container only with
+# NEWSBOT_METRICS_HOST=0.0.0.0 (docker-compose.yml sets it; it listens on loopback otherwise).
+EXPOSE 8080 9464
+
+# Unhealthy when /healthz on NEWSBOT_HTTP_PORT stops answering 200 (python: there is no curl).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('NEWSBOT_HTTP_PORT') or 8080), timeout=4)"]
 
 ENTRYPOINT ["newsbot"]
 CMD ["run"]

@@ -41,6 +41,17 @@ CONSOLE_CHAT = "console:local"
 POLL_CONCURRENCY = 32
 
 
+def _log_rule_engine(rules: RuleBook) -> None:
+    """One line at start: which path the rule engine runs, the C core or pure Python."""
+    if rules.ruleset.native:
+        log.info("rules: engine runs the C core", extra={"kv": {
+            "path": "c", "module": "bot.rules._cmatch"}})
+    else:
+        log.info("rules: engine runs pure Python (bot.rules._cmatch not built: reinstall "
+                 "with a C compiler for about 10x faster matching)", extra={"kv": {
+                     "path": "python", "module": "bot.rules.engine"}})
+
+
 class App:
     """The running bot; an async context manager that owns every long-lived resource."""
 
@@ -60,9 +71,11 @@ class App:
         self.fetcher = await self._stack.enter_async_context(
             Fetcher(timeout=s.fetch_timeout, max_bytes=s.max_feed_bytes,
                     max_items=s.max_items_per_feed, connect_timeout=s.fetch_connect_timeout,
-                    max_connections=max(100, s.poll_concurrency)))
+                    max_connections=max(100, s.poll_concurrency),
+                    user_agent=s.http_user_agent))
         self.chats = ChatDirectory(self.store)
         self.rules = RuleBook(self.topics, self.chats)
+        _log_rule_engine(self.rules)
         self.outbox = Outbox(self.store)
         await self.outbox.ensure_group()
         self.index = StoryIndex(self.store, window_seconds=s.window_seconds,
@@ -79,7 +92,8 @@ class App:
         self.channels = {c.platform: c for c in [ConsoleChannel(), *await self._platforms(),
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
-                                   composer=self.composer)  # a consumer name of its own
+                                   composer=self.composer,  # a consumer name of its own
+                                   admins=self.settings.admins)
         self.websub = await self._websub()
         self.engine = self._poll_engine()
         self.monitor = Monitor(self.store, outbox=self.outbox, chats=self.chats,
@@ -135,7 +149,7 @@ class App:
             untrusted=self.from_chat, policy=self._policy(), lease_seconds=s.websub_lease,
             max_bytes=s.max_feed_bytes, max_items=s.max_items_per_feed, timeout=s.fetch_timeout,
             connect_timeout=s.fetch_connect_timeout,
-            allow_networks=self.fetcher.allow_networks))
+            allow_networks=self.fetcher.allow_networks, user_agent=s.http_user_agent))
 
     def from_chat(self, feed: FeedSpec) -> bool:
         """True for a feed added from chat (fetched through the SSRF guard), not the file's."""

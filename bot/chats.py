@@ -1,13 +1,62 @@
-"""Chats' subscriptions and rules in the store; the command interpreter and routing share it."""
+"""Chats' subscriptions and rules in the store; the command interpreter and routing share it.
+
+Chat lifecycle (issue 15). A chat the bot can no longer post to (Telegram 403: blocked,
+kicked, not a member; Slack `not_in_channel`, `channel_not_found`, `is_archived`) is
+*paused*: the platforms raise `ChatGoneError`, delivery records the pause here (`pause`:
+the hash `paused_chats`, chat -> JSON {reason, error, at}) and, from then on, holds the chat's
+new alerts as a mute does (`holding` is true while paused; `digest_chats` leaves paused chats
+out, so no digest is attempted) until the bot is added back (`resume`, called by the front
+ends on Telegram `my_chat_member` / Slack `member_joined_channel`); the held alerts then
+arrive as one batch, as after a mute. A Telegram group that became a supergroup
+(`ChatMovedError`) has its records moved to the new id (`migrate`), and `chat:<old>:moved`
+points deliveries still queued for the old id to the new one.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.errors import ChannelError
 from bot.models import Rule
 from bot.rules.grammar import parse
 from bot.store import Store, done
+
+MOVED_TTL = 30 * 86_400  # how long deliveries queued for a migrated chat's old id are redirected
+SENT_TTL = 30 * 86_400   # as bot.outbox.SENT_TTL: alert references moved by `migrate`
+PAUSED_HELD_MAX = 200    # newest held stories kept for a paused chat
+MOVED_REF = "#"          # `<old chat>#<message ref>`: an alert sent before the chat moved
+
+
+class ChatGoneError(ChannelError):
+    """The platform says the bot can no longer post to this chat (blocked, kicked, archived,
+    not a member, no such chat): retrying will not help until the bot is added back.
+    `reason` is a short code (`blocked`, `kicked`, `not_member`, `not_in_channel`, ...)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ChatMovedError(ChannelError):
+    """The chat has a new id (a Telegram group upgraded to a supergroup); `new_chat` is the
+    platform-qualified new id (`telegram:-100...`)."""
+
+    def __init__(self, message: str, *, new_chat: str) -> None:
+        super().__init__(message)
+        self.new_chat = new_chat
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """Why and since when delivery to a chat is paused."""
+
+    chat: str
+    reason: str
+    error: str
+    at: datetime
 
 
 def zone_info(timezone: str) -> ZoneInfo:
@@ -134,8 +183,10 @@ class ChatDirectory:
         return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
 
     async def digest_chats(self) -> set[str]:
-        """The chats that have a daily digest (for the digest scheduler)."""
-        return set(await done(self.store.redis.smembers(self.keys("digest_chats"))))
+        """The chats that have a daily digest (for the digest scheduler), paused ones left out
+        (the digest would fail; their held alerts arrive when they are resumed)."""
+        chats = set(await done(self.store.redis.smembers(self.keys("digest_chats"))))
+        return chats - set(await self.paused_chats()) if chats else chats
 
     async def mute(self, chat: str, *, until: datetime, now: datetime) -> None:
         """Hold alerts to `chat` until `until`; the key expires by itself then."""
@@ -171,8 +222,9 @@ class ChatDirectory:
                                              f"{hours[0]:%H:%M}-{hours[1]:%H:%M}"))
 
     async def holding(self, chat: str, *, now: datetime) -> bool:
-        """True while new alerts to `chat` are held: it is muted or within its quiet hours."""
-        if await self.muted_until(chat, now=now) is not None:
+        """True while new alerts to `chat` are held: it is paused, muted or within its quiet
+        hours."""
+        if await self.muted_until(chat, now=now) is not None or await self.is_paused(chat):
             return True
         hours = await self.quiet_hours(chat)
         if hours is None:
@@ -190,10 +242,14 @@ class ChatDirectory:
         """Choose "batch" (one message when the hold ends) or "digest" (the next digest)."""
         await done(self.store.redis.hset(self._settings(chat), "held_mode", mode))
 
-    async def hold(self, chat: str, story_id: str, *, now: datetime) -> None:
-        """Keep a story's alert for `chat` until its hold ends."""
+    async def hold(self, chat: str, story_id: str, *, now: datetime,
+                   keep: int | None = None) -> None:
+        """Keep a story's alert for `chat` until its hold ends (with `keep`, only the newest
+        `keep` held stories are kept)."""
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.zadd(self._held(chat), {story_id: now.timestamp()}, nx=True)
+            if keep is not None:
+                pipe.zremrangebyrank(self._held(chat), 0, -keep - 1)
             pipe.sadd(self.keys("held_chats"), chat)
             await pipe.execute()
 
@@ -212,6 +268,117 @@ class ChatDirectory:
         """The chats with held alerts."""
         return set(await done(self.store.redis.smembers(self.keys("held_chats"))))
 
+    # --- chat lifecycle: paused and migrated chats -----------------------------------------
+
+    async def pause(self, chat: str, *, reason: str, error: str, now: datetime) -> bool:
+        """Record that delivery to `chat` is paused (why, the platform's error, since when);
+        True if it was not paused already (the caller then tells the admins, once)."""
+        record = json.dumps({"reason": reason, "error": error, "at": now.timestamp()},
+                            ensure_ascii=False)
+        return bool(await done(self.store.redis.hsetnx(self._paused, chat, record)))
+
+    async def resume(self, chat: str) -> bool:
+        """Lift the pause of `chat` (the bot was added back); False if it was not paused."""
+        return bool(await done(self.store.redis.hdel(self._paused, chat)))
+
+    async def is_paused(self, chat: str) -> bool:
+        """True while delivery to `chat` is paused."""
+        return bool(await done(self.store.redis.hexists(self._paused, chat)))
+
+    async def paused(self, chat: str) -> Paused | None:
+        """The pause of `chat`, or None."""
+        raw = await done(self.store.redis.hget(self._paused, chat))
+        return _paused(chat, raw) if raw else None
+
+    async def paused_chats(self) -> dict[str, Paused]:
+        """Every paused chat and why (for `/status`, `newsbot outbox` and `/metrics`)."""
+        stored = await done(self.store.redis.hgetall(self._paused))
+        return {chat: _paused(chat, raw) for chat, raw in sorted(stored.items())}
+
+    async def paused_count(self) -> int:
+        """How many chats are paused."""
+        return int(await done(self.store.redis.hlen(self._paused)))
+
+    async def moved_to(self, chat: str) -> str | None:
+        """The new id of a chat that migrated (deliveries for `chat` go there), or None."""
+        return await done(self.store.redis.get(self._moved(chat)))
+
+    async def migrate(self, old: str, new: str) -> bool:
+        """Move everything of chat `old` to its new id `new`: rules (renumbered after any the
+        new chat has), topics, settings (digest, language, zone, quiet hours; the new chat's own
+        win), mute, held alerts, alert references and today's digest claims; `old` is left
+        without them, unpaused, and redirected to `new`. False (nothing done) if `old` was
+        already moved.
+
+        An alert reference (`sent:<chat>:<story>`) moves as `<old chat>#<message>`: the alert
+        stays in the old group's history, where the bot may still edit it (Telegram keeps the
+        two chats apart; message ids of the new chat are unrelated), so a later update edits
+        it there, or is posted to the new chat if it is gone."""
+        if old == new or await self.moved_to(old) == new:
+            return False
+        redis, keys = self.store.redis, self.keys
+        rules = await done(redis.hgetall(keys("chat", old, "rules")))
+        topics = await done(redis.smembers(keys("chat", old, "topics")))
+        settings = await done(redis.hgetall(self._settings(old)))
+        held = await done(redis.zrange(self._held(old), 0, -1, withscores=True))
+        muted, muted_ms = await redis.get(self._muted(old)), await redis.pttl(self._muted(old))
+        in_digests = await done(redis.sismember(keys("digest_chats"), old))
+        sent = [key async for key in redis.scan_iter(match=_glob(keys("sent", old, "")) + "*",
+                                                     count=1000)]
+        claims = [key async for key in redis.scan_iter(
+            match=_glob(keys("digest", old, "")) + "*", count=1000)]
+        alerts = {key[len(keys("sent", old, "")):]: _moved_alert(old, await done(
+            redis.hgetall(key))) for key in sent}
+        claim_values = [(await redis.get(key), await redis.ttl(key)) for key in claims]
+        seq = (await redis.incrby(keys("chat", new, "rule_seq"), len(rules))) - len(rules)
+        async with redis.pipeline(transaction=True) as pipe:
+            for n, (_, expression) in enumerate(
+                    sorted(rules.items(), key=lambda kv: int(kv[0])), start=seq + 1):
+                pipe.hset(keys("chat", new, "rules"), str(n), expression)
+            if rules:
+                pipe.sadd(keys("rule_chats"), new)
+            for topic in topics:
+                pipe.sadd(keys("topic", topic, "chats"), new)
+                pipe.srem(keys("topic", topic, "chats"), old)
+                pipe.sadd(keys("chat", new, "topics"), topic)
+            for field_name, value in settings.items():
+                pipe.hsetnx(self._settings(new), field_name, value)
+            if in_digests:
+                pipe.sadd(keys("digest_chats"), new)
+            if muted is not None and muted_ms > 0:
+                pipe.set(self._muted(new), muted, px=muted_ms, nx=True)
+            if held:
+                pipe.zadd(self._held(new), dict(held), nx=True)
+                pipe.sadd(keys("held_chats"), new)
+            for story_id, record in alerts.items():
+                if not record:  # expired meanwhile
+                    continue
+                pipe.hset(keys.sent(new, story_id), mapping=record)
+                pipe.expire(keys.sent(new, story_id), SENT_TTL)
+                pipe.sadd(keys.story_chats(story_id), new)
+                pipe.expire(keys.story_chats(story_id), SENT_TTL)
+            for key, (value, ttl) in zip(claims, claim_values, strict=True):
+                if value is not None and ttl > 0:
+                    pipe.set(keys("digest", new, key[len(keys("digest", old, "")):]), value,
+                             ex=ttl, nx=True)
+            pipe.delete(keys("chat", old, "rules"), keys("chat", old, "topics"),
+                        self._settings(old), self._muted(old), self._held(old), *sent)
+            pipe.srem(keys("rule_chats"), old)
+            pipe.srem(keys("digest_chats"), old)
+            pipe.srem(keys("held_chats"), old)
+            pipe.hdel(self._paused, old)
+            pipe.set(self._moved(old), new, ex=MOVED_TTL)
+            pipe.incr(keys("rules_version"))
+            await pipe.execute()
+        return True
+
+    @property
+    def _paused(self) -> str:
+        return self.keys("paused_chats")
+
+    def _moved(self, chat: str) -> str:
+        return self.keys("chat", chat, "moved")
+
     def _held(self, chat: str) -> str:
         return self.keys("chat", chat, "held")
 
@@ -220,3 +387,26 @@ class ChatDirectory:
 
     def _muted(self, chat: str) -> str:
         return self.keys("chat", chat, "muted")
+
+
+def _paused(chat: str, raw: str) -> Paused:
+    record = json.loads(raw)
+    return Paused(chat=chat, reason=str(record.get("reason", "")),
+                  error=str(record.get("error", "")),
+                  at=datetime.fromtimestamp(float(record.get("at", 0)), tz=UTC))
+
+
+def _moved_alert(old: str, record: dict[str, str]) -> dict[str, str]:
+    """A sent-alert record of chat `old` as its new id keeps it: the reference points into the
+    old chat (`<old>#<ref>`), unless it is a list's (never edited) or points elsewhere already."""
+    from bot.alerts import LISTED_PREFIX  # bot.alerts imports this module
+
+    ref = record.get("ref", "")
+    if ref and not ref.startswith(LISTED_PREFIX) and MOVED_REF not in ref:
+        return {**record, "ref": f"{old}{MOVED_REF}{ref}"}
+    return record
+
+
+def _glob(text: str) -> str:
+    """`text` with the glob characters of SCAN's MATCH escaped."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
+import logging
 import sys
+import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -15,6 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
+
+from bot import __version__
 from bot.alerts import AlertComposer
 from bot.app import CONSOLE_CHAT, App
 from bot.archive import Archive
@@ -32,18 +37,17 @@ from bot.outbox import Outbox
 from bot.platforms.console import render_text
 from bot.rules.backtest import run_rules_test
 from bot.rules.topics import load_topics
-from bot.store import Store, done, open_store
-
-_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+from bot.store import Store, done, embedded_role, open_store
+from bot.timeparse import duration
 
 
 def parse_duration(text: str) -> timedelta:
-    """`30m`, `24h`, `7d` -> timedelta; raises argparse-friendly ValueError otherwise."""
-    match = _DURATION_RE.match(text.strip())
-    if not match:
+    """`30m`, `24h`, `7d` (bot.timeparse, as chat commands read them) -> timedelta; an
+    argparse error otherwise."""
+    found = duration(text)
+    if found is None:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}; use e.g. 30m, 24h, 7d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbot", description="Breaking geopolitical news alerts for Telegram and Slack: "
         "polls feeds, groups reports of one story across outlets, alerts matching chats.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more: -v at INFO (run --once: each unreachable feed), "
+                        "-vv at DEBUG; commands other than `run` log only warnings without it")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the service (poll feeds on schedule, deliver alerts)",
                          description="Poll every feed at its interval and deliver alerts; "
@@ -100,7 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="one JSON object per article: url, title, path, matched, terms")
     _feeds_parser(sub)
     _outbox_parser(sub)
+    _add_verbose(parser)
     return parser
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """`-v` after any subcommand too (`newsbot run --once -v`), counted like before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                child.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                   help="log more (-vv: debug)")
+                _add_verbose(child)
 
 
 def _feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -159,10 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level, fmt=settings.log_format)
+        once = args.command == "run" and args.once
+        setup_logging(_log_level(args, settings.log_level), fmt=settings.log_format,
+                      summarised=SUMMARISED if once and not args.verbose else ())
+        embedded_role(("once" if once else "run") if args.command == "run" else "cli",
+                      _label(args))
         return asyncio.run(_dispatch(args, settings))
     except (NewsbotError, ValueError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    except RedisError as exc:  # e.g. the running bot whose server a command used stopped
+        print(f"newsbot: store: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or directory the settings or arguments name: no traceback
         where = f"{exc.filename}: " if exc.filename else ""
@@ -170,6 +196,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+# Log messages `run --once` sums up in its last lines instead of printing each (unless -v).
+SUMMARISED = ("feeds: poll failed",)
+
+
+def _log_level(args: argparse.Namespace, configured: str) -> str:
+    """The service logs at NEWSBOT_LOG_LEVEL; every other command (`run --once` included)
+    at WARNING or above unless -v (INFO) or -vv (DEBUG) asks for more."""
+    level = logging.getLevelName(configured.upper())
+    level = level if isinstance(level, int) else logging.INFO
+    if args.verbose >= 2:
+        return "DEBUG"
+    if args.verbose:
+        return logging.getLevelName(min(level, logging.INFO))
+    if args.command == "run" and not args.once:
+        return logging.getLevelName(level)
+    return logging.getLevelName(max(level, logging.WARNING))
+
+
+def _label(args: argparse.Namespace) -> str:
+    """How other processes name this one when it holds the data directory: `newsbot chat`."""
+    words = ["newsbot", args.command, getattr(args, f"{args.command}_command", None) or ""]
+    if args.command == "run" and args.once:
+        words.append("--once")
+    return f"`{' '.join(w for w in words if w)}`"
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -182,12 +234,59 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await tool(settings, args)
     async with App(settings) as app:
         if args.once:
-            await app.run_once()
+            await _run_once(app, verbose=bool(args.verbose))
         else:
             from bot.scheduler import serve  # the front ends' libraries: only for the service
 
             await serve(app)
     return 0
+
+
+async def _run_once(app: App, *, verbose: bool) -> None:
+    """`newsbot run --once`: poll, process, deliver; then say in one line (on stderr) what
+    happened, after one line summing up the feeds that could not be read (each one's error
+    is logged with -v, and `newsbot feeds list` shows them)."""
+    start = time.time()
+    sent = await app.run_once()
+    feeds = await app.all_feeds()
+    read, kinds = 0, Counter[str]()
+    for feed in feeds:
+        state = await app.store.feed_state(feed.id)
+        if state.get("status") == "error" and _float(state.get("last_error_at")) >= start:
+            kinds[(state.get("last_error") or "error").partition(":")[0]] += 1
+        elif _float(state.get("last_poll")) >= start:
+            read += int(state.get("last_items") or 0)
+    redis = app.store.redis
+    new = int(await redis.zcount(app.archive.index, start, "+inf"))
+    stories = int(await redis.zcount(app.store.keys.stories(), start, "+inf"))
+    failed = sum(kinds.values())
+    sys.stdout.flush()
+    if failed and not verbose:
+        why = ", ".join(f"{kind}: {n}" for kind, n in kinds.most_common())
+        print(f"newsbot: {failed} of {_n(len(feeds), 'feed')} unreachable ({why}); -v shows "
+              "each one's error, `newsbot feeds list` the last ones", file=sys.stderr)
+    unreachable = f"{_n(failed, 'feed')} unreachable"
+    if new == 0:
+        seen = f"{_n(read, 'article')} read, all seen before" if read else "no article read"
+        print(f"newsbot: nothing new arrived: {seen}; {_n(sent, 'alert')} sent; {unreachable}",
+              file=sys.stderr)
+    else:
+        print(f"newsbot: {_n(read, 'article')} read ({new} new), {_n(stories, 'new story')}, "
+              f"{_n(sent, 'alert')} sent, {unreachable}", file=sys.stderr)
+
+
+def _n(count: int, noun: str) -> str:
+    """`1 article`, `2 articles`, `3 new stories`."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
 
 
 def _rules_check(settings: Settings) -> int:
@@ -436,12 +535,16 @@ async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
             return await _retry(store, outbox, letters, args.numbers, every=args.all)
         depth = await outbox.depth()
         stories = await store.get_stories([letter.story for letter in letters])
+        paused = await ChatDirectory(store).paused_chats()  # chat lifecycle (issue 15)
     rows = [{"n": n, "chat": letter.chat, "story": letter.story, "rules": letter.rules,
              "error": letter.error, "entries": len(letter.raws),
              "headline": story.headline if story else None}
             for n, (letter, story) in enumerate(zip(letters, stories, strict=True), 1)]
+    paused_rows = [{"chat": p.chat, "reason": p.reason, "error": p.error,
+                    "since": p.at.isoformat(timespec="seconds")} for p in paused.values()]
     if args.json:
-        print(json.dumps({"pending": depth, "dead": rows}, ensure_ascii=False, indent=2))
+        print(json.dumps({"pending": depth, "dead": rows, "paused": paused_rows},
+                         ensure_ascii=False, indent=2))
         return 0
     print(f"pending: {depth} deliveries in the outbox")
     print(f"dead letters: {len(rows)}" + (" (queue again with `newsbot outbox retry N` or "
@@ -450,6 +553,12 @@ async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{row['n']:>4}. {row['chat'] or '?'}  story {row['story'] or '?'}  "
               f"{row['headline'] or '(story aged out)'}")
         print(f"      error: {str(row['error'])[:300]}")
+    # chat lifecycle (issue 15): chats paused because the bot cannot post there; their alerts
+    # are held until the bot is added back (my_chat_member / member_joined_channel)
+    print(f"paused chats: {len(paused_rows)}")
+    for pause in paused_rows:
+        print(f"      {pause['chat']}  {pause['reason']} since {pause['since']}: "
+              f"{pause['error'][:300]}")
     return 0
 
 

@@ -607,7 +607,19 @@ class CommandInterpreter:
     async def _status(self, call: _Call, args: str) -> CommandReply:
         """`/status`: feed health and last poll, then this chat's rules, topics, digest, mute."""
         _no_args(args, "status")
-        return call.reply(*await self._feed_health(call), *await self._chat_settings(call))
+        return call.reply(*await self._feed_health(call), *await self._chat_settings(call),
+                          *await self._paused_lines(call))
+
+    async def _paused_lines(self, call: _Call) -> list[str]:
+        """Whether this chat is paused (the bot cannot post here: alerts held until it is
+        added back) and, for bot admins, every paused chat."""
+        paused = await self.chats.paused_chats()
+        lines = [call.t("status.paused_here", reason=i18n.paused_reason(call.lang, p.reason),
+                        since=_when(p.at)) for p in paused.values() if p.chat == call.chat]
+        if call.user in self.admins and paused:
+            lines.append(call.t("status.paused_chats", chats="; ".join(
+                f"{p.chat} ({p.reason}, {_when(p.at)})" for p in paused.values())))
+        return lines
 
     async def _feed_health(self, call: _Call) -> list[str]:
         """The feeds' health: admins see redacted URLs, errors and warnings; everyone else

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
@@ -9,9 +11,23 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from bot import __version__
 from bot.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_URL = "https://github.com/newsbot"
+"""Named in the default User-Agent when NEWSBOT_CONTACT_URL is unset."""
+MAX_USER_AGENT = 256
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_HEADER_TEXT = re.compile(r"[\x20-\x7e]+")
+
+
+def default_user_agent(contact_url: str = PROJECT_URL) -> str:
+    """`newsbot/<version> (+<contact_url>)`: the User-Agent of feed and WebSub requests when
+    NEWSBOT_USER_AGENT is unset (the `+URL` comment is the crawler convention for "who to ask
+    about these requests")."""
+    return f"newsbot/{__version__} (+{contact_url})"
 
 
 def _default_path(name: str) -> Path:
@@ -36,6 +52,16 @@ class Settings(BaseSettings):
     rules_dir: Path = Field(default_factory=lambda: _default_path("rules"),
                             alias="NEWSBOT_RULES_DIR")
     http_port: int = Field(default=8080, ge=0, le=65535, alias="NEWSBOT_HTTP_PORT")
+    metrics_host: str = Field(default="127.0.0.1", alias="NEWSBOT_METRICS_HOST")
+    """Address `/metrics` (and a second `/healthz`) listen on: an IP address or a host name.
+    Loopback by default so the metrics are not public beside the webhooks on
+    NEWSBOT_HTTP_PORT; `0.0.0.0` (or `::`) when Prometheus scrapes from another host or
+    container (docker-compose.yml sets that)."""
+    metrics_port: int = Field(default=9464, ge=0, le=65535, alias="NEWSBOT_METRICS_PORT")
+    """Port of `/metrics` and `/healthz` on NEWSBOT_METRICS_HOST (9464, Prometheus' port for
+    exporters); `0` picks a free port, logged as `metrics: listening port=...`. Must differ
+    from NEWSBOT_HTTP_PORT. When it is taken (a second worker on one host) the service runs on
+    without it and logs an error: metrics never stop alerts."""
     log_level: str = Field(default="INFO", alias="NEWSBOT_LOG_LEVEL")
     log_format: Literal["text", "json"] = Field(default="text", alias="NEWSBOT_LOG_FORMAT")
     health_max_poll_age: float | None = Field(default=None, gt=0,
@@ -58,6 +84,13 @@ class Settings(BaseSettings):
     poll_backoff_max: float = Field(default=86_400.0, gt=0, alias="NEWSBOT_POLL_BACKOFF_MAX")
     admins: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="NEWSBOT_ADMINS")
     public_url: str | None = Field(default=None, alias="NEWSBOT_PUBLIC_URL")
+    contact_url: str = Field(default=PROJECT_URL, alias="NEWSBOT_CONTACT_URL")
+    """Where feed publishers can reach whoever runs this bot: an http(s) URL or a `mailto:`
+    address, named in the default User-Agent (`newsbot/<version> (+<this>)`); the project's
+    URL when unset."""
+    user_agent: str | None = Field(default=None, alias="NEWSBOT_USER_AGENT")
+    """The whole User-Agent of feed fetches and WebSub requests, replacing the default
+    `newsbot/<version> (+<NEWSBOT_CONTACT_URL>)`: printable ASCII, at most 256 characters."""
     websub_lease: int = Field(default=864_000, ge=60, alias="NEWSBOT_WEBSUB_LEASE")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
@@ -112,6 +145,64 @@ class Settings(BaseSettings):
                              f"https://bot.example.org, not {value!r}")
         return value.strip().rstrip("/")
 
+    @model_validator(mode="after")
+    def _check_metrics_port(self) -> Self:
+        """/metrics has a port of its own (0, a free port, always differs)."""
+        if self.metrics_port and self.metrics_port == self.http_port:
+            raise ValueError(f"NEWSBOT_METRICS_PORT ({self.metrics_port}) is also "
+                             f"NEWSBOT_HTTP_PORT: /metrics needs a port of its own")
+        return self
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _check_metrics_host(cls, value: str) -> str:
+        """An IPv4 or IPv6 address (brackets allowed) or a host name; no port, no scheme."""
+        host = value.strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+        if len(host) > 253 or not _HOST_NAME.fullmatch(host):
+            raise ValueError("must be an IP address such as 127.0.0.1 or 0.0.0.0, or a host "
+                             "name (no port: that is NEWSBOT_METRICS_PORT)")
+        return host
+
+    @field_validator("contact_url")
+    @classmethod
+    def _check_contact_url(cls, value: str) -> str:
+        """An absolute http(s) URL or a mailto: address, printable ASCII without spaces or
+        parentheses (it stands inside the User-Agent's comment)."""
+        url = value.strip()
+        if not _VISIBLE_ASCII.fullmatch(url) or "(" in url or ")" in url:
+            raise ValueError("must be printable ASCII without spaces or parentheses "
+                             "(percent-encode them)")
+        parts = urlsplit(url)
+        if parts.scheme == "mailto":
+            if "@" not in parts.path:
+                raise ValueError("a mailto: contact needs an address, like "
+                                 "mailto:ops@example.org")
+        elif parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://example.org/bot, or "
+                             "mailto:ops@example.org")
+        return url
+
+    @field_validator("user_agent")
+    @classmethod
+    def _check_user_agent(cls, value: str | None) -> str | None:
+        """Printable ASCII (an HTTP header value: no line breaks), 1 to 256 characters."""
+        if value is None:
+            return None
+        agent = value.strip()
+        if not agent:
+            raise ValueError("must not be blank (unset it for the default)")
+        if not _HEADER_TEXT.fullmatch(agent):
+            raise ValueError("must be printable ASCII on one line")
+        if len(agent) > MAX_USER_AGENT:
+            raise ValueError(f"must be at most {MAX_USER_AGENT} characters")
+        return agent
+
     @field_validator("rules_dir")
     @classmethod
     def _check_rules_dir(cls, value: Path) -> Path:
@@ -158,6 +249,12 @@ class Settings(BaseSettings):
         """WebSub (subscribing to the hubs feeds advertise) is on when NEWSBOT_PUBLIC_URL is
         set: hubs must reach the bot's HTTP server there."""
         return self.public_url is not None
+
+    @property
+    def http_user_agent(self) -> str:
+        """The User-Agent of feed fetches and WebSub requests: NEWSBOT_USER_AGENT, else
+        `newsbot/<version> (+<NEWSBOT_CONTACT_URL>)`."""
+        return self.user_agent or default_user_agent(self.contact_url)
 
     @property
     def max_poll_age(self) -> float:

@@ -1,11 +1,17 @@
-"""The bot's one HTTP server (NEWSBOT_HTTP_PORT): front ends contribute routes to it.
+"""The bot's HTTP servers: the public one (NEWSBOT_HTTP_PORT), to which front ends contribute
+routes, and the metrics one (NEWSBOT_METRICS_HOST:NEWSBOT_METRICS_PORT, loopback by default).
 
-    routes = [*monitor_routes(monitor), *slack.routes(), *telegram.routes()]
+    routes = [*health_routes(monitor), *slack.routes(), *telegram.routes()]
     async with HttpServer(settings.http_port, build_http_app(routes)) as server:
         ...                                              # server.port is the bound port
+    async with HttpServer(settings.metrics_port, build_http_app(monitor_routes(monitor)),
+                          host=settings.metrics_host) as metrics:
+        ...
 
-`monitor_routes` serves `GET /healthz` (JSON; 200 when healthy, 503 with the reasons
-otherwise) and `GET /metrics` (the Prometheus text format) from a `bot.metrics.Monitor`.
+`health_routes` serves `GET /healthz` (JSON; 200 when healthy, 503 with the reasons
+otherwise) from a `bot.metrics.Monitor`; `monitor_routes` serves it and `GET /metrics` (the
+Prometheus text format), which stays off the public server: it tells anyone who can reach it
+how busy the bot is and which feeds fail.
 
 aiohttp freezes an application's router when it starts, so every route is added before the
 server is entered. Nothing listens until `__aenter__`; `__aexit__` stops accepting, lets
@@ -37,20 +43,24 @@ def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Applicati
     return app
 
 
-def monitor_routes(monitor: Monitor) -> list[web.RouteDef]:
-    """`GET /healthz` and `GET /metrics` for `monitor`."""
+def health_routes(monitor: Monitor) -> list[web.RouteDef]:
+    """`GET /healthz` for `monitor`."""
     async def healthz(request: web.Request) -> web.Response:
         healthy, report = await monitor.health()
         return web.json_response(report, status=200 if healthy else 503,
                                  headers={"Cache-Control": "no-store"})
 
+    return [web.get("/healthz", healthz, allow_head=True)]
+
+
+def monitor_routes(monitor: Monitor) -> list[web.RouteDef]:
+    """`GET /healthz` and `GET /metrics` for `monitor` (the metrics server's routes)."""
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=await monitor.exposition(),
                             headers={"Content-Type": PROMETHEUS_TEXT,
                                      "Cache-Control": "no-store"})
 
-    return [web.get("/healthz", healthz, allow_head=True),
-            web.get("/metrics", metrics, allow_head=True)]
+    return [*health_routes(monitor), web.get("/metrics", metrics, allow_head=True)]
 
 
 class HttpServer:
@@ -69,9 +79,9 @@ class HttpServer:
 
     @property
     def url(self) -> str:
-        """`http://<host>:<port>` of the running server (127.0.0.1 when bound to all)."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}"
+        """`http://<host>:<port>` of the running server (loopback when bound to all)."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     async def __aenter__(self) -> Self:
         """Start listening; a port already in use is a ConfigError naming it."""

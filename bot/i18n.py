@@ -258,6 +258,38 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "To make yourself a bot admin, add {user} to NEWSBOT_ADMINS (comma-separated) "
               "and restart the bot.",
         "zh": "如需成为机器人管理员，请把 {user} 加入 NEWSBOT_ADMINS（以逗号分隔）并重启机器人。"},
+    "paused.notice": {
+        "en": "[CHAT PAUSED] newsbot can no longer post to {chat}: {reason} ({error}). New "
+              "alerts are held and arrive together once the bot is back (Telegram: unblock it "
+              "or add it to the group or channel again; Slack: /invite the app to the channel).",
+        "zh": "[聊天已暂停] newsbot 无法再向 {chat} 发送提醒：{reason}（{error}）。新提醒会被保留，"
+              "机器人重新加入后一并送达（Telegram：解除屏蔽或重新拉入群组/频道；Slack：在频道中 "
+              "/invite 本应用）。"},
+    "paused.reason.blocked": {"en": "the user blocked the bot", "zh": "用户屏蔽了机器人"},
+    "paused.reason.kicked": {"en": "the bot was removed from the chat",
+                             "zh": "机器人被移出了该聊天"},
+    "paused.reason.not_member": {"en": "the bot is not a member of the chat",
+                                 "zh": "机器人不是该聊天的成员"},
+    "paused.reason.deactivated": {"en": "the user's account was deleted",
+                                  "zh": "该用户的账号已注销"},
+    "paused.reason.not_started": {"en": "the user never started the bot",
+                                  "zh": "该用户尚未启动机器人"},
+    "paused.reason.chat_not_found": {"en": "the chat no longer exists", "zh": "该聊天已不存在"},
+    "paused.reason.no_rights": {"en": "the bot may not post in the chat",
+                                "zh": "机器人无权在该聊天中发言"},
+    "paused.reason.forbidden": {"en": "the platform refused the bot access to the chat",
+                                "zh": "平台拒绝机器人访问该聊天"},
+    "paused.reason.not_in_channel": {"en": "the app is not in the channel",
+                                     "zh": "应用不在该频道中"},
+    "paused.reason.channel_not_found": {
+        "en": "the channel was not found (deleted, or private without the app)",
+        "zh": "找不到该频道（已删除，或为未邀请应用的私有频道）"},
+    "paused.reason.is_archived": {"en": "the channel was archived", "zh": "该频道已归档"},
+    "status.paused_here": {
+        "en": "Alerts paused (the bot cannot post here; held until it is added back): "
+              "{reason}, {since}",
+        "zh": "提醒已暂停（机器人无法在此发言，重新加入后送达）：{reason}，{since}"},
+    "status.paused_chats": {"en": "Paused chats: {chats}", "zh": "已暂停的聊天：{chats}"},
     "lang.set": {"en": "Replies in this chat will be in English.",
                  "zh": "本聊天此后将用中文回复。"},
     # --- alert and digest layout (bot.alerts, bot.digest) -----------------------------------
@@ -300,3 +332,10 @@ def text(lang: str, key: str, **fields: object) -> str:
 def fields_of(template: str) -> set[str]:
     """The `str.format` field names a template uses."""
     return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+
+def paused_reason(lang: str, reason: str) -> str:
+    """Why a chat is paused, in words (`blocked` -> "the user blocked the bot"); the code
+    itself for a reason without words."""
+    key = f"paused.reason.{reason}"
+    return text(lang, key) if key in MESSAGES else reason

@@ -26,6 +26,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Self
@@ -129,13 +130,19 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def setup_logging(level: str, *, fmt: str = "text", stream: IO[str] | None = None) -> None:
+def setup_logging(level: str, *, fmt: str = "text", stream: IO[str] | None = None,
+                  summarised: Collection[str] = ()) -> None:
     """Log to stderr (or `stream`) at `level` in `fmt` ("text" or "json"); quiet the
-    libraries that are chatty or that log URLs carrying tokens."""
+    libraries that are chatty or that log URLs carrying tokens. Records whose message is in
+    `summarised` are left out: the command sums them up itself (`run --once` and its
+    unreachable feeds)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown log format {fmt!r}; use one of {', '.join(FORMATS)}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter(TEXT_FORMAT))
+    if summarised:
+        left_out = frozenset(summarised)
+        handler.addFilter(lambda record: record.msg not in left_out)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -24,8 +24,10 @@ gauges of the state every worker shares in Redis. Both are served on the bot's H
     newsbot_last_successful_poll_timestamp_seconds  newest successful poll (any worker)
     newsbot_scheduler_heartbeat_timestamp_seconds   this process's last service-loop beat
     newsbot_outbox_depth, newsbot_outbox_dead_letters, newsbot_held_alerts,
-    newsbot_feeds_deactivated,
+    newsbot_feeds_deactivated, newsbot_chats_paused,
     newsbot_websub_subscriptions_active             read from Redis at scrape time
+                                                    (chats paused: the bot was blocked, removed
+                                                    or the channel archived; see bot.chats)
     newsbot_redis_up                                1 if Redis answered the scrape
 
 Labels are fixed words, never a URL, and every error text the health report carries goes
@@ -293,7 +295,8 @@ class Monitor:
         for chat in await self.chats.held_chats():
             held += len(await self.chats.held(chat))
         values = {"newsbot_outbox_depth": float(depth), "newsbot_outbox_dead_letters":
-                  float(dead), "newsbot_held_alerts": float(held)}
+                  float(dead), "newsbot_held_alerts": float(held),
+                  "newsbot_chats_paused": float(await self.chats.paused_count())}
         if self.engine is not None:
             values["newsbot_feeds_deactivated"] = float(len(await self.engine.deactivated()))
         if self.websub is not None:
@@ -307,6 +310,8 @@ _SHARED: Mapping[str, str] = {
     "newsbot_outbox_dead_letters": "Outbox entries given up on, waiting for `newsbot outbox`.",
     "newsbot_held_alerts": "Alerts held while their chats are muted or in quiet hours.",
     "newsbot_feeds_deactivated": "Feeds switched off after repeated failures.",
+    "newsbot_chats_paused": "Chats the bot can no longer post to (blocked, removed, archived); "
+                            "their alerts are held until the bot is added back.",
     "newsbot_websub_subscriptions_active": "WebSub subscriptions verified and not expired.",
 }
 

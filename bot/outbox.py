@@ -41,6 +41,17 @@ Guarantees (several `newsbot run` processes may share the outbox):
   what arrives within GATHER_SECONDS after it. Edits are never combined.
 - Shutdown is prompt: waits (pacing, `retry_after`) end when the stop event is set and the
   entries in hand stay pending for the next start or another worker.
+- Chats that go away (issue 15, see `bot.chats`). A `ChatGoneError` (Telegram 403: blocked,
+  kicked; Slack `not_in_channel`, `channel_not_found`, `is_archived`) is not retried and makes
+  no dead letter: the chat is paused (`paused_chats`, with the reason, the platform's error and
+  the time), each admin (`admins`, NEWSBOT_ADMINS) gets one direct message per pause, and the
+  alert is held. The choice is made at delivery, not at routing: while paused, a chat's new
+  alerts are held like a muted chat's (the newest PAUSED_HELD_MAX stories) and arrive as one
+  batch once the bot is added back (`ChatDirectory.resume`); edits of alerts already sent are
+  dropped (the message cannot be reached; the held batch is what the chat gets). A
+  `ChatMovedError` (a Telegram group became a supergroup) moves the chat's records to the new
+  id (`ChatDirectory.migrate`) and queues the alert, and every entry still queued for the old
+  id, for the new one.
 """
 
 from __future__ import annotations
@@ -60,7 +71,12 @@ from redis.exceptions import RedisError, ResponseError
 from bot import i18n
 from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, matched_terms
 from bot.archive import Archive
-from bot.chats import ChatDirectory
+from bot.chats import (
+    PAUSED_HELD_MAX,
+    ChatDirectory,
+    ChatGoneError,
+    ChatMovedError,
+)
 from bot.errors import ChannelError, MessageGoneError
 from bot.metrics import METRICS
 from bot.models import Delivery, Story
@@ -269,16 +285,19 @@ class _Item:
 
 @dataclass(slots=True)
 class _Tally:
-    """Messages sent or edited, deliveries that failed, chats left for later (busy)."""
+    """Messages sent or edited, deliveries that failed, chats left for later (busy); diverted:
+    the chat turned out paused or moved (the rest of its items must not be sent there)."""
 
     done: int = 0
     failed: int = 0
     busy: int = 0
+    diverted: bool = False
 
     def add(self, other: _Tally) -> None:
         self.done += other.done
         self.failed += other.failed
         self.busy += other.busy
+        self.diverted = self.diverted or other.diverted
 
 
 @dataclass(slots=True)
@@ -297,6 +316,7 @@ class Deliverer:
                  claim_idle_ms: int = CLAIM_IDLE_MS, paces: Mapping[str, Pace] | None = None,
                  concurrency: int = CONCURRENCY, coalesce_at: int = COALESCE_AT,
                  gather: float = GATHER_SECONDS, heartbeat_ttl: float = HEARTBEAT_TTL,
+                 admins: Sequence[str] = (),
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if coalesce_at < 2 or concurrency < 1:
             raise ValueError("delivery: coalesce_at must be >= 2 and concurrency >= 1")
@@ -311,6 +331,7 @@ class Deliverer:
         self.coalesce_at = coalesce_at
         self.gather = gather
         self.heartbeat_ttl = heartbeat_ttl
+        self.admins = tuple(admins)  # told once when a chat is paused
         self._gate = asyncio.Semaphore(concurrency)
         self._stop = asyncio.Event()
         self._in_hand = _InHand()
@@ -474,6 +495,13 @@ class Deliverer:
                             ) -> _Tally:
         """Decide per story (nothing, hold, new alert, edit), then send: new alerts one by one
         or, COALESCE_AT or more, combined."""
+        chats = self.composer.chats
+        if (moved := await chats.moved_to(chat)) is not None:  # queued before the migration
+            await self._redirect(moved, [(tuple(e for e, _ in entries), Delivery(
+                chat=moved, story_id=story_id,
+                rule_ids=tuple(dict.fromkeys(r for _, d in entries for r in d.rule_ids))))
+                for story_id, entries in groups.items()])
+            return _Tally()
         story_ids = list(groups)
         stories = await self.store.get_stories(story_ids)
         shown = await self._sent_many(chat, story_ids)
@@ -496,17 +524,33 @@ class Deliverer:
                 tally.add(await self._failed(chat, item, ChannelError(
                     f"delivery: no channel for chat {chat}")))
             return tally
-        chats = self.composer.chats
+        if await chats.is_paused(chat):
+            await self._hold_paused(chat, new + edits)
+            return tally
         if new and await chats.holding(chat, now=self.clock()):
             for item in new:
                 await chats.hold(chat, item.story.id, now=self.clock())
                 await self.outbox.ack(*item.ids)  # held, not dropped: see bot.digest
             new = []
+        return await self._send_all(chat, channel, new, edits)
+
+    async def _send_all(self, chat: str, channel: Channel, new: list[_Item],
+                        edits: list[_Item]) -> _Tally:
+        """New alerts (combined when COALESCE_AT or more), then edits; once the chat turns out
+        paused or moved, the rest are diverted instead of sent."""
+        tally = _Tally()
         if len(new) >= self.coalesce_at:
             tally.add(await self._send_lists(chat, channel, new))
             new = []
-        for item in new + edits:
+            if tally.diverted:
+                await self._divert(chat, edits)
+                return tally
+        items = new + edits
+        for index, item in enumerate(items):
             tally.add(await self._send_one(chat, channel, item))
+            if tally.diverted:
+                await self._divert(chat, items[index + 1:])
+                break
         return tally
 
     # --- sending ------------------------------------------------------------------------------
@@ -526,6 +570,10 @@ class Deliverer:
                     break
                 except MessageGoneError:
                     sent = None  # the user deleted the alert: post the story afresh
+        except (ChatGoneError, ChatMovedError) as exc:
+            await self._chat_went(chat, channel, exc)
+            await self._divert(chat, [item])
+            return _Tally(diverted=True)
         except ChannelError as exc:
             return await self._failed(chat, item, exc)
         await self._keep(chat, [item.story], ref)
@@ -548,6 +596,11 @@ class Deliverer:
             try:
                 refs = [await self._call(chat, channel, channel.post, chat, message)
                         for message in channel.list_messages(stories)]
+            except (ChatGoneError, ChatMovedError) as exc:
+                await self._chat_went(chat, channel, exc)
+                await self._divert(chat, items[start:])
+                tally.diverted = True
+                return tally
             except ChannelError as exc:
                 for item in chunk:
                     tally.add(await self._failed(chat, item, exc))
@@ -585,6 +638,71 @@ class Deliverer:
             await self.outbox.fail(entry_id, delivery, str(exc))
         return _Tally(failed=1)
 
+    # --- chats that went away (see the module docstring) -------------------------------------
+
+    async def _chat_went(self, chat: str, channel: Channel,
+                         exc: ChatGoneError | ChatMovedError) -> None:
+        """Record a migration, or pause the chat and tell the admins (once per pause)."""
+        chats = self.composer.chats
+        if isinstance(exc, ChatMovedError):
+            if await chats.migrate(chat, exc.new_chat):
+                log.warning("delivery: chat moved to a new id; its rules, topics, digest and "
+                            "alerts moved with it", extra={"kv": {
+                                "chat": chat, "new_chat": exc.new_chat}})
+            return
+        if not await chats.pause(chat, reason=exc.reason, error=str(exc), now=self.clock()):
+            return
+        log.warning("delivery: chat paused; its alerts are held until the bot is added back",
+                    extra={"kv": {"chat": chat, "reason": exc.reason, "error": str(exc)}})
+        await self._tell_admins(chat, exc)
+
+    async def _tell_admins(self, chat: str, exc: ChatGoneError) -> None:
+        """A direct message to each admin (in the language they chose with /lang) saying that
+        `chat` is paused and why; a notice that cannot be sent is logged."""
+        chats = self.composer.chats
+        for admin in self.admins:
+            channel = self.channels.get(admin.partition(":")[0])
+            if (channel is None or admin == chat or channel.platform == "console"
+                    or await chats.is_paused(admin)):  # the admin's own chat is gone too
+                continue
+            lang = await chats.language(admin) or i18n.DEFAULT_LANGUAGE
+            text = paused_notice(lang, chat, exc.reason, str(exc))
+            try:
+                for message in channel.notice_messages(text):
+                    await self._call(admin, channel, channel.post, admin, message)
+            except (ChannelError, PacingStoppedError) as error:
+                log.warning("delivery: could not tell an admin that a chat is paused",
+                            extra={"kv": {"admin": admin, "chat": chat, "error": str(error)}})
+
+    async def _divert(self, chat: str, items: Sequence[_Item]) -> None:
+        """Items for a chat that turned out moved (queued for its new id) or paused (held)."""
+        if not items:
+            return
+        moved = await self.composer.chats.moved_to(chat)
+        if moved is None:
+            await self._hold_paused(chat, items)
+            return
+        await self._redirect(moved, [(item.ids, Delivery(chat=moved, story_id=item.story.id,
+                                                         rule_ids=item.rules))
+                                     for item in items])
+
+    async def _hold_paused(self, chat: str, items: Sequence[_Item]) -> None:
+        """Hold the new alerts of a paused chat (the newest PAUSED_HELD_MAX), drop its edits
+        (the message cannot be reached), acknowledge the entries."""
+        for item in items:
+            if item.sent is None or item.sent.ref.startswith(LISTED_PREFIX):
+                await self.composer.chats.hold(chat, item.story.id, now=self.clock(),
+                                               keep=PAUSED_HELD_MAX)
+            await self.outbox.ack(*item.ids)
+
+    async def _redirect(self, new_chat: str,
+                        moves: Sequence[tuple[tuple[str, ...], Delivery]]) -> None:
+        """Queue deliveries for a chat's new id and acknowledge the old entries."""
+        await self.outbox.put_all([delivery for _, delivery in moves])
+        await self.outbox.ack(*(entry_id for ids, _ in moves for entry_id in ids))
+        log.info("delivery: entries redirected to a migrated chat's new id", extra={"kv": {
+            "new_chat": new_chat, "stories": len(moves)}})
+
     async def _keep(self, chat: str, stories: Sequence[Story], ref: str) -> None:
         """Record what was sent, retrying while Redis is away (until the stop event: then the
         entries stay pending and may be sent again)."""
@@ -616,3 +734,9 @@ class Deliverer:
                 pipe.sadd(keys.story_chats(story.id), chat)
                 pipe.expire(keys.story_chats(story.id), SENT_TTL)
             await pipe.execute()
+
+
+def paused_notice(lang: str, chat: str, reason: str, error: str) -> str:
+    """The admins' notice that delivery to `chat` is paused, in `lang` (bot/i18n.py)."""
+    return i18n.text(lang, "paused.notice", chat=chat,
+                     reason=i18n.paused_reason(lang, reason), error=error)

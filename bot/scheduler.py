@@ -21,7 +21,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from bot.app import App
-from bot.http import HttpServer, build_http_app, monitor_routes
+from bot.errors import ConfigError
+from bot.http import HttpServer, build_http_app, health_routes, monitor_routes
 from bot.platforms.slack import SlackChannel, SlackFrontEnd
 from bot.platforms.telegram import TelegramChannel, TelegramFrontEnd
 from bot.store import Leader
@@ -65,9 +66,10 @@ async def serve(app: App, *, stop: asyncio.Event | None = None) -> None:
 
 
 async def _front_ends(app: App, stack: AsyncExitStack) -> TelegramFrontEnd | None:
-    """Start the bot's HTTP server (/healthz, /metrics, webhooks) and the command front ends;
-    returns the Telegram front end that polls once elected (None with a webhook)."""
-    s, routes = app.settings, monitor_routes(app.monitor)
+    """Start the bot's HTTP servers (/healthz and webhooks; /metrics on its own address) and
+    the command front ends; returns the Telegram front end that polls once elected (None with
+    a webhook)."""
+    s, routes = app.settings, health_routes(app.monitor)
     slack = app.channels.get("slack")
     if isinstance(slack, SlackChannel) and (s.slack_signing_secret or s.slack_app_token):
         front = await stack.enter_async_context(SlackFrontEnd(
@@ -85,10 +87,29 @@ async def _front_ends(app: App, stack: AsyncExitStack) -> TelegramFrontEnd | Non
         routes += app.websub.routes()
     server = await stack.enter_async_context(HttpServer(s.http_port, build_http_app(routes)))
     log.info("http: listening", extra={"kv": {"host": server.host, "port": server.port}})
+    await _metrics_server(app, stack)
     if tg_front is None:
         return None
     await stack.enter_async_context(tg_front)
     return None if tg_front.webhook_url else tg_front
+
+
+async def _metrics_server(app: App, stack: AsyncExitStack) -> HttpServer | None:
+    """/metrics and /healthz on NEWSBOT_METRICS_HOST:NEWSBOT_METRICS_PORT. A port already
+    taken (a second worker on one host with the default) is logged as an error and the
+    service runs on without it: metrics never stop alerts."""
+    s = app.settings
+    try:
+        server = await stack.enter_async_context(HttpServer(
+            s.metrics_port, build_http_app(monitor_routes(app.monitor)), host=s.metrics_host))
+    except ConfigError as exc:
+        log.error("metrics: not served (give each worker on one host its own "
+                  "NEWSBOT_METRICS_PORT, or 0 for a free one)", extra={"kv": {
+                      "host": s.metrics_host, "port": s.metrics_port, "error": str(exc)}})
+        return None
+    log.info("metrics: listening", extra={"kv": {"host": server.host, "port": server.port,
+                                                 "url": f"{server.url}/metrics"}})
+    return server
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -16,6 +16,12 @@ command handler posts to its `response_url` (429 with `Retry-After` when told to
 `ws://.../socket`, which says `hello`, carries envelopes pushed by `socket_command` and records
 the app's acknowledgements. The server runs on the test's event loop
 (aiohttp.web on 127.0.0.1, a random port).
+
+Channels the app loses, as Slack answers posts and updates there: `remove_app` (the app was
+removed: `not_in_channel`), `archive` (`is_archived`), `delete_channel` (`channel_not_found`);
+`invite_app` undoes the first two. `event_request` signs an Events API callback (e.g.
+`member_joined_event`, what Slack sends when the app's bot user is invited into a channel, or
+`unarchive_event`) as Slack POSTs it to the app's request URL.
 """
 
 from __future__ import annotations
@@ -105,6 +111,7 @@ class SlackServer:
     responses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     response_posts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _faults: dict[str, list[_Fault]] = field(default_factory=lambda: defaultdict(list))
+    _lost: dict[str, str] = field(default_factory=dict)  # channel -> the error posts get
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -156,6 +163,54 @@ class SlackServer:
     def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
         self._faults[method].append(_Fault(times, error, status))
+
+    def remove_app(self, channel: str) -> None:
+        """The app was removed from `channel`: posts and updates there get `not_in_channel`."""
+        self._lost[channel] = "not_in_channel"
+
+    def archive(self, channel: str) -> None:
+        """`channel` was archived: posts and updates there get `is_archived`."""
+        self._lost[channel] = "is_archived"
+
+    def delete_channel(self, channel: str) -> None:
+        """`channel` was deleted: posts and updates there get `channel_not_found`."""
+        self.channels = tuple(c for c in self.channels if c != channel)
+
+    def invite_app(self, channel: str) -> None:
+        """The app is in `channel` again (invited back, or the channel unarchived)."""
+        self._lost.pop(channel, None)
+        if channel not in self.channels:
+            self.channels = (*self.channels, channel)
+
+    @staticmethod
+    def member_joined_event(channel: str, *, user: str = BOT_USER_ID,
+                            inviter: str = "U123") -> dict[str, Any]:
+        """The `member_joined_channel` event (by default: the app's bot user was invited)."""
+        return {"type": "member_joined_channel", "user": user, "channel": channel,
+                "channel_type": "C", "team": TEAM_ID, "inviter": inviter,
+                "event_ts": f"{BASE_TS}.000100"}
+
+    @staticmethod
+    def unarchive_event(channel: str, *, user: str = "U123") -> dict[str, Any]:
+        """The `channel_unarchive` event (members of the channel receive it)."""
+        return {"type": "channel_unarchive", "channel": channel, "user": user,
+                "event_ts": f"{BASE_TS}.000200"}
+
+    def event_request(self, event: dict[str, Any], *, timestamp: int | None = None,
+                      secret: str | None = None) -> SignedRequest:
+        """An Events API `event_callback` carrying `event`, signed as Slack POSTs it."""
+        event_id = f"Ev{next(self._counter):08d}"
+        body = json.dumps({"token": "verification-token-unused", "team_id": TEAM_ID,
+                           "api_app_id": "A0NEWSBOT", "event": event, "type": "event_callback",
+                           "event_id": event_id, "event_time": BASE_TS,
+                           "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID,
+                                               "is_bot": True, "enterprise_id": None,
+                                               "is_enterprise_install": False}]})
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
+                   "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
+        return SignedRequest(body=body, headers=headers, response_url="",
+                             response_id=event_id)
 
     def response_url(self, response_id: str) -> str:
         """A `response_url` on this server; what is posted there lands in `responses[id]`."""
@@ -283,6 +338,8 @@ class SlackServer:
             channel = self.dm_channel(channel)
         elif channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
+        elif channel in self._lost:
+            return {"ok": False, "error": self._lost[channel]}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
         message = {"type": "message", "ts": self._next_ts(), "user": BOT_USER_ID,
@@ -300,6 +357,8 @@ class SlackServer:
         channel, ts = params.get("channel"), params.get("ts")
         if channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self._lost:
+            return {"ok": False, "error": self._lost[channel]}
         message = next((m for m in self.messages[channel] if m["ts"] == ts), None)
         if message is None:
             return {"ok": False, "error": "message_not_found"}

@@ -23,6 +23,14 @@ client's is still waiting ends the older one with 409 "terminated by other getUp
 `rate_limited`). `on_request` and `on_accepted` are async hooks (fault tests): the first runs
 before a request is handled and may refuse it by raising ApiError, the second after a message
 was stored, before the answer is sent.
+
+Chats that go away, as Telegram answers for them: `block_chat` (403 "Forbidden: bot was
+blocked by the user", or any other description, e.g. kicked) until `unblock_chat`;
+`migrate_chat` (a group upgraded to a supergroup: 400 with `parameters.migrate_to_chat_id`
+for every message to the old id, the new id served normally). `member_update` builds (and
+`queue_update` queues) the `my_chat_member` update Telegram sends when the bot's own status
+in a chat changes (added back: `member`/`administrator`; removed: `left`/`kicked`), and
+`migration_update` the service message announcing a migration.
 """
 
 from __future__ import annotations
@@ -75,18 +83,25 @@ def utf16_len(text: str) -> int:
 class ApiError(Exception):
     """An error answer of the Bot API."""
 
-    def __init__(self, code: int, description: str, *, retry_after: int | None = None) -> None:
+    def __init__(self, code: int, description: str, *, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def body(self) -> dict[str, Any]:
-        """The JSON envelope Telegram sends for this error."""
+        """The JSON envelope Telegram sends for this error (`parameters` when it has some)."""
         body: dict[str, Any] = {"ok": False, "error_code": self.code,
                                 "description": self.description}
+        parameters: dict[str, Any] = {}
         if self.retry_after is not None:
-            body["parameters"] = {"retry_after": self.retry_after}
+            parameters["retry_after"] = self.retry_after
+        if self.migrate_to_chat_id is not None:
+            parameters["migrate_to_chat_id"] = self.migrate_to_chat_id
+        if parameters:
+            body["parameters"] = parameters
         return body
 
 
@@ -184,6 +199,9 @@ class Limits:
 Hook = Callable[["Call"], Awaitable[None]]
 _REQUEST: contextvars.ContextVar[web.Request] = contextvars.ContextVar("request")
 _MESSAGE_METHODS = frozenset({"sendmessage", "editmessagetext"})
+BLOCKED = "Forbidden: bot was blocked by the user"
+KICKED = "Forbidden: bot was kicked from the group chat"
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
 
 
 @dataclass
@@ -232,6 +250,8 @@ class BotApiServer:
         self._messages: dict[int | str, dict[int, dict[str, Any]]] = defaultdict(dict)
         self._next_message: dict[int | str, int] = defaultdict(lambda: 1)
         self._chats: dict[int | str, _Chat] = {}
+        # chats the bot cannot post to: why, and the methods refused
+        self._gone: dict[int | str, tuple[ApiError, frozenset[str]]] = {}
         self._failures: dict[str, list[_Failure]] = defaultdict(list)
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
@@ -288,6 +308,56 @@ class BotApiServer:
         """Declare a chat's type, title and administrators (chats are otherwise implied)."""
         self._chats[chat_id] = _Chat(chat_id, chat_type or _chat_type(chat_id), title,
                                      set(admins), owner)
+
+    def block_chat(self, chat_id: int | str, description: str = BLOCKED) -> None:
+        """From now on answer messages to `chat_id` with 403 `description` (blocked, kicked)."""
+        self._gone[chat_id] = (ApiError(403, description), _MESSAGE_METHODS)
+
+    def unblock_chat(self, chat_id: int | str) -> None:
+        """The bot may post to `chat_id` again."""
+        self._gone.pop(chat_id, None)
+
+    def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """The group `old_id` became the supergroup `new_id`: messages to `old_id` get 400 with
+        `migrate_to_chat_id`, as Telegram answers; the bot may still edit its messages there
+        (the old group keeps its history)."""
+        self._gone[old_id] = (ApiError(400, UPGRADED, migrate_to_chat_id=new_id),
+                              frozenset({"sendmessage"}))
+        self.add_chat(new_id, chat_type="supergroup", title=self._chats[old_id].title
+                      if old_id in self._chats else None)
+
+    def queue_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue any update for getUpdates (e.g. one from `member_update`)."""
+        self._updates.append(update)
+        self._update_event.set()
+        return update
+
+    def member_update(self, chat_id: int | str, *, new_status: str, old_status: str = "left",
+                      user_id: int = 42) -> dict[str, Any]:
+        """A `my_chat_member` update: user `user_id` changed the bot's status in `chat_id`
+        from `old_status` to `new_status` (added: member/administrator; removed: left/kicked;
+        a private chat's user blocking the bot is `kicked`, unblocking `member`)."""
+        chat = self._chat(chat_id)
+        user = ({"id": user_id, "is_bot": False, "first_name": "Analyst"} if user_id > 0
+                else self.bot_user)
+        update = {"update_id": self._next_update, "my_chat_member": {
+            "chat": chat, "from": user, "date": int(time.time()),
+            "old_chat_member": _bot_member(self.bot_user, old_status),
+            "new_chat_member": _bot_member(self.bot_user, new_status)}}
+        self._next_update += 1
+        return update
+
+    def migration_update(self, old_id: int, new_id: int) -> dict[str, Any]:
+        """The service message Telegram posts in the old group when it becomes a supergroup
+        (`migrate_to_chat_id`); also scripts `migrate_chat`."""
+        self.migrate_chat(old_id, new_id)
+        message = self._message(old_id, "", [])
+        message.pop("text")
+        message.update({"migrate_to_chat_id": new_id,
+                        "from": {"id": 42, "is_bot": False, "first_name": "Analyst"}})
+        update = {"update_id": self._next_update, "message": message}
+        self._next_update += 1
+        return update
 
     @property
     def commands(self) -> list[dict[str, Any]]:
@@ -376,6 +446,9 @@ class BotApiServer:
             if self.on_request is not None:
                 await self.on_request(call)
             self._scripted(method)
+            gone = self._gone.get(params.get("chat_id", ""))
+            if gone is not None and method.lower() in gone[1]:
+                raise gone[0]
             self._limit(method.lower(), params)
             result = await self._dispatch(method.lower(), params)
             if self.on_accepted is not None and method.lower() in _MESSAGE_METHODS:
@@ -608,6 +681,23 @@ def _chat_type(chat_id: int | str) -> str:
     if chat_id > 0:
         return "private"
     return "supergroup" if str(chat_id).startswith("-100") else "group"
+
+
+def _bot_member(bot: dict[str, Any], status: str) -> dict[str, Any]:
+    """The bot's ChatMember record with `status` (rights in full for an administrator)."""
+    if status == "administrator":
+        return {**_member(bot["id"], status), "user": bot, "can_post_messages": True}
+    record: dict[str, Any] = {"status": status, "user": bot}
+    if status == "kicked":
+        record["until_date"] = 0
+    if status == "restricted":
+        record.update(is_member=True, until_date=0, **dict.fromkeys((
+            "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+            "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+            "can_send_other_messages", "can_add_web_page_previews", "can_change_info",
+            "can_invite_users", "can_pin_messages", "can_manage_topics", "can_edit_tag",
+            "can_react_to_messages"), False))
+    return record
 
 
 def _member(user_id: int, status: str) -> dict[str, Any]:

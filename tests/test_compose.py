@@ -24,6 +24,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 PASSED_THROUGH = tuple(
     str(f.alias) for f in Settings.model_fields.values()
     if f.alias not in ("REDIS_URL", "NEWSBOT_DATA_DIR"))
+# Settings the compose file defaults itself when the host has none.
+COMPOSE_DEFAULTS = {"NEWSBOT_METRICS_HOST": "0.0.0.0"}  # Prometheus scrapes from a container
+HEALTHCHECK_OPTIONS = {"interval": "30s", "timeout": "5s", "start_period": "1m0s", "retries": 3}
 
 RunCompose = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -120,24 +123,75 @@ def test_bot_waits_for_healthy_redis_and_uses_it(run_compose: RunCompose) -> Non
 
 
 def test_bot_publishes_8080_and_can_scale(run_compose: RunCompose) -> None:
-    """The bot publishes 8080 by default, has no fixed name, and takes a port range to scale."""
+    """The bot publishes 8080 by default, and /metrics' 9464 on the host's loopback only; it has
+    no fixed name, and takes port ranges to scale."""
     bot = resolved(run_compose)["services"]["bot"]
     assert "container_name" not in bot
-    assert [(p["published"], p["target"]) for p in bot["ports"]] == [("8080", 8080)]
-    scaled = resolved(run_compose, env={"NEWSBOT_PORTS": "8080-8082"})["services"]["bot"]
-    assert [p["published"] for p in scaled["ports"]] == ["8080-8082"]
+    assert [(p.get("host_ip"), p["published"], p["target"]) for p in bot["ports"]] == [
+        (None, "8080", 8080), ("127.0.0.1", "9464", 9464)]
+    scaled = resolved(run_compose, env={"NEWSBOT_PORTS": "8080-8082",
+                                        "NEWSBOT_METRICS_PORTS": "9464-9466"})["services"]["bot"]
+    assert [p["published"] for p in scaled["ports"]] == ["8080-8082", "9464-9466"]
+
+
+def test_bot_metrics_listen_for_other_containers(run_compose: RunCompose) -> None:
+    """In the container /metrics listens on every interface (Prometheus in another container
+    scrapes bot:9464), unless the host says otherwise; the host publishes it on loopback."""
+    bot = resolved(run_compose)["services"]["bot"]
+    assert bot["environment"]["NEWSBOT_METRICS_HOST"] == "0.0.0.0"
+    assert Settings(NEWSBOT_METRICS_HOST=bot["environment"]["NEWSBOT_METRICS_HOST"]
+                    ).metrics_host == "0.0.0.0"
+    moved = resolved(run_compose, env={"NEWSBOT_METRICS_HOST": "10.0.0.5",
+                                       "NEWSBOT_METRICS_PORT": "9500"})["services"]["bot"]
+    assert moved["environment"]["NEWSBOT_METRICS_HOST"] == "10.0.0.5"
+    assert [(p.get("host_ip"), p["target"]) for p in moved["ports"]][1] == ("127.0.0.1", 9500)
+
+
+def healthcheck_command(test: list[str]) -> list[str]:
+    """The command of a healthcheck's `CMD` form (what Docker runs in the container)."""
+    assert test[0] == "CMD", f"not the exec form: {test}"
+    return test[1:]
+
+
+def test_bot_has_a_healthcheck_on_healthz(run_compose: RunCompose) -> None:
+    """The bot's healthcheck GETs /healthz on NEWSBOT_HTTP_PORT (8080 when unset) with the
+    image's python (no curl in python:3.11-slim), and gives the first poll a start period.
+    tests/test_ops.py runs this very command against a running `newsbot run`."""
+    check = resolved(run_compose)["services"]["bot"]["healthcheck"]
+    command = healthcheck_command(check["test"])
+    assert command[:2] == ["python", "-c"]
+    assert "/healthz" in command[2] and "NEWSBOT_HTTP_PORT" in command[2]
+    assert {key: check.get(key) for key in HEALTHCHECK_OPTIONS} == HEALTHCHECK_OPTIONS
+    assert "disable" not in check
+
+
+def dockerfile_healthcheck() -> tuple[dict[str, str], list[str]]:
+    """The Dockerfile's HEALTHCHECK: its options and its exec-form command."""
+    (args,) = [args for keyword, args in dockerfile_instructions() if keyword == "HEALTHCHECK"]
+    options, _, command = args.partition(" CMD ")
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in options.split())
+    return flags, json.loads(command)
+
+
+def test_dockerfile_healthcheck_is_the_compose_one(run_compose: RunCompose) -> None:
+    """The image checks itself the same way as the compose file (one command, one timing)."""
+    flags, command = dockerfile_healthcheck()
+    assert flags == {"interval": "30s", "timeout": "5s", "start-period": "60s", "retries": "3"}
+    check = resolved(run_compose)["services"]["bot"]["healthcheck"]
+    assert command == healthcheck_command(check["test"])
 
 
 def test_settings_pass_through_from_host_or_stay_unset(run_compose: RunCompose) -> None:
     """Each setting comes from the host, and is unset (never '') when the host has none."""
     unset = resolved(run_compose)["services"]["bot"]["environment"]
-    assert {name: unset.get(name, "missing") for name in PASSED_THROUGH} == dict.fromkeys(
-        PASSED_THROUGH)
+    assert {name: unset.get(name, "missing") for name in PASSED_THROUGH} == (
+        dict.fromkeys(PASSED_THROUGH) | COMPOSE_DEFAULTS)
     host = {name: f"value-of-{name.lower()}" for name in PASSED_THROUGH}
     host["NEWSBOT_HTTP_PORT"] = "9090"
+    host["NEWSBOT_METRICS_PORT"] = "9091"
     passed = resolved(run_compose, env=host)["services"]["bot"]
     assert {name: passed["environment"][name] for name in PASSED_THROUGH} == host
-    assert passed["ports"][0]["target"] == 9090
+    assert [p["target"] for p in passed["ports"]] == [9090, 9091]
 
 
 @pytest.mark.parametrize(("broken", "complaint"), [
@@ -165,7 +219,7 @@ def test_dockerfile_runs_newsbot_as_non_root() -> None:
     assert values["USER"] not in ("root", "0", "")
     assert json.loads(values["ENTRYPOINT"]) == ["newsbot"]
     assert json.loads(values["CMD"]) == ["run"]
-    assert values["EXPOSE"] == "8080"
+    assert values["EXPOSE"].split() == ["8080", "9464"]
     assert json.loads(values["VOLUME"]) == ["/data"]
     assert "NEWSBOT_DATA_DIR=/data" in values["ENV"].split()
     runs = [args for keyword, args in instructions if keyword == "RUN"]

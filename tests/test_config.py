@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import REPO_ROOT, Settings
+from bot import __version__
+from bot.config import PROJECT_URL, REPO_ROOT, Settings, load_settings
+from bot.errors import ConfigError
 
 _VARS = ("REDIS_URL", "NEWSBOT_DATA_DIR", "NEWSBOT_FEEDS", "NEWSBOT_RULES_DIR",
          "NEWSBOT_HTTP_PORT", "NEWSBOT_LOG_LEVEL", "NEWSBOT_ADMINS", "TELEGRAM_BOT_TOKEN",
          "TELEGRAM_API_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
-         "SLACK_API_URL")
+         "SLACK_API_URL", "NEWSBOT_METRICS_HOST", "NEWSBOT_METRICS_PORT", "NEWSBOT_CONTACT_URL",
+         "NEWSBOT_USER_AGENT")
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +86,76 @@ def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch, var: str,
     monkeypatch.setenv(var, value)
     with pytest.raises(ValidationError, match=var):
         Settings()
+
+
+def test_ops_defaults() -> None:
+    """/metrics on loopback port 9464; the User-Agent names the project, its version and its
+    URL."""
+    s = Settings()
+    assert (s.metrics_host, s.metrics_port) == ("127.0.0.1", 9464)
+    assert s.contact_url == PROJECT_URL and s.user_agent is None
+    assert s.http_user_agent == f"newsbot/{__version__} (+{PROJECT_URL})"
+
+
+def test_the_user_agent_names_the_contact_url_unless_set_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSBOT_CONTACT_URL (http(s) or mailto:) goes into the default User-Agent;
+    NEWSBOT_USER_AGENT replaces it whole (trimmed)."""
+    monkeypatch.setenv("NEWSBOT_CONTACT_URL", " mailto:ops@example.org ")
+    assert Settings().http_user_agent == f"newsbot/{__version__} (+mailto:ops@example.org)"
+    monkeypatch.setenv("NEWSBOT_CONTACT_URL", "https://ops.example.org/bot?who=desk")
+    assert Settings().http_user_agent.endswith("(+https://ops.example.org/bot?who=desk)")
+    monkeypatch.setenv("NEWSBOT_USER_AGENT", "  DeskAlerts/2.0 (+https://desk.example)  ")
+    assert Settings().http_user_agent == "DeskAlerts/2.0 (+https://desk.example)"
+    monkeypatch.setenv("NEWSBOT_USER_AGENT", "")  # empty: unset, the default again
+    assert Settings().http_user_agent.startswith("newsbot/")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0.0.0.0", "0.0.0.0"), ("::", "::"), ("[::1]", "::1"), (" 10.0.0.5 ", "10.0.0.5"),
+    ("localhost", "localhost"), ("metrics.internal.example", "metrics.internal.example"),
+])
+def test_metrics_host_takes_addresses_and_names(monkeypatch: pytest.MonkeyPatch, value: str,
+                                                expected: str) -> None:
+    """NEWSBOT_METRICS_HOST is an IPv4 or IPv6 address (brackets dropped) or a host name."""
+    monkeypatch.setenv("NEWSBOT_METRICS_HOST", value)
+    assert Settings().metrics_host == expected
+
+
+def test_metrics_port_zero_and_other_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 (a free port) is allowed beside any NEWSBOT_HTTP_PORT, 0 included."""
+    monkeypatch.setenv("NEWSBOT_HTTP_PORT", "0")
+    monkeypatch.setenv("NEWSBOT_METRICS_PORT", "0")
+    assert (Settings().http_port, Settings().metrics_port) == (0, 0)
+    monkeypatch.setenv("NEWSBOT_METRICS_PORT", "9100")
+    assert Settings().metrics_port == 9100
+
+
+@pytest.mark.parametrize(("env", "complaint"), [
+    ({"NEWSBOT_METRICS_PORT": "70000"}, "NEWSBOT_METRICS_PORT"),
+    ({"NEWSBOT_METRICS_PORT": "-1"}, "NEWSBOT_METRICS_PORT"),
+    ({"NEWSBOT_METRICS_PORT": "8080"}, "NEWSBOT_METRICS_PORT (8080) is also NEWSBOT_HTTP_PORT"),
+    ({"NEWSBOT_METRICS_PORT": "9000", "NEWSBOT_HTTP_PORT": "9000"}, "a port of its own"),
+    ({"NEWSBOT_METRICS_HOST": "127.0.0.1:9464"}, "NEWSBOT_METRICS_HOST"),
+    ({"NEWSBOT_METRICS_HOST": "http://0.0.0.0"}, "NEWSBOT_METRICS_HOST"),
+    ({"NEWSBOT_METRICS_HOST": "bad host"}, "NEWSBOT_METRICS_HOST"),
+    ({"NEWSBOT_CONTACT_URL": "ops.example.org"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_CONTACT_URL": "ftp://ops.example.org"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_CONTACT_URL": "mailto:"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_CONTACT_URL": "https://ops.example.org/a b"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_CONTACT_URL": "https://ops.example.org/(x)"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_CONTACT_URL": "https://ops.example.org/é"}, "NEWSBOT_CONTACT_URL"),
+    ({"NEWSBOT_USER_AGENT": "Desk\r\nX-Injected: 1"}, "NEWSBOT_USER_AGENT"),
+    ({"NEWSBOT_USER_AGENT": "Desk/1 é"}, "NEWSBOT_USER_AGENT"),
+    ({"NEWSBOT_USER_AGENT": "x" * 257}, "at most 256"),
+    ({"NEWSBOT_USER_AGENT": "   "}, "NEWSBOT_USER_AGENT: must not be blank"),
+], ids=lambda v: str(v)[:40])
+def test_invalid_ops_settings_name_the_setting_not_the_value(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], complaint: str) -> None:
+    """Each bad ops setting stops the start with one line naming the setting and the rule."""
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert complaint in str(caught.value)
+    assert "X-Injected" not in str(caught.value) and "a b" not in str(caught.value)

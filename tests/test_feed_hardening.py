@@ -152,7 +152,7 @@ async def test_status_logs_and_metrics_never_show_feed_credentials(
     for record in caplog.records:  # ours; the formatters mask the libraries' (test_logs.py)
         if record.name.startswith("bot"):
             _no_secret(f"{record.getMessage()} {getattr(record, 'kv', '')}")
-    assert "://" not in member.text and "127.0.0.1 — 1 errors in a row: http" in member.text
+    assert "://" not in member.text and "127.0.0.1 — 1 error in a row: http" in member.text
     assert "warning" not in member.text
     assert "http://***@127.0.0.1:" in admin.text
     assert "/good.xml?page=2&token=***" in admin.text
@@ -171,7 +171,7 @@ async def test_feeds_list_redacts_and_export_keeps_the_full_urls(
                               "reader:s3cretPW", "token=tok123")
         bad = _with_userinfo(server.url("/missing.xml"), "user:feedpass123", "sig=sig456")
         env = _cli_env(tmp_path, redis_url, store, rules_dir, [f"url: {good}", f"url: {bad}"])
-        run = await _cli("run", "--once", env=env)
+        run = await _cli("run", "--once", "-v", env=env)  # (-v: each feed's warning)
     assert run.returncode == 0, run.stderr
     listing = await _cli("feeds", "list", env=env)
     as_json = await _cli("feeds", "list", "--json", env=env)
@@ -472,7 +472,7 @@ async def test_a_large_poll_logs_a_few_lines_not_one_per_article(
         url = server.add("/big.xml", rss(items))
         env = _cli_env(tmp_path, redis_url, store, rules_dir, [f"url: {url}"],
                        NEWSBOT_MAX_ITEMS_PER_FEED="20")
-        run = await _cli("run", "--once", env=env)
+        run = await _cli("run", "--once", "-v", env=env)  # (-v: INFO lines)
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
     cut = [line for line in lines if "feeds: items over the cap left out" in line]

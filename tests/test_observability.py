@@ -1,4 +1,5 @@
-"""`/healthz` and `/metrics` on the bot's HTTP server, over real HTTP on 127.0.0.1.
+"""`/healthz` on the bot's HTTP server and `/metrics` on its metrics server, over real HTTP
+on 127.0.0.1 (tests/test_ops.py: which server serves what).
 
 The service tests run `newsbot run` in a subprocess (each process has its own counters);
 the component tests serve a `Monitor` over a Redis server of their own that they can stop.
@@ -56,10 +57,12 @@ def value(parsed: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str
 
 @dataclass
 class Service:
-    """`newsbot run` in a subprocess with NEWSBOT_HTTP_PORT=0; `port` is read from its log."""
+    """`newsbot run` in a subprocess with NEWSBOT_HTTP_PORT=0 and NEWSBOT_METRICS_PORT=0;
+    `port` and `metrics_port` are read from its log."""
 
     env: dict[str, str]
     port: int = 0
+    metrics_port: int = 0
     lines: list[str] = field(default_factory=list)
     proc: asyncio.subprocess.Process | None = None
 
@@ -69,12 +72,14 @@ class Service:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         assert self.proc.stderr is not None
         async with asyncio.timeout(DEADLINE):
-            while not self.port:
+            while not (self.port and self.metrics_port):
                 line = (await self.proc.stderr.readline()).decode()
                 assert line, "the service exited:\n" + "\n".join(self.lines)
                 self.lines.append(line.rstrip())
                 if "http: listening" in line:
                     self.port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
+                if "metrics: listening" in line:
+                    self.metrics_port = int(re.search(r"port=(\d+)", line).group(1))  # type: ignore[union-attr]
         self._reader = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
@@ -92,19 +97,23 @@ class Service:
 
 @asynccontextmanager
 async def service(tmp_path: Path, redis_url: str, key_prefix: str, feeds: str,
-                  **extra: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
-    """The service running over `feeds` (the feeds file's text), and an HTTP client for it."""
+                  **extra: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient,
+                                                       httpx.AsyncClient]]:
+    """The service running over `feeds` (the feeds file's text), and HTTP clients for its
+    public server (NEWSBOT_HTTP_PORT) and its metrics server (NEWSBOT_METRICS_PORT)."""
     (tmp_path / "feeds.yaml").write_text(feeds)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_"))}
     env |= {"REDIS_URL": redis_url, "NEWSBOT_KEY_PREFIX": key_prefix,
             "NEWSBOT_FEEDS": str(tmp_path / "feeds.yaml"), "NEWSBOT_HTTP_PORT": "0",
+            "NEWSBOT_METRICS_PORT": "0",
             "NEWSBOT_DATA_DIR": str(tmp_path / "data"), "NEWSBOT_FETCH_TIMEOUT": "5", **extra}
     bot = Service(env)
     await bot.start()
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot.port}") as client:
-            yield bot, client
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot.port}") as client, \
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{bot.metrics_port}") as metrics:
+            yield bot, client, metrics
     finally:
         code = await bot.stop()
     assert code == 0, "\n".join(bot.lines[-30:])
@@ -117,9 +126,9 @@ async def test_service_is_healthy_and_counts_the_seeds_run(tmp_path: Path, redis
     in the Prometheus format, whose counters show the poll, the five articles, the three
     stories, the two alerts with their latency, and the shared gauges."""
     async with service(tmp_path, redis_url, key_prefix, f"feeds:\n  - path: {SEEDS}\n") as (
-            _, client):
+            _, client, metrics):
         async def alerted() -> dict[Any, float] | None:
-            parsed = samples((await client.get("/metrics")).text)
+            parsed = samples((await metrics.get("/metrics")).text)
             sent = value(parsed, "newsbot_alerts_total", platform="console", action="sent")
             return parsed if sent >= 2 else None
 
@@ -130,7 +139,7 @@ async def test_service_is_healthy_and_counts_the_seeds_run(tmp_path: Path, redis
         assert report["status"] == "ok" and report["reasons"] == []
         assert report["redis"]["ok"] and report["scheduler"]["ok"]
         assert 0 <= report["last_poll"]["age_seconds"] <= report["last_poll"]["max_age_seconds"]
-        scraped = await client.get("/metrics")
+        scraped = await metrics.get("/metrics")
         assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
         head = await client.head("/healthz")
         assert head.status_code == 200 and head.content == b""
@@ -157,7 +166,7 @@ async def test_service_without_a_good_poll_is_unhealthy_with_the_reason(
     with FeedServer() as server:
         url = server.add("/down.xml", b"oops", status=500)
         async with service(tmp_path, redis_url, key_prefix, f"feeds:\n  - url: {url}\n") as (
-                _, client):
+                _, client, metrics):
             async def failed_and_beating() -> httpx.Response | None:
                 health = await client.get("/healthz")
                 report = health.json()
@@ -166,7 +175,7 @@ async def test_service_without_a_good_poll_is_unhealthy_with_the_reason(
 
             health = await until(failed_and_beating, "a failed poll and a heartbeat")
             parsed = await until(
-                lambda: _errors(client), "a fetch error counted")
+                lambda: _errors(metrics), "a fetch error counted")
     assert health.status_code == 503
     report = health.json()
     assert report["status"] == "unhealthy" and report["redis"]["ok"]

@@ -444,7 +444,10 @@ def test_manifest_has_the_shape_slack_expects() -> None:
     assert command["url"] == "https://YOUR-HOST/slack/events" and command["usage_hint"]
     assert {"chat:write", "commands"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     settings = manifest["settings"]
-    assert "event_subscriptions" not in settings
+    assert settings["event_subscriptions"]["request_url"] == "https://YOUR-HOST/slack/events"
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "member_joined_channel", "channel_unarchive", "group_unarchive"}
+    assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert settings["socket_mode_enabled"] is False
     assert set(settings) <= {"allowed_ip_address_ranges", "event_subscriptions", "interactivity",
                              "org_deploy_enabled", "socket_mode_enabled",

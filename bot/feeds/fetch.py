@@ -38,13 +38,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.config import default_user_agent
 from bot.errors import FetchError
 from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
 from bot.feeds.parse import MAX_ITEMS
 from bot.feeds.transport import AsyncioBackend, feed_transport
 from bot.logs import redact
 
-USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot)"
+USER_AGENT = default_user_agent()  # NEWSBOT_USER_AGENT / NEWSBOT_CONTACT_URL replace it
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
 ACCEPT_ENCODING = "gzip, deflate"
@@ -229,7 +230,8 @@ class Fetcher:
     on each request, so one pool holding connections to many hosts costs O(connections) per
     request; a host always maps to the same shard, so its keep-alive connections are reused.
     `max_items` travels with `max_bytes`: the most items of one fetched document that are
-    kept (the newest; bot/feeds/poll.py hands it to the parser).
+    kept (the newest; bot/feeds/poll.py hands it to the parser). `user_agent` is sent with
+    every request (Settings.http_user_agent).
     """
 
     def __init__(self, *, timeout: float = 20.0, max_bytes: int = 10 * 1024 * 1024,
@@ -237,8 +239,10 @@ class Fetcher:
                  connect_timeout: float = 10.0,
                  total_timeout: float | None = None,
                  allow_networks: Sequence[Network] = (), shards: int = 16,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 user_agent: str = USER_AGENT) -> None:
         self.max_bytes = max_bytes
+        self.user_agent = user_agent
         self.max_items = max_items
         self.total_timeout = total_timeout or timeout + connect_timeout
         self.allow_networks = tuple(allow_networks)
@@ -257,7 +261,7 @@ class Fetcher:
         return httpx.AsyncClient(
             timeout=self._timeout, limits=self._limits, follow_redirects=True,
             max_redirects=MAX_REDIRECTS, transport=transport, trust_env=not guarded,
-            verify=ssl_context, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT,
+            verify=ssl_context, headers={"User-Agent": self.user_agent, "Accept": ACCEPT,
                                          "Accept-Encoding": ACCEPT_ENCODING})
 
     async def __aenter__(self) -> Self:

@@ -222,8 +222,9 @@ class WebSub:
                  connect_timeout: float = 10.0, allow_networks: Sequence[Network] = (),
                  verify_timeout: float = 600.0, min_renew: float = 60.0,
                  sync_seconds: float = 30.0, max_pushes: int = 16, leader_ttl: float = 15.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, user_agent: str = USER_AGENT) -> None:
         self.store = store
+        self.user_agent = user_agent  # of subscription requests, like the feed fetches
         self.public_url = public_url.rstrip("/")
         self.policy = policy or PollPolicy()
         self.lease_seconds = lease_seconds
@@ -282,7 +283,7 @@ class WebSub:
         return httpx.AsyncClient(
             timeout=self._timeout, limits=limits, follow_redirects=False, verify=ssl_context,
             transport=feed_transport(limits=limits, ssl_context=ssl_context, backend=backend),
-            trust_env=not guarded, headers={"User-Agent": USER_AGENT})
+            trust_env=not guarded, headers={"User-Agent": self.user_agent})
 
     def callback(self, feed_id: str) -> str:
         """The callback URL hubs are given for `feed_id`."""

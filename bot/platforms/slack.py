@@ -6,9 +6,12 @@ message `ts`. Requests go to `<api_url><method>` (`SLACK_API_URL`, default
 slack_sdk errors are translated here into `ChannelError` and `RetryAfterError`; the client is
 built without retry handlers, so nothing here retries: the outbox waits out `retry_after`.
 
-`SlackFrontEnd` is the `/newsbot` slash command: a thin bolt adapter that turns the payload into
-a `CommandRequest` for the interpreter and its `CommandReply` into mrkdwn posted to the
-command's `response_url` (over HTTP at `/slack/events`, or Socket Mode with an app token).
+`SlackFrontEnd` is the `/newsbot` slash command (and the events that resume a paused channel:
+`member_joined_channel` for the app's bot user, `channel_unarchive`): a thin bolt adapter that
+turns the payload into a `CommandRequest` for the interpreter and its `CommandReply` into
+mrkdwn posted to the command's `response_url` (over HTTP at `/slack/events`, or Socket Mode
+with an app token). ChannelErrors: `not_in_channel`, `channel_not_found` and `is_archived`
+are `ChatGoneError` (the channel is paused, see bot.chats).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import i18n
 from bot.alerts import AlertView, ListedStory, StoryList, alert_view, outlets_label
+from bot.chats import ChatGoneError
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -81,6 +85,9 @@ _TS = re.compile(r"\d{1,12}\.\d{1,9}")
 _AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                           "token_expired", "no_permission"})
 _RATE_ERRORS = frozenset({"ratelimited", "rate_limited"})
+# Web API errors that mean the app cannot post to the channel until it is invited back (or
+# the channel unarchived): the channel is paused (`ChatGoneError`), not retried.
+_GONE_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 _URL_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", '"': "%22"}
 
 COMMAND = "/newsbot"
@@ -366,6 +373,8 @@ class SlackChannel:
                                        retry_after=_retry_after(response.headers))
             if error == "message_not_found":
                 return MessageGoneError(f"slack: {what}: {error}")
+            if error in _GONE_ERRORS:
+                return ChatGoneError(f"slack: {what}: {error}", reason=error)
             return ChannelError(f"slack: {what}: {self._scrub(error)}")
         detail = str(exc) or type(exc).__name__
         return ChannelError(f"slack: {what}: {self._scrub(detail)}")
@@ -535,8 +544,44 @@ class SlackFrontEnd:
             await ack()
             self._spawn(self._answer(command))
 
+        async def on_member_joined(event: dict[str, Any]) -> None:
+            await self._member_joined(event)
+
         app.command(self.command)(on_command)
+        async def on_unarchive(event: dict[str, Any]) -> None:
+            await self._unarchived(event)
+
+        app.event("member_joined_channel")(on_member_joined)
+        app.event("channel_unarchive")(on_unarchive)
+        app.event("group_unarchive")(on_unarchive)
         return app
+
+    async def _unarchived(self, event: Mapping[str, Any]) -> None:
+        """`channel_unarchive` / `group_unarchive` of a channel paused because it was archived
+        resumes it (the app is a member, or it would not hear of it)."""
+        chat = f"slack:{event.get('channel', '')}"
+        try:
+            paused = await self.commands.chats.paused(chat)
+            if paused is not None and paused.reason == "is_archived" and (
+                    await self.commands.chats.resume(chat)):
+                log.info("slack: a paused channel was unarchived; resumed",
+                         extra={"kv": {"chat": chat}})
+        except Exception:
+            log.exception("slack: unable to resume a channel", extra={"kv": {"chat": chat}})
+
+    async def _member_joined(self, event: Mapping[str, Any]) -> None:
+        """`member_joined_channel` for the app's own bot user (invited back): a paused channel
+        is resumed, and its held alerts arrive as one batch (bot.digest). Other members'
+        joins are ignored. Removal (or archiving) is noticed by the next delivery."""
+        if not self.channel.bot_user_id or event.get("user") != self.channel.bot_user_id:
+            return
+        chat = f"slack:{event.get('channel', '')}"
+        try:
+            if await self.commands.chats.resume(chat):
+                log.info("slack: the app is back in a paused channel; resumed",
+                         extra={"kv": {"chat": chat}})
+        except Exception:
+            log.exception("slack: unable to resume a channel", extra={"kv": {"chat": chat}})
 
     def routes(self) -> list[web.RouteDef]:
         """Routes for the bot's HTTP server: POST /slack/events (none in Socket Mode)."""

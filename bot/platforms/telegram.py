@@ -31,13 +31,29 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import (
+    BotCommand,
+    ChatMember,
+    ChatMemberRestricted,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
+    ChatMemberHandler,
     CommandHandler,
     ExtBot,
     MessageHandler,
@@ -47,6 +63,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import i18n
 from bot.alerts import ListedStory, StoryList, alert_view, outlets_label
+from bot.chats import MOVED_REF, ChatGoneError, ChatMovedError
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
@@ -73,6 +90,12 @@ _CHAT_ID = re.compile(r"-?\d+|@[A-Za-z0-9_]{4,}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _NOT_MODIFIED = "message is not modified"
 _GONE = "message to edit not found"
+# Descriptions of errors that mean the bot cannot post to the chat until it is added back
+# (Forbidden, 403, always does): the pause reason for each.
+_CHAT_GONE = (("blocked by the user", "blocked"), ("kicked", "kicked"),
+              ("not a member", "not_member"), ("user is deactivated", "deactivated"),
+              ("can't initiate conversation", "not_started"), ("chat not found", "chat_not_found"),
+              ("not enough rights to send", "no_rights"), ("have no rights to send", "no_rights"))
 
 
 def render_html(alert: Alert, *, update: bool = False) -> str:
@@ -367,8 +390,11 @@ class TelegramChannel:
         return await self.post(alert.chat, render_html(alert))
 
     async def edit(self, ref: str, alert: Alert) -> None:
-        """Re-render the message `ref`; an unchanged message counts as success."""
-        chat_id, message_id = _chat_id(alert.chat), _message_id(ref)
+        """Re-render the message `ref`; an unchanged message counts as success. A reference
+        `telegram:<old id>#<message id>` (see `ChatDirectory.migrate`) is an alert sent before
+        the group became a supergroup: it is edited in the old group, where it stays."""
+        home, moved, ref = ref.rpartition(MOVED_REF)
+        chat_id, message_id = _chat_id(home if moved else alert.chat), _message_id(ref)
         try:
             await self._bot.edit_message_text(
                 text=render_html(alert, update=True), chat_id=chat_id, message_id=message_id,
@@ -406,11 +432,23 @@ class TelegramChannel:
         return str(sent.message_id)
 
     def _error(self, exc: TelegramError, what: str) -> ChannelError:
-        """Our error for a PTB error, with the token scrubbed from the description."""
+        """Our error for a PTB error, with the token scrubbed from the description: a 429 is a
+        `RetryAfterError`, a group upgraded to a supergroup a `ChatMovedError`, and a 403
+        (blocked, kicked, not a member) or a chat that is gone or forbids the bot to post a
+        `ChatGoneError` (see `bot.chats`: the chat is paused, not retried)."""
         description = self._scrub(exc.message)
         if isinstance(exc, RetryAfter):
             return RetryAfterError(f"telegram: {what}: {description}",
                                    retry_after=_retry_seconds(exc))
+        if isinstance(exc, ChatMigrated):
+            return ChatMovedError(f"telegram: {what}: {description}",
+                                  new_chat=f"telegram:{exc.new_chat_id}")
+        if isinstance(exc, Forbidden | BadRequest):
+            lowered = description.lower()
+            reason = next((r for text, r in _CHAT_GONE if text in lowered),
+                          "forbidden" if isinstance(exc, Forbidden) else None)
+            if reason is not None:
+                return ChatGoneError(f"telegram: {what}: {description}", reason=reason)
         return ChannelError(f"telegram: {what}: {description}")
 
     def _cause(self, exc: TelegramError) -> TelegramError:
@@ -502,7 +540,8 @@ COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
     ("whoami", "Your user id, for NEWSBOT_ADMINS", "你的用户 ID（用于 NEWSBOT_ADMINS）"),
 )
 COMMANDS = tuple(name for name, _, _ in COMMAND_MENU)
-ALLOWED_UPDATES = ("message", "channel_post")
+# my_chat_member: the bot's own status in a chat changed (added back: the chat is resumed).
+ALLOWED_UPDATES = ("message", "channel_post", "my_chat_member")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ADMIN_TTL = 60.0
 POLL_TIMEOUT = 10.0
@@ -512,10 +551,20 @@ FAILED = ("Sorry, something went wrong with that command; please try again later
           "抱歉，处理该命令时出错，请稍后再试。")
 
 _MANAGERS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
+_PRESENT = frozenset({ChatMemberStatus.MEMBER, *_MANAGERS})  # the bot can post again
 _ALWAYS_MANAGE = frozenset({ChatType.PRIVATE, ChatType.CHANNEL})
 _GROUPS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP})
 _MAX_CACHED_MEMBERS = 4096
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+
+
+def _can_post(member: ChatMember) -> bool:
+    """True if the bot, with this membership, may post: a member or administrator, or a
+    restricted member still allowed to send messages."""
+    if member.status in _PRESENT:
+        return True
+    return isinstance(member, ChatMemberRestricted) and member.is_member and (
+        member.can_send_messages)
 
 
 def webhook_secret_for(token: str) -> str:
@@ -607,6 +656,9 @@ class TelegramFrontEnd:
         # Unknown commands get the interpreter's hint, but only in private chats.
         app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE
                                        & filters.UpdateType.MESSAGE, self._on_unknown))
+        app.add_handler(ChatMemberHandler(self._on_my_member,
+                                          ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
         return app
 
     @property
@@ -698,6 +750,44 @@ class TelegramFrontEnd:
         except Exception:
             log.exception("telegram: unable to reply", extra={"kv": {
                 "chat_id": message.chat.id, "message_id": message.message_id}})
+
+    # --- chat lifecycle (see bot.chats) --------------------------------------------------------
+
+    async def _on_my_member(self, update: Update, context: object) -> None:
+        """The bot's status in a chat changed: back as member or administrator (re-added to a
+        group or channel, unblocked in a private chat) resumes a paused chat; its held alerts
+        then arrive as one batch (bot.digest). Removal is noticed by the next delivery."""
+        changed = update.my_chat_member
+        if changed is None or not _can_post(changed.new_chat_member):
+            return
+        chat = f"telegram:{changed.chat.id}"
+        try:
+            if await self.interpreter.chats.resume(chat):
+                log.info("telegram: the bot is back in a paused chat; resumed", extra={"kv": {
+                    "chat": chat, "status": str(changed.new_chat_member.status)}})
+        except Exception:
+            log.exception("telegram: unable to resume a chat", extra={"kv": {"chat": chat}})
+
+    async def _on_migrate(self, update: Update, context: object) -> None:
+        """A group became a supergroup: move its rules, topics, digest and alerts to the new
+        id now rather than at the next alert (the service message comes in both chats)."""
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        try:
+            if await self.interpreter.chats.migrate(f"telegram:{old}", f"telegram:{new}"):
+                log.warning("telegram: group upgraded to a supergroup; its settings moved",
+                            extra={"kv": {"chat": f"telegram:{old}", "new_chat":
+                                          f"telegram:{new}"}})
+        except Exception:
+            log.exception("telegram: unable to move a migrated chat", extra={"kv": {
+                "chat": f"telegram:{old}", "new_chat": f"telegram:{new}"}})
 
     async def _on_unknown(self, update: Update, context: object) -> None:
         """A command not in the menu: the interpreter's hint, unless it is for another bot."""
