@@ -193,6 +193,20 @@ class ChatDirectory:
         ttl_ms = max(1, int((until - now).total_seconds() * 1000))
         await self.store.redis.set(self._muted(chat), str(until.timestamp()), px=ttl_ms)
 
+    async def mute_story(self, chat: str, story_id: str) -> bool:
+        """Stop updates of one story's alert in `chat` (its "mute updates" button); kept as
+        long as the alert's reference. False if it was muted already."""
+        key = self.keys("chat", chat, "story_muted", story_id)
+        return bool(await self.store.redis.set(key, "1", ex=SENT_TTL, nx=True))
+
+    async def muted_stories(self, chat: str, story_ids: list[str]) -> set[str]:
+        """Those of `story_ids` whose updates `chat` muted."""
+        if not story_ids:
+            return set()
+        keys = [self.keys("chat", chat, "story_muted", s) for s in story_ids]
+        found = await self.store.redis.mget(keys)
+        return {s for s, raw in zip(story_ids, found, strict=True) if raw}
+
     async def unmute(self, chat: str) -> bool:
         """Lift a mute; False if the chat was not muted."""
         return bool(await self.store.redis.delete(self._muted(chat)))

@@ -505,11 +505,13 @@ class Deliverer:
         story_ids = list(groups)
         stories = await self.store.get_stories(story_ids)
         shown = await self._sent_many(chat, story_ids)
+        muted = await chats.muted_stories(chat, story_ids)  # "mute updates" under an alert
         new: list[_Item] = []
         edits: list[_Item] = []
         for story_id, story, sent in zip(story_ids, stories, shown, strict=True):
             ids = tuple(entry_id for entry_id, _ in groups[story_id])
-            if story is None or (sent is not None and sent.version >= story.version):
+            if story is None or (sent is not None and sent.version >= story.version) or (
+                    sent is not None and story_id in muted):
                 await self.outbox.ack(*ids)
                 continue
             rules = tuple(dict.fromkeys(r for _, d in groups[story_id] for r in d.rule_ids))
