@@ -116,7 +116,8 @@ class App:
             from bot.platforms.slack import SlackChannel
 
             channels.append(await self._stack.enter_async_context(SlackChannel(
-                token=s.slack_bot_token.get_secret_value(), api_url=s.slack_api_url)))
+                token=s.slack_bot_token.get_secret_value(), api_url=s.slack_api_url,
+                buttons=bool(s.slack_signing_secret or s.slack_app_token))))  # presses answered
         return channels
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

@@ -22,6 +22,14 @@ removed: `not_in_channel`), `archive` (`is_archived`), `delete_channel` (`channe
 `invite_app` undoes the first two. `event_request` signs an Events API callback (e.g.
 `member_joined_event`, what Slack sends when the app's bot user is invited into a channel, or
 `unarchive_event`) as Slack POSTs it to the app's request URL.
+
+Buttons: `press` signs the `block_actions` payload Slack POSTs when a user presses a button of
+a message the app posted (found by channel, ts and action_id, carrying that button's value and
+a response_url on this server); `socket_press` pushes the same payload over Socket Mode.
+App Home: `views.publish` records the published view per user in `home_views` (Slack's limit
+of 100 blocks checked); `users.conversations` lists the channels a user is a member of
+(`members`: channel -> users; by default U123 is in every channel), a page at a time.
+`app_home_opened_event` is the event Slack sends when a user opens the app's Home tab.
 """
 
 from __future__ import annotations
@@ -110,6 +118,8 @@ class SlackServer:
     ephemeral: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     response_posts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    members: dict[str, set[str]] = field(default_factory=dict)  # channel -> users (else U123)
+    home_views: dict[str, dict[str, Any]] = field(default_factory=dict)  # user -> its Home view
     _faults: dict[str, list[_Fault]] = field(default_factory=lambda: defaultdict(list))
     _lost: dict[str, str] = field(default_factory=dict)  # channel -> the error posts get
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -211,6 +221,74 @@ class SlackServer:
                    "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
         return SignedRequest(body=body, headers=headers, response_url="",
                              response_id=event_id)
+
+    @staticmethod
+    def app_home_opened_event(user: str = "U123", *, tab: str = "home") -> dict[str, Any]:
+        """The `app_home_opened` event: `user` opened the app's Home (or Messages) tab."""
+        return {"type": "app_home_opened", "user": user, "channel": "D" + user.removeprefix("U"),
+                "tab": tab, "event_ts": f"{BASE_TS}.000300"}
+
+    def button(self, channel: str, ts: str, action_id: str) -> dict[str, Any]:
+        """The button `action_id` of the message `ts` the app posted in `channel`, and its
+        block's id (KeyError if there is none)."""
+        message = next(m for m in self.messages[channel] if m["ts"] == ts)
+        for block in message.get("blocks") or ():
+            for element in block.get("elements", ()) if block.get("type") == "actions" else ():
+                if element.get("action_id") == action_id:
+                    return {**element, "block_id": block.get("block_id", "")}
+        raise KeyError(f"no button {action_id!r} in message {ts} of {channel}")
+
+    def _press_payload(self, channel: str, ts: str, action_id: str, *, user_id: str,
+                       response_url: str, value: str | None) -> dict[str, Any]:
+        button = self.button(channel, ts, action_id)
+        message = next(m for m in self.messages[channel] if m["ts"] == ts)
+        return {
+            "type": "block_actions", "api_app_id": "A0NEWSBOT",
+            "token": "verification-token-unused",
+            "user": {"id": user_id, "username": self.users.get(user_id, {}).get("name", "x"),
+                     "name": self.users.get(user_id, {}).get("name", "x"), "team_id": TEAM_ID},
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel,
+                          "is_ephemeral": False},
+            "trigger_id": f"{BASE_TS}.{next(self._counter)}.abcdef",
+            "team": {"id": TEAM_ID, "domain": "newsbot"}, "enterprise": None,
+            "is_enterprise_install": False, "channel": {"id": channel, "name": "news"},
+            "message": message, "state": {"values": {}}, "response_url": response_url,
+            "actions": [{"action_id": action_id, "block_id": button["block_id"],
+                         "text": button["text"], "type": "button",
+                         "value": button["value"] if value is None else value,
+                         "action_ts": f"{BASE_TS}.{next(self._counter):06d}"}]}
+
+    def press(self, channel: str, ts: str, action_id: str, *, user_id: str = "U123",
+              value: str | None = None, timestamp: int | None = None,
+              secret: str | None = None) -> SignedRequest:
+        """The `block_actions` request Slack POSTs when `user_id` presses the button
+        `action_id` under the message `ts` in `channel` (`value` overrides the button's),
+        signed with the signing secret (or `secret`)."""
+        response_id = f"a{next(self._counter)}"
+        response_url = self.response_url(response_id)
+        payload = self._press_payload(channel, ts, action_id, user_id=user_id,
+                                      response_url=response_url, value=value)
+        body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {"Content-Type": "application/x-www-form-urlencoded",
+                   "X-Slack-Request-Timestamp": stamp,
+                   "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
+        return SignedRequest(body=body, headers=headers, response_url=response_url,
+                             response_id=response_id)
+
+    async def socket_press(self, channel: str, ts: str, action_id: str, *,
+                           user_id: str = "U123") -> str:
+        """Push a button press over the open Socket Mode connection (an `interactive`
+        envelope); returns its response id (= envelope id, see `socket_ack`)."""
+        response_id = f"a{next(self._counter)}"
+        payload = self._press_payload(channel, ts, action_id, user_id=user_id,
+                                      response_url=self.response_url(response_id), value=None)
+        envelope = {"envelope_id": response_id, "type": "interactive",
+                    "accepts_response_payload": False, "payload": payload}
+        self._acked[response_id] = asyncio.Event()
+        (ws,) = [ws for ws in self._sockets if not ws.closed]
+        await ws.send_json(envelope)
+        return response_id
 
     def response_url(self, response_id: str) -> str:
         """A `response_url` on this server; what is posted there lands in `responses[id]`."""
@@ -381,6 +459,33 @@ class SlackServer:
                                "blocks": params.get("blocks", [])})
         return {"ok": True, "message_ts": ts}
 
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user, view = params.get("user_id"), params.get("view")
+        if isinstance(view, str):
+            with contextlib.suppress(json.JSONDecodeError):
+                view = json.loads(view)
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if not isinstance(view, dict) or view.get("type") != "home" or not isinstance(
+                view.get("blocks"), list) or len(view["blocks"]) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.home_views[str(user)] = view
+        return {"ok": True, "view": {"id": f"V{next(self._counter):08d}", **view}}
+
+    def _users_conversations(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user") or "")
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        joined = [c for c in self.channels if user in self.members.get(c, {"U123"})]
+        start = int(params.get("cursor") or 0)
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        page = joined[start:start + limit]
+        cursor = str(start + limit) if start + limit < len(joined) else ""
+        return {"ok": True, "channels": [{"id": c, "name": c.lower(), "is_channel": True,
+                                          "is_private": False, "is_member": True}
+                                         for c in page],
+                "response_metadata": {"next_cursor": cursor}}
+
     def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"}
 
@@ -398,6 +503,8 @@ _METHODS = {
     "chat.postEphemeral": SlackServer._post_ephemeral,
     "users.info": SlackServer._users_info,
     "apps.connections.open": SlackServer._connections_open,
+    "views.publish": SlackServer._views_publish,
+    "users.conversations": SlackServer._users_conversations,
 }
 
 
@@ -411,7 +518,7 @@ async def _params(request: web.Request) -> dict[str, Any]:
         else:
             params.update({k: v for k, v in (await request.post()).items()
                            if isinstance(v, str)})
-    for key in ("blocks", "attachments"):
+    for key in ("blocks", "attachments", "view"):
         if isinstance(params.get(key), str):
             with contextlib.suppress(json.JSONDecodeError):
                 params[key] = json.loads(params[key])

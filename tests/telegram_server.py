@@ -31,6 +31,17 @@ for every message to the old id, the new id served normally). `member_update` bu
 `queue_update` queues) the `my_chat_member` update Telegram sends when the bot's own status
 in a chat changes (added back: `member`/`administrator`; removed: `left`/`kicked`), and
 `migration_update` the service message announcing a migration.
+
+Inline keyboards: sendMessage and editMessageText take a `reply_markup` inline keyboard
+(checked as Telegram checks it: button text, callback_data of 1-64 bytes), stored with the
+message and returned in it; an edit without `reply_markup` removes the keyboard, as Telegram
+does, and "not modified" compares the keyboard too. `button_update` builds (and `press`
+queues) the `callback_query` update of a user pressing a button under one of the bot's
+messages; answerCallbackQuery is accepted once per query (a second answer, or an unknown id,
+is a 400 "query is too old ... or query ID is invalid"), its text at most 200 characters,
+and `answers` keeps each answer by query id (`wait_for_answer`). getUpdates honours
+`allowed_updates` as Telegram does: once a client named the kinds it wants (the list is kept
+until another is given), updates of other kinds are dropped, not delivered.
 """
 
 from __future__ import annotations
@@ -56,6 +67,10 @@ BOT_ID = 123456
 BOT_USERNAME = "newsbot_test_bot"
 ANONYMOUS_ADMIN_BOT = 1087968824  # the `from` of messages sent by anonymous group admins
 LIMIT = 4096
+QUERY_INVALID = ("Bad Request: query is too old and response timeout expired or query ID is "
+                 "invalid")
+NOTICE_LIMIT = 200  # characters of an answerCallbackQuery text
+CALLBACK_DATA_LIMIT = 64  # bytes
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
                 "markup are exactly the same as a specified message content and reply markup "
                 "of the message")
@@ -255,6 +270,10 @@ class BotApiServer:
         self._failures: dict[str, list[_Failure]] = defaultdict(list)
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
+        self.allowed_updates: list[str] | None = None  # as the last getUpdates asked
+        self._queries: set[str] = set()  # callback queries sent, not yet answered
+        self.answers: dict[str, dict[str, Any]] = {}  # answerCallbackQuery params by query id
+        self._next_query = 1
         self._update_event = asyncio.Event()
         self._answered = asyncio.Condition()
         self._closing = asyncio.Event()
@@ -358,6 +377,42 @@ class BotApiServer:
         update = {"update_id": self._next_update, "message": message}
         self._next_update += 1
         return update
+
+    def button_update(self, chat_id: int | str, message_id: int, data: str, *,
+                      user_id: int = 42) -> dict[str, Any]:
+        """A `callback_query` update: user `user_id` pressed the button carrying `data` under
+        the bot's message `message_id` in `chat_id` (the message as it is now)."""
+        message = self._messages[chat_id].get(message_id)
+        if message is None:
+            raise KeyError(f"the bot has no message {message_id} in chat {chat_id}")
+        query_id = f"{BOT_ID}{self._next_query:08d}"
+        self._next_query += 1
+        self._queries.add(query_id)
+        update = {"update_id": self._next_update, "callback_query": {
+            "id": query_id, "from": {"id": user_id, "is_bot": False, "first_name": "Analyst",
+                                     "username": f"analyst{user_id}"},
+            "message": json.loads(json.dumps(message)), "chat_instance": f"ci{chat_id}",
+            "data": data}}
+        self._next_update += 1
+        return update
+
+    def press(self, chat_id: int | str, message_id: int, data: str, *,
+              user_id: int = 42) -> dict[str, Any]:
+        """Queue a button press for getUpdates (see `button_update`)."""
+        return self.queue_update(self.button_update(chat_id, message_id, data, user_id=user_id))
+
+    async def wait_for_answer(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Wait until the callback query of `update` was answered; its parameters."""
+        query_id = update["callback_query"]["id"]
+        async with self._answered:
+            await self._answered.wait_for(lambda: query_id in self.answers)
+        return self.answers[query_id]
+
+    def answer_attempts(self, update: dict[str, Any]) -> int:
+        """How many answerCallbackQuery calls named the query of `update` (any outcome)."""
+        query_id = update["callback_query"]["id"]
+        return sum(1 for c in self.calls if c.method.lower() == "answercallbackquery"
+                   and str(c.params.get("callback_query_id")) == query_id)
 
     @property
     def commands(self) -> list[dict[str, Any]]:
@@ -502,6 +557,7 @@ class BotApiServer:
             "getwebhookinfo": self._webhook_info,
             "getchatmember": self._chat_member,
             "getchatadministrators": self._chat_admins,
+            "answercallbackquery": self._answer_query,
         }
         if method == "getupdates":
             return await self._get_updates(params)
@@ -514,10 +570,13 @@ class BotApiServer:
     def _send(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _required(params, "chat_id")
         text, entities = _render(params)
+        markup = _keyboard(params.get("reply_markup"))
         reply_to = self._reply_to(chat_id, params.get("reply_parameters"))
         message = {**self._message(chat_id, text, entities), "from": self.bot_user}
         if reply_to is not None:
             message["reply_to_message"] = reply_to
+        if markup is not None:
+            message["reply_markup"] = markup
         self._messages[chat_id][message["message_id"]] = message
         return message
 
@@ -527,13 +586,28 @@ class BotApiServer:
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
         text, entities = _render(params)
-        if self.not_modified and (text, entities) == (message["text"],
-                                                      message.get("entities", [])):
+        markup = _keyboard(params.get("reply_markup"))
+        if self.not_modified and (text, entities, markup) == (
+                message["text"], message.get("entities", []), message.get("reply_markup")):
             raise ApiError(400, NOT_MODIFIED)
         message.update(text=text, entities=entities, edit_date=int(time.time()))
         if not entities:
             message.pop("entities")
+        if markup is None:  # an edit without a keyboard removes it
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
         return message
+
+    def _answer_query(self, params: dict[str, Any]) -> bool:
+        query_id = str(_required(params, "callback_query_id"))
+        if query_id not in self._queries:
+            raise ApiError(400, QUERY_INVALID)
+        if len(str(params.get("text") or "")) > NOTICE_LIMIT:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self._queries.discard(query_id)
+        self.answers[query_id] = params
+        return True
 
     def _reply_to(self, chat_id: int | str, reply: Any) -> dict[str, Any] | None:
         """The message replied to (a minimal record), or 400 if it is unknown and required."""
@@ -589,6 +663,9 @@ class BotApiServer:
         offset = int(params.get("offset") or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if isinstance(params.get("allowed_updates"), list):
+            self.allowed_updates = [str(k) for k in params["allowed_updates"]] or None
+        self._drop_unwanted()
         poll = _Poll(_REQUEST.get())
         self._end_older_polls()
         timeout = float(params.get("timeout") or 0)
@@ -602,8 +679,15 @@ class BotApiServer:
         if poll.terminated:
             raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
                                 "that only one bot instance is running")
+        self._drop_unwanted()
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
+
+    def _drop_unwanted(self) -> None:
+        """Updates of kinds the client did not ask for are dropped, as Telegram does."""
+        wanted = self.allowed_updates
+        if wanted is not None:
+            self._updates = [u for u in self._updates if any(k in u for k in wanted)]
 
     def _end_older_polls(self) -> None:
         """A new getUpdates ends the ones still waiting for a live client (a conflict)."""
@@ -667,6 +751,24 @@ def _render(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     if utf16_len(text) > LIMIT:
         raise ApiError(400, "Bad Request: message is too long")
     return text, entities
+
+
+def _keyboard(markup: Any) -> dict[str, Any] | None:
+    """An inline keyboard checked as Telegram checks it (None without one), or ApiError."""
+    if markup in (None, "", {}):
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for button in (b for row in rows for b in row):
+        if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+            raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        data = button.get("callback_data")
+        if data is None and "url" not in button:
+            raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return {"inline_keyboard": rows}
 
 
 def _required(params: dict[str, Any], name: str) -> Any:

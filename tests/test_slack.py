@@ -446,7 +446,10 @@ def test_manifest_has_the_shape_slack_expects() -> None:
     settings = manifest["settings"]
     assert settings["event_subscriptions"]["request_url"] == "https://YOUR-HOST/slack/events"
     assert set(settings["event_subscriptions"]["bot_events"]) == {
-        "member_joined_channel", "channel_unarchive", "group_unarchive"}
+        "member_joined_channel", "channel_unarchive", "group_unarchive", "app_home_opened"}
+    assert settings["interactivity"] == {"is_enabled": True,  # the buttons under alerts
+                                         "request_url": "https://YOUR-HOST/slack/events"}
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert {"channels:read", "groups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert settings["socket_mode_enabled"] is False
     assert set(settings) <= {"allowed_ip_address_ranges", "event_subscriptions", "interactivity",

@@ -359,7 +359,8 @@ async def test_webhook_mode_sets_the_webhook_with_its_secret(
     assert api.webhook is not None
     assert api.webhook["secret_token"] == "s3cret-Token"
     assert api.webhook["url"].endswith("/telegram/hook") and front.webhook_path == "/telegram/hook"
-    assert set(api.webhook["allowed_updates"]) == {"message", "channel_post", "my_chat_member"}
+    assert set(api.webhook["allowed_updates"]) == {"message", "channel_post", "my_chat_member",
+                                                 "callback_query"}
     assert api.statuses("getUpdates") == []
     assert api.menus[""]  # the menu is registered in this mode too
 

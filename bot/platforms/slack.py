@@ -10,8 +10,12 @@ built without retry handlers, so nothing here retries: the outbox waits out `ret
 `member_joined_channel` for the app's bot user, `channel_unarchive`): a thin bolt adapter that
 turns the payload into a `CommandRequest` for the interpreter and its `CommandReply` into
 mrkdwn posted to the command's `response_url` (over HTTP at `/slack/events`, or Socket Mode
-with an app token). ChannelErrors: `not_in_channel`, `channel_not_found` and `is_archived`
-are `ChatGoneError` (the channel is paused, see bot.chats).
+with an app token). It also answers the buttons under alerts (`alert_buttons`: mute
+updates, why, outlets; `block_actions` payloads at the same URL or over Socket Mode) through
+bot.actions, with an ephemeral message to the presser; and it publishes the Home tab
+(`app_home_opened`): the user's channels newsbot alerts, with their rules and status.
+ChannelErrors: `not_in_channel`, `channel_not_found` and `is_archived` are `ChatGoneError`
+(the channel is paused, see bot.chats).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -38,12 +43,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import i18n
+from bot.actions import ACTIONS, StoryActions, action_data
 from bot.alerts import AlertView, ListedStory, StoryList, alert_view, outlets_label
-from bot.chats import ChatGoneError
+from bot.chats import ChatDirectory, ChatGoneError
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.errors import ChannelError, ConfigError, MessageGoneError, RetryAfterError
 from bot.models import Alert
 from bot.platforms.layout import join_within
+from bot.rules.book import RuleBook
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +121,45 @@ _CHANNEL_CHANGES: dict[str, frozenset[str] | None] = {
     "rule": frozenset({"add", "del", "delete", "rm"}), "digest": frozenset({"at", "off"}),
     "subscribe": None, "unsubscribe": None, "mute": None, "unmute": None, "lang": None}
 
+# The buttons under an alert (bot.actions): action_id `nb_<action>`, value `nb:<action>:<story>`.
+ACTION_IDS = {action: f"nb_{action}" for action in ACTIONS}
+ACTIONS_BLOCK_ID = "nb_actions"
+_ACTION_ID = re.compile("^(?:" + "|".join(re.escape(a) for a in ACTION_IDS.values()) + ")$")
+BUTTON_TEXT_LIMIT = 75  # characters of a button's plain_text label (Block Kit)
+ACTION_REPLY_FAILED = ("newsbot: that button failed on our side; please try again later. "
+                       "按钮操作失败，请稍后再试。")
+
+# The Home tab (App Home): a header, a line on what it shows, then one section per channel.
+HOME_MAX_BLOCKS = 100  # Slack's cap for a Home tab view
+HOME_CHANNELS = HOME_MAX_BLOCKS - 4  # header, intro, divider, and "… more channels"
+HOME_PAGES = 10  # pages of users.conversations read (200 channels each)
+_HOME_TEXT = {  # the Home tab's own words, in the user's /lang (set in the app's DM)
+    "en": {"title": "newsbot: your channels",
+           "intro": "Channels you are in that newsbot alerts (rules, topics or a digest), as "
+                    "of {time}. Change them with /newsbot in the channel.",
+           "none": "None of the channels you are in has newsbot rules or topics yet. In a "
+                   "channel, invite the app (/invite @newsbot) and type /newsbot help.",
+           "failed": "newsbot could not list your channels ({error}); try again later.",
+           "more": "… and {count} more channels.",
+           "paused": "Paused: {reason}, since {since}"},
+    "zh": {"title": "newsbot：你的频道",
+           "intro": "你所在且由 newsbot 推送的频道（规则、话题或摘要），截至 {time}。"
+                    "请在频道中用 /newsbot 修改。",
+           "none": "你所在的频道都还没有 newsbot 规则或话题。请在频道中邀请本应用"
+                   "（/invite @newsbot），再输入 /newsbot help。",
+           "failed": "newsbot 无法列出你的频道（{error}），请稍后再试。",
+           "more": "……另有 {count} 个频道。",
+           "paused": "已暂停：{reason}，自 {since}"},
+}
+
 Block = dict[str, Any]
 
 
-def render_blocks(alert: Alert, *, update: bool = False) -> tuple[str, list[Block]]:
+def render_blocks(alert: Alert, *, update: bool = False,
+                  buttons: bool = False) -> tuple[str, list[Block]]:
     """Fallback text and Block Kit blocks of the alert layout (`bot.alerts`): linked headline,
-    summary, linked outlets, matched terms and the first report's time in the chat's zone.
+    summary, linked outlets, matched terms and the first report's time in the chat's zone;
+    with `buttons`, an `actions` block under it (`alert_buttons`).
 
     Every outside string is escaped for mrkdwn and only http(s) URLs become links; text
     objects are `verbatim` so titles cannot raise `@here` or link channels. Each text stays
@@ -140,7 +180,25 @@ def render_blocks(alert: Alert, *, update: bool = False) -> tuple[str, list[Bloc
                                                    more=view.more)))
     if view.footer:
         blocks.append(_context(escape_mrkdwn(_clip(view.footer, _FOOTER_CHARS))))
+    if buttons and (actions := alert_buttons(alert)) is not None:
+        blocks.append(actions)
     return _fallback(view), blocks
+
+
+def alert_buttons(alert: Alert) -> Block | None:
+    """The `actions` block under an alert: "mute updates", "why", "outlets" (bot.actions),
+    labelled in the chat's language, each carrying `nb:<action>:<story id>` as its value and
+    `nb_<action>` as its action_id; None when the story id is too long for a button."""
+    elements: list[Block] = []
+    for action in ACTIONS:
+        try:
+            value = action_data(action, alert.story.id)
+        except ValueError:
+            return None
+        label = _clip(i18n.text(alert.lang, f"button.{action}"), BUTTON_TEXT_LIMIT)
+        elements.append({"type": "button", "action_id": ACTION_IDS[action], "value": value,
+                         "text": {"type": "plain_text", "text": label, "emoji": True}})
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
 
 def render_list_blocks(stories: StoryList) -> list[tuple[str, list[Block]]]:
@@ -270,8 +328,12 @@ class SlackChannel:
     platform = "slack"
 
     def __init__(self, *, token: str, api_url: str = DEFAULT_API_URL,
-                 session: aiohttp.ClientSession | None = None, timeout: int = 30) -> None:
+                 session: aiohttp.ClientSession | None = None, timeout: int = 30,
+                 buttons: bool = False) -> None:
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        # Alerts carry the buttons (new ones and edits) when something answers their presses:
+        # a SlackFrontEnd (SLACK_SIGNING_SECRET over HTTP, or SLACK_APP_TOKEN).
+        self.buttons = buttons
         self._timeout = timeout
         self._owns_session = session is None
         # retry_handlers=[]: no silent retries (the SDK's default retries connection errors).
@@ -326,12 +388,12 @@ class SlackChannel:
 
     async def send(self, alert: Alert) -> str:
         """Post `alert` as a new message without unfurls; return its `ts`."""
-        return await self.post(alert.chat, render_blocks(alert))
+        return await self.post(alert.chat, render_blocks(alert, buttons=self.buttons))
 
     async def edit(self, ref: str, alert: Alert) -> None:
         """Re-render the message `ref` (its `ts`) in place."""
         channel, ts = _channel_id(alert.chat), _check_ts(ref)
-        text, blocks = render_blocks(alert, update=True)
+        text, blocks = render_blocks(alert, update=True, buttons=self.buttons)
         try:
             await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
@@ -386,6 +448,71 @@ class SlackChannel:
     def _scrub(self, text: str) -> str:
         token = self._client.token
         return text.replace(token, "<token>") if token else text
+
+
+# ---- the Home tab
+
+
+async def known_channels(chats: ChatDirectory, rules: RuleBook) -> set[str]:
+    """The Slack chats (`slack:<channel id>`) newsbot alerts: those with rules of their own,
+    following a topic, with a daily digest, or paused; from the store, read-only."""
+    known = {rule.chat for rule in await chats.all_rules() if rule.chat}
+    for topic in rules.topics:
+        known |= await chats.subscribers(topic)
+    known |= await chats.digest_chats()
+    known |= set(await chats.paused_chats())
+    return {chat for chat in known
+            if chat.startswith("slack:") and _CHANNEL_ID.fullmatch(chat.partition(":")[2])}
+
+
+async def channel_summary(chats: ChatDirectory, chat: str, *, lang: str,
+                          now: datetime) -> list[str]:
+    """One channel's lines for the Home tab, plain text: rules, topics, digest, mute, pause."""
+    none, off = i18n.text(lang, "word.none"), i18n.text(lang, "word.off")
+    rules = await chats.rules_of(chat)
+    topics = sorted(await chats.topics_of(chat))
+    digest = await chats.digest_of(chat)
+    muted = await chats.muted_until(chat, now=now)
+    paused = await chats.paused(chat)
+    lines = [
+        i18n.text(lang, "status.rules", rules="; ".join(
+            f"#{r.id.rpartition(':')[2]} {r.expression}" for r in rules) or none),
+        i18n.text(lang, "status.topics", topics=", ".join(topics) or none),
+        i18n.text(lang, "status.digest", digest=" ".join(digest) if digest else off),
+        i18n.text(lang, "status.mute", mute=i18n.text(lang, "status.until", until=_when(muted))
+                  if muted else off)]
+    if paused is not None:
+        lines.append(_HOME_TEXT[lang]["paused"].format(
+            reason=i18n.paused_reason(lang, paused.reason), since=_when(paused.at)))
+    return lines
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def render_home(channels: Mapping[str, Sequence[str]], *, lang: str, now: datetime,
+                error: str | None = None) -> Block:
+    """The Home tab view: a header, what it shows, then one section per channel (a channel
+    mention, then its lines escaped); within Slack's 100 blocks and 3,000 characters a
+    section. `error` (listing the user's channels failed) replaces the channels."""
+    words = _HOME_TEXT.get(lang, _HOME_TEXT[i18n.DEFAULT_LANGUAGE])
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": words["title"]}},
+        _context(escape_mrkdwn(words["intro"].format(time=_when(now)))),
+        {"type": "divider"}]
+    if error is not None:
+        blocks.append(_section(escape_mrkdwn(words["failed"].format(error=error))))
+    elif not channels:
+        blocks.append(_section(escape_mrkdwn(words["none"])))
+    for chat in sorted(channels)[:HOME_CHANNELS]:
+        lines = [f"*<#{chat.partition(':')[2]}>*",
+                 *(escape_mrkdwn(_clip(line, SECTION_LIMIT)) for line in channels[chat])]
+        blocks.append(_section(_clip_lines(lines, SECTION_LIMIT)))
+    if len(channels) > HOME_CHANNELS:
+        blocks.append(_context(escape_mrkdwn(words["more"].format(
+            count=len(channels) - HOME_CHANNELS))))
+    return {"type": "home", "blocks": blocks}
 
 
 # ---- the /newsbot slash command
@@ -495,6 +622,11 @@ class SlackFrontEnd:
     errors and read-only commands, in the channel for changes to the channel's settings), and
     a 429 there is waited out (`Retry-After`) and retried.
 
+    A press of a button under an alert (`nb_mute`, `nb_why`, `nb_more`) is acknowledged at
+    once too and answered by `StoryActions` through the payload's response_url, ephemeral
+    and without replacing the alert (`_press`). `app_home_opened` (the Home tab) publishes
+    the user's view in a task too (`_publish_home`).
+
     HTTP mode (no app token): mount `routes()` (POST `/slack/events`) on the bot's HTTP
     server; a request without a good, fresh signature gets 401 and one debug line (checked
     here, then again by bolt).
@@ -505,6 +637,7 @@ class SlackFrontEnd:
     def __init__(self, channel: SlackChannel, commands: CommandInterpreter, *,
                  signing_secret: str | None = None, app_token: str | None = None,
                  command: str = COMMAND, shutdown_grace: float = SHUTDOWN_GRACE,
+                 actions: StoryActions | None = None,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         if channel.client.session is None or channel.team_id is None:
             raise ValueError("slack: enter the SlackChannel before building the front end")
@@ -513,6 +646,9 @@ class SlackFrontEnd:
                               "commands over HTTP (or set SLACK_APP_TOKEN for Socket Mode)")
         self.channel = channel
         self.commands = commands
+        # The buttons under alerts; by default answered from the interpreter's store and rules.
+        self.actions = actions or StoryActions(commands.store, commands.chats, commands.rules,
+                                               clock=commands.clock)
         self.command = command
         self.mode = "socket" if app_token else "http"
         self._app_token = app_token
@@ -547,11 +683,22 @@ class SlackFrontEnd:
         async def on_member_joined(event: dict[str, Any]) -> None:
             await self._member_joined(event)
 
+        async def on_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+            await ack()
+            self._spawn(self._press(body))
+
         app.command(self.command)(on_command)
+        app.action(_ACTION_ID)(on_action)
+
         async def on_unarchive(event: dict[str, Any]) -> None:
             await self._unarchived(event)
 
+        async def on_home_opened(event: dict[str, Any]) -> None:
+            if event.get("tab") == "home":
+                self._spawn(self._publish_home(str(event.get("user") or "")))
+
         app.event("member_joined_channel")(on_member_joined)
+        app.event("app_home_opened")(on_home_opened)
         app.event("channel_unarchive")(on_unarchive)
         app.event("group_unarchive")(on_unarchive)
         return app
@@ -668,6 +815,79 @@ class SlackFrontEnd:
             message |= {"unfurl_links": False, "unfurl_media": False}
             if not await self._reply(url, message, chat=request.chat):
                 return
+
+    async def _publish_home(self, user: str) -> None:
+        """Publish `user`'s Home tab (views.publish): each channel that user is a member of
+        (users.conversations; private ones only where the app is a member too) and that
+        newsbot alerts (`known_channels`), with its rules, topics, digest, mute and pause.
+        Channels the user is not in are left out: their rules are theirs."""
+        chats = self.commands.chats
+        client = self.channel.client
+        if not _CHANNEL_ID.fullmatch(user):  # user ids look like channel ids: U0123ABCD
+            log.debug("slack: app_home_opened without a user id")
+            return
+        try:
+            lang = await chats.language(f"slack:{user}") or i18n.DEFAULT_LANGUAGE
+            lang = lang if lang in _HOME_TEXT else i18n.DEFAULT_LANGUAGE
+            now = self.commands.clock()
+            known = await known_channels(chats, self.commands.rules)
+            shown: dict[str, list[str]] = {}
+            error = None
+            try:
+                member = await self._channels_of(user)
+            except SlackApiError as exc:
+                error = _api_error(exc) or f"HTTP {exc.response.status_code}"
+                member = set()
+            for chat in sorted(known):
+                if chat.partition(":")[2] in member:
+                    shown[chat] = await channel_summary(chats, chat, lang=lang, now=now)
+            await client.views_publish(user_id=user, view=render_home(
+                shown, lang=lang, now=now, error=error))
+        except Exception as exc:
+            log.warning("slack: unable to publish the Home tab", extra={"kv": {
+                "user": user, "error": self.channel._scrub(str(exc) or type(exc).__name__)}})
+
+    async def _channels_of(self, user: str) -> set[str]:
+        """The ids of the channels `user` is a member of, as the app may see them."""
+        found: set[str] = set()
+        cursor = ""
+        for _ in range(HOME_PAGES):
+            reply = await self.channel.client.users_conversations(
+                user=user, types="public_channel,private_channel", limit=200,
+                cursor=cursor or None)
+            found |= {str(c.get("id")) for c in reply.get("channels") or ()}
+            cursor = str((reply.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return found
+
+    async def _press(self, payload: Mapping[str, Any]) -> None:
+        """Answer one press of a button under an alert (a `block_actions` payload) through
+        its response_url, as an ephemeral message (only the presser sees it; the alert stays
+        as it was): the notice ("no more updates of ..."), the refusal (the story aged out),
+        or the "why" and "outlets" lists. In Slack anyone in the channel manages it, as with
+        `/newsbot` commands, so anyone there may mute a story's updates."""
+        channel = payload.get("channel") or {}
+        container = payload.get("container") or {}
+        channel_id = str((channel.get("id") if isinstance(channel, Mapping) else None)
+                         or (container.get("channel_id") if isinstance(container, Mapping)
+                             else None) or "")
+        pressed = [a for a in payload.get("actions") or () if isinstance(a, Mapping)]
+        chat = f"slack:{channel_id}"
+        try:
+            if not _CHANNEL_ID.fullmatch(channel_id) or not pressed:
+                answer = i18n.text(i18n.DEFAULT_LANGUAGE, "action.unknown")
+            else:
+                answer = (await self.actions.handle(
+                    chat=chat, data=str(pressed[0].get("value")), can_manage=True)).text
+            text = _clip_lines([escape_mrkdwn(line) for line in answer.split("\n")],
+                               REPLY_LIMIT)
+        except Exception:  # a bug or a store outage: say so instead of leaving silence
+            log.exception("slack: button press failed", extra={"kv": {"chat": chat}})
+            text = ACTION_REPLY_FAILED
+        message = {"text": text, "response_type": "ephemeral", "replace_original": False,
+                   "unfurl_links": False, "unfurl_media": False}
+        await self._reply(str(payload.get("response_url") or ""), message, chat=chat)
 
     async def _reply(self, url: str, message: dict[str, Any], *, chat: str) -> bool:
         """Post to the response_url, waiting out 429s; False (logged) if it never got there."""

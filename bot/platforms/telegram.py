@@ -10,6 +10,8 @@ Every message the bot posts or edits, alerts and command replies alike, passes o
 `FloodControl` (Telegram's limits: about 1 message/s per chat, 20/min per group, 30/s overall).
 `TelegramFrontEnd` turns commands (long polling, or a webhook with a secret token) into
 `CommandRequest`s for the platform-neutral interpreter and its replies into HTML messages.
+Alerts carry an inline keyboard (mute updates, why, outlets: `bot.actions`); the front end
+answers the presses (callback queries), each exactly once.
 """
 
 from __future__ import annotations
@@ -33,12 +35,18 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import (
     BotCommand,
+    CallbackQuery,
+    Chat,
     ChatMember,
     ChatMemberRestricted,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
     LinkPreviewOptions,
+    MaybeInaccessibleMessage,
     Message,
     ReplyParameters,
     Update,
+    User,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
@@ -53,6 +61,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     ExtBot,
@@ -62,6 +71,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import i18n
+from bot.actions import ACTIONS, PREFIX, ActionReply, StoryActions, action_data
 from bot.alerts import ListedStory, StoryList, alert_view, outlets_label
 from bot.chats import MOVED_REF, ChatGoneError, ChatMovedError
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest
@@ -124,6 +134,19 @@ def render_html(alert: Alert, *, update: bool = False) -> str:
     if summary := _fit(view.summary, room):
         lines.append(summary)
     return "\n".join(lines) + ("\n\n" + "\n".join(tail) if tail else "")
+
+
+def alert_keyboard(alert: Alert) -> InlineKeyboardMarkup | None:
+    """The buttons under an alert, one row in the chat's language: mute this story's updates,
+    why it matched, its outlets (`nb:<action>:<story id>`, see `bot.actions`); None if the
+    story id does not fit Telegram's 64-byte callback_data."""
+    try:
+        row = [InlineKeyboardButton(i18n.text(alert.lang, f"button.{action}"),
+                                    callback_data=action_data(action, alert.story.id))
+               for action in ACTIONS]
+    except ValueError:
+        return None
+    return InlineKeyboardMarkup([row])
 
 
 def render_list_html(stories: StoryList, *, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -386,19 +409,22 @@ class TelegramChannel:
         await self._bot.shutdown()
 
     async def send(self, alert: Alert) -> str:
-        """Post `alert` as a new HTML message without link preview; return its message id."""
-        return await self.post(alert.chat, render_html(alert))
+        """Post `alert` as a new HTML message without link preview, with its buttons
+        (`alert_keyboard`); return its message id."""
+        return await self._post(alert.chat, render_html(alert), alert_keyboard(alert))
 
     async def edit(self, ref: str, alert: Alert) -> None:
         """Re-render the message `ref`; an unchanged message counts as success. A reference
         `telegram:<old id>#<message id>` (see `ChatDirectory.migrate`) is an alert sent before
-        the group became a supergroup: it is edited in the old group, where it stays."""
+        the group became a supergroup: it is edited in the old group, where it stays. The
+        buttons are sent again (an edit without them would remove them)."""
         home, moved, ref = ref.rpartition(MOVED_REF)
         chat_id, message_id = _chat_id(home if moved else alert.chat), _message_id(ref)
         try:
             await self._bot.edit_message_text(
                 text=render_html(alert, update=True), chat_id=chat_id, message_id=message_id,
-                parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW)
+                parse_mode=ParseMode.HTML, link_preview_options=_NO_PREVIEW,
+                reply_markup=alert_keyboard(alert))
         except BadRequest as exc:
             if _NOT_MODIFIED in exc.message.lower():
                 return
@@ -422,11 +448,14 @@ class TelegramChannel:
     async def post(self, chat: str, message: Any) -> str:
         """Post one HTML message (an alert, or one from `list_messages` or `notice_messages`)
         without link preview; return its message id."""
+        return await self._post(chat, str(message), None)
+
+    async def _post(self, chat: str, html: str, keyboard: InlineKeyboardMarkup | None) -> str:
         chat_id = _chat_id(chat)
         try:
             sent = await self._bot.send_message(
-                chat_id=chat_id, text=str(message), parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW)
+                chat_id=chat_id, text=html, parse_mode=ParseMode.HTML,
+                link_preview_options=_NO_PREVIEW, reply_markup=keyboard)
         except TelegramError as exc:
             raise self._error(exc, f"unable to send to chat {chat_id}") from self._cause(exc)
         return str(sent.message_id)
@@ -540,8 +569,9 @@ COMMAND_MENU: tuple[tuple[str, str, str], ...] = (
     ("whoami", "Your user id, for NEWSBOT_ADMINS", "你的用户 ID（用于 NEWSBOT_ADMINS）"),
 )
 COMMANDS = tuple(name for name, _, _ in COMMAND_MENU)
-# my_chat_member: the bot's own status in a chat changed (added back: the chat is resumed).
-ALLOWED_UPDATES = ("message", "channel_post", "my_chat_member")
+# my_chat_member: the bot's own status in a chat changed (added back: the chat is resumed);
+# callback_query: a button under an alert was pressed.
+ALLOWED_UPDATES = ("message", "channel_post", "my_chat_member", "callback_query")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ADMIN_TTL = 60.0
 POLL_TIMEOUT = 10.0
@@ -549,6 +579,8 @@ REPLY_ATTEMPTS = 5
 MAX_REPLY_WAIT = 60.0
 FAILED = ("Sorry, something went wrong with that command; please try again later.\n"
           "抱歉，处理该命令时出错，请稍后再试。")
+BUTTON_FAILED = "Sorry, something went wrong; please try again later. 抱歉，出错了，请稍后再试。"
+NOTICE_LIMIT = 200  # characters of an answerCallbackQuery text
 
 _MANAGERS = frozenset({ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR})
 _PRESENT = frozenset({ChatMemberStatus.MEMBER, *_MANAGERS})  # the bot can post again
@@ -565,6 +597,16 @@ def _can_post(member: ChatMember) -> bool:
         return True
     return isinstance(member, ChatMemberRestricted) and member.is_member and (
         member.can_send_messages)
+
+
+def notice_text(text: str) -> str:
+    """`text` within answerCallbackQuery's 200 characters (UTF-16 units, to be safe)."""
+    if _units(text) <= NOTICE_LIMIT:
+        return text
+    cut = text
+    while _units(cut) > NOTICE_LIMIT - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def webhook_secret_for(token: str) -> str:
@@ -584,9 +626,15 @@ class TelegramFrontEnd:
     server routes POSTs at `webhook_path` to `handle_webhook` (every worker can). Only
     commands with a bot_command entity at the start, and not addressed to another bot
     (`/rule@otherbot`), reach the interpreter.
+
+    Presses on the buttons under alerts (callback queries with `nb:` data) go to `actions`
+    (by default a `StoryActions` over the interpreter's store, chats and rules); each press is
+    answered exactly once with answerCallbackQuery, and "why" and "more" also reply in the
+    chat to the alert. Muting needs the right to manage the chat, as commands do.
     """
 
     def __init__(self, channel: TelegramChannel, interpreter: CommandInterpreter, *,
+                 actions: StoryActions | None = None,
                  webhook_url: str | None = None, webhook_secret: str | None = None,
                  admin_ttl: float = ADMIN_TTL, poll_timeout: float = POLL_TIMEOUT,
                  poll: bool = True, clock: Callable[[], float] = time.monotonic,
@@ -598,6 +646,7 @@ class TelegramFrontEnd:
                               "from A-Z, a-z, 0-9, _ and -")
         self.channel = channel
         self.interpreter = interpreter
+        self._actions = actions
         self.webhook_url = webhook_url or None
         self._secret = (webhook_secret or webhook_secret_for(channel.bot.token)
                         if self.webhook_url else None)
@@ -612,6 +661,14 @@ class TelegramFrontEnd:
     def __repr__(self) -> str:
         mode = "webhook" if self.webhook_url else "polling"
         return f"TelegramFrontEnd(api_url={self.channel.api_url!r}, mode={mode!r})"
+
+    @property
+    def actions(self) -> StoryActions:
+        """What the buttons under alerts do (made from the interpreter's store on first use)."""
+        if self._actions is None:
+            i = self.interpreter
+            self._actions = StoryActions(i.store, i.chats, i.rules)
+        return self._actions
 
     @property
     def webhook_path(self) -> str:
@@ -659,6 +716,9 @@ class TelegramFrontEnd:
         app.add_handler(ChatMemberHandler(self._on_my_member,
                                           ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        app.add_handler(CallbackQueryHandler(self._on_button, pattern=f"^{PREFIX}:"))
+        # Any other callback query (not one of our buttons) is still answered, politely.
+        app.add_handler(CallbackQueryHandler(self._on_button))
         return app
 
     @property
@@ -751,6 +811,60 @@ class TelegramFrontEnd:
             log.exception("telegram: unable to reply", extra={"kv": {
                 "chat_id": message.chat.id, "message_id": message.message_id}})
 
+    # --- buttons under alerts (see bot.actions) -----------------------------------------------
+
+    async def _on_button(self, update: Update, context: object) -> None:
+        """A press on a button: the action's reply, answered exactly once (Telegram shows a
+        spinner until then): a notice or a refusal as the answer's text; for "why" and "more"
+        an empty answer, then the reply as a message in the chat answering the alert."""
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        try:
+            reply = await self._press(query)
+        except Exception:
+            log.exception("telegram: button press failed", extra={"kv": {
+                "chat_id": message.chat.id if message else None, "data": query.data}})
+            reply = ActionReply(BUTTON_FAILED, ok=False)
+        notice = reply.notice or message is None
+        try:
+            await query.answer(text=notice_text(reply.text) if notice else None,
+                               show_alert=False)
+        except TelegramError as exc:  # e.g. the query is too old: the reply still goes out
+            log.warning("telegram: unable to answer a button press", extra={"kv": {
+                "chat_id": message.chat.id if message else None,
+                "error": self.channel._scrub(exc.message)}})
+        if notice or message is None:
+            return
+        try:
+            await self._reply(message, CommandReply(reply.text, tuple(reply.text.split("\n")),
+                                                    ok=reply.ok))
+        except Exception:
+            log.exception("telegram: unable to reply to a button press", extra={"kv": {
+                "chat_id": message.chat.id, "message_id": message.message_id}})
+
+    async def _press(self, query: CallbackQuery) -> ActionReply:
+        """What `actions` answers to this press, in the chat of the alert (its new id if the
+        group became a supergroup)."""
+        message = query.message
+        if message is None:  # a button of an inline-mode message: never one of our alerts
+            return ActionReply(i18n.text(i18n.DEFAULT_LANGUAGE, "action.unknown"), ok=False)
+        chat = f"telegram:{message.chat.id}"
+        chat = await self.interpreter.chats.moved_to(chat) or chat
+        return await self.actions.handle(
+            chat=chat, data=query.data or "",
+            can_manage=await self._can_press(message.chat, query.from_user))
+
+    async def _can_press(self, chat: Chat, user: User | None) -> bool:
+        """Private chats: yes; groups, supergroups and channels (where any subscriber can
+        press a button): the presser is one of the chat's administrators."""
+        if chat.type == ChatType.PRIVATE:
+            return True
+        if user is None or chat.type not in {*_GROUPS, ChatType.CHANNEL}:
+            return False
+        return await self._is_admin(chat.id, user.id)
+
     # --- chat lifecycle (see bot.chats) --------------------------------------------------------
 
     async def _on_my_member(self, update: Update, context: object) -> None:
@@ -840,7 +954,7 @@ class TelegramFrontEnd:
         self._members[(chat_id, user_id)] = (now + self.admin_ttl, admin)
         return admin
 
-    async def _reply(self, message: Message, reply: CommandReply) -> None:
+    async def _reply(self, message: MaybeInaccessibleMessage, reply: CommandReply) -> None:
         """Send the reply's messages, the first as a reply to the command."""
         messages = render_list_html(reply.stories) if reply.stories else render_reply(reply)
         for index, html in enumerate(messages):
