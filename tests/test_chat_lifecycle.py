@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from bot.commands import CommandInterpreter
 from bot.config import Settings
 from bot.digest import Digests
 from bot.metrics import Monitor
-from bot.models import Alert, Delivery, Story, StoryArticle
+from bot.models import Alert, Delivery, Story
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import Pacer
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
@@ -37,6 +38,7 @@ from bot.rules.book import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store, done, story_to_json
 from tests.conftest import REPO, SEEDS
+from tests.stories import headline, numbered_story
 from tests.telegram_server import KICKED, BotApiServer
 from tests.waiting import until
 
@@ -50,17 +52,8 @@ SUPERGROUP = -1005550000001
 TOPIC = "dprk-troops"
 
 
-def _headline(n: int) -> str:
-    return f"Story number {n} breaks"
-
-
-def _story(n: int, *, outlets: tuple[str, ...] = ("DW",)) -> Story:
-    articles = tuple(StoryArticle(outlet=o, title=f"{_headline(n)} ({o})",
-                                  url=f"https://www.{o.lower()}.com/{n}",
-                                  time=T0 + timedelta(minutes=k))
-                     for k, o in enumerate(outlets))
-    return Story(id=f"s{n}", headline=_headline(n), first_seen=T0, updated=T0,
-                 version=len(articles), articles=articles)
+_headline = headline
+_story = partial(numbered_story, at=T0)
 
 
 @dataclass

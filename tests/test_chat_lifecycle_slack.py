@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import aiohttp
 import pytest
@@ -23,7 +24,7 @@ from bot.commands import CommandInterpreter
 from bot.digest import Digests
 from bot.http import HttpServer, build_http_app
 from bot.metrics import Monitor
-from bot.models import Alert, Delivery, Story, StoryArticle
+from bot.models import Alert, Delivery, Story
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import Pacer
 from bot.platforms.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd
@@ -32,6 +33,7 @@ from bot.rules.topics import load_topics
 from bot.store import Store, done, story_to_json
 from tests.conftest import REPO
 from tests.slack_server import SignedRequest, SlackServer
+from tests.stories import headline, numbered_story
 
 TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 NOW = datetime(2024, 10, 21, 9, 0, tzinfo=UTC)
@@ -41,17 +43,8 @@ ADMIN = "UADMIN1"
 NEWS = "C777"
 
 
-def _headline(n: int) -> str:
-    return f"Story number {n} breaks"
-
-
-def _story(n: int, *, outlets: tuple[str, ...] = ("DW",)) -> Story:
-    articles = tuple(StoryArticle(outlet=o, title=f"{_headline(n)} ({o})",
-                                  url=f"https://www.{o.lower()}.com/{n}",
-                                  time=T0 + timedelta(minutes=k))
-                     for k, o in enumerate(outlets))
-    return Story(id=f"s{n}", headline=_headline(n), first_seen=T0, updated=T0,
-                 version=len(articles), articles=articles)
+_headline = headline
+_story = partial(numbered_story, at=T0)
 
 
 @dataclass

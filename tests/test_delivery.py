@@ -16,7 +16,8 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,14 @@ from bot.chats import ChatDirectory
 from bot.commands import CommandInterpreter
 from bot.dedup.index import StoryIndex
 from bot.feeds.seeds import read_seed_folder
-from bot.models import Delivery, Story, StoryArticle, Topic
+from bot.models import Delivery, Story, Topic
 from bot.outbox import GROUP, Deliverer, Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
 from bot.rules.book import RuleBook
 from bot.store import Leader, Lease, Store, done, story_to_json, worker_gone, worker_name
 from tests.conftest import SEEDS
+from tests.stories import headline, numbered_story
 from tests.telegram_server import BotApiServer, Limits, parse_html
 from tests.waiting import until as _wait
 
@@ -50,17 +52,8 @@ def _chat(n: int) -> str:
     return f"telegram:{1000 + n}"
 
 
-def _headline(n: int) -> str:
-    return f"Story number {n} breaks"
-
-
-def _story(n: int, *, outlets: tuple[str, ...] = ("DW",)) -> Story:
-    articles = tuple(StoryArticle(outlet=o, title=f"{_headline(n)} ({o})",
-                                  url=f"https://www.{o.lower()}.com/{n}",
-                                  time=T0 + timedelta(minutes=k))
-                     for k, o in enumerate(outlets))
-    return Story(id=f"s{n}", headline=_headline(n), first_seen=T0, updated=T0,
-                 version=len(articles), articles=articles)
+_headline = headline
+_story = partial(numbered_story, at=T0)
 
 
 async def _put(store: Store, story: Story) -> Story:
