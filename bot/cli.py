@@ -28,7 +28,7 @@ from bot.commands import AddedFeeds, CommandRequest
 from bot.config import Settings, load_settings
 from bot.dedup.explain import explain, explain_text, list_stories
 from bot.errors import ConfigError, NewsbotError
-from bot.feeds.engine import reactivate_feed
+from bot.feeds.engine import feed_health, reactivate_feed
 from bot.feeds.opml import MAX_OPML_BYTES, import_feeds, parse_opml, render_opml
 from bot.feeds.sources import load_feeds
 from bot.logs import Progress, redact, setup_logging
@@ -484,19 +484,12 @@ async def _feeds_list(store: Store, feeds: Sequence[FeedSpec], *, file_ids: set[
 def _feed_row(feed: FeedSpec, state: dict[str, str], *, file_ids: set[str]) -> dict[str, Any]:
     """One feed as `feeds list` shows it; the URL, error and warning redacted."""
     return {"id": feed.id, "origin": "file" if feed.id in file_ids else "added",
-            "health": _health(state), "last_poll": _timestamp(state.get("last_poll")),
+            "health": feed_health(state), "last_poll": _timestamp(state.get("last_poll")),
             "errors": int(state.get("errors") or 0), "outlet": feed.outlet,
             "location": redact(feed.location),
             "last_error": redact(state.get("last_error") or "") or None,
             "warning": redact(state.get("warning") or "") or None,
             "items_cut": int(state.get("items_cut") or 0)}
-
-
-def _health(state: dict[str, str]) -> str:
-    """ok, error (failing, still polled), off (deactivated) or new (never polled)."""
-    if state.get("deactivated_at"):
-        return "off"
-    return state.get("status") or "new"
 
 
 def _timestamp(value: str | None) -> str | None:

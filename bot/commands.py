@@ -27,6 +27,7 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.digest import Digests
 from bot.errors import RuleError
+from bot.feeds.engine import feed_health
 from bot.feeds.guard import first_internal
 from bot.feeds.guard import resolve as resolve_host
 from bot.feeds.outlets import outlet_from_url
@@ -676,7 +677,12 @@ def _feed_line(call: _Call, feed: FeedSpec, state: dict[str, str], *, admin: boo
     """One feed's health for `/status`: for admins its outlet (else its URL, redacted), last
     error and encoding warning; for others its name and health only."""
     location = (feed.outlet or redact(feed.location)) if admin else _feed_name(feed)
-    if state.get("status") == "error":
+    health = feed_health(state)
+    if health == "off":
+        error = state.get("last_error", "")
+        return call.t("status.feed_off", id=feed.id, location=location,
+                      reason=redact(error) if admin else _error_kind(error))
+    if health == "error":
         error = state.get("last_error", "")
         return call.t("status.feed_error", id=feed.id, location=location,
                       errors=state.get("errors", "?"),

@@ -236,6 +236,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.feed_error": {"en": "  ✗ {id} {location} — {errors} {errors:error|errors} in a "
                                 "row: {last_error}",
                           "zh": "  ✗ {id} {location} — 连续 {errors} 次出错：{last_error}"},
+    "status.feed_off": {
+        "en": "  ⏸ {id} {location} — switched off ({reason}); `newsbot feeds reactivate {id}` "
+              "turns it back on",
+        "zh": "  ⏸ {id} {location} — 已停用（{reason}）；运行 `newsbot feeds reactivate {id}` "
+              "可重新启用"},
     "status.feed_new": {"en": "  · {id} {location} — not polled yet",
                         "zh": "  · {id} {location} — 尚未抓取"},
     "status.feed_warning": {"en": " · warning: {warning}", "zh": " · 警告：{warning}"},

@@ -659,3 +659,30 @@ async def test_hostile_documents_keep_every_valid_item_and_say_what_happened(
         outcomes = await sink.pipeline.process_many(result.articles)
         assert len(outcomes) == len(result.articles)
         assert all(o.article.published is not None for o in outcomes)
+
+
+async def test_a_switched_off_feed_reads_off_in_the_cli_and_in_status(
+        tmp_path: Path, redis_url: str, store: Store, rules_dir: Path) -> None:
+    """A feed switched off after its failures is `off` in `newsbot feeds list` and `⏸ ...
+    switched off` in `/status` (one decision, bot.feeds.engine.feed_health), with the way to
+    turn it back on; after `feeds reactivate` both say it is failing again, not off."""
+    with FeedServer() as server:
+        bad = server.add("/broken.xml", b"gone", status=500)
+        feeds = [f"url: {bad}", f"path: {SEEDS}"]
+        settings = _settings(tmp_path, redis_url, store, rules_dir, feeds,
+                             NEWSBOT_POLL_MAX_FAILURES="1")
+        async with App(settings) as app:  # the service's poll engine: it switches feeds off
+            await app.engine.sync()
+            assert await app.engine.run_once() == 2
+        env = _cli_env(tmp_path, redis_url, store, rules_dir, feeds)
+    listed = json.loads((await _cli("feeds", "list", "--json", env=env)).stdout)
+    health = {row["location"]: row["health"] for row in listed}
+    assert health[bad] == "off", listed
+    status = (await _cli("chat", "/status", env=env)).stdout.splitlines()
+    [line] = [line for line in status if "/broken.xml" in line]
+    assert line.startswith(f"  ⏸ {feed_id(bad)} {bad} — switched off (deactivated after 1 "
+                           "failure in a row; last: http: ")
+    assert line.endswith(f"); `newsbot feeds reactivate {feed_id(bad)}` turns it back on")
+    assert (await _cli("feeds", "reactivate", feed_id(bad), env=env)).returncode == 0
+    relisted = json.loads((await _cli("feeds", "list", "--json", env=env)).stdout)
+    assert {row["location"]: row["health"] for row in relisted}[bad] == "error"

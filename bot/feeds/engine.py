@@ -269,12 +269,22 @@ def decide(result: PollResult, *, now: float, policy: PollPolicy,
                             "ttl": f"{ttl:.0f}" if ttl else ""})
 
 
+def feed_health(state: Mapping[str, str]) -> str:
+    """One feed's health from its stored state, as every listing says it (`newsbot feeds
+    list`, `/status`): `off` (switched off after repeated failures or an internal host; not
+    polled until `newsbot feeds reactivate`), `error` (failing, polled again with backoff),
+    `ok`, or `new` (never polled)."""
+    if state.get("deactivated_at"):
+        return "off"
+    return state.get("status") or "new"
+
+
 def _after_failure(result: PollResult, *, policy: PollPolicy, rng: random.Random) -> Decision:
     error = result.error
     assert error is not None
     if result.failures >= policy.max_failures or error.kind == "blocked":
         reason = ("its host is internal" if error.kind == "blocked"
-                  else f"{result.failures} failures in a row")
+                  else f"{result.failures} failure{'s' * (result.failures != 1)} in a row")
         return Decision(0.0, {"status": "error", "deactivated_at": f"{time.time():.0f}",
                               "last_error": redact(f"deactivated after {reason}; last: "
                                                    f"{error.kind}: {error}")[:500]},
