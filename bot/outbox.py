@@ -505,7 +505,8 @@ class Deliverer:
         story_ids = list(groups)
         stories = await self.store.get_stories(story_ids)
         shown = await self._sent_many(chat, story_ids)
-        muted = await chats.muted_stories(chat, story_ids)  # "mute updates" under an alert
+        muted = await chats.muted_stories(chat, [  # "mute updates": only updates need asking
+            story_id for story_id, sent in zip(story_ids, shown, strict=True) if sent])
         new: list[_Item] = []
         edits: list[_Item] = []
         for story_id, story, sent in zip(story_ids, stories, shown, strict=True):

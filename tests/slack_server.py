@@ -216,11 +216,8 @@ class SlackServer:
                            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID,
                                                "is_bot": True, "enterprise_id": None,
                                                "is_enterprise_install": False}]})
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
-        return SignedRequest(body=body, headers=headers, response_url="",
-                             response_id=event_id)
+        return self._signed(body, "application/json", timestamp=timestamp, secret=secret,
+                            response_url="", response_id=event_id)
 
     @staticmethod
     def app_home_opened_event(user: str = "U123", *, tab: str = "home") -> dict[str, Any]:
@@ -269,12 +266,8 @@ class SlackServer:
         payload = self._press_payload(channel, ts, action_id, user_id=user_id,
                                       response_url=response_url, value=value)
         body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
-        return SignedRequest(body=body, headers=headers, response_url=response_url,
-                             response_id=response_id)
+        return self._signed(body, "application/x-www-form-urlencoded", timestamp=timestamp,
+                            secret=secret, response_url=response_url, response_id=response_id)
 
     async def socket_press(self, channel: str, ts: str, action_id: str, *,
                            user_id: str = "U123") -> str:
@@ -307,9 +300,15 @@ class SlackServer:
             "command": command, "text": text, "api_app_id": "A0NEWSBOT",
             "is_enterprise_install": "false", "response_url": response_url,
             "trigger_id": f"{BASE_TS}.{response_id}.abcdef"})
+        return self._signed(body, "application/x-www-form-urlencoded", timestamp=timestamp,
+                            secret=secret, response_url=response_url, response_id=response_id)
+
+    def _signed(self, body: str, content_type: str, *, timestamp: int | str | None,
+                secret: str | None, response_url: str, response_id: str) -> SignedRequest:
+        """`body` as Slack sends it: timestamped (now unless given) and signed with the app's
+        signing secret (or `secret`)."""
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "X-Slack-Request-Timestamp": stamp,
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
                    "X-Slack-Signature": sign(secret or self.signing_secret, stamp, body)}
         return SignedRequest(body=body, headers=headers, response_url=response_url,
                              response_id=response_id)
