@@ -42,15 +42,11 @@ seen: `bot.feeds.dating`); one placed without a time meets the most recent posti
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import math
 import random
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from redis.exceptions import NoScriptError
@@ -66,17 +62,31 @@ from bot.dedup.features import (
     ranked_terms,
     vectorize,
 )
-from bot.dedup.scoring import CROSS_FACTOR, Evidence, Profile, evaluate, explained
+from bot.dedup.rounds import (
+    DAY_SECONDS,
+    MAX_CANDIDATES,
+    Decision,
+    DfAsk,
+    DfCache,
+    Probe,
+    ProfileCache,
+    Round,
+    Write,
+    day_name,
+    days_between,
+    digest,
+    exact_keys,
+    member_json,
+    near_copy,
+    story_id_for,
+)
+from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
 from bot.store import Store, done, story_from_json, story_to_json
-from bot.text import canonical_url, normalized_title
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
-SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
-COPY_SIMILARITY = 0.75
-MAX_CANDIDATES = 8
 POSTINGS_PER_TERM = 8
 POSTED_TERMS = 10  # of the salient terms an article reads, the ones its story is posted under
 POSTINGS_KEPT = 256
@@ -85,9 +95,6 @@ MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
 STAMPS_KEPT = 64  # per term: the stories most recently posted under it, for the write check
 PROFILE_CACHE = 4096
-DF_REFRESH = 0.1
-DF_CACHE = 200_000
-_DAY = 86_400
 _SOURCES = {"read": scripts.READ, "write": scripts.WRITE}
 
 
@@ -111,181 +118,6 @@ class Placement:
     story: Story | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _DfAsk:
-    """What one read asks of the document frequencies: these terms' counts (the others are
-    `known`), and the window's article count if `count`."""
-
-    days: tuple[str, ...]
-    terms: list[str]
-    known: dict[str, int]
-    count: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Probe:
-    """What placing one article needs, computed once before any round trip."""
-
-    article: Article
-    raw: dict[str, float]
-    feats: Features
-    sig: tuple[int, ...] | None
-    time: float | None
-    when: datetime
-    copy_keys: list[str]
-    df_days: tuple[str, ...]
-    bands: list[str]
-    ask: _DfAsk  # document frequencies: the cached ones and those the read must fetch
-    posted: tuple[str, ...]  # the terms its story is posted under (the first of `salient`)
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    """What one read led to; `profile` and `version` are the joined story's as read."""
-
-    kind: Literal["new", "joined", "copy"]
-    story_id: str
-    score: float
-    reason: str
-    profile: Profile | None = None
-    version: int = 0
-    feats: Features | None = None
-    seq: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    """One article's planned write: the story it makes or changes and the profile after."""
-
-    index: int
-    kind: Literal["new", "joined"]
-    story_id: str
-    score: float
-    reason: str
-    version: int
-    profile: Profile
-    salient: tuple[str, ...]
-    args: tuple[str, str, str]  # the write script's three arguments for this article
-    story: Story | None
-
-
-@dataclass(slots=True)
-class _Round:
-    """What the earlier articles of a round will write, so that each article is decided as if
-    they were stored already: the stories they start or join as they will be, and their
-    fingerprints (a near-copy of an earlier article of the same round is found)."""
-
-    writes: list[_Write] = field(default_factory=list)
-    stories: dict[str, tuple[Profile, int]] = field(default_factory=dict)  # id -> after, version
-    by_term: dict[str, set[str]] = field(default_factory=dict)
-    signatures: dict[str, list[str]] = field(default_factory=dict)  # LSH band -> records
-
-    def add(self, write: _Write, probe: _Probe) -> None:
-        """Note one planned write (in the order the write call will run them)."""
-        self.writes.append(write)
-        self.stories[write.story_id] = (write.profile, write.version + 1)
-        for term in write.salient:
-            self.by_term.setdefault(term, set()).add(write.story_id)
-        if probe.sig is not None:
-            record = f"{write.story_id}\t{probe.article.outlet}\t{fingerprints.encode(probe.sig)}"
-            for band in probe.bands:
-                self.signatures.setdefault(band, []).append(record)
-
-    def copies(self, probe: _Probe) -> list[str]:
-        """The fingerprint records of the round's articles that share an LSH band with
-        `probe` (as the read finds them in the store)."""
-        return list(dict.fromkeys(r for band in probe.bands
-                                  for r in self.signatures.get(band, ())))
-
-    def around(self, probe: _Probe, read: Mapping[str, object], *, window: float
-               ) -> dict[str, tuple[Profile, int]]:
-        """This round's version of the stories the read returned for `probe`, and the round's
-        stories posted under its salient terms within the window around its time, the
-        MAX_CANDIDATES under most of them (as the read would have found them: postings are
-        scored by a story's first time)."""
-        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
-                       if _within(self.stories[sid][0].first, probe.time, window))
-        near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
-            :MAX_CANDIDATES]}
-        return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
-
-
-def _within(first: float | None, time: float | None, window: float) -> bool:
-    """True when a story first seen at `first` is posted within `window` of `time` (an
-    undated article or story meets any)."""
-    return first is None or time is None or abs(first - time) <= window
-
-
-@dataclass(slots=True)
-class _DfCache:
-    """Document frequencies of terms over one range of days, with the article count then."""
-
-    days: tuple[str, ...] = ()
-    total: int = 0
-    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # term -> (df, total)
-
-    def lookup(self, raw: Mapping[str, float], days: tuple[str, ...]
-               ) -> tuple[list[str], dict[str, int]]:
-        """The terms of `raw` a read must fetch (never fetched for these days, or fetched
-        when the window held DF_REFRESH more or fewer articles), and the counts of the rest."""
-        if days != self.days:
-            return list(raw), {}
-        total, counts, fetch, known = self.total, self.counts, [], {}
-        for term in raw:
-            entry = counts.get(term)
-            if entry is None or abs(total - entry[1]) > DF_REFRESH * max(entry[1], 20):
-                fetch.append(term)
-            else:
-                known[term] = entry[0]
-        return fetch, known
-
-    def update(self, probe: _Probe, fetched: dict[str, int], total: int) -> None:
-        """Keep what a read fetched for the latest range of days seen."""
-        if probe.df_days > self.days:  # a later range of days: start over
-            self.days, self.counts = probe.df_days, {}
-        if probe.df_days != self.days:  # an older range (a replay): used once, not kept
-            return
-        self.total = total
-        if len(self.counts) > DF_CACHE:
-            self.counts.clear()
-        for term, count in fetched.items():
-            self.counts[term] = (count, total)
-
-
-def exact_keys(article: Article) -> list[tuple[str, str]]:
-    """The (kind, digest) pairs under which a copy of this article would be found."""
-    keys: list[tuple[str, str]] = []
-    if article.url:
-        keys.append(("url", _digest(canonical_url(article.url))))
-    if article.guid:
-        keys.append(("guid", _digest(f"{article.outlet}\n{article.guid}")))
-    title = normalized_title(article.title)
-    if title:
-        keys.append(("title", _digest(f"{article.outlet}\n{title}")))
-    return keys
-
-
-def _story_id(when: datetime, article: str, attempt: int) -> str:
-    """A new story's id: its day and a digest of its first article (the same on every replay
-    of the same input), salted by the attempt so that a refused write never repeats an id."""
-    return f"{when:%Y%m%d}-{_digest(f'{article}/{attempt}')[:12]}"
-
-
-def _digest(value: str) -> str:
-    return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
-
-
-def _days(start: float, end: float) -> tuple[str, ...]:
-    """The UTC day names from `start` to `end` inclusive."""
-    return tuple(_day(d) for d in range(int(start // _DAY), int(end // _DAY) + 1))
-
-
-@lru_cache(maxsize=1024)
-def _day(number: int) -> str:
-    """The name (YYYYMMDD) of UTC day `number` since the epoch."""
-    return datetime.fromtimestamp(number * _DAY, tz=UTC).strftime("%Y%m%d")
-
-
 class StoryIndex:
     """Assigns articles to stories in the store; safe to share between workers."""
 
@@ -297,8 +129,8 @@ class StoryIndex:
         self.seen_ttl = seen_seconds
         self.threshold = threshold
         self._shas: dict[str, str] = {}
-        self._profiles: dict[str, tuple[str, Profile]] = {}  # story id -> (version, profile)
-        self._df = _DfCache()
+        self._profiles = ProfileCache(PROFILE_CACHE)
+        self._df = DfCache()
         keys = store.keys
         vec_pre, vec_suf = self._vec = keys.story_vector("\x00").split("\x00")
         self._seq_key = keys("dedup", "seq")
@@ -328,10 +160,10 @@ class StoryIndex:
         Each round reads for its articles in one call, decides, and writes in one call; an
         article whose write was refused goes again at the head of the next round. Inside a
         round each article is decided after the earlier ones: the stories they start or join
-        are scored as they will be after those writes (see `_Round`). While a round's write
+        are scored as they will be after those writes (see `Round`). While a round's write
         runs on the server, the next articles are analysed here.
         """
-        probes: list[_Probe] = []
+        probes: list[Probe] = []
         results: list[Placement | None] = [None] * len(articles)
         tries = [0] * len(articles)
         retry: list[int] = []
@@ -360,7 +192,7 @@ class StoryIndex:
                 landing.cancel()
 
     @staticmethod
-    def _count_tries(batch: list[int], tries: list[int], probes: list[_Probe]) -> None:
+    def _count_tries(batch: list[int], tries: list[int], probes: list[Probe]) -> None:
         """Count one more try for each of `batch`; give up past MAX_ATTEMPTS."""
         for i in batch:
             tries[i] += 1
@@ -369,14 +201,14 @@ class StoryIndex:
                 raise StoreError(f"dedup: could not place {article.url or article.title!r}: "
                                  f"{MAX_ATTEMPTS} conflicting writers in a row")
 
-    def _probe(self, article: Article, *, now: datetime) -> _Probe:
+    def _probe(self, article: Article, *, now: datetime) -> Probe:
         analysis = self.analyzer.analyse(article)
         raw = analysis.raw
         if len(raw) > MAX_TERMS:
             raw = dict(sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
         when = article.published or now
         at = when.timestamp()
-        days = _days(at - self.window, at)
+        days = days_between(at - self.window, at)
         fetch, known = self._df.lookup(raw, days)
         idf = self.analyzer.background.idf(raw, known, self._df.total)
         neutral, native = ranked_terms(raw, idf=idf)
@@ -386,19 +218,19 @@ class StoryIndex:
                          language=analysis.language, sources=analysis.sources)
         keys = self.store.keys
         sig = fingerprints.signature(analysis.lead)
-        return _Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
+        return Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
                       time=article.published.timestamp() if article.published else None,
                       copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
                       df_days=days, bands=fingerprints.band_fields(sig) if sig else [],
-                      ask=_DfAsk(days, fetch, known, count=True),
+                      ask=DfAsk(days, fetch, known, count=True),
                       posted=(*neutral[:POSTED_TERMS], *native))
 
-    async def _round(self, probes: list[_Probe], pending: list[int],
+    async def _round(self, probes: list[Probe], pending: list[int],
                      results: list[Placement | None], tries: list[int], *, now: datetime
                      ) -> tuple[list[int], asyncio.Task[list[int]] | None]:
         """One read call, then one write call sent for `pending`: returns the indices to
         retry and the task that lands the write (it returns the refused indices)."""
-        asks: list[_DfAsk] = []
+        asks: list[DfAsk] = []
         for i in pending:  # the window's article count: once a round for each range of days
             ask = probes[i].ask
             count = bool(ask.terms) or all(a.days != ask.days for a in asks if a.count)
@@ -407,7 +239,7 @@ class StoryIndex:
                    for i, ask in zip(pending, asks, strict=True)]
         found = await self._run("read", [*self._read_head, *entries])
         seq = int(found[0])
-        done_here = _Round()
+        done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
         for i, ask, reply in zip(pending, asks, found[1:], strict=True):
             decision = self._decide(probes[i], reply, ask, totals, seq=seq, round_=done_here)
@@ -423,7 +255,7 @@ class StoryIndex:
         await asyncio.sleep(0)  # let the task send the write before the caller computes on
         return [], landing
 
-    async def _land(self, planned: list[_Write], results: list[Placement | None], *,
+    async def _land(self, planned: list[Write], results: list[Placement | None], *,
                     now: datetime) -> list[int]:
         """Run the round's write call; record the placements, return the refused indices."""
         try:
@@ -437,7 +269,7 @@ class StoryIndex:
             if reply[0] != "ok":
                 refused.append(write.index)
                 continue
-            self._remember(write.story_id, str(write.version + 1), write.profile)
+            self._profiles.remember(write.story_id, str(write.version + 1), write.profile)
             story = write.story or story_from_json(reply[1])[0]
             results[write.index] = Placement(write.kind, write.story_id, write.score,
                                              write.reason, story)
@@ -450,30 +282,30 @@ class StoryIndex:
         reply: Any = await done(self.store.redis.evalsha(self._shas[name], 0, *args))
         return list(reply)
 
-    def _read_entry(self, probe: _Probe, ask: _DfAsk, *, now: datetime) -> str:
+    def _read_entry(self, probe: Probe, ask: DfAsk, *, now: datetime) -> str:
         """The read script's JSON argument for one article."""
         keys = self.store.keys
         t = probe.time
         at = t if t is not None else now.timestamp()
         return json.dumps({
             "copy": probe.copy_keys,
-            "lsh": [keys.lsh(d) for d in _days(at - self.window, at + self.window)],
+            "lsh": [keys.lsh(d) for d in days_between(at - self.window, at + self.window)],
             "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
             "tmin": None if t is None else t - self.window,
             "tmax": None if t is None else t + self.window,
             "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms},
             ensure_ascii=False)
 
-    def _decide(self, probe: _Probe, found: list[Any], ask: _DfAsk,
-                totals: dict[tuple[str, ...], int], *, seq: int, round_: _Round) -> _Decision:
+    def _decide(self, probe: Probe, found: list[Any], ask: DfAsk,
+                totals: dict[tuple[str, ...], int], *, seq: int, round_: Round) -> Decision:
         """Copy, join or new story, from what the read script returned for `probe` and what
         earlier articles of the round wrote (the window's article count comes from the first
         reply of the round that counted it)."""
         if found[0] == "copy":
-            return _Decision("copy", found[1], 1.0, f"same {found[2]} as an earlier article")
+            return Decision("copy", found[1], 1.0, f"same {found[2]} as an earlier article")
         _, sigs, flat, freqs, counted = found
         profiles = {flat[i]: parsed for i in range(0, len(flat), 2)
-                    if (parsed := self._profile(flat[i], flat[i + 1])) is not None}
+                    if (parsed := self._profiles.parse(flat[i], flat[i + 1])) is not None}
         profiles |= round_.around(probe, profiles, window=self.window)
         if ask.count:
             totals[ask.days] = int(counted)
@@ -483,21 +315,21 @@ class StoryIndex:
         doc_freq = ask.known | fetched
         feats = replace(probe.feats, vector=vectorize(
             probe.raw, self.analyzer.background.idf(probe.raw, doc_freq, total)))
-        near = self._near_copy(probe, feats, [*sigs, *round_.copies(probe)], profiles)
+        near = near_copy(probe, feats, [*sigs, *round_.copies(probe)], profiles)
         if near is not None:
             return replace(near, seq=seq)
         threshold = self._threshold(feats)
-        best = self._best(feats, {sid: p for sid, (p, _) in profiles.items()},
-                          time=probe.time, threshold=threshold)
+        best = best_story(feats, {sid: p for sid, (p, _) in profiles.items()}, time=probe.time,
+                          threshold=threshold, window=self.window)
         if best is None:
-            return _Decision("new", "", 1.0, "new story (best: no candidate story)",
+            return Decision("new", "", 1.0, "new story (best: no candidate story)",
                              feats=feats, seq=seq)
         evidence, story_id, note = best
         if not evidence.passes(threshold):
-            return _Decision("new", "", 1.0, f"new story (best: {evidence.reason(threshold)})",
+            return Decision("new", "", 1.0, f"new story (best: {evidence.reason(threshold)})",
                              feats=feats, seq=seq)
         profile, version = profiles[story_id]
-        return _Decision("joined", story_id, evidence.score,
+        return Decision("joined", story_id, evidence.score,
                          explained(evidence, feats, profile).reason(threshold) + note,
                          profile, version, feats, seq)
 
@@ -505,72 +337,12 @@ class StoryIndex:
         """The score to reach: lower for a headline-only article (fewer terms to share)."""
         return self.threshold * (SHORT_FACTOR if len(feats.lead) < SHORT_LEAD else 1.0)
 
-    def _best(self, feats: Features, profiles: dict[str, Profile], *, time: float | None,
-              threshold: float) -> tuple[Evidence, str, str] | None:
-        """The story to join: best score plus size prior, relative to the score each must
-        reach (lower across languages), among those that reach it (else the closest, for the
-        reason), with a note when the prior chose. Ties go to the lower story id."""
-        scored = [(evaluate(feats, profiles[sid], time=time, window=self.window), sid)
-                  for sid in sorted(profiles)]
-        if not scored:
-            return None
-        closest = max(scored, key=lambda es: es[0].score / es[0].factor)
-        passing = [es for es in scored if es[0].passes(threshold)]
-        if not passing:
-            return closest[0], closest[1], ""
-        chosen = max(passing, key=lambda es: (es[0].score + SIZE_PRIOR * math.log2(
-            profiles[es[1]].count)) / es[0].factor)
-        if chosen[1] == closest[1]:
-            return chosen[0], chosen[1], ""
-        return chosen[0], chosen[1], (
-            f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
-            f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
-
-    def _profile(self, story_id: str, stored: str) -> tuple[Profile, int] | None:
-        """The parsed profile and version of a candidate from its stored "version\nJSON"
-        (from the cache when that version was parsed before)."""
-        version, _, raw = stored.partition("\n")
-        if not version.isdigit():
-            return None  # stored by an earlier version of this module: left to age out
-        cached = self._profiles.get(story_id)
-        if cached is not None and cached[0] == version:
-            return cached[1], int(version)
-        profile = Profile.from_json(raw)
-        self._remember(story_id, version, profile)
-        return profile, int(version)
-
-    def _remember(self, story_id: str, version: str, profile: Profile) -> None:
-        self._profiles.pop(story_id, None)
-        if len(self._profiles) >= PROFILE_CACHE:  # drop the least recently stored
-            del self._profiles[next(iter(self._profiles))]
-        self._profiles[story_id] = (version, profile)
-
-    def _near_copy(self, probe: _Probe, feats: Features, sigs: list[str],
-                   profiles: dict[str, tuple[Profile, int]]) -> _Decision | None:
-        """A copy found by MinHash: dropped if from the same outlet, else joins its story."""
-        if probe.sig is None:
-            return None
-        best: tuple[float, str, str] | None = None
-        for record in sigs:
-            story_id, outlet, encoded = record.split("\t")
-            sim = fingerprints.similarity(probe.sig, fingerprints.decode(encoded))
-            if sim >= COPY_SIMILARITY and (best is None or sim > best[0]):
-                best = (sim, story_id, outlet)
-        if best is None:
-            return None
-        sim, story_id, outlet = best
-        reason = f"near-copy of a {outlet} article (MinHash similarity {sim:.2f})"
-        if outlet == probe.article.outlet or story_id not in profiles:
-            return _Decision("copy", story_id, sim, reason)
-        profile, version = profiles[story_id]
-        return _Decision("joined", story_id, sim, reason, profile, version, feats)
-
-    def _plan(self, index: int, probe: _Probe, decision: _Decision, *, now: datetime,
-              attempt: int) -> _Write:
+    def _plan(self, index: int, probe: Probe, decision: Decision, *, now: datetime,
+              attempt: int) -> Write:
         """The write script's JSON argument for one article, and what it will make."""
         keys, article = self.store.keys, probe.article
         feats = decision.feats or probe.feats
-        aid = _digest(f"{article.outlet}\n{article.url}\n{article.title}")
+        aid = digest(f"{article.outlet}\n{article.url}\n{article.title}")
         member = StoryArticle(
             outlet=article.outlet, title=article.title, url=article.url, time=probe.when,
             time_source=article.time_source if probe.time is not None else "seen",
@@ -581,7 +353,7 @@ class StoryIndex:
         entry: dict[str, Any]
         if decision.profile is None:
             kind: Literal["new", "joined"] = "new"
-            story_id = _story_id(probe.when, aid, attempt)
+            story_id = story_id_for(probe.when, aid, attempt)
             new_story = Story(id=story_id, headline=article.title, first_seen=now, updated=now,
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
@@ -590,10 +362,10 @@ class StoryIndex:
                      "floor": self._threshold(feats) * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
-            payload = _member_json(member)
+            payload = member_json(member)
             profile = decision.profile.add(feats, time=probe.time)
             entry = {}
-        day = _day(int(probe.when.timestamp() // _DAY))
+        day = day_name(int(probe.when.timestamp() // DAY_SECONDS))
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
             "score": profile.first if profile.first is not None else now.timestamp(),
@@ -606,7 +378,7 @@ class StoryIndex:
             "keys": {"story": keys.story(story_id), "vec": keys.story_vector(story_id),
                      "lsh": keys.lsh(day),
                      "df": keys.doc_freq(day)}}
-        return _Write(index=index, kind=kind, story_id=story_id, score=decision.score,
+        return Write(index=index, kind=kind, story_id=story_id, score=decision.score,
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
                       args=(json.dumps(entry, ensure_ascii=False), profile.to_json(), payload),
@@ -614,14 +386,7 @@ class StoryIndex:
 
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys
-        return [self._seq_key, keys.stories(), now.timestamp(), self.window + _DAY,
+        return [self._seq_key, keys.stories(), now.timestamp(), self.window + DAY_SECONDS,
                 self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_pre,
                 STAMPS_KEPT, *self._vec]
 
-
-def _member_json(member: StoryArticle) -> str:
-    """One member as stored in a story's JSON (the format `story_to_json` writes)."""
-    holder = Story(id="", headline="", first_seen=member.time, updated=member.time, version=0,
-                   articles=(member,))
-    return json.dumps(json.loads(story_to_json(holder, event_time=None))["articles"][0],
-                      ensure_ascii=False)

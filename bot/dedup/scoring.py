@@ -19,6 +19,7 @@ just because the story also has Chinese ones.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
@@ -29,6 +30,7 @@ CROSS_FACTOR = 0.5
 ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
 TIME_WEIGHT = 0.10
 SHOWN_TERMS = 6
+SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 _UNITS = 1_000_000
 
 
@@ -128,6 +130,28 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
         if best is None or evidence.score / evidence.factor > best.score / best.factor:
             best = evidence
     return best or Evidence(cosine=0.0, time=min(gap, 1.0))
+
+
+def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,
+               threshold: float, window: float) -> tuple[Evidence, str, str] | None:
+    """The story to join: best score plus SIZE_PRIOR * log2(its size), relative to the score
+    each must reach (lower across languages), among those that reach it (else the closest,
+    for the reason), with a note when the prior chose. Ties go to the lower story id."""
+    scored = [(evaluate(feats, profiles[sid], time=time, window=window), sid)
+              for sid in sorted(profiles)]
+    if not scored:
+        return None
+    closest = max(scored, key=lambda es: es[0].score / es[0].factor)
+    passing = [es for es in scored if es[0].passes(threshold)]
+    if not passing:
+        return closest[0], closest[1], ""
+    chosen = max(passing, key=lambda es: (es[0].score + SIZE_PRIOR * math.log2(
+        profiles[es[1]].count)) / es[0].factor)
+    if chosen[1] == closest[1]:
+        return chosen[0], chosen[1], ""
+    return chosen[0], chosen[1], (
+        f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
+        f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
 
 
 def explained(evidence: Evidence, feats: Features, profile: Profile) -> Evidence:

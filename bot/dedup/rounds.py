@@ -1,0 +1,265 @@
+"""The working records of placing articles (bot.dedup.index): what one article needs before
+any round trip (`Probe`), what its read led to (`Decision`), its planned write (`Write`), what
+the earlier articles of a round will write (`Round`), the client's caches of document
+frequencies (`DfCache`) and parsed story profiles (`ProfileCache`), near-copies by MinHash,
+and the names of copies, stories and days."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Literal
+
+from bot.dedup import fingerprints
+from bot.dedup.features import Features
+from bot.dedup.scoring import Profile
+from bot.models import Article, Story, StoryArticle
+from bot.store import story_to_json
+from bot.text import canonical_url, normalized_title
+
+COPY_SIMILARITY = 0.75
+MAX_CANDIDATES = 8
+DF_REFRESH = 0.1
+DF_CACHE = 200_000
+DAY_SECONDS = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class DfAsk:
+    """What one read asks of the document frequencies: these terms' counts (the others are
+    `known`), and the window's article count if `count`."""
+
+    days: tuple[str, ...]
+    terms: list[str]
+    known: dict[str, int]
+    count: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What placing one article needs, computed once before any round trip."""
+
+    article: Article
+    raw: dict[str, float]
+    feats: Features
+    sig: tuple[int, ...] | None
+    time: float | None
+    when: datetime
+    copy_keys: list[str]
+    df_days: tuple[str, ...]
+    bands: list[str]
+    ask: DfAsk  # document frequencies: the cached ones and those the read must fetch
+    posted: tuple[str, ...]  # the terms its story is posted under (the first of `salient`)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one read led to; `profile` and `version` are the joined story's as read."""
+
+    kind: Literal["new", "joined", "copy"]
+    story_id: str
+    score: float
+    reason: str
+    profile: Profile | None = None
+    version: int = 0
+    feats: Features | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One article's planned write: the story it makes or changes and the profile after."""
+
+    index: int
+    kind: Literal["new", "joined"]
+    story_id: str
+    score: float
+    reason: str
+    version: int
+    profile: Profile
+    salient: tuple[str, ...]
+    args: tuple[str, str, str]  # the write script's three arguments for this article
+    story: Story | None
+
+
+@dataclass(slots=True)
+class Round:
+    """What the earlier articles of a round will write, so that each article is decided as if
+    they were stored already: the stories they start or join as they will be, and their
+    fingerprints (a near-copy of an earlier article of the same round is found)."""
+
+    writes: list[Write] = field(default_factory=list)
+    stories: dict[str, tuple[Profile, int]] = field(default_factory=dict)  # id -> after, version
+    by_term: dict[str, set[str]] = field(default_factory=dict)
+    signatures: dict[str, list[str]] = field(default_factory=dict)  # LSH band -> records
+
+    def add(self, write: Write, probe: Probe) -> None:
+        """Note one planned write (in the order the write call will run them)."""
+        self.writes.append(write)
+        self.stories[write.story_id] = (write.profile, write.version + 1)
+        for term in write.salient:
+            self.by_term.setdefault(term, set()).add(write.story_id)
+        if probe.sig is not None:
+            record = f"{write.story_id}\t{probe.article.outlet}\t{fingerprints.encode(probe.sig)}"
+            for band in probe.bands:
+                self.signatures.setdefault(band, []).append(record)
+
+    def copies(self, probe: Probe) -> list[str]:
+        """The fingerprint records of the round's articles that share an LSH band with
+        `probe` (as the read finds them in the store)."""
+        return list(dict.fromkeys(r for band in probe.bands
+                                  for r in self.signatures.get(band, ())))
+
+    def around(self, probe: Probe, read: Mapping[str, object], *, window: float
+               ) -> dict[str, tuple[Profile, int]]:
+        """This round's version of the stories the read returned for `probe`, and the round's
+        stories posted under its salient terms within the window around its time, the
+        MAX_CANDIDATES under most of them (as the read would have found them: postings are
+        scored by a story's first time)."""
+        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
+                       if within(self.stories[sid][0].first, probe.time, window))
+        near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
+            :MAX_CANDIDATES]}
+        return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
+
+
+def within(first: float | None, time: float | None, window: float) -> bool:
+    """True when a story first seen at `first` is posted within `window` of `time` (an
+    undated article or story meets any)."""
+    return first is None or time is None or abs(first - time) <= window
+
+
+@dataclass(slots=True)
+class DfCache:
+    """Document frequencies of terms over one range of days, with the article count then."""
+
+    days: tuple[str, ...] = ()
+    total: int = 0
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # term -> (df, total)
+
+    def lookup(self, raw: Mapping[str, float], days: tuple[str, ...]
+               ) -> tuple[list[str], dict[str, int]]:
+        """The terms of `raw` a read must fetch (never fetched for these days, or fetched
+        when the window held DF_REFRESH more or fewer articles), and the counts of the rest."""
+        if days != self.days:
+            return list(raw), {}
+        total, counts, fetch, known = self.total, self.counts, [], {}
+        for term in raw:
+            entry = counts.get(term)
+            if entry is None or abs(total - entry[1]) > DF_REFRESH * max(entry[1], 20):
+                fetch.append(term)
+            else:
+                known[term] = entry[0]
+        return fetch, known
+
+    def update(self, probe: Probe, fetched: dict[str, int], total: int) -> None:
+        """Keep what a read fetched for the latest range of days seen."""
+        if probe.df_days > self.days:  # a later range of days: start over
+            self.days, self.counts = probe.df_days, {}
+        if probe.df_days != self.days:  # an older range (a replay): used once, not kept
+            return
+        self.total = total
+        if len(self.counts) > DF_CACHE:
+            self.counts.clear()
+        for term, count in fetched.items():
+            self.counts[term] = (count, total)
+
+
+def exact_keys(article: Article) -> list[tuple[str, str]]:
+    """The (kind, digest) pairs under which a copy of this article would be found."""
+    keys: list[tuple[str, str]] = []
+    if article.url:
+        keys.append(("url", digest(canonical_url(article.url))))
+    if article.guid:
+        keys.append(("guid", digest(f"{article.outlet}\n{article.guid}")))
+    title = normalized_title(article.title)
+    if title:
+        keys.append(("title", digest(f"{article.outlet}\n{title}")))
+    return keys
+
+
+def story_id_for(when: datetime, article: str, attempt: int) -> str:
+    """A new story's id: its day and a digest of its first article (the same on every replay
+    of the same input), salted by the attempt so that a refused write never repeats an id."""
+    return f"{when:%Y%m%d}-{digest(f'{article}/{attempt}')[:12]}"
+
+
+def digest(value: str) -> str:
+    return hashlib.blake2b(value.encode(), digest_size=12).hexdigest()
+
+
+def days_between(start: float, end: float) -> tuple[str, ...]:
+    """The UTC day names from `start` to `end` inclusive."""
+    return tuple(day_name(d) for d in range(int(start // DAY_SECONDS), int(end // DAY_SECONDS) + 1))
+
+
+@lru_cache(maxsize=1024)
+def day_name(number: int) -> str:
+    """The name (YYYYMMDD) of UTC day `number` since the epoch."""
+    return datetime.fromtimestamp(number * DAY_SECONDS, tz=UTC).strftime("%Y%m%d")
+
+
+
+
+class ProfileCache:
+    """Story profiles parsed from the store, kept by story id and version (a changed story is
+    parsed again), the least recently stored dropped past `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[str, tuple[str, Profile]] = {}  # story id -> (version, profile)
+
+    def parse(self, story_id: str, stored: str) -> tuple[Profile, int] | None:
+        """The parsed profile and version of a candidate from its stored "version\\nJSON"
+        (from the cache when that version was parsed before)."""
+        version, _, raw = stored.partition("\n")
+        if not version.isdigit():
+            return None  # stored by an earlier version of the index: left to age out
+        cached = self._kept.get(story_id)
+        if cached is not None and cached[0] == version:
+            return cached[1], int(version)
+        profile = Profile.from_json(raw)
+        self.remember(story_id, version, profile)
+        return profile, int(version)
+
+    def remember(self, story_id: str, version: str, profile: Profile) -> None:
+        """Keep `profile` as the story's at `version`."""
+        self._kept.pop(story_id, None)
+        if len(self._kept) >= self.size:  # drop the least recently stored
+            del self._kept[next(iter(self._kept))]
+        self._kept[story_id] = (version, profile)
+
+
+def near_copy(probe: Probe, feats: Features, sigs: list[str],
+              profiles: dict[str, tuple[Profile, int]]) -> Decision | None:
+    """A copy found by MinHash among the fingerprint records `sigs`: dropped if from the same
+    outlet, else it joins its story."""
+    if probe.sig is None:
+        return None
+    best: tuple[float, str, str] | None = None
+    for record in sigs:
+        story_id, outlet, encoded = record.split("\t")
+        sim = fingerprints.similarity(probe.sig, fingerprints.decode(encoded))
+        if sim >= COPY_SIMILARITY and (best is None or sim > best[0]):
+            best = (sim, story_id, outlet)
+    if best is None:
+        return None
+    sim, story_id, outlet = best
+    reason = f"near-copy of a {outlet} article (MinHash similarity {sim:.2f})"
+    if outlet == probe.article.outlet or story_id not in profiles:
+        return Decision("copy", story_id, sim, reason)
+    profile, version = profiles[story_id]
+    return Decision("joined", story_id, sim, reason, profile, version, feats)
+
+
+def member_json(member: StoryArticle) -> str:
+    """One member as stored in a story's JSON (the format `story_to_json` writes)."""
+    holder = Story(id="", headline="", first_seen=member.time, updated=member.time, version=0,
+                   articles=(member,))
+    return json.dumps(json.loads(story_to_json(holder, event_time=None))["articles"][0],
+                      ensure_ascii=False)
