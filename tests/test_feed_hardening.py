@@ -27,9 +27,9 @@ from bot.commands import CommandRequest
 from bot.config import Settings
 from bot.dedup.index import StoryIndex
 from bot.errors import FeedError
+from bot.feeds.dates import MIN_DATE
 from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import MIN_DATE
 from bot.feeds.poll import PollResult, poll_feed
 from bot.feeds.sources import feed_id
 from bot.metrics import METRICS

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ParseError
-from bot.feeds.parse import MIN_DATE, parse_date, parse_document, parse_feed, parse_feed_async
+from bot.feeds.dates import MIN_DATE, parse_date
+from bot.feeds.parse import parse_document, parse_feed, parse_feed_async
 from bot.models import FeedSpec
 from tests.feedserver import atom, rss
 

@@ -31,7 +31,8 @@ from bot.app import App
 from bot.config import Settings
 from bot.feeds.engine import PollPolicy
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import FeedLinks, header_links, parse_document
+from bot.feeds.links import FeedLinks, header_links
+from bot.feeds.parse import parse_document
 from bot.feeds.poll import PollResult, poll_feed
 from bot.feeds.sources import feed_id
 from bot.feeds.websub import WebSub, signature_ok

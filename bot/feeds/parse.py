@@ -1,13 +1,6 @@
 """RSS/Atom bytes -> Articles with feedparser; plain text, UTC times, Chinese date forms.
 
-Dates: feedparser reads `CST` as US Central (-06:00) and misreads `2025年03月01日 08:30`, so the
-raw `published`/`updated` strings are read here first. In a feed whose language starts with
-`zh`, `CST` is China Standard Time and a date without a zone is UTC+8; elsewhere zoneless
-dates are UTC and feedparser's reading of everything else stands. No global date handler is
-registered, so other users of feedparser in the process are unaffected. An impossible date
-(before 1970-01-02, more than a day ahead, a zone offset beyond +/-14:00, a year the string
-does not spell, or one at the ends of the calendar) leaves its item undated; the pipeline
-dates it later (bot/feeds/dating.py).
+Dates are read by bot/feeds/dates.py (Chinese forms, `CST` in zh feeds, impossible dates).
 
 Hostile or broken documents: a DOCTYPE declaring external entities or entities made of other
 entities (XXE, "billion laughs") is refused before feedparser sees it (feedparser also strips
@@ -28,29 +21,25 @@ Outlets: the feed's `outlet`, else the name an item gives in its `<source>` (RSS
 `<title>`; plain text on one line, capped), else the site of its link, or of the feed for an
 item without one (bot/feeds/outlets.py).
 
-WebSub discovery: the feed-level `rel="hub"` and `rel="self"` links (Atom `<link>`, RSS
-`<atom:link>`; links inside entries are not the feed's) come back as `FeedLinks`, absolute and
-http(s) only, for bot/feeds/websub.py.
+WebSub discovery: the feed-level hub and self links (bot/feeds/links.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import calendar
 import io
 import logging
 import re
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from bot.errors import ParseError
+from bot.feeds.dates import MIN_DATE, published_time
 from bot.feeds.encoding import DEFAULT_MEDIA, recode
+from bot.feeds.links import FeedLinks, feed_links, resolve
 from bot.feeds.outlets import outlet_from_url, outlet_name
 from bot.models import Article, FeedSpec
 from bot.text import html_to_text
@@ -58,112 +47,14 @@ from bot.text import html_to_text
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
-US_CENTRAL_TZ = timezone(timedelta(hours=-6), "CST")
-MAX_FUTURE = timedelta(days=1)
-MIN_DATE = datetime(1970, 1, 2, tzinfo=UTC)  # earlier: the epoch as a placeholder, or nonsense
-MAX_OFFSET = timedelta(hours=14)  # the widest real UTC offset (Kiribati)
 MAX_ITEMS = 500  # items kept per document unless the caller says (NEWSBOT_MAX_ITEMS_PER_FEED)
 MAX_TTL_MINUTES = 7 * 24 * 60
 PROLOG_BYTES = 1 << 20
 
-# 2025-03-01 08:30:00, 2025/3/1 8:30, 2025年03月01日 08时30分, each with an optional zone.
-_LOCAL_DATE_RE = re.compile(
-    r"^\s*(?P<y>\d{4})\s*[-/.年]\s*(?P<mo>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-    r"(?:\s*T?\s*(?P<h>\d{1,2})\s*[:时時]\s*(?P<mi>\d{1,2})"
-    r"(?:\s*[:分]\s*(?P<s>\d{1,2})(?:\.\d+)?\s*秒?)?\s*分?)?"
-    r"\s*(?P<tz>CST|UTC|GMT|Z|[+-]\d{2}:?\d{2})?\s*$",
-    re.IGNORECASE,
-)
-_CST_RE = re.compile(r"\bCST\b", re.IGNORECASE)
 _ENTITY_RE = re.compile(
     rb"<!ENTITY\s+(?:%\s*)?[^\s>]+\s+(?P<value>SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.IGNORECASE)
 _SUBSET_END_RE = re.compile(rb"\]\s*>")
 _ENTITY_REF_RE = re.compile(rb"[&%][A-Za-z_:][\w.:-]*;")
-_NUMERIC_ZONE_RE = re.compile(r"([+-])(\d{2}):?(\d{2})\s*$")
-_DIGIT_RUN_RE = re.compile(r"\d{3,}")
-
-
-def _zone(token: str | None, *, zh: bool) -> timezone:
-    """The zone a date's zone token (or its absence) means in a zh or other feed."""
-    token = (token or "").upper()
-    if token == "CST":
-        return CHINA_TZ if zh else US_CENTRAL_TZ
-    if token in ("UTC", "GMT", "Z") or (not token and not zh):
-        return UTC
-    if not token:
-        return CHINA_TZ
-    sign = -1 if token[0] == "-" else 1
-    digits = token[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-
-
-def _local_date(match: re.Match[str], *, zh: bool) -> datetime | None:
-    """A datetime from a `_LOCAL_DATE_RE` match, or None when a field is out of range."""
-    y, mo, d, h, mi, s = (int(match.group(g) or 0) for g in ("y", "mo", "d", "h", "mi", "s"))
-    try:
-        return datetime(y, mo, d, h, mi, s, tzinfo=_zone(match.group("tz"), zh=zh))
-    except ValueError:
-        return None
-
-
-def _struct_to_datetime(parsed: time.struct_time | None) -> datetime | None:
-    """feedparser's UTC 9-tuple as an aware datetime, or None."""
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def parse_date(raw: str | None, parsed: time.struct_time | None = None, *,
-               zh: bool = False) -> datetime | None:
-    """A feed date string as UTC, given feedparser's reading of it; None if unreadable or
-    impossible (see the module docstring)."""
-    try:
-        found = _read_date(raw, parsed, zh=zh)
-        found = found.astimezone(UTC) if found is not None and found.tzinfo else None
-    except (OverflowError, ValueError):  # a zone pushing a date off the calendar's ends
-        return None
-    return found if found is not None and _possible(raw, found) else None
-
-
-def _read_date(raw: str | None, parsed: time.struct_time | None, *,
-               zh: bool) -> datetime | None:
-    """The date `raw` states (ours for Chinese forms and zh `CST`, else feedparser's)."""
-    if raw and (match := _LOCAL_DATE_RE.match(raw)):
-        return _local_date(match, zh=zh)
-    if raw and zh and _CST_RE.search(raw):
-        try:
-            return parsedate_to_datetime(_CST_RE.sub("+0800", raw))
-        except (TypeError, ValueError, IndexError):
-            return None
-    return _struct_to_datetime(parsed)
-
-
-def _possible(raw: str | None, when: datetime) -> bool:
-    """False for a date before MIN_DATE, with a zone offset no place has, or whose year the
-    string does not spell (feedparser reads `-0001-01-01` as 2000, `01 Jan 0001` as 2001)."""
-    if when < MIN_DATE:
-        return False
-    zone = _NUMERIC_ZONE_RE.search(raw or "")
-    if zone is not None:
-        offset = timedelta(hours=int(zone.group(2)), minutes=int(zone.group(3)))
-        if offset > MAX_OFFSET or int(zone.group(3)) >= 60:
-            return False
-    runs = _DIGIT_RUN_RE.findall((raw or "")[:zone.start()] if zone else raw or "")
-    years = [str(year) for year in (when.year - 1, when.year, when.year + 1)]
-    return not runs or any(year in run for run in runs for year in years)
-
-
-def _published(entry: Any, *, zh: bool, now: datetime) -> datetime | None:
-    """The entry's publication (else update) time in UTC; None if absent, bad or future."""
-    for key in ("published", "updated"):  # dict.get: skip feedparser's updated->published alias
-        when = parse_date(dict.get(entry, key), dict.get(entry, f"{key}_parsed"), zh=zh)
-        if when is not None:
-            return when if when <= now + MAX_FUTURE else None
-    return None
 
 
 def _entry_text(entry: Any) -> str:
@@ -172,17 +63,6 @@ def _entry_text(entry: Any) -> str:
         if text := html_to_text(content.get("value") or ""):
             return text
     return html_to_text(entry.get("summary") or "")
-
-
-def _resolve(link: str | None, base: str | None) -> str | None:
-    """`link` made absolute against `base`; None when missing or not a valid URL."""
-    link = (link or "").strip()
-    try:
-        link = urljoin(base, link) if link and base else link
-        urlsplit(link).hostname  # noqa: B018 - raises ValueError on a malformed netloc
-    except ValueError:
-        return None
-    return link or None
 
 
 def _source_name(entry: Any) -> str | None:
@@ -196,7 +76,7 @@ def _source_name(entry: Any) -> str | None:
 def _outlet(entry: Any, *, feed: FeedSpec, link: str | None, base: str | None) -> str:
     """The feed's outlet, else the item's `<source>`, else the site of its link (or feed)."""
     return (feed.outlet or _source_name(entry)
-            or outlet_from_url(link or _resolve(base, None)))
+            or outlet_from_url(link or resolve(base, None)))
 
 
 def _to_article(entry: Any, *, published: datetime | None, feed: FeedSpec, base: str | None,
@@ -206,7 +86,7 @@ def _to_article(entry: Any, *, published: datetime | None, feed: FeedSpec, base:
     text = _entry_text(entry)
     if not title and not text:
         return None
-    link = _resolve(entry.get("link"), base)
+    link = resolve(entry.get("link"), base)
     return Article(
         outlet=_outlet(entry, feed=feed, link=link, base=base),
         title=title, text=text, url=link, guid=entry.get("id") or None,
@@ -229,7 +109,7 @@ def _items(entries: list[Any], *, feed: FeedSpec, base: str | None, language: st
            max_items: int) -> _Items:
     """The newest `max_items` entries as Articles; an entry that cannot be read is skipped."""
     now, zh = datetime.now(UTC), (language or "").lower().startswith("zh")
-    kept, cut = _newest([(entry, _published(entry, zh=zh, now=now)) for entry in entries],
+    kept, cut = _newest([(entry, published_time(entry, zh=zh, now=now)) for entry in entries],
                        max_items)
     articles: list[Article] = []
     skipped, reason = 0, ""
@@ -285,53 +165,6 @@ def _feedparse(content: bytes, *, feed: FeedSpec, url: str | None,
 
 
 @dataclass(frozen=True, slots=True)
-class FeedLinks:
-    """A feed's WebSub links: its hubs (`rel="hub"`, in order) and its own URL (`rel="self"`)."""
-
-    hubs: tuple[str, ...] = ()
-    self_url: str | None = None
-
-
-_LINK_VALUE_RE = re.compile(r'<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,]*))?)*)')
-_LINK_PARAM_RE = re.compile(r';\s*([^;,=\s]+)\s*(?:=\s*(?:"([^"]*)"|([^;,]*)))?')
-
-
-def header_links(value: str | None, base: str | None) -> FeedLinks:
-    """The hub and self links of an HTTP `Link` header (RFC 8288: `<url>; rel="hub"`, several
-    values separated by commas, a rel may list several types), absolute, http(s) only."""
-    links: list[dict[str, str]] = []
-    for match in _LINK_VALUE_RE.finditer(value or ""):
-        for param in _LINK_PARAM_RE.finditer(match.group(2)):
-            if param.group(1).lower() == "rel":
-                rels = (param.group(2) if param.group(2) is not None else param.group(3) or "")
-                links += [{"href": match.group(1), "rel": rel} for rel in rels.split()]
-                break  # only the first rel parameter counts (RFC 8288, 3.3)
-    return feed_links(links, base)
-
-
-def merged_links(header: FeedLinks, document: FeedLinks) -> FeedLinks:
-    """WebSub discovery: the Link header's hubs and self URL if it names them, else the
-    document's (the specification has subscribers look at the header first)."""
-    return FeedLinks(header.hubs or document.hubs, header.self_url or document.self_url)
-
-
-def feed_links(links: object, base: str | None) -> FeedLinks:
-    """The hub and self links among feedparser's feed-level `links`, absolute, http(s) only."""
-    hubs: list[str] = []
-    self_url = None
-    for link in links if isinstance(links, list) else ():
-        href = _resolve(link.get("href"), base) if isinstance(link, dict) else None
-        if href is None or urlsplit(href).scheme.lower() not in ("http", "https"):
-            continue
-        rel = str(link.get("rel") or "").lower()
-        if rel == "hub" and href not in hubs:
-            hubs.append(href)
-        elif rel == "self" and self_url is None:
-            self_url = href
-    return FeedLinks(tuple(hubs), self_url)
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """A parsed document: its articles, the RSS `<ttl>` in seconds, any note for the feed's
     state (encoding repaired, items unreadable), its WebSub links, and how many items the
@@ -340,7 +173,7 @@ class ParsedFeed:
     articles: list[Article]
     ttl: float | None = None
     note: str | None = None
-    links: FeedLinks = FeedLinks()
+    links: FeedLinks = field(default_factory=FeedLinks)
     cut: int = 0
 
 

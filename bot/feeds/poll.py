@@ -24,7 +24,8 @@ from pathlib import Path
 
 from bot.errors import FeedError, ParseError
 from bot.feeds.fetch import Fetcher, FetchResult
-from bot.feeds.parse import FeedLinks, header_links, merged_links, parse_document_async
+from bot.feeds.links import FeedLinks, header_links, merged_links
+from bot.feeds.parse import parse_document_async
 from bot.feeds.seeds import read_seed_folder
 from bot.logs import redact
 from bot.models import Article, FeedSpec

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import ParseError
+from bot.feeds.dates import MAX_FUTURE
 from bot.feeds.outlets import outlet_from_url
-from bot.feeds.parse import MAX_FUTURE
 from bot.models import Article
 from bot.text import clean, html_to_text
 
