@@ -3,9 +3,11 @@
 Every message a worker sends (alerts, edits, combined bursts, digests, released held alerts)
 first takes a slot from `Pacer.call`: one Lua call on the Redis clock grants it when the
 platform's window, the bot's least gap and the chat's interval allow, so N processes sharing
-one Redis together stay within the platform's limits. Telegram: at most 28 messages in any
-second and 25 ms apart, one per 1.1 s per private chat, one per 3.1 s per group or channel
-(20/min). Slack: one per 1.1 s per channel. A `retry_after` from the platform pauses the whole
+one Redis together stay within the platform's limits. Those limits are written once, here
+(`TelegramLimits`, `SlackLimits`, as the platforms state them), and the paces derived from
+them with a margin: Telegram at most 28 messages in any second and 25 ms apart, one per
+1.1 s per private chat, one per 3.1 s per group or channel (20/min); Slack one per 1.1 s per
+channel. A `retry_after` from the platform pauses the whole
 platform for every worker (a pause key), and the call is made again; it is never counted as a
 failure. Platforms without a `Pace` (the console) are not shaped.
 
