@@ -3,9 +3,11 @@
 Every message a worker sends (alerts, edits, combined bursts, digests, released held alerts)
 first takes a slot from `Pacer.call`: one Lua call on the Redis clock grants it when the
 platform's window, the bot's least gap and the chat's interval allow, so N processes sharing
-one Redis together stay within the platform's limits. Telegram: at most 28 messages in any
-second and 25 ms apart, one per 1.1 s per private chat, one per 3.1 s per group or channel
-(20/min). Slack: one per 1.1 s per channel. A `retry_after` from the platform pauses the whole
+one Redis together stay within the platform's limits. Those limits are written once, here
+(`TelegramLimits`, `SlackLimits`, as the platforms state them), and the paces derived from
+them with a margin: Telegram at most 28 messages in any second and 25 ms apart, one per
+1.1 s per private chat, one per 3.1 s per group or channel (20/min); Slack one per 1.1 s per
+channel. A `retry_after` from the platform pauses the whole
 platform for every worker (a pause key), and the call is made again; it is never counted as a
 failure. Platforms without a `Pace` (the console) are not shaped.
 
@@ -74,6 +76,28 @@ return 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TelegramLimits:
+    """Telegram's broadcast limits for a bot, as Telegram states them (seconds); 0 turns a
+    limit off. The one definition: `telegram_pace` keeps every worker together below them
+    (PACES), and each process's Telegram client holds its requests to them as they are
+    (`bot.platforms.telegram.FloodControl`)."""
+
+    chat_interval: float = 1.0  # one message a second in one chat
+    group_rate: int = 20  # messages per `group_period` in one group or channel
+    group_period: float = 60.0
+    overall_rate: int = 30  # messages per `overall_period` for the whole bot
+    overall_period: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackLimits:
+    """Slack's limit for chat.postMessage, as Slack states it: about one message a second
+    in one channel (seconds)."""
+
+    channel_interval: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Pace:
     """How fast one platform may be sent to, shared by every worker (seconds)."""
 
@@ -89,16 +113,37 @@ class Pace:
         return self.group_interval if raw.startswith(("-", "@")) else self.chat_interval
 
 
-PACES: dict[str, Pace] = {
-    # Telegram allows about 30 messages/s overall, 1/s per chat and 20/min per group or
-    # channel. At most 28 in any second, and 1.1 s apart in one chat: slack for the jitter
-    # between when we send and when Telegram counts; 25 ms apart at least, so that a second's
-    # 28 are not sent at once.
-    "telegram": Pace(per_window=28, window=1.0, gap=0.025, chat_interval=1.1,
-                     group_interval=3.1),
-    # Slack: chat.postMessage allows about one message per second per channel.
-    "slack": Pace(per_window=0, window=1.0, gap=0.0, chat_interval=1.1, group_interval=1.1),
-}
+# The pace keeps below a platform's limits: slack for the jitter between when we send and
+# when the platform counts.
+JITTER = 0.1  # seconds added to every interval
+HEADROOM = 2  # messages of the platform's overall rate left unused
+SPREAD = 0.025  # least seconds between two messages of the bot, so that a window's
+# messages are not sent at once
+
+
+def telegram_pace(limits: TelegramLimits) -> Pace:
+    """Telegram's pace: HEADROOM fewer messages than its overall rate in any period, SPREAD
+    apart, and each chat's interval (a group's: its period over its rate) plus JITTER."""
+    group = limits.group_period / limits.group_rate if limits.group_rate else 0.0
+    return Pace(per_window=max(limits.overall_rate - HEADROOM, 0),
+                window=limits.overall_period, gap=SPREAD,
+                chat_interval=limits.chat_interval + JITTER,
+                group_interval=max(group, limits.chat_interval) + JITTER)
+
+
+def slack_pace(limits: SlackLimits) -> Pace:
+    """Slack's pace: each channel's interval plus JITTER, no overall window."""
+    interval = limits.channel_interval + JITTER
+    return Pace(per_window=0, window=1.0, gap=0.0, chat_interval=interval,
+                group_interval=interval)
+
+
+TELEGRAM_LIMITS = TelegramLimits()
+SLACK_LIMITS = SlackLimits()
+# Telegram: at most 28 messages in any second, 25 ms apart, 1.1 s apart in a private chat and
+# 3.1 s in a group or channel; Slack: 1.1 s apart in a channel.
+PACES: dict[str, Pace] = {"telegram": telegram_pace(TELEGRAM_LIMITS),
+                          "slack": slack_pace(SLACK_LIMITS)}
 
 
 class PacingStoppedError(Exception):
