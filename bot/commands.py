@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import ipaddress
-import json
 import re
-import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import PurePath
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot import i18n
 from bot.alerts import AlertComposer, StoryList
@@ -27,20 +22,24 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.digest import Digests
 from bot.errors import RuleError
+from bot.feeds.added import AddedFeeds
 from bot.feeds.engine import feed_health
-from bot.feeds.guard import first_internal
+from bot.feeds.guard import Resolver, resolves_internal, url_problem
 from bot.feeds.guard import resolve as resolve_host
 from bot.feeds.outlets import outlet_from_url
-from bot.feeds.sources import feed_id, host_fault
+from bot.feeds.sources import feed_id
 from bot.logs import redact
 from bot.models import Article, FeedSpec, Story
 from bot.rules.backtest import backtest, describe_error, described_terms
 from bot.rules.book import RuleBook
 from bot.rules.grammar import Node, RuleOptions, parse_rule
 from bot.rules.grammar import format as format_rule
-from bot.store import Store, done
+from bot.store import Store
 from bot.text import without_lone_surrogates
-from bot.timeparse import clock_time, duration, time_range
+from bot.timeparse import clock_time, duration, time_range, time_zone
+
+__all__ = ["MAX_RULES_PER_CHAT", "AddedFeeds", "CommandInterpreter", "CommandReply",
+           "CommandRequest", "split_command", "url_problem"]
 
 MAX_RULES_PER_CHAT = 100
 MAX_MUTE_DAYS = 30
@@ -55,10 +54,7 @@ HELP = ("help", "rule_add", "rule_list", "rule_del", "rule_test", "topics", "sub
 _COMMAND_RE = re.compile(r"/?([^\s@]*)(?:@\S*)?(?:\s+(.*))?", re.DOTALL)
 _LANGUAGE_NAMES = {"en": "en", "english": "en", "zh": "zh", "cn": "zh", "zh-cn": "zh",
                    "中文": "zh", "英文": "en"}
-_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 RESOLVE_TIMEOUT = 5.0  # seconds for the DNS check of a feed added from chat
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-_IPV4_FORMS_RE = re.compile(r"[0-9a-fx.]+")
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
@@ -171,34 +167,6 @@ class _Found:
     updated: datetime
     terms: tuple[str, ...]
     rules: frozenset[str] = frozenset()
-
-
-class AddedFeeds:
-    """Feeds added from chat with `/feeds add`, kept in the store beside the feeds file's."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.key = store.keys("feeds", "added")
-
-    async def all(self) -> list[FeedSpec]:
-        """Every feed added from chat, by id."""
-        stored = await done(self.store.redis.hgetall(self.key))
-        return [_spec(fid, json.loads(raw)) for fid, raw in sorted(stored.items())]
-
-    async def add(self, spec: FeedSpec, *, by: str, at: datetime) -> bool:
-        """Store a feed; False if one with its id is already stored."""
-        record = {"url": spec.url, "outlet": spec.outlet, "added_by": by,
-                  "added_at": at.timestamp()}
-        return bool(await done(self.store.redis.hsetnx(self.key, spec.id, json.dumps(record))))
-
-    async def remove(self, fid: str) -> bool:
-        """Forget a feed added from chat; False if there was none with that id."""
-        return bool(await done(self.store.redis.hdel(self.key, fid)))
-
-
-def _spec(fid: str, record: dict[str, object]) -> FeedSpec:
-    outlet = record.get("outlet")
-    return FeedSpec(id=fid, url=str(record["url"]), outlet=str(outlet) if outlet else None)
 
 
 _Handler = Callable[[_Call, str], Awaitable[CommandReply]]
@@ -587,10 +555,9 @@ class CommandInterpreter:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         try:
             async with asyncio.timeout(RESOLVE_TIMEOUT):
-                addresses = await self.resolve(host, port)
-        except (OSError, UnicodeError, TimeoutError):
+                blocked = await resolves_internal(host, port, resolver=self.resolve)
+        except TimeoutError:
             return None
-        blocked = first_internal(host, addresses)
         return None if blocked is None else ("feeds.resolves_internal",
                                              {"host": host, "address": blocked})
 
@@ -771,66 +738,3 @@ def _more(call: _Call, total: int, shown: int) -> list[str]:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-
-
-def time_zone(name: str) -> str | None:
-    """The canonical IANA name for `name` (any case), or None if there is no such zone."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return _zone_names().get(name.lower())
-    return name
-
-
-@lru_cache(maxsize=1)
-def _zone_names() -> dict[str, str]:
-    return {z.lower(): z for z in available_timezones()}
-
-
-def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
-    """Why `url` cannot be a feed (message key and fields), or None if it may be one.
-
-    Only http(s) URLs whose host is a name the fetcher can look up (`host_fault`: no empty
-    or over-long label, valid IDNA) and not obviously internal: loopback, private, link-local
-    and other non-global addresses (any IPv4 notation), `localhost` and single-label names.
-    Names that resolve to internal addresses are refused by `/feeds add` after a DNS lookup,
-    and again by the fetcher on every connection and redirect.
-    """
-    try:
-        parts = urlsplit(url)
-        host, _ = parts.hostname, parts.port
-    except ValueError:
-        return "feeds.bad_url", {"url": url}
-    if parts.scheme.lower() not in ("http", "https") or not host or len(url) > 2000:
-        return "feeds.bad_url", {"url": url}
-    if (fault := host_fault(host)) is not None:
-        kind, fields = fault
-        return f"feeds.bad_host.{kind}", {"host": host, **fields}
-    if is_internal_host(host):
-        return "feeds.internal", {"host": host}
-    return None
-
-
-def is_internal_host(host: str) -> bool:
-    """True for IP literals that are not global and for names that are obviously local."""
-    name = host.strip("[]").rstrip(".").lower()
-    address = _ip_literal(name)
-    if address is not None:
-        return not address.is_global or address.is_multicast
-    return "." not in name or name == "localhost" or name.endswith(_INTERNAL_SUFFIXES)
-
-
-def _ip_literal(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address `name` spells, including IPv4 forms like `127.1` or `0x7f000001`."""
-    try:
-        return ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    if not _IPV4_FORMS_RE.fullmatch(name):
-        return None
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(name))
-    except OSError:
-        return None
