@@ -56,10 +56,10 @@ class CommandInterpreter:
         self._feeds = FeedCommands(admins=self.admins, feeds=self.feeds,
                                    added_feeds=self.added_feeds, resolve=resolve)
         self._digest = DigestCommands(chats=chats, digests=self.digests, clock=clock)
-        ranking = StoryRanking(store, archive=archive, rules=rules)
+        self._ranking = StoryRanking(store, archive=archive, rules=rules)
         self._handlers: dict[str, Handler] = {
             "start": self._help, "help": self._help,
-            **RuleCommands(chats=chats, rules=rules, ranking=ranking).handlers(),
+            **RuleCommands(chats=chats, rules=rules, ranking=self._ranking).handlers(),
             **TopicCommands(chats=chats, rules=rules).handlers(),
             **self._digest.handlers(), **HoldCommands(chats=chats).handlers(),
             **self._feeds.handlers(),
@@ -70,7 +70,7 @@ class CommandInterpreter:
     @property
     def window(self) -> timedelta:
         """How far back stored articles reach (the archive's time to live)."""
-        return timedelta(seconds=self.archive.ttl)
+        return self._ranking.window
 
     @property
     def resolve(self) -> Resolver:
