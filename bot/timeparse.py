@@ -6,7 +6,8 @@ like ASCII: `７：３０` is `7:30`, `２３：００－０７：００` is `23
 - a clock time: `7:30`, `07:30` (24-hour; `7.30` and `7時` are not times);
 - a range of two clock times: joined by `-`, `–`, `—`, `~`, `〜`, `至` or `到`, spaces allowed;
 - a duration: a number (decimals allowed) and a unit: `s`, `m`/`min`, `h`/`hr`, `d`, `w`, their
-  English words (`2 hours`, `1 day`), or Chinese (`30分钟`, `2小时`, `1天`, `1周`).
+  English words (`2 hours`, `1 day`), or Chinese (`30分钟`, `2小时`, `1天`, `1周`);
+- a time zone: an IANA name in any case (`asia/shanghai` is `Asia/Shanghai`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _RANGE_RE = re.compile(r"\s*(\S+?)\s*(?:-|–|—|~|〜|至|到)\s*(\S+)\s*")
@@ -61,3 +64,17 @@ def duration(text: str, *, maximum: timedelta | None = None) -> timedelta | None
     if length <= timedelta(0) or (maximum is not None and length > maximum):
         return None
     return length
+
+
+def time_zone(name: str) -> str | None:
+    """The canonical IANA name for `name` (any case), or None if there is no such zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return _zone_names().get(name.lower())
+    return name
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {z.lower(): z for z in available_timezones()}

@@ -10,15 +10,10 @@ import pytest
 from bot import i18n
 from bot.archive import Archive
 from bot.chats import ChatDirectory
-from bot.commands import (
-    AddedFeeds,
-    CommandInterpreter,
-    CommandReply,
-    CommandRequest,
-    split_command,
-    url_problem,
-)
+from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.dedup.index import StoryIndex
+from bot.feeds.added import AddedFeeds
+from bot.feeds.guard import url_problem
 from bot.feeds.seeds import read_seed_folder
 from bot.feeds.sources import feed_id
 from bot.models import Article, FeedSpec, Topic

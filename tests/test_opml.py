@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import AddedFeeds
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.feeds.added import AddedFeeds
 from bot.feeds.opml import MAX_DEPTH, OpmlFeed, import_feeds, parse_opml, render_opml
 from bot.feeds.outlets import outlet_from_url
 from bot.feeds.sources import feed_id

@@ -13,6 +13,11 @@ fetches go through an httpx transport whose connections are opened by `GuardedBa
 - redirects are followed by httpx, and every hop to a new host opens its connection through
   the same backend, so a public URL that redirects to `http://127.0.0.1/` is refused too.
 
+Before that, when a feed is added (`/feeds add`, OPML import), `url_problem` refuses URLs
+that are not http(s), hosts the fetcher cannot look up, and hosts that are obviously internal
+(an internal IP literal in any IPv4 notation, `localhost`, single-label and local names);
+`/feeds add` then resolves the name once (`resolves_internal`) for a quick refusal.
+
 The feeds file is trusted: its feeds are fetched without the guard, which is how tests and
 intranet deployments reach loopback and private servers.
 """
@@ -21,16 +26,23 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 import httpcore
 
+from bot.feeds.sources import host_fault
 from bot.feeds.transport import AsyncioBackend
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Awaitable[list[str]]]  # host, port -> addresses (DNS)
+
+_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+_IPV4_FORMS_RE = re.compile(r"[0-9a-fx.]+")
 
 
 class BlockedAddressError(Exception):
@@ -76,16 +88,66 @@ async def resolve(host: str, port: int) -> list[str]:
     return found
 
 
-async def resolves_internal(host: str, port: int = 443, *,
-                            allow: Sequence[Network] = ()) -> str | None:
-    """The internal address `host` resolves to, if any; None when all are public or unknown.
+async def resolves_internal(host: str, port: int = 443, *, allow: Sequence[Network] = (),
+                            resolver: Resolver = resolve) -> str | None:
+    """The internal address `host` resolves to (by `resolver`), if any; None when all are
+    public or unknown.
 
     For a quick refusal when a feed is added; the fetch-time check in `GuardedBackend` is the
     one that counts (DNS answers change).
     """
     try:
-        return first_internal(host, await resolve(host, port), allow=allow)
+        addresses = await resolver(host, port)
     except (OSError, UnicodeError):
+        return None
+    return first_internal(host, addresses, allow=allow)
+
+
+def url_problem(url: str) -> tuple[str, dict[str, str]] | None:
+    """Why `url` cannot be a feed (message key and fields), or None if it may be one.
+
+    Only http(s) URLs whose host is a name the fetcher can look up (`host_fault`: no empty
+    or over-long label, valid IDNA) and not obviously internal: loopback, private, link-local
+    and other non-global addresses (any IPv4 notation), `localhost` and single-label names.
+    Names that resolve to internal addresses are refused by `/feeds add` after a DNS lookup,
+    and again by the fetcher on every connection and redirect.
+    """
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        return "feeds.bad_url", {"url": url}
+    if parts.scheme.lower() not in ("http", "https") or not host or len(url) > 2000:
+        return "feeds.bad_url", {"url": url}
+    if (fault := host_fault(host)) is not None:
+        kind, fields = fault
+        return f"feeds.bad_host.{kind}", {"host": host, **fields}
+    if is_internal_host(host):
+        return "feeds.internal", {"host": host}
+    return None
+
+
+def is_internal_host(host: str) -> bool:
+    """True for IP literals that are internal (`is_internal_address`) and for names that are
+    obviously local."""
+    name = host.strip("[]").rstrip(".").lower()
+    address = _ip_literal(name)
+    if address is not None:
+        return is_internal_address(address)
+    return "." not in name or name == "localhost" or name.endswith(_INTERNAL_SUFFIXES)
+
+
+def _ip_literal(name: str) -> Address | None:
+    """The address `name` spells, including IPv4 forms like `127.1` or `0x7f000001`."""
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    if not _IPV4_FORMS_RE.fullmatch(name):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(name))
+    except OSError:
         return None
 
 

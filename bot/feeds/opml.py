@@ -7,10 +7,11 @@ a stream of tags, never built into a tree, so memory grows with the feeds, not t
 The outlet name is the outline's `title`, else its `text` (at most 64 characters; a text
 that is only the feed's URL, its host or the outlet its host stands for, like `VOA` for
 voachinese.com or `example.com` for feeds.example.com, names nothing new).
-Imported feeds are stored like `/feeds add` ones (bot/commands.py `AddedFeeds`): the service
-polls them within 30 s, through the same guard as chat-added feeds, so URLs that are not
-http(s) or whose host is internal are refused at import. A feed already present (same id,
-from the feeds file or added before) is skipped.
+Imported feeds are stored like `/feeds add` ones (bot/feeds/added.py `AddedFeeds`): the
+service polls them within 30 s, through the same guard as chat-added feeds, so URLs that are
+not http(s) or whose host is internal are refused at import (bot/feeds/guard.py
+`url_problem`). A feed already present (same id, from the feeds file or added before) is
+skipped.
 
 Parsing goes through defusedxml: a document type with entity declarations (the "billion
 laughs" bomb) or external references (XXE) is refused with a ConfigError, never expanded.
@@ -32,8 +33,9 @@ from urllib.parse import urlsplit
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import XMLParser
 
-from bot.commands import AddedFeeds, url_problem
 from bot.errors import ConfigError
+from bot.feeds.added import AddedFeeds
+from bot.feeds.guard import url_problem
 from bot.feeds.outlets import UNKNOWN, outlet_from_url
 from bot.feeds.sources import HOST_FAULTS, feed_id
 from bot.models import FeedSpec
