@@ -662,6 +662,7 @@ class _Compiler:
         self.tables = native.Tables() if native.AVAILABLE else None
         self.native_automaton: Any = None
         self.native_keys: frozenset[int] = frozenset()
+        self.near = 0  # > 0 while compiling a side of NEAR (sense limits need occurrences)
 
     def key_id(self, folded: str) -> int:
         found = self.ids.get(folded)
@@ -705,8 +706,12 @@ class _Compiler:
         if isinstance(ast, g.Not):
             return _Not(self.node(ast.child, title, build, whom))
         if isinstance(ast, g.Near):
-            return _Near(self.node(ast.left, title, build, whom),
-                         self.node(ast.right, title, build, whom), ast.distance)
+            self.near += 1
+            try:
+                return _Near(self.node(ast.left, title, build, whom),
+                             self.node(ast.right, title, build, whom), ast.distance)
+            finally:
+                self.near -= 1
         if isinstance(ast, g.And):
             return self.and_(ast, title, build, whom)
         return _Or([self.node(c, title, build, whom) for c in ast.children])
@@ -725,7 +730,7 @@ class _Compiler:
                 near = [self.node(w, title, build, whom) for w in who]
                 headline = [self.node(w, True, build, whom) for w in who]
                 node = _Or([_Near(_one(near), node, BIND_DISTANCE), _And([_one(headline), node])])
-            children.append(node)
+            children += node.children if isinstance(node, _And) else [node]  # a term's senses
         return _And(children)
 
     def resolve(self, ast: g.Node) -> Entity | None:
@@ -739,11 +744,22 @@ class _Compiler:
         return self.entities.expand(ast.text) or _expanded(ast.text)
 
     def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
-             build: _Build, whom: tuple[Entity, ...] = ()) -> _Leaf | _Source:
+             build: _Build, whom: tuple[Entity, ...] = ()) -> _Node:
+        """A leaf; for a bare term whose expansion has other senses (`rules/senses.yaml`),
+        the leaf in the reports that mark none of them (one sense per discourse)."""
         if isinstance(ast, g.Source):
             return _Source(ast.name)
         entity = self.resolve(ast)
         display = None if isinstance(ast, g.EntityRef) else ast.text
+        found = self._leaf(entity, display, title, build, whom)
+        others = _others(ast.text) if isinstance(ast, g.Term) and entity is not None \
+            and entity.kind == TERM and not self.near else None
+        if others is None:
+            return found
+        return _And([found, _Not(self._leaf(others, display, False, build, ()))])
+
+    def _leaf(self, entity: Entity | None, display: str | None, title: bool, build: _Build,
+              whom: tuple[Entity, ...]) -> _Leaf:
         if entity is not None and len(entity.plain) < len(entity.aliases):
             entity = entity.about(e for e in dict.fromkeys(whom) if e is not entity)
         signature = (("entity", entity.name, title) if entity
@@ -810,6 +826,19 @@ class _Compiler:
             sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
                      if r.sources],
             ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
+
+
+@lru_cache(maxsize=4096)
+def _others(term: str) -> Entity | None:
+    """What marks another sense of a bare term's expansion, as an entity (None: nothing); a
+    marker inside one of the term's own forms does not count ("fire drill" in "live-fire
+    drill")."""
+    found = expand(term)
+    if found is None or not found.others:
+        return None
+    own = tuple(a for a in found.aliases if not gap_parts(a))
+    return Entity(name=f"~{key(term)}!", aliases=found.others, kind=TERM, label=term,
+                  exclude=own)
 
 
 @lru_cache(maxsize=4096)
