@@ -63,7 +63,7 @@ from bot.text import fold
 T = TypeVar("T")
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 WHO_KINDS = frozenset({"country", "person", "organization", "group"})  # who acts: bound to
-TERM = "term"  # the kind of a bare term's own entity (its expansion)
+TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
 
 FIELDS = ("title", "text")
 _WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
@@ -726,11 +726,14 @@ class _Compiler:
         children: list[_Node] = []
         for child, entity in resolved:
             node = self.node(child, title, build, whom)
+            senses = node.children if isinstance(node, _And) else [node]  # a term's senses
             if who and entity is not None and entity.kind == ACTION:
                 near = [self.node(w, title, build, whom) for w in who]
                 headline = [self.node(w, True, build, whom) for w in who]
-                node = _Or([_Near(_one(near), node, BIND_DISTANCE), _And([_one(headline), node])])
-            children += node.children if isinstance(node, _And) else [node]  # a term's senses
+                node = senses[0]
+                senses[0] = _Or([_Near(_one(near), node, BIND_DISTANCE),
+                                 _And([_one(headline), node])])
+            children += senses
         return _And(children)
 
     def resolve(self, ast: g.Node) -> Entity | None:
@@ -753,7 +756,7 @@ class _Compiler:
         display = None if isinstance(ast, g.EntityRef) else ast.text
         found = self._leaf(entity, display, title, build, whom)
         others = _others(ast.text) if isinstance(ast, g.Term) and entity is not None \
-            and entity.kind == TERM and not self.near else None
+            and entity.name.startswith("~") and not self.near else None
         if others is None:
             return found
         return _And([found, _Not(self._leaf(others, display, False, build, ()))])
@@ -847,7 +850,8 @@ def _expanded(term: str) -> Entity | None:
     found = expand(term)
     if found is None:
         return None
-    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=TERM, label=term)
+    return Entity(name=f"~{key(term)}", aliases=found.aliases,
+                  kind=ACTION if found.acts else TERM, label=term)
 
 
 def _one(nodes: list[_Node]) -> _Node:

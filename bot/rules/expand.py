@@ -88,6 +88,7 @@ class Expansion:
     chinese: tuple[str, ...] = ()
     english: tuple[Phrase, ...] = ()
     forms: tuple[str, ...] = ()  # from rules/senses.yaml
+    acts: bool = False  # the dictionary gives it as something done (`to attack`, a verb)
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -174,6 +175,7 @@ class _Word:
     traditional: str
     phrases: tuple[Phrase, ...]
     proper: bool
+    verb: bool = False  # some sense is a verb (`to drill`, "(verb and noun) drill")
 
 
 def expand(term: str) -> Expansion | None:
@@ -207,7 +209,7 @@ def _chinese(term: str) -> Expansion | None:
     if word.proper:
         return Expansion(term, traditional, (), phrases[:1])
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
-    return Expansion(term, traditional, tuple(same), phrases)
+    return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
 
 
 def _same_sense(term: str, word: _Word) -> list[str]:
@@ -228,7 +230,8 @@ def _same_sense(term: str, word: _Word) -> list[str]:
 def _english(term: str) -> Expansion | None:
     """An English term's Chinese renderings (the words whose first senses give it)."""
     words = [*_by_phrase().get(term, ()), *_by_phrase().get(_singular(term), ())]
-    return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), ())
+    acts = any(p.verb and p.text == term for w in words for p in _words()[w].phrases)
+    return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), (), acts=acts)
 
 
 def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
@@ -319,7 +322,9 @@ def _words() -> dict[str, _Word]:
         if entry.simplified not in table:
             found = phrases(entry.senses, proper=entry.proper)
             if found:
-                table[entry.simplified] = _Word(entry.traditional, found, entry.proper)
+                verb = any(p.verb for p in found) or any(
+                    s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
+                table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
     return table
 
 
