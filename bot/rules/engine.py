@@ -719,20 +719,20 @@ class _Compiler:
     def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]) -> _Node:
         """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
         BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
-        not that of anyone else the report names."""
+        not that of anyone else the report names; beside several (`中国 + 台湾 + 演习`), of
+        each of them. A bare term's sense limit joins the AND."""
         resolved = [(child, self.resolve(child)) for child in ast.children]
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
         children: list[_Node] = []
         for child, entity in resolved:
             node = self.node(child, title, build, whom)
-            senses = node.children if isinstance(node, _And) else [node]  # a term's senses
+            senses: list[_Node] = list(node.children) if isinstance(node, _And) else [node]
             if who and entity is not None and entity.kind == ACTION:
-                near = [self.node(w, title, build, whom) for w in who]
-                headline = [self.node(w, True, build, whom) for w in who]
-                node = senses[0]
-                senses[0] = _Or([_Near(_one(near), node, BIND_DISTANCE),
-                                 _And([_one(headline), node])])
+                own = senses[0]
+                senses[0] = _one_and([_Or([
+                    _Near(self.node(w, title, build, whom), own, BIND_DISTANCE),
+                    _And([self.node(w, True, build, whom), own])]) for w in who])
             children += senses
         return _And(children)
 
@@ -852,6 +852,11 @@ def _expanded(term: str) -> Entity | None:
         return None
     return Entity(name=f"~{key(term)}", aliases=found.aliases,
                   kind=ACTION if found.acts else TERM, label=term)
+
+
+def _one_and(nodes: list[_Node]) -> _Node:
+    """The node, or an AND of several."""
+    return nodes[0] if len(nodes) == 1 else _And(nodes)
 
 
 def _one(nodes: list[_Node]) -> _Node:
