@@ -109,7 +109,8 @@ def expanded(term: str) -> Entity | None:
     languages, as one entity (the dictionary's word lists are data, like the catalog)."""
     found = expand(term)
     return None if found is None else Entity(name=f"~{key(term)}", aliases=found.aliases,
-                                             kind=ACTION if found.acts else "term")
+                                             kind="name" if found.name else ACTION
+                                             if found.acts else "term")
 
 
 def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = (), *,

@@ -1,5 +1,6 @@
 """`rules/senses.yaml`: more forms of bare rule terms, words of another sense dropped, a term
-limited to the reports that mark none of its other senses, and a verb term bound to who does it.
+limited to the reports that mark none of its other senses, a verb term bound to who does it, and
+a proper name the dictionary knows being someone who acts.
 Each entry of the file has a sentence here, written for it; through both engine paths."""
 
 from __future__ import annotations
@@ -254,6 +255,20 @@ def test_a_verb_term_is_bound_to_who_does_it() -> None:
                         "声明很长很长很长很长很长很长很长很长很长很长。一艘油轮在红海等候。",
                         native=native)
     assert expand("袭击").acts and expand("演习").acts and not expand("船只").acts  # type: ignore[union-attr]
+
+
+def test_a_proper_name_is_someone_an_action_is_bound_to() -> None:
+    """`以色列 + 停火`: the dictionary gives 以色列 as a proper name (Israel), so it is someone,
+    like the catalog's countries: the ceasefire (a verb, `to cease fire`) must be near it or it
+    must be in the headline, not a ceasefire elsewhere in a report naming it in passing."""
+    far = ("苏丹交战双方同意停火", "苏丹武装部队与快速支援部队同意在喀土穆停火七天。"
+           "另据报道，联合国官员本周还将访问埃及、约旦和以色列等国讨论援助问题。")
+    for native in (True, False):
+        assert _matches("以色列 + 停火", "以色列同意与哈马斯停火", "", native=native)
+        assert _matches("以色列 + 停火", "以色列内阁召开紧急会议", "会议以多数票批准了停火协议。",
+                        native=native)
+        assert not _matches("以色列 + 停火", *far, native=native)
+    assert expand("以色列").name and not expand("停火").name  # type: ignore[union-attr]
 
 
 def test_expansion_shows_the_forms_and_other_senses() -> None:

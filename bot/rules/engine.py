@@ -62,7 +62,8 @@ from bot.text import fold
 
 T = TypeVar("T")
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
-WHO_KINDS = frozenset({"country", "person", "organization", "group"})  # who acts: bound to
+NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
+WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
 TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
 
 FIELDS = ("title", "text")
@@ -850,8 +851,8 @@ def _expanded(term: str) -> Entity | None:
     found = expand(term)
     if found is None:
         return None
-    return Entity(name=f"~{key(term)}", aliases=found.aliases,
-                  kind=ACTION if found.acts else TERM, label=term)
+    kind = NAME if found.name else ACTION if found.acts else TERM
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term)
 
 
 def _one_and(nodes: list[_Node]) -> _Node:

@@ -89,6 +89,7 @@ class Expansion:
     english: tuple[Phrase, ...] = ()
     forms: tuple[str, ...] = ()  # from rules/senses.yaml
     acts: bool = False  # the dictionary gives it as something done (`to attack`, a verb)
+    name: bool = False  # the dictionary gives it as a proper name (以色列 Israel, 哈马斯 Hamas)
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -207,7 +208,7 @@ def _chinese(term: str) -> Expansion | None:
     traditional = (word.traditional,) if word.traditional != term else ()
     phrases = word.phrases[:MAX_ENGLISH]
     if word.proper:
-        return Expansion(term, traditional, (), phrases[:1])
+        return Expansion(term, traditional, (), phrases[:1], name=True)
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
     return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
 
