@@ -12,7 +12,8 @@ reports matches and it has the rule's `outlets>=` count, and an analyst wants a 
 they want one of its reports: this counts what a chat actually receives. Without REDIS_URL an
 embedded Valkey server is started. The baseline is literal matching: each term of the rule as
 written (no entity aliases, no history), in the same run. `--rule` evaluates another rule for a
-subject; `--misses` lists the reports each rule gets wrong.
+subject; `--misses` lists the reports each rule gets wrong. Subjects whose labels say "Held-out"
+were written after the rules engine was tuned and are marked `(held out)`.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Subject:
     rule: str
     articles: list[Article]
     wanted: list[bool]
+    held_out: bool = False  # labels written after tuning (`_about` says "Held-out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,8 @@ def subject(folder: Path, rule: str | None = None) -> Subject:
                                           seen=NOW))
     entries = [labels[Path(a.path or "").name] for a in articles]
     return Subject(folder.name, rule or entries[0]["rule"], articles,
-                   [bool(e["wanted"]) for e in entries])
+                   [bool(e["wanted"]) for e in entries],
+                   str(labels.get("_about", "")).startswith("Held-out"))
 
 
 def script(article: Article) -> str:
@@ -139,8 +142,8 @@ async def report(url: str, item: Subject, *, misses: bool) -> None:
     baseline = [base(a) for a in item.articles]
     stories = await by_story(url, item.articles)
     options = rule_options(item.rule)
-    print(f"{item.name}: `{item.rule}`, {len(item.articles)} reports "
-          f"({sum(item.wanted)} wanted), {len(set(stories))} stories")
+    print(f"{item.name}{' (held out)' if item.held_out else ''}: `{item.rule}`, "
+          f"{len(item.articles)} reports ({sum(item.wanted)} wanted), {len(set(stories))} stories")
     print(f"  reports  {scores(matched, item.wanted)}   (literal terms: "
           f"{scores(baseline, item.wanted)})")
     for name in SCRIPTS:

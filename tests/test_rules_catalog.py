@@ -57,6 +57,20 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     ("胡塞 + 袭击", "Houthis attacked a cargo ship in the Red Sea", "", True),
     ("胡塞 + 袭击", "葉門青年運動襲擊紅海貨輪", "", True),
     ("胡塞", "鲁汶胡塞尔档案馆推进现象学手稿数字化", "", False),
+    # Taiwan as the island (台岛) and around it (环台); China's armed forces are China
+    ("@taiwan", "东部战区在台岛以东海域组织远海训练", "", True),
+    ("@taiwan", "共機臺島周邊活動 國防部監控", "", True),
+    ("@taiwan", "海巡署:共艦環台航行 全程監控", "", True),
+    ("@taiwan", "专家谈解放军环台巡航常态化", "", True),
+    ("@china", "解放军海军舰艇编队访问新加坡", "", True),
+    ("@china", "共軍軍機擾台 國防部嚴密監控", "", True),
+    ("@china", "中国军队参加国际维和行动", "", True),
+    ("@china", "東部戰區發布海空聯合巡航影片", "", True),
+    ("@china", "PLA warships sail through the Strait", "", True),
+    ("@china", "People's Liberation Army sends jets near the island", "", True),
+    ("@china", "The Chinese military tests a new drone", "", True),
+    ("@china", "Eastern Theater Command releases patrol footage", "", True),
+    ("@china", "Plaza hotel reopens", "", False),
 ])
 def test_actions_as_reports_state_them(rule: str, title: str, text: str, matches: bool,
                                        native: bool) -> None:

@@ -73,6 +73,29 @@ class About:
     whom: tuple[Entity, ...]
 
 
+@dataclass(frozen=True)
+class Others:
+    """What marks another sense of a bare term's expansion (`rules/senses.yaml`): it must not
+    occur anywhere in the report for the term to count (the reference's side of the engine's
+    sense limit); a marker inside one of the term's own forms does not count."""
+
+    term: str
+
+    def entity(self) -> Entity:
+        found = expand(self.term)
+        assert found is not None
+        return Entity(name=f"~{key(self.term)}!", aliases=found.others, exclude=tuple(
+            a for a in found.aliases if gap_parts(a) is None))
+
+
+def others(node: g.Node, entities: Entities) -> Others | None:
+    """The sense limit of a bare term the catalog does not know, if its expansion has one."""
+    if not isinstance(node, g.Term) or entities.expand(node.text) is not None:
+        return None
+    found = expand(node.text)
+    return Others(node.text) if found is not None and found.others else None
+
+
 def resolve(node: g.Node, entities: Entities) -> Entity | None:
     if isinstance(node, g.EntityRef):
         return entities.by_name[node.name]
@@ -86,22 +109,31 @@ def expanded(term: str) -> Entity | None:
     languages, as one entity (the dictionary's word lists are data, like the catalog)."""
     found = expand(term)
     return None if found is None else Entity(name=f"~{key(term)}", aliases=found.aliases,
-                                             kind="term")
+                                             kind="name" if found.name else ACTION
+                                             if found.acts else "term")
 
 
-def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = ()) -> g.Node:
+def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = (), *,
+         near: bool = False) -> g.Node:
     """The rule as the engine reads it: in an AND naming someone (a non-action entity), an
-    action holds within BIND_DISTANCE of them or with them in the headline, and its `{who}`
-    aliases are theirs."""
+    action holds within BIND_DISTANCE of each of them or with them in the headline, and its
+    `{who}` aliases are theirs; outside NEAR a bare term counts only where no other sense of
+    it is marked."""
     if isinstance(node, g.Title | g.Not):
-        return type(node)(bind(node.child, entities, whom))
+        return type(node)(bind(node.child, entities, whom, near=near))
     if isinstance(node, g.Near):
-        return g.Near(bind(node.left, entities, whom), bind(node.right, entities, whom),
-                      node.distance)
+        return g.Near(bind(node.left, entities, whom, near=True),
+                      bind(node.right, entities, whom, near=True), node.distance)
     if isinstance(node, g.Or):
-        return g.Or(tuple(bind(c, entities, whom) for c in node.children))
+        return g.Or(tuple(bind(c, entities, whom, near=near) for c in node.children))
     if isinstance(node, g.And):
-        return bind_and(node, entities, whom)
+        return bind_and(node, entities, whom, near=near)
+    bound = bind_leaf(node, entities, whom)
+    limit = None if near else others(node, entities)
+    return bound if limit is None else g.And((bound, g.Not(limit)))  # type: ignore[arg-type]
+
+
+def bind_leaf(node: g.Node, entities: Entities, whom: tuple[Entity, ...]) -> g.Node:
     entity = resolve(node, entities)
     if entity is not None and WHO in "".join(entity.aliases):
         assert isinstance(node, (g.Term, g.EntityRef))
@@ -110,19 +142,22 @@ def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = ()) -> g.N
     return node
 
 
-def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...]) -> g.Node:
-    """`bind` of an AND: the actions in it tied to whom it names."""
+def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near: bool
+             ) -> g.Node:
+    """`bind` of an AND: the actions in it tied to each of whom it names."""
     who = [c for c in node.children
            if (e := resolve(c, entities)) is not None and e.kind in WHO_KINDS]
     whom = (*whom, *(e for c in who if (e := resolve(c, entities)) is not None))
     out: list[g.Node] = []
     for child in node.children:
         entity = resolve(child, entities)
-        bound = bind(child, entities, whom)
+        bound = bind(child, entities, whom, near=near)
+        parts = list(bound.children) if isinstance(bound, g.And) else [bound]  # sense limit
         if who and entity is not None and entity.kind == ACTION:
-            near = who[0] if len(who) == 1 else g.Or(tuple(who))
-            bound = g.Or((g.Near(near, bound, BIND_DISTANCE), g.And((g.Title(near), bound))))
-        out.append(bound)
+            tied = [g.Or((g.Near(w, parts[0], BIND_DISTANCE), g.And((g.Title(w), parts[0]))))
+                    for w in who]
+            parts[0] = tied[0] if len(tied) == 1 else g.And(tuple(tied))
+        out += parts
     return g.And(tuple(out))
 
 
@@ -176,7 +211,10 @@ class Reference:
             return sum(first.end <= s < second.start for s in starts) <= distance
         return second.start - first.end <= distance
 
-    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About, title: bool) -> list[Occ]:
+    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others, title: bool
+             ) -> list[Occ]:
+        if isinstance(node, Others):  # anywhere in the report
+            return self.entity(node.entity(), node.term, False)
         if isinstance(node, About):
             entity = resolve(node.leaf, self.entities)
             assert entity is not None
@@ -235,7 +273,7 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About))
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:
@@ -349,7 +387,8 @@ def assert_same(rules: list[Rule], articles: list[Article], entities: Entities, 
     count = 0
     for article, expected in zip(articles, expected_matches(rules, articles, entities),
                                  strict=True):
-        assert dict(ruleset.match(article)) == {k: v[0] for k, v in expected.items()}, article
+        current = ruleset.in_time(article, {k: v[0] for k, v in expected.items()})  # history
+        assert dict(ruleset.match(article)) == current, article
         if detail:
             found = ruleset.match_detail(article)
             assert {k: (m.rule.id, m.hits) for k, m in found.items()} == {

@@ -89,6 +89,41 @@ def test_reports_about_the_past_are_historical_with_their_year(case: str) -> Non
     assert found.year == year and found.evidence
 
 
+@pytest.mark.parametrize(("title", "hypothetical"), [
+    ("Would Beijing ever send warships to the Gulf?", True),
+    ("What if the Houthis closed the strait for a year?", True),
+    ("WOULD SEOUL SEND ARMS TO KYIV?", True),
+    ("如果美伊开战，俄罗斯会出兵吗？", True),
+    ("假如日本修宪 自卫队会出海作战吗?", True),
+    ("假若停火破裂，以军会重返加沙吗？", True),
+    ("倘若中东战火扩大，油价会破百吗？", True),
+    ("萬一台海生變，美軍會介入嗎？", True),
+    ("假设朝鲜再次核试 中国会制裁吗？", True),
+    ("若是北约扩员 俄军会增兵边境吗？", True),
+    ("Why did North Korea send troops to Russia?", False),
+    ("Are North Korean troops already in Kursk?", False),
+    ("North Korea would send troops, Seoul says", False),
+    ("如果谈判失败 乌方称将继续作战", False),
+    ("朝鲜为何向俄罗斯派兵？", False),
+    ("Woulda shoulda: a review of the season?", False),
+])
+def test_a_headline_asking_what_would_happen_is_no_news(title: str, hypothetical: bool) -> None:
+    """A question with a conditional (`Would ... ever ...?`, `如果...会...吗？`) is about no
+    event and counts as history; a question about what happened, or a conditional that is no
+    question, stays news."""
+    for found in (shipped_history().event_time(_article(title, "")).historical,
+                  shipped_history().historical(_article(title, ""))):
+        assert found is hypothetical
+
+
+def test_a_hypothetical_headline_alerts_only_rules_that_ask_for_history() -> None:
+    """`朝鲜 + 派兵` stays silent on a hypothetical question; `history:any` takes it."""
+    rules = RuleSet([Rule(id="news", expression="朝鲜 + 派兵"),
+                     Rule(id="any", expression="朝鲜 + 派兵 history:any")])
+    assert set(rules.match(_article("如果中东开战，朝鲜会派兵吗？", ""))) == {"any"}
+    assert set(rules.match(_article("朝鲜为何向俄罗斯派兵？", ""))) == {"news", "any"}
+
+
 @pytest.mark.parametrize("case", sorted(CURRENT))
 def test_current_reports_that_quote_the_past_stay_news(case: str) -> None:
     """A 2024 report quoting a 1950 or 1961 treaty, or naming the Korean War in passing, is

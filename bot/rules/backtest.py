@@ -154,7 +154,7 @@ def _line(result: BacktestResult) -> str:
     if result.history is not None:
         mark = "PAST "
         year = f"{result.history.year}, " if result.history.year else ""
-        terms = (f"  (about the past: {year}{result.history.evidence}; history:any includes "
-                 "it)")
+        about = "" if result.history.evidence.startswith("a hypothetical") else "about the past: "
+        terms = (f"  ({about}{year}{result.history.evidence}; history:any includes it)")
     return f"{mark} {result.outlet:<8} {result.title}{terms}" + (f"\n      {where}"
                                                                   if where else "")

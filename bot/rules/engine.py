@@ -62,8 +62,9 @@ from bot.text import fold
 
 T = TypeVar("T")
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
-WHO_KINDS = frozenset({"country", "person", "organization", "group"})  # who acts: bound to
-TERM = "term"  # the kind of a bare term's own entity (its expansion)
+NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
+WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
+TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
 
 FIELDS = ("title", "text")
 _WORD_SPLIT_RE = re.compile(r"([^\W_]+)")
@@ -662,6 +663,7 @@ class _Compiler:
         self.tables = native.Tables() if native.AVAILABLE else None
         self.native_automaton: Any = None
         self.native_keys: frozenset[int] = frozenset()
+        self.near = 0  # > 0 while compiling a side of NEAR (sense limits need occurrences)
 
     def key_id(self, folded: str) -> int:
         found = self.ids.get(folded)
@@ -705,8 +707,12 @@ class _Compiler:
         if isinstance(ast, g.Not):
             return _Not(self.node(ast.child, title, build, whom))
         if isinstance(ast, g.Near):
-            return _Near(self.node(ast.left, title, build, whom),
-                         self.node(ast.right, title, build, whom), ast.distance)
+            self.near += 1
+            try:
+                return _Near(self.node(ast.left, title, build, whom),
+                             self.node(ast.right, title, build, whom), ast.distance)
+            finally:
+                self.near -= 1
         if isinstance(ast, g.And):
             return self.and_(ast, title, build, whom)
         return _Or([self.node(c, title, build, whom) for c in ast.children])
@@ -714,18 +720,21 @@ class _Compiler:
     def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]) -> _Node:
         """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
         BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
-        not that of anyone else the report names."""
+        not that of anyone else the report names; beside several (`中国 + 台湾 + 演习`), of
+        each of them. A bare term's sense limit joins the AND."""
         resolved = [(child, self.resolve(child)) for child in ast.children]
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
         children: list[_Node] = []
         for child, entity in resolved:
             node = self.node(child, title, build, whom)
+            senses: list[_Node] = list(node.children) if isinstance(node, _And) else [node]
             if who and entity is not None and entity.kind == ACTION:
-                near = [self.node(w, title, build, whom) for w in who]
-                headline = [self.node(w, True, build, whom) for w in who]
-                node = _Or([_Near(_one(near), node, BIND_DISTANCE), _And([_one(headline), node])])
-            children.append(node)
+                own = senses[0]
+                senses[0] = _one_and([_Or([
+                    _Near(self.node(w, title, build, whom), own, BIND_DISTANCE),
+                    _And([self.node(w, True, build, whom), own])]) for w in who])
+            children += senses
         return _And(children)
 
     def resolve(self, ast: g.Node) -> Entity | None:
@@ -739,11 +748,22 @@ class _Compiler:
         return self.entities.expand(ast.text) or _expanded(ast.text)
 
     def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
-             build: _Build, whom: tuple[Entity, ...] = ()) -> _Leaf | _Source:
+             build: _Build, whom: tuple[Entity, ...] = ()) -> _Node:
+        """A leaf; for a bare term whose expansion has other senses (`rules/senses.yaml`),
+        the leaf in the reports that mark none of them (one sense per discourse)."""
         if isinstance(ast, g.Source):
             return _Source(ast.name)
         entity = self.resolve(ast)
         display = None if isinstance(ast, g.EntityRef) else ast.text
+        found = self._leaf(entity, display, title, build, whom)
+        others = _others(ast.text) if isinstance(ast, g.Term) and entity is not None \
+            and entity.name.startswith("~") and not self.near else None
+        if others is None:
+            return found
+        return _And([found, _Not(self._leaf(others, display, False, build, ()))])
+
+    def _leaf(self, entity: Entity | None, display: str | None, title: bool, build: _Build,
+              whom: tuple[Entity, ...]) -> _Leaf:
         if entity is not None and len(entity.plain) < len(entity.aliases):
             entity = entity.about(e for e in dict.fromkeys(whom) if e is not entity)
         signature = (("entity", entity.name, title) if entity
@@ -813,12 +833,31 @@ class _Compiler:
 
 
 @lru_cache(maxsize=4096)
+def _others(term: str) -> Entity | None:
+    """What marks another sense of a bare term's expansion, as an entity (None: nothing); a
+    marker inside one of the term's own forms does not count ("fire drill" in "live-fire
+    drill")."""
+    found = expand(term)
+    if found is None or not found.others:
+        return None
+    own = tuple(a for a in found.aliases if not gap_parts(a))
+    return Entity(name=f"~{key(term)}!", aliases=found.others, kind=TERM, label=term,
+                  exclude=own)
+
+
+@lru_cache(maxsize=4096)
 def _expanded(term: str) -> Entity | None:
     """A bare term's own entity: the term and its expansion (None when there is none)."""
     found = expand(term)
     if found is None:
         return None
-    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=TERM, label=term)
+    kind = NAME if found.name else ACTION if found.acts else TERM
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term)
+
+
+def _one_and(nodes: list[_Node]) -> _Node:
+    """The node, or an AND of several."""
+    return nodes[0] if len(nodes) == 1 else _And(nodes)
 
 
 def _one(nodes: list[_Node]) -> _Node:

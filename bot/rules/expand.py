@@ -11,19 +11,33 @@ A bare term that is no entity of the catalog (`演习`, `袭击`, `attack`) stan
   演练 "to drill", not 练习 "to practice", and never 钻头 "drill bit");
 - for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击).
 
+`rules/senses.yaml` adds what the dictionary lacks, as data: more `forms` of a term (`演习` ->
+军演, 演训, war games; `袭击` -> 遇袭, 击中, `向...发射`) and, for a word, what marks its other
+`senses` (`drill` in "fire drill", "drill bits"; `袭击` in 鲨鱼袭击): a report that says one of
+them uses the word in that sense throughout, so the term does not count there (`Expansion.
+others`; the engine reads it).
+
 The catalog stays the trusted core: a term that is an entity's alias is that entity, never
 expanded. A quoted term (`"演习"`) is matched as written; `-"演练"` leaves out the reports that
-say a variant. `Expansion.shown` is how `/rule add` and `newsbot rules test` show it.
+say a variant; `drop` lists the dictionary's words for a term that are another sense (`袭击` is
+not 抨击, an attack in words). `Expansion.shown` is how `/rule add` and `newsbot rules test`
+show it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
+from pathlib import Path
+
+import yaml
 
 from bot import cedict
+from bot.errors import ConfigError
 from bot.text import fold, is_cjk
+
+SENSES_FILE = "senses.yaml"
 
 MAX_SENSES = 2
 MAX_CHINESE = 6
@@ -73,17 +87,88 @@ class Expansion:
     traditional: tuple[str, ...] = ()  # shown only: matching folds scripts
     chinese: tuple[str, ...] = ()
     english: tuple[Phrase, ...] = ()
+    forms: tuple[str, ...] = ()  # from rules/senses.yaml
+    acts: bool = False  # the dictionary gives it as something done (`to attack`, a verb)
+    name: bool = False  # the dictionary gives it as a proper name (以色列 Israel, 哈马斯 Hamas)
 
     @property
     def aliases(self) -> tuple[str, ...]:
-        """Every form that counts: the term, the Chinese words, each rendering inflected."""
+        """Every form that counts: the term, the Chinese words, each rendering inflected,
+        the forms of `rules/senses.yaml`."""
         forms = (form for phrase in self.english for form in phrase.forms())
-        return tuple(dict.fromkeys((self.term, *self.chinese, *forms)))
+        return tuple(dict.fromkeys((self.term, *self.chinese, *forms, *self.forms)))
+
+    @property
+    def others(self) -> tuple[str, ...]:
+        """What marks another sense of one of the aliases (`fire drill` for drill)."""
+        table = shipped_senses().others
+        return tuple(dict.fromkeys(m for a in self.aliases for m in table.get(key_of(a), ())))
 
     def shown(self) -> str:
         """`演习 -> 演習 · 演练 · drill(s) · exercise(s)` for replies."""
-        parts = [*self.traditional, *self.chinese, *(p.shown() for p in self.english)]
-        return f"{self.term} -> {' · '.join(parts)}" if parts else self.term
+        parts = [*self.traditional, *self.chinese, *(p.shown() for p in self.english),
+                 *self.forms]
+        shown = f"{self.term} -> {' · '.join(parts)}" if parts else self.term
+        others = self.others
+        return f"{shown} (not: {' · '.join(others[:4])}{' ...' if others[4:] else ''})" \
+            if others else shown
+
+
+@dataclass(frozen=True, slots=True)
+class Senses:
+    """`rules/senses.yaml`: more forms of a term; what marks another sense of a word (keyed
+    by each inflection of it, folded)."""
+
+    forms: dict[str, tuple[str, ...]]
+    others: dict[str, tuple[str, ...]]
+    drop: dict[str, tuple[str, ...]]
+
+
+def key_of(text: str) -> str:
+    """The folded form terms and words are looked up in."""
+    return " ".join(fold(text).split())
+
+
+def load_senses(path: Path) -> Senses:
+    """The forms and senses of one file; ConfigError naming the file for a bad entry."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the senses: {exc}") from exc
+    if not isinstance(data, dict) or set(data) - {"forms", "senses", "drop"}:
+        raise ConfigError(f"{path}: expected a mapping with `forms`, `senses` and `drop`")
+    forms = _lists(data.get("forms"), path, "forms")
+    others: dict[str, tuple[str, ...]] = {}
+    for word, markers in _lists(data.get("senses"), path, "senses").items():
+        inflected = Phrase(word, verb=True).forms() if _PHRASE_RE.match(word) else (word,)
+        for form in inflected:
+            others[form] = tuple(dict.fromkeys((*others.get(form, ()), *markers)))
+    drop = {w: tuple(map(key_of, d)) for w, d in _lists(data.get("drop"), path, "drop").items()}
+    return Senses(forms, others, drop)
+
+
+def _lists(node: object, path: Path, section: str) -> dict[str, tuple[str, ...]]:
+    """A `word: [words]` section, folded keys; ConfigError for anything else."""
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise ConfigError(f"{path}: `{section}` must map words to lists of words")
+    out: dict[str, tuple[str, ...]] = {}
+    for word, items in node.items():
+        if not (isinstance(items, list) and items and all(
+                isinstance(i, str) and i.strip() for i in items)):
+            raise ConfigError(f"{path}: {section}: {word!r} needs a list of words")
+        out[key_of(str(word))] = tuple(i.strip() for i in items)
+    return out
+
+
+@cache
+def shipped_senses() -> Senses:
+    """The shipped `rules/senses.yaml`, or nothing when it is missing."""
+    from bot.rules.entities import shipped_path
+
+    path = shipped_path().with_name(SENSES_FILE)
+    return load_senses(path) if path.is_file() else Senses({}, {}, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +176,7 @@ class _Word:
     traditional: str
     phrases: tuple[Phrase, ...]
     proper: bool
+    verb: bool = False  # some sense is a verb (`to drill`, "(verb and noun) drill")
 
 
 def expand(term: str) -> Expansion | None:
@@ -99,7 +185,17 @@ def expand(term: str) -> Expansion | None:
     if not folded:
         return None
     found = _chinese(folded) if is_cjk(folded) else _english(folded)
-    if found is None or not (found.chinese or found.english or found.traditional):
+    senses = shipped_senses()
+    dropped = senses.drop.get(folded, ())
+    if found is not None and dropped:
+        found = replace(found, chinese=tuple(w for w in found.chinese if w not in dropped),
+                        english=tuple(p for p in found.english if p.text not in dropped))
+    forms = tuple(f for f in senses.forms.get(folded, ())
+                  if found is None or key_of(f) not in map(key_of, found.aliases))
+    if forms:
+        found = replace(found or Expansion(folded), forms=forms)
+    if found is None or not (found.chinese or found.english or found.traditional
+                             or found.forms):
         return None
     return found
 
@@ -112,9 +208,9 @@ def _chinese(term: str) -> Expansion | None:
     traditional = (word.traditional,) if word.traditional != term else ()
     phrases = word.phrases[:MAX_ENGLISH]
     if word.proper:
-        return Expansion(term, traditional, (), phrases[:1])
+        return Expansion(term, traditional, (), phrases[:1], name=True)
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
-    return Expansion(term, traditional, tuple(same), phrases)
+    return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
 
 
 def _same_sense(term: str, word: _Word) -> list[str]:
@@ -135,7 +231,8 @@ def _same_sense(term: str, word: _Word) -> list[str]:
 def _english(term: str) -> Expansion | None:
     """An English term's Chinese renderings (the words whose first senses give it)."""
     words = [*_by_phrase().get(term, ()), *_by_phrase().get(_singular(term), ())]
-    return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), ())
+    acts = any(p.verb and p.text == term for w in words for p in _words()[w].phrases)
+    return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), (), acts=acts)
 
 
 def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
@@ -226,7 +323,9 @@ def _words() -> dict[str, _Word]:
         if entry.simplified not in table:
             found = phrases(entry.senses, proper=entry.proper)
             if found:
-                table[entry.simplified] = _Word(entry.traditional, found, entry.proper)
+                verb = any(p.verb for p in found) or any(
+                    s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
+                table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
     return table
 
 

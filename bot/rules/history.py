@@ -12,6 +12,10 @@ those that point to the days around its publication:
 - now: the publication year and the one before, days of the week and relative days (`周一`,
   `今天`, `this week`), days of the month without a year (`10月21日`, `Oct. 21`).
 
+A headline that asks what would happen (a question with one of the `hypothetical` words of
+`rules/history.yaml`: `Would Kim Jong Un ever send troops ...?`, `如果台海生变，朝鲜会派兵吗？`)
+is about no event at all and counts as history: it points nowhere in time that is news.
+
 A reference weighs TITLE_WEIGHT in the title, FIRST_WEIGHT in the lead's first sentence and 1
 further on. A report is historical when its title or first sentence points back and what
 points back outweighs what points to now: a 2024 report that quotes a 1961 treaty still says
@@ -100,8 +104,10 @@ class _Reference:
 class History:
     """Reads reports' event times against a list of historical events."""
 
-    def __init__(self, events: Iterable[HistoricalEvent] = ()) -> None:
+    def __init__(self, events: Iterable[HistoricalEvent] = (),
+                 hypothetical: Iterable[str] = ()) -> None:
         self.events = tuple(events)
+        self.hypothetical = tuple(" ".join(fold(w).split()) for w in hypothetical)
         self._automaton: ahocorasick.Automaton = ahocorasick.Automaton()
         for event in self.events:
             for name in event.names:
@@ -117,9 +123,17 @@ class History:
         is read as published in the latest year it names (else `now`'s). `folded`: the
         article's title and text already folded (`bot.text.fold`), when the caller has them."""
         title, first, rest, published = _parts(article, now=now, folded=folded)
+        if asked := self.asks(title):
+            return EventTime(True, None, f"a hypothetical question: {asked}")
         return _decide([*self._references(title, published, TITLE_WEIGHT),
                         *self._references(first, published, FIRST_WEIGHT),
                         *self._references(rest, published, 1.0)])
+
+    def asks(self, title: str) -> str:
+        """The hypothetical word of a folded headline that is a question ("" for none)."""
+        if "?" not in title:
+            return ""
+        return next((w for w in self.hypothetical if w in title and _bounded(title, w)), "")
 
     def historical(self, article: Article, *, now: datetime | None = None,
                    folded: tuple[str, str] | None = None) -> bool:
@@ -127,6 +141,8 @@ class History:
         point to no past time is news, whatever the rest of its lead says, so the rest is read
         only when they do (most reports are news)."""
         title, first, rest, published = _parts(article, now=now, folded=folded, latest=True)
+        if self.asks(title):
+            return True
         back = [*self._references(title, published, TITLE_WEIGHT, now=False),
                 *self._references(first, published, FIRST_WEIGHT, now=False)]
         if not back:  # (nothing points back from the latest year it can be published in)
@@ -281,7 +297,11 @@ def load_history(path: Path) -> History:
                               "of `names`")
         found.append(HistoricalEvent(str(name), (years[0], years[1]),
                                      tuple(str(n) for n in names)))
-    return History(found)
+    hypothetical = data.get("hypothetical", [])
+    if not (isinstance(hypothetical, list) and all(isinstance(w, str) and w.strip()
+                                                    for w in hypothetical)):
+        raise ConfigError(f"{path}: `hypothetical` must be a list of words")
+    return History(found, hypothetical)
 
 
 @cache

@@ -2,7 +2,8 @@
 
 `rules/entities.yaml` (bot.rules.entities) is checked first (duplicate aliases across entities,
 bad keys); topics are parsed against it and it becomes the entity set of the process.
-`rules/history.yaml` (bot.rules.history: the historical events) is checked too.
+`rules/history.yaml` (bot.rules.history: the historical events) and `rules/senses.yaml`
+(bot.rules.expand: more forms and other senses of bare terms) are checked too.
 
     topics:
       - name: dprk-troops            # letters, digits, - and _
@@ -23,6 +24,7 @@ import yaml
 from bot.errors import ConfigError, RuleError
 from bot.models import Rule, Topic
 from bot.rules.entities import ENTITIES_FILE, Entities, active_entities, check_entities, install
+from bot.rules.expand import SENSES_FILE, load_senses
 from bot.rules.grammar import parse
 from bot.rules.history import HISTORY_FILE, load_history
 
@@ -36,9 +38,9 @@ def load_topics(rules_dir: Path) -> list[Topic]:
     entities, problems = _entities(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
     for file in files:
-        if file.name == HISTORY_FILE:
+        if file.name in (HISTORY_FILE, SENSES_FILE):
             try:
-                load_history(file)
+                (load_history if file.name == HISTORY_FILE else load_senses)(file)
             except ConfigError as exc:
                 problems.append(str(exc))
             continue

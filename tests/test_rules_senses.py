@@ -1,0 +1,293 @@
+"""`rules/senses.yaml`: more forms of bare rule terms, words of another sense dropped, a term
+limited to the reports that mark none of its other senses, a verb term bound to who does it, and
+a proper name the dictionary knows being someone who acts.
+Each entry of the file has a sentence here, written for it; through both engine paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.models import Article, Rule
+from bot.rules.engine import RuleSet
+from bot.rules.entities import load_entities, shipped_path
+from bot.rules.expand import expand, load_senses, shipped_senses
+
+PUBLISHED = datetime(2025, 4, 2, 8, 0, tzinfo=UTC)
+
+# (rule, title, text, matches): a form of the file counts, a marked other sense does not.
+CASES = [
+    # forms of 演习
+    ("演习", "共军环台军演进入第二天", "", True),
+    ("演习", "东部战区组织海空兵力演训", "", True),
+    ("演习", "平潭海事局公告实弹射击 划设禁航区", "", True),
+    ("演习", "China stages war games near its coast", "", True),
+    ("演习", "Navy holds a war game", "", True),
+    ("演习", "PLA wargames enter a second day", "", True),
+    ("演习", "Navy holds military drills off the coast", "", True),
+    ("演习", "Army announces live-fire drills at sea", "", True),
+    ("演习", "Army announces live fire drills at sea", "", True),
+    ("军演", "解放军在东海举行演习", "", True),
+    ("军演", "舰队进行海上演练", "", True),
+    ("军演", "部队展开联合演训", "", True),
+    ("军演", "海军实弹射击训练", "", True),
+    ("军演", "The army held war games in the north", "", True),
+    ("军演", "The navy began military drills on Monday", "", True),
+    # forms of 袭击 / 攻击 / attack
+    ("袭击", "一艘货轮在红海遇袭起火", "", True),
+    ("袭击", "商船被袭后船员弃船", "", True),
+    ("袭击", "导弹击中一艘油轮", "", True),
+    ("袭击", "武装人员向一艘货船发射导弹", "", True),
+    ("袭击", "Gunmen fired at a tanker off the coast", "", True),
+    ("袭击", "Pirates fires at a vessel, navy says", "", True),
+    ("袭击", "Rebels threaten to fire at passing ships", "", True),
+    ("袭击", "Coast guard fired on a fishing boat", "", True),
+    ("袭击", "Militants opened fire on a convoy", "", True),
+    ("袭击", "A tanker was targeted near the strait", "", True),
+    ("袭击", "Group says it is targeting ships linked to the war", "", True),
+    ("袭击", "Destroyer shoots down incoming fire over the sea", "", True),
+    ("袭击", "Carrier turns to evade incoming missile fire", "", True),
+    ("攻击", "货轮在亚丁湾遇袭", "", True),
+    ("攻击", "导弹击中一艘商船", "", True),
+    ("攻击", "民兵向巡逻船发射火箭弹", "", True),
+    ("攻击", "A drone fired at a warship", "", True),
+    ("攻击", "Drones fires at a base near the border", "", True),
+    ("攻击", "Rebels fire at an airport", "", True),
+    ("攻击", "A convoy was targeted by drones", "", True),
+    ("攻击", "Groups targeting shipping lanes", "", True),
+    ("attack", "一艘渔船在海上遇袭", "", True),
+    ("attack", "火箭弹击中一座仓库", "", True),
+    ("attack", "武装分子向哨所发射迫击炮弹", "", True),
+    # forms of 船只 / ship
+    ("船只", "一艘货轮在港外搁浅", "", True),
+    ("船只", "油轮在海峡发生碰撞", "", True),
+    ("船只", "邮轮取消停靠", "", True),
+    ("船只", "客轮因大雾停航", "", True),
+    ("船只", "航母驶入南海", "", True),
+    ("船只", "渔船回港避风", "", True),
+    ("船只", "两艘驱逐舰抵达", "", True),
+    ("船只", "A vessel ran aground", "", True),
+    ("船只", "Two vessels collided", "", True),
+    ("船只", "A tanker caught fire", "", True),
+    ("船只", "Tankers wait outside the port", "", True),
+    ("船只", "A freighter lost power", "", True),
+    ("船只", "Freighters reroute around Africa", "", True),
+    ("船只", "Shipping slows in the canal", "", True),
+    ("船只", "A warship docked", "", True),
+    ("船只", "Warships escort convoys", "", True),
+    ("船只", "An aircraft carrier sailed south", "", True),
+    ("ship", "一艘货船在港外搁浅", "", True),
+    ("ship", "驱逐舰抵达港口", "", True),
+    ("ship", "货轮改道好望角", "", True),
+    ("ship", "油轮在海峡发生碰撞", "", True),
+    ("ship", "A vessel ran aground", "", True),
+    ("ship", "Vessels wait at anchor", "", True),
+    ("ship", "A tanker caught fire", "", True),
+    ("ship", "Tankers wait outside the port", "", True),
+    ("ship", "A freighter lost power", "", True),
+    ("ship", "Freighters reroute around Africa", "", True),
+    ("ship", "Shipping slows in the canal", "", True),
+    # other senses of drill / exercise / 演习 / 演练
+    ("演习", "School holds fire drill", "Pupils left the building.", False),
+    ("演习", "Schools hold fire drills", "", False),
+    ("演习", "Town holds evacuation drill", "", False),
+    ("演习", "Coastal towns hold evacuation drills", "", False),
+    ("演习", "Earthquake drill at city hall", "", False),
+    ("演习", "Schools run earthquake drills", "", False),
+    ("演习", "Tsunami drill on the coast", "", False),
+    ("演习", "Villages hold tsunami drills", "", False),
+    ("演习", "Hospital disaster drill", "", False),
+    ("演习", "Annual disaster drills begin", "", False),
+    ("演习", "Factory safety drill", "", False),
+    ("演习", "Mines run safety drills", "", False),
+    ("演习", "City holds air raid drill", "", False),
+    ("演习", "Cities hold air raid drills", "", False),
+    ("演习", "City holds air-raid drill", "", False),
+    ("演习", "Cities hold air-raid drills", "", False),
+    ("演习", "Streets empty in drill", "Air raid sirens sounded at noon.", False),
+    ("演习", "Civil defence drill in the capital", "", False),
+    ("演习", "Civil defense drill in the capital", "", False),
+    ("演习", "School lockdown drill", "", False),
+    ("演习", "Toolmaker sells a new drill bit", "", False),
+    ("演习", "Drill bits for harder rock", "", False),
+    ("演习", "Maker of drills expands", "The dental tools sell well.", False),
+    ("演习", "New drills for clinics", "Dentist offices buy them.", False),
+    ("演习", "New drills for clinics", "Dentists buy them.", False),
+    ("演习", "Hardware chain sells a power drill", "", False),
+    ("演习", "Company buys a drilling rig", "", False),
+    ("演习", "Drilling rigs move offshore", "", False),
+    ("演习", "Oil drilling resumes", "", False),
+    ("演习", "Utility drills deeper", "It will tap geothermal heat.", False),
+    ("演习", "Crew drills a borehole", "", False),
+    ("演习", "Crews drill boreholes", "", False),
+    ("演习", "Firm drills an oil well", "", False),
+    ("演习", "Firm drills a gas well", "", False),
+    ("演习", "Firm drills an exploration well", "", False),
+    ("演习", "Doctors urge physical exercise", "", False),
+    ("演习", "Exercise class for seniors", "", False),
+    ("演习", "Exercise classes for seniors", "", False),
+    ("演习", "Aerobic exercise helps the heart", "", False),
+    ("演习", "An exercise routine", "A daily workout helps.", False),
+    ("演习", "An exercise routine", "Fitness experts agree.", False),
+    ("演习", "An exercise routine", "Gym owners agree.", False),
+    ("演习", "Exercise price of the options", "", False),
+    ("演习", "Managers sold shares", "They exercised their options.", False),
+    ("演习", "学校举行消防演习", "", False),
+    ("演习", "社区开展防灾演习", "", False),
+    ("演习", "全市举行地震演习", "", False),
+    ("演习", "商场举行疏散演习", "", False),
+    ("演习", "酒店举行逃生演习", "", False),
+    ("演习", "城市举行防空演习", "", False),
+    ("演习", "多地举行民防演习", "", False),
+    ("演习", "城市演习", "午后防空警报响起。", False),
+    ("演练", "学校举行消防演练", "", False),
+    ("演练", "高铁隧道防灾演练", "", False),
+    ("演练", "医院开展地震演练", "", False),
+    ("演练", "地铁站疏散演练", "", False),
+    ("演练", "酒店逃生演练", "", False),
+    ("演练", "城市防空演练", "", False),
+    ("演练", "社区民防演练", "", False),
+    ("演练", "社区演练", "防空警报响起后居民进入地下室。", False),
+    # other senses of attack / 袭击 / 攻击
+    ("袭击", "Shark attack closes beach", "", False),
+    ("袭击", "Shark attacks rise", "", False),
+    ("袭击", "Bear attack in the park", "", False),
+    ("袭击", "Dog attack injures child", "", False),
+    ("袭击", "Actor dies of heart attack", "", False),
+    ("袭击", "Heart attacks rise in winter", "", False),
+    ("袭击", "Panic attack on stage", "", False),
+    ("袭击", "Panic attacks are common", "", False),
+    ("袭击", "Asthma attack at school", "", False),
+    ("袭击", "海滩发生鲨鱼袭击", "", False),
+    ("袭击", "游客遭鲨鱼攻击受伤", "", False),
+    ("袭击", "登山者遭熊袭击", "", False),
+    ("袭击", "村民遭野狗袭击", "", False),
+    ("袭击", "儿童遭犬只袭击", "", False),
+    ("攻击", "游客遭鲨鱼攻击", "", False),
+    ("攻击", "海滩发生鲨鱼袭击", "", False),
+    ("attack", "Shark attack", "", False),
+    ("attack", "Shark attacks", "", False),
+    ("attack", "Bear attack", "", False),
+    ("attack", "Dog attack", "", False),
+    ("attack", "Heart attack", "", False),
+    ("attack", "Heart attacks", "", False),
+    ("attack", "Panic attack", "", False),
+    ("attack", "Panic attacks", "", False),
+    ("attack", "Asthma attack", "", False),
+    # dropped dictionary words: criticism and impact are no attack
+    ("袭击", "外交部抨击美方言论", "", False),
+    ("袭击", "关税冲击出口", "", False),
+    ("攻击", "议员抨击预算", "", False),
+    ("攻击", "疫情冲击旅游业", "", False),
+    ("attack", "议员抨击预算", "", False),
+    ("attack", "疫情冲击旅游业", "", False),
+]
+
+
+def _article(title: str, text: str) -> Article:
+    return Article(outlet="X", title=title, text=text, published=PUBLISHED,
+                   url=f"https://example.org/{abs(hash((title, text)))}")
+
+
+def _matches(expression: str, title: str, text: str, *, native: bool) -> bool:
+    rules = RuleSet([Rule(id="r", expression=expression)],
+                    entities=load_entities(shipped_path()), native=native)
+    return bool(rules.match(_article(title, text)))
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize(("rule", "title", "text", "wanted"), CASES)
+def test_forms_and_senses_of_the_shipped_file(rule: str, title: str, text: str, wanted: bool,
+                                              native: bool) -> None:
+    """Each form counts and each marked other sense keeps the term from counting."""
+    assert _matches(rule, title, text, native=native) is wanted
+
+
+def test_every_entry_of_the_file_has_a_sentence() -> None:
+    """Every form, marker and dropped word of `rules/senses.yaml` occurs in a case above."""
+    written = " ".join(f"{title} {text}".lower() for _, title, text, _ in CASES)
+    senses = shipped_senses()
+    words = [*(f for forms in senses.forms.values() for f in forms),
+             *(m for markers in senses.others.values() for m in markers),
+             *(d for dropped in senses.drop.values() for d in dropped)]
+    missing = [w for w in words if not all(part.strip().lower() in written
+                                          for part in w.split("..."))]
+    assert not missing
+
+
+def test_the_term_counts_where_no_other_sense_is_marked() -> None:
+    """A marker inside one of the term's own forms is no other sense: "live-fire drills"
+    are drills, though they contain "fire drills"."""
+    for native in (True, False):
+        assert _matches("演习", "Navy announces live-fire drills", "", native=native)
+        assert _matches("演习", "PLA drills near the island", "", native=native)
+        assert _matches("袭击", "Rebels attack a tanker", "", native=native)
+
+
+def test_a_quoted_term_has_no_forms_and_no_senses() -> None:
+    """`"演习"` is the word as written: no 军演, and a fire drill report still matches it."""
+    for native in (True, False):
+        assert not _matches('"演习"', "共军环台军演", "", native=native)
+        assert _matches('"演习" + 消防', "学校举行消防演习", "", native=native)
+
+
+def test_senses_hold_inside_near_as_plain_forms() -> None:
+    """In NEAR a term stands for all its forms (positions are needed), senses unchecked."""
+    for native in (True, False):
+        assert _matches("台湾 NEAR/10 演习", "台湾周边军演", "", native=native)
+
+
+def test_a_verb_term_is_bound_to_who_does_it() -> None:
+    """`胡塞 + 袭击`: 袭击 (`to attack`) is an action, so it must be the Houthis' (within 15
+    characters, or them in the headline), like a catalog action; a noun (船只) is not bound."""
+    far = ("索马里海盗袭击商船 印度海军救出船员",
+           "印度海军解救了一艘散货船。分析人士指出，由于多国海军忙于应对胡塞武装的威胁，海盗活动抬头。")
+    near = ("红海航运受阻", "胡塞武装再次袭击一艘商船，船员弃船。")
+    headline = ("胡塞武装宣布新行动", "一艘货轮昨日在红海遇袭起火。")
+    for native in (True, False):
+        assert not _matches("胡塞 + 袭击", *far, native=native)
+        assert _matches("胡塞 + 袭击", *near, native=native)
+        assert _matches("胡塞 + 袭击", *headline, native=native)
+        assert _matches("胡塞 + 船只", "胡塞武装发表声明",
+                        "声明很长很长很长很长很长很长很长很长很长很长。一艘油轮在红海等候。",
+                        native=native)
+    assert expand("袭击").acts and expand("演习").acts and not expand("船只").acts  # type: ignore[union-attr]
+
+
+def test_a_proper_name_is_someone_an_action_is_bound_to() -> None:
+    """`以色列 + 停火`: the dictionary gives 以色列 as a proper name (Israel), so it is someone,
+    like the catalog's countries: the ceasefire (a verb, `to cease fire`) must be near it or it
+    must be in the headline, not a ceasefire elsewhere in a report naming it in passing."""
+    far = ("苏丹交战双方同意停火", "苏丹武装部队与快速支援部队同意在喀土穆停火七天。"
+           "另据报道，联合国官员本周还将访问埃及、约旦和以色列等国讨论援助问题。")
+    for native in (True, False):
+        assert _matches("以色列 + 停火", "以色列同意与哈马斯停火", "", native=native)
+        assert _matches("以色列 + 停火", "以色列内阁召开紧急会议", "会议以多数票批准了停火协议。",
+                        native=native)
+        assert not _matches("以色列 + 停火", *far, native=native)
+    assert expand("以色列").name and not expand("停火").name  # type: ignore[union-attr]
+
+
+def test_expansion_shows_the_forms_and_other_senses() -> None:
+    """`/rule add` shows the added forms and what the term is not."""
+    shown = expand("演习").shown()  # type: ignore[union-attr]
+    assert "军演" in shown and "war games" in shown and "(not: 消防演习" in shown
+
+
+@pytest.mark.parametrize("text", [
+    "forms: [a, b]\n",
+    "forms:\n  演习: []\n",
+    "forms:\n  演习: 军演\n",
+    "senses:\n  drill: [1]\n",
+    "other: {}\n",
+    "forms: [\n",
+])
+def test_a_bad_senses_file_is_rejected(tmp_path: Path, text: str) -> None:
+    """A malformed file names itself in a ConfigError (the bot refuses to start)."""
+    path = tmp_path / "senses.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"senses\.yaml"):
+        load_senses(path)
