@@ -12,12 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from redis.exceptions import RedisError
 
 from bot import __version__
 from bot.alerts import AlertComposer
@@ -37,7 +34,8 @@ from bot.outbox import Outbox
 from bot.platforms.console import render_text
 from bot.rules.backtest import run_rules_test
 from bot.rules.topics import load_topics
-from bot.store import Store, done, embedded_role, open_store
+from bot.store import STORE_FAILURES, Store, embedded_role, open_store
+from bot.store.outbox import DeadLetter
 from bot.timeparse import duration
 
 
@@ -187,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NewsbotError, ValueError) as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
         return 2
-    except RedisError as exc:  # e.g. the running bot whose server a command used stopped
+    except STORE_FAILURES as exc:  # e.g. the running bot whose server a command used stopped
         print(f"newsbot: store: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file or directory the settings or arguments name: no traceback
@@ -256,9 +254,8 @@ async def _run_once(app: App, *, verbose: bool) -> None:
             kinds[(state.get("last_error") or "error").partition(":")[0]] += 1
         elif _float(state.get("last_poll")) >= start:
             read += int(state.get("last_items") or 0)
-    redis = app.store.redis
-    new = int(await redis.zcount(app.archive.index, start, "+inf"))
-    stories = int(await redis.zcount(app.store.keys.stories(), start, "+inf"))
+    new = await app.archive.count_since(start)
+    stories = await app.store.count_stories_since(start)
     failed = sum(kinds.values())
     sys.stdout.flush()
     if failed and not verbose:
@@ -503,18 +500,6 @@ def _timestamp(value: str | None) -> str | None:
 # --- outbox --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Letter:
-    """One dead letter as `newsbot outbox` numbers it: a (chat, story) given up on, with the
-    raw list entries it stands for (an alert from several outbox entries has several)."""
-
-    chat: str
-    story: str
-    rules: list[str]
-    error: str
-    raws: list[str]
-
-
 async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
     """`newsbot outbox [--json]` and `newsbot outbox retry [--all | N ...]`."""
     if args.outbox_command == "retry" and args.all == bool(args.numbers):
@@ -523,7 +508,7 @@ async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     async with _store(settings) as store:
         outbox = Outbox(store)
-        letters = await _dead_letters(store, outbox)
+        letters = await outbox.letters.all()
         if args.outbox_command == "retry":
             return await _retry(store, outbox, letters, args.numbers, every=args.all)
         depth = await outbox.depth()
@@ -555,28 +540,7 @@ async def _outbox(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _dead_letters(store: Store, outbox: Outbox) -> list[_Letter]:
-    """The dead letters, oldest first, one per (chat, story); an unreadable entry is its own."""
-    letters: dict[tuple[str, str], _Letter] = {}
-    for n, raw in enumerate(await done(store.redis.lrange(outbox.dead, 0, -1))):
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or not record.get("chat") or not record.get("story"):
-            letters[("", str(n))] = _Letter("", "", [], f"unreadable entry: {raw[:100]}", [raw])
-            continue
-        chat, story = str(record["chat"]), str(record["story"])
-        letter = letters.setdefault((chat, story), _Letter(chat, story, [], "", []))
-        rules = record.get("rules")
-        letter.rules += [str(r) for r in rules if str(r) not in letter.rules] if isinstance(
-            rules, list) else []
-        letter.error = str(record.get("error", ""))
-        letter.raws.append(raw)
-    return list(letters.values())
-
-
-async def _retry(store: Store, outbox: Outbox, letters: list[_Letter], numbers: Sequence[int],
+async def _retry(store: Store, outbox: Outbox, letters: list[DeadLetter], numbers: Sequence[int],
                  *, every: bool) -> int:
     """Queue the chosen dead letters again (queued first, then removed: never lost)."""
     if bad := [n for n in numbers if not 1 <= n <= len(letters)]:
@@ -593,8 +557,7 @@ async def _retry(store: Store, outbox: Outbox, letters: list[_Letter], numbers: 
             continue
         await outbox.put(Delivery(chat=letter.chat, story_id=letter.story,
                                   rule_ids=tuple(letter.rules)))
-        for raw in letter.raws:
-            await done(store.redis.lrem(outbox.dead, 1, raw))
+        await outbox.letters.discard(letter)
         queued += 1
     print(f"queued {queued} dead letter(s) for delivery again; a running `newsbot run` "
           "delivers them")

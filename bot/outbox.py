@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -66,10 +65,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError, ResponseError
-
 from bot import i18n
-from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, matched_terms
+from bot.alerts import AlertComposer, ListedStory, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import (
     PAUSED_HELD_MAX,
@@ -83,26 +80,27 @@ from bot.models import Delivery, Story
 from bot.pacing import Pace, Pacer, PacingStoppedError
 from bot.platforms.base import Channel
 from bot.store import (
+    LISTED_PREFIX,
+    STORE_DOWN,
     Lease,
+    Sent,
     Store,
-    done,
     retire_worker,
     revive_worker,
     sleep_unless,
     worker_gone,
     worker_name,
 )
+from bot.store.outbox import BATCH, CLAIM_IDLE_MS, GROUP, MAX_ATTEMPTS, Outbox
+
+__all__ = ["BATCH", "CLAIM_IDLE_MS", "GROUP", "MAX_ATTEMPTS", "Deliverer", "Outbox", "Sent",
+           "paused_notice"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-GROUP = "deliver"
-MAX_ATTEMPTS = 5
-CLAIM_IDLE_MS = 300_000  # entries a hung worker read and has not touched for 5 minutes
 ARCHIVE_TTL = 4 * 86_400  # only read by the default composer; the archive's writer sets TTLs
-SENT_TTL = 30 * 86_400
-BATCH = 100
 CONCURRENCY = 16  # chats delivered at once by one worker
 COALESCE_AT = 3  # new alerts for one chat in one batch that become one combined message
 LIST_STORIES = 10  # stories per combined message
@@ -113,163 +111,6 @@ CHAT_LEASE_TTL = 15.0
 CHAT_LEASE_WAIT = 2.0  # how long to wait for a chat another worker is delivering to
 REDIS_RETRY_SECONDS = 1.0
 FAILURE_PAUSE = 1.0
-
-# KEYS: stream. ARGV: group, consumer, ids... Resets the idle time of the ids still pending
-# for `consumer` (never takes an entry another worker claimed). Returns how many.
-_TOUCH = """
-local n = 0
-for i = 3, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-    n = n + 1
-  end
-end
-return n
-"""
-
-# KEYS: stream, the consumer's heartbeat. ARGV: group, consumer. Deletes the consumer only if
-# it has no heartbeat and nothing pending (1), else 0.
-_FORGET = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
-
-
-class Outbox:
-    """The stream of pending deliveries and its consumer group."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.stream = store.keys("outbox")
-        self.dead = store.keys("outbox", "dead")
-        self.attempts = store.keys("outbox", "attempts")
-        self._touch = store.redis.register_script(_TOUCH)
-        self._forget = store.redis.register_script(_FORGET)
-
-    def alive_key(self, consumer: str) -> str:
-        """The heartbeat key of a consumer."""
-        return self.store.keys("outbox", "alive", consumer)
-
-    async def ensure_group(self) -> None:
-        """Create the consumer group (and stream) if missing."""
-        try:
-            await self.store.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def put(self, delivery: Delivery) -> None:
-        """Append a delivery."""
-        await self.put_all([delivery])
-
-    async def put_all(self, deliveries: Sequence[Delivery], *, clear: str | None = None
-                      ) -> None:
-        """Append deliveries and delete the key `clear` (a pipeline marker) atomically."""
-        if not deliveries and clear is None:
-            return
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for delivery in deliveries:
-                pipe.xadd(self.stream, {"chat": delivery.chat, "story": delivery.story_id,
-                                        "rules": json.dumps(delivery.rule_ids)})
-            if clear is not None:
-                pipe.delete(clear)
-            await pipe.execute()
-
-    async def read(self, consumer: str, *, count: int = BATCH, block_ms: int | None = None,
-                   claim_idle_ms: int = CLAIM_IDLE_MS) -> list[tuple[str, Delivery]]:
-        """Entries idle too long (a hung worker's), this consumer's unacknowledged ones, then
-        new ones."""
-        _, claimed, *_ = await self.store.redis.xautoclaim(
-            self.stream, GROUP, consumer, claim_idle_ms, start_id="0-0", count=count)
-        if entries := [(entry_id, _delivery(f)) for entry_id, f in claimed if f]:
-            return entries
-        for start in ("0", ">"):
-            reply = await self.store.redis.xreadgroup(
-                GROUP, consumer, {self.stream: start}, count=count,
-                block=block_ms if start == ">" else None)
-            items = [item for _, found in reply or [] for item in found]
-            if ghosts := [entry_id for entry_id, fields in items if not fields]:
-                await self.store.redis.xack(self.stream, GROUP, *ghosts)  # deleted meanwhile
-            if entries := [(entry_id, _delivery(f)) for entry_id, f in items if f]:
-                return entries
-        return []
-
-    async def read_new(self, consumer: str, *, count: int = BATCH
-                       ) -> list[tuple[str, Delivery]]:
-        """New entries only, without waiting."""
-        reply = await self.store.redis.xreadgroup(GROUP, consumer, {self.stream: ">"},
-                                                  count=count)
-        return [(entry_id, _delivery(f)) for _, found in reply or [] for entry_id, f in found
-                if f]
-
-    async def ack(self, *entry_ids: str) -> None:
-        """Mark entries done."""
-        if entry_ids:
-            async with self.store.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.stream, GROUP, *entry_ids)
-                pipe.xdel(self.stream, *entry_ids)
-                pipe.hdel(self.attempts, *entry_ids)
-                await pipe.execute()
-
-    async def fail(self, entry_id: str, delivery: Delivery, error: str) -> bool:
-        """Count a failed attempt; after MAX_ATTEMPTS move it to the dead letters (True)."""
-        attempts = await done(self.store.redis.hincrby(self.attempts, entry_id, 1))
-        if attempts < MAX_ATTEMPTS:
-            return False
-        await done(self.store.redis.rpush(self.dead, json.dumps({
-            "chat": delivery.chat, "story": delivery.story_id,
-            "rules": list(delivery.rule_ids), "error": error}, ensure_ascii=False)))
-        await self.ack(entry_id)
-        METRICS.dead_lettered()
-        return True
-
-    async def depth(self) -> int:
-        """Entries not yet delivered."""
-        return int(await self.store.redis.xlen(self.stream))
-
-    async def consumers(self) -> list[tuple[str, int]]:
-        """(name, entries pending) of every consumer of the group."""
-        infos = await self.store.redis.xinfo_consumers(self.stream, GROUP)
-        return [(str(info["name"]), int(info["pending"])) for info in infos]
-
-    async def take_over(self, dead: str, consumer: str) -> int:
-        """Claim every entry pending for the consumer `dead`; returns how many."""
-        taken = 0
-        while True:
-            pending = await self.store.redis.xpending_range(
-                self.stream, GROUP, min="-", max="+", count=BATCH, consumername=dead)
-            ids: list[Any] = [str(p["message_id"]) for p in pending]
-            if not ids:
-                return taken
-            await self.store.redis.xclaim(self.stream, GROUP, consumer, 0, ids, justid=True)
-            taken += len(ids)
-
-    async def touch(self, consumer: str, entry_ids: Sequence[str]) -> int:
-        """Keep `consumer`'s entries from looking idle; returns how many are still its own."""
-        if not entry_ids:
-            return 0
-        return int(await self._touch(keys=[self.stream], args=[GROUP, consumer, *entry_ids]))
-
-    async def forget(self, consumer: str) -> bool:
-        """Delete a consumer with no heartbeat and nothing pending; True if deleted."""
-        return bool(await self._forget(keys=[self.stream, self.alive_key(consumer)],
-                                       args=[GROUP, consumer]))
-
-
-def _delivery(fields: Mapping[str, str]) -> Delivery:
-    return Delivery(chat=fields["chat"], story_id=fields["story"],
-                    rule_ids=tuple(json.loads(fields.get("rules", "[]"))))
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What a chat has been shown of a story."""
-
-    ref: str
-    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,7 +207,7 @@ class Deliverer:
                     tally = await self._turn()
                 except PacingStoppedError:
                     break
-                except (RedisError, OSError) as exc:
+                except STORE_DOWN as exc:
                     log.warning("delivery: Redis is unavailable; retrying", extra={"kv": {
                         "consumer": self.consumer, "error": str(exc)}})
                     await sleep_unless(stop, REDIS_RETRY_SECONDS)
@@ -392,7 +233,7 @@ class Deliverer:
         """Keep this consumer's heartbeat, entries and leases fresh while it works; on the way
         out drop the heartbeat and, with nothing pending, the consumer itself."""
         revive_worker(self.consumer)
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(*STORE_DOWN):
             await self._beat()
         keeper = asyncio.create_task(self._keep_alive(), name="delivery:keepalive")
         try:
@@ -402,13 +243,12 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
             retire_worker(self.consumer)  # what it leaves pending is for others to take
-            with contextlib.suppress(RedisError, OSError):
-                await self.store.redis.delete(self.outbox.alive_key(self.consumer))
+            with contextlib.suppress(*STORE_DOWN):
+                await self.outbox.stop_beating(self.consumer)
                 await self.outbox.forget(self.consumer)
 
     async def _beat(self) -> None:
-        await self.store.redis.set(self.outbox.alive_key(self.consumer), str(time.time()),
-                                   px=int(self.heartbeat_ttl * 1000))
+        await self.outbox.beat(self.consumer, ttl=self.heartbeat_ttl)
 
     async def _keep_alive(self) -> None:
         """Every third of the heartbeat TTL: heartbeat, touch entries in hand, renew leases."""
@@ -419,7 +259,7 @@ class Deliverer:
                 await self.outbox.touch(self.consumer, sorted(self._in_hand.entries))
                 for lease in list(self._in_hand.leases):
                     await lease.renew()
-            except (RedisError, OSError) as exc:
+            except STORE_DOWN as exc:
                 log.warning("delivery: cannot renew the heartbeat", extra={"kv": {
                     "consumer": self.consumer, "error": str(exc)}})
 
@@ -431,8 +271,8 @@ class Deliverer:
             if name == self.consumer:
                 continue
             if worker_gone(name):  # its heartbeat may not have expired yet
-                await self.store.redis.delete(self.outbox.alive_key(name))
-            elif await self.store.redis.exists(self.outbox.alive_key(name)):
+                await self.outbox.stop_beating(name)
+            elif await self.outbox.beating(name):
                 self._missing.pop(name, None)
                 continue
             elif now - self._missing.setdefault(name, now) < self.heartbeat_ttl:
@@ -467,7 +307,7 @@ class Deliverer:
         for result in results:
             if isinstance(result, _Tally):
                 tally.add(result)
-            elif isinstance(result, PacingStoppedError | RedisError | OSError):
+            elif isinstance(result, (PacingStoppedError, *STORE_DOWN)):
                 if isinstance(result, PacingStoppedError) or self._stop.is_set():
                     raise PacingStoppedError
                 raise result
@@ -488,7 +328,7 @@ class Deliverer:
                 return await self._deliver_chat(chat, groups)
             finally:
                 self._in_hand.leases.discard(lease)
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*STORE_DOWN):
                     await lease.release()
 
     async def _deliver_chat(self, chat: str, groups: dict[str, list[tuple[str, Delivery]]]
@@ -504,7 +344,7 @@ class Deliverer:
             return _Tally()
         story_ids = list(groups)
         stories = await self.store.get_stories(story_ids)
-        shown = await self._sent_many(chat, story_ids)
+        shown = await self.store.sent_many(chat, story_ids)
         muted = await chats.muted_stories(chat, [  # "mute updates": only updates need asking
             story_id for story_id, sent in zip(story_ids, shown, strict=True) if sent])
         new: list[_Item] = []
@@ -638,7 +478,8 @@ class Deliverer:
         METRICS.delivery_failed(chat)
         delivery = Delivery(chat=chat, story_id=item.story.id, rule_ids=item.rules)
         for entry_id in item.ids:
-            await self.outbox.fail(entry_id, delivery, str(exc))
+            if await self.outbox.fail(entry_id, delivery, str(exc)):
+                METRICS.dead_lettered()
         return _Tally(failed=1)
 
     # --- chats that went away (see the module docstring) -------------------------------------
@@ -712,31 +553,13 @@ class Deliverer:
         pause = 0.2
         while True:
             try:
-                await self._record(chat, stories, ref)
+                await self.store.record_sent(chat, stories, ref)
                 return
-            except (RedisError, OSError) as exc:
+            except STORE_DOWN as exc:
                 log.warning("delivery: cannot record a sent message yet; retrying",
                             extra={"kv": {"error": str(exc)}})
                 await self._sleep(pause)
                 pause = min(2 * pause, 2.0)
-
-    async def _sent_many(self, chat: str, story_ids: Sequence[str]) -> list[Sent | None]:
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for story_id in story_ids:
-                pipe.hgetall(self.store.keys.sent(chat, story_id))
-            replies: list[dict[str, Any]] = await pipe.execute()
-        return [Sent(ref=d["ref"], version=int(d["version"])) if d else None for d in replies]
-
-    async def _record(self, chat: str, stories: Sequence[Story], ref: str) -> None:
-        keys = self.store.keys
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for story in stories:
-                pipe.hset(keys.sent(chat, story.id),
-                          mapping={"ref": ref, "version": story.version})
-                pipe.expire(keys.sent(chat, story.id), SENT_TTL)
-                pipe.sadd(keys.story_chats(story.id), chat)
-                pipe.expire(keys.story_chats(story.id), SENT_TTL)
-            await pipe.execute()
 
 
 def paused_notice(lang: str, chat: str, reason: str, error: str) -> str:

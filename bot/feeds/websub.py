@@ -72,19 +72,20 @@ from typing import Self
 
 import httpx
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from bot.errors import ParseError
-from bot.feeds.engine import FeedSource, PollPolicy, failure_delay
+from bot.feeds.engine import FeedSource
 from bot.feeds.fetch import USER_AGENT, parse_retry_after
 from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
 from bot.feeds.parse import MAX_ITEMS, parse_document_async
+from bot.feeds.policy import PollPolicy, failure_delay
 from bot.feeds.poll import PollResult
 from bot.feeds.transport import AsyncioBackend, feed_transport
 from bot.logs import redact
 from bot.metrics import METRICS
 from bot.models import FeedSpec
-from bot.store import Leader, Store, done, sleep_unless
+from bot.store import STORE_FAILURES, Leader, Store, sleep_unless
+from bot.store.websub import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -103,60 +104,6 @@ ANSWER_BYTES = 1024        # of a hub's error answer, kept for the log
 STOP_GRACE = 5.0
 
 Handler = Callable[[PollResult], Awaitable[object]]
-
-# KEYS: record, feed state, due, active. ARGV: topic, granted lease ('' = the one asked for),
-# renewal fraction, shortest renewal delay, due member, feed id, now. The lease noted is at
-# most the one asked for; a verification of an active subscription with no request pending
-# (a hub re-confirming, or anyone who knows the topic) may bring its end and renewal closer,
-# never put them off.
-_VERIFIED = """
-local rec = redis.call('HMGET', KEYS[1], 'state', 'topic', 'lease', 'attempt', 'until')
-if rec[2] ~= ARGV[1] or (rec[1] ~= 'subscribing' and rec[1] ~= 'active') then return 0 end
-local now = tonumber(ARGV[7])
-local asked = tonumber(rec[3]) or 0
-local lease = math.min(tonumber(ARGV[2]) or asked, asked)
-local till = now + lease
-local renew = now + math.max(lease * tonumber(ARGV[3]), tonumber(ARGV[4]))
-if rec[1] == 'active' and (not rec[4] or rec[4] == '') then
-  till = math.min(till, tonumber(rec[5]) or till)
-  renew = math.min(renew, tonumber(redis.call('ZSCORE', KEYS[3], ARGV[5])) or renew)
-end
-redis.call('HSET', KEYS[1], 'state', 'active', 'attempt', '', 'until', tostring(till),
-           'granted', tostring(lease), 'failures', '0', 'last_error', '')
-redis.call('HSET', KEYS[2], 'websub_status', 'active', 'websub_until', tostring(till),
-           'websub_error', '')
-redis.call('ZADD', KEYS[3], renew, ARGV[5])
-redis.call('ZADD', KEYS[4], till, ARGV[6])
-return 1
-"""
-
-# KEYS: record, feed state, due, active. ARGV: topic, error text, retry at, member, feed id.
-_DENIED = """
-if redis.call('HGET', KEYS[1], 'topic') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'denied', 'attempt', '', 'until', '', 'last_error', ARGV[2])
-redis.call('HSET', KEYS[2], 'websub_status', 'denied', 'websub_until', '', 'websub_error',
-           ARGV[2])
-redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[4])
-redis.call('ZREM', KEYS[4], ARGV[5])
-return 1
-"""
-
-# KEYS: gone record. ARGV: topic. Forgets a subscription being ended once the hub asks.
-_UNSUBSCRIBED = """
-local rec = redis.call('HMGET', KEYS[1], 'state', 'topic')
-if rec[1] ~= 'unsubscribing' or rec[2] ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-# KEYS: record, due. ARGV: attempt token, member, due at, field, value, ... Applies the
-# outcome of a hub request unless the hub's verification (or a newer attempt) came first.
-_SETTLE = """
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
-if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
-return 1
-"""
 
 
 def signature_ok(header: str | None, secret: str, body: bytes) -> bool:
@@ -241,11 +188,7 @@ class WebSub:
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._total_timeout = timeout + connect_timeout
         self._rng = rng or random.Random()
-        self._due, self._active = store.keys("websub", "due"), store.keys("websub", "active")
-        self._verified = store.redis.register_script(_VERIFIED)
-        self._denied = store.redis.register_script(_DENIED)
-        self._unsubscribed = store.redis.register_script(_UNSUBSCRIBED)
-        self._settle_script = store.redis.register_script(_SETTLE)
+        self.subscriptions = Subscriptions(store)
         self._feeds: dict[str, FeedSpec] = {}
         self._pushes: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -294,9 +237,6 @@ class WebSub:
         return [web.get(CALLBACK_PATH, self._verification, allow_head=False),
                 web.post(CALLBACK_PATH, self._push)]
 
-    def _key(self, kind: str, feed_id: str) -> str:
-        return self.store.keys("websub", kind, feed_id)
-
     # --- discovery and the polling fallback --------------------------------------------------
 
     async def discovered(self, result: PollResult) -> None:
@@ -311,10 +251,10 @@ class WebSub:
         try:
             if (hub, topic) != (result.state.get(HUB, ""), result.state.get(TOPIC, "")):
                 await self.store.update_feed_state(feed.id, {HUB: hub, TOPIC: topic})
-                await self.store.redis.zadd(self._due, {member: 0})
+                await self.subscriptions.make_due([member], at=0)
                 log.info("websub: hub discovered" if hub else "websub: the feed names no hub",
                          extra={"kv": {"feed_id": feed.id, "hub": hub, "topic": topic}})
-            elif not hub or not await self.store.redis.zadd(self._due, {member: 0}, nx=True):
+            elif not hub or not await self.subscriptions.make_due_unless_due(member):
                 return
         except Exception as exc:  # Redis away: the next poll notes it again
             log.warning("websub: cannot record a discovered hub", extra={"kv": {
@@ -333,7 +273,7 @@ class WebSub:
 
     async def active_count(self) -> int:
         """Subscriptions verified and not expired (all workers)."""
-        return int(await self.store.redis.zcount(self._active, time.time(), "+inf"))
+        return await self.subscriptions.active_count(since=time.time())
 
     # --- upkeep, in one worker at a time -----------------------------------------------------
 
@@ -382,34 +322,28 @@ class WebSub:
         they are ended, and with `check_callbacks` (a new maintainer: NEWSBOT_PUBLIC_URL may
         have changed) those whose callback is not the current one; returns how many."""
         self._feeds = {f.id: f for f in await self._source()}
-        members = [m for m in await self.store.redis.zrange(self._due, 0, -1)
-                   if m.startswith("sub:")]
+        members = [m for m in await self.subscriptions.due_members() if m.startswith("sub:")]
         stale = [m for m in members if m[4:] not in self._feeds]
         if check_callbacks and members:
-            async with self.store.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.hget(self._key("sub", member[4:]), "callback")
-                callbacks = await pipe.execute()
+            callbacks = await self.subscriptions.callbacks([m[4:] for m in members])
             stale += [m for m, url in zip(members, callbacks, strict=True)
                       if url and url != self.callback(m[4:]) and m not in stale]
         if stale:
-            await self.store.redis.zadd(self._due, dict.fromkeys(stale, 0))
+            await self.subscriptions.make_due(stale, at=0)
         return len(stale)
 
     async def run_due(self) -> float:
         """Act on every subscription due now; seconds until the next one is due."""
         now = time.time()
-        members = list(await self.store.redis.zrangebyscore(self._due, "-inf", now,
-                                                            start=0, num=BATCH))
+        members = await self.subscriptions.take_due(now, limit=BATCH,
+                                                    hold_until=now + ACTION_SECONDS)
         if members:
-            await self.store.redis.zadd(self._due, dict.fromkeys(members, now + ACTION_SECONDS),
-                                        xx=True)
             gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
             await asyncio.gather(*(self._act(m, gate) for m in members))
             if len(members) == BATCH:
                 return 0.0
-        first = await self.store.redis.zrange(self._due, 0, 0, withscores=True)
-        return IDLE_SECONDS if not first else max(0.0, float(first[0][1]) - time.time())
+        first = await self.subscriptions.first_due()
+        return IDLE_SECONDS if first is None else max(0.0, first - time.time())
 
     async def _act(self, member: str, gate: asyncio.Semaphore) -> None:
         """One due action; a failure is logged and leaves the others alone."""
@@ -434,7 +368,7 @@ class WebSub:
         """Bring the feed's subscription in line with what its document names: end one to a
         hub or topic it no longer names, then subscribe (or renew, or retry)."""
         feed = await self._feed(feed_id)
-        record = await done(self.store.redis.hgetall(self._key("sub", feed_id)))
+        record = await self.subscriptions.get(feed_id)
         state = await self.store.feed_state(feed_id) if feed is not None else {}
         want = (state.get(HUB, ""), state.get(TOPIC, ""), self.callback(feed_id))
         if record and (not want[0] or want != (record.get("hub"), record.get("topic"),
@@ -442,7 +376,7 @@ class WebSub:
             await self._retire(feed_id, record)
             record = {}
         if feed is None or not want[0]:
-            await self.store.redis.zrem(self._due, f"sub:{feed_id}")
+            await self.subscriptions.not_due(f"sub:{feed_id}")
             return
         if record.get("attempt"):  # the hub took the request but never came to verify it
             await self._failed(feed_id, record, f"the hub did not verify the subscription "
@@ -458,7 +392,7 @@ class WebSub:
         record = {**record, "attempt": attempt, "lease": str(self.lease_seconds),
                   "state": "active" if record.get("state") == "active" else "subscribing",
                   "guard": "1" if self._untrusted(feed) else ""}
-        await done(self.store.redis.hset(self._key("sub", feed.id), mapping=record))
+        await self.subscriptions.save(feed.id, record)
         if record["state"] == "subscribing":
             await self.store.update_feed_state(feed.id, {STATUS: "subscribing"})
         self.stats["requests"] += 1
@@ -496,34 +430,21 @@ class WebSub:
     async def _settle(self, feed_id: str, attempt: str, *, due_at: float,
                       fields: Mapping[str, str] | None = None) -> bool:
         """Apply a request's outcome unless the hub's verification came first."""
-        flat = [x for pair in (fields or {}).items() for x in pair]
-        return bool(await self._settle_script(
-            keys=[self._key("sub", feed_id), self._due],
-            args=[attempt, f"sub:{feed_id}", f"{due_at:.3f}", *flat]))
+        return await self.subscriptions.settle(feed_id, attempt, due_at=due_at, fields=fields)
 
     async def _retire(self, feed_id: str, record: Mapping[str, str]) -> None:
         """End a subscription: forget it here, and unsubscribe unless the hub denied it."""
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            if record.get("state") in ("subscribing", "active"):
-                gone = self._key("gone", feed_id)
-                pipe.hset(gone, mapping={**{k: record.get(k, "") for k in (
-                    "hub", "topic", "callback", "guard")}, "state": "unsubscribing",
-                    "failures": "0"})
-                pipe.expire(gone, GONE_TTL)
-                pipe.zadd(self._due, {f"unsub:{feed_id}": 0})
-            pipe.delete(self._key("sub", feed_id))
-            pipe.zrem(self._active, feed_id)
-            pipe.hdel(self.store.keys.feed(feed_id), STATUS, UNTIL, ERROR)
-            await pipe.execute()
+        await self.subscriptions.retire(feed_id, record, ttl=GONE_TTL,
+                                        feed_fields=(STATUS, UNTIL, ERROR))
         log.info("websub: subscription ended", extra={"kv": {
             "feed_id": feed_id, "hub": record.get("hub", ""), "topic": record.get("topic", "")}})
 
     async def _unsubscribe(self, feed_id: str) -> None:
         """Ask the hub to end a retired subscription; give up after a few failures."""
-        gone_key, member = self._key("gone", feed_id), f"unsub:{feed_id}"
-        gone = await done(self.store.redis.hgetall(gone_key))
+        member = f"unsub:{feed_id}"
+        gone = await self.subscriptions.ended(feed_id)
         if gone.get("state") != "unsubscribing":
-            await self.store.redis.zrem(self._due, member)
+            await self.subscriptions.not_due(member)
             return
         self.stats["requests"] += 1
         answer = await self._post(gone["hub"], {
@@ -531,17 +452,17 @@ class WebSub:
             "hub.callback": gone["callback"]}, guarded=bool(gone.get("guard")))
         failures = int(gone.get("failures") or 0) + 1
         if answer.ok or failures >= UNSUBSCRIBE_TRIES:
-            await self.store.redis.zrem(self._due, member)
+            await self.subscriptions.not_due(member)
             if not answer.ok:
-                await done(self.store.redis.delete(gone_key))
+                await self.subscriptions.forget_ended(feed_id)
             log.info("websub: unsubscription requested" if answer.ok else
                      "websub: giving up unsubscribing", extra={"kv": {
                          "feed_id": feed_id, "hub": gone["hub"], "error": answer.error}})
             return
         delay = failure_delay(failures, retry_after=answer.retry_after, policy=self.policy,
                               rng=self._rng)
-        await done(self.store.redis.hset(gone_key, "failures", str(failures)))
-        await self.store.redis.zadd(self._due, {member: time.time() + delay})
+        await self.subscriptions.unsubscribe_later(feed_id, failures=failures,
+                                                   due_at=time.time() + delay)
 
     async def _post(self, hub: str, form: dict[str, str], *, guarded: bool) -> HubAnswer:
         """POST a form to the hub; accepted on any 2xx (the spec says 202)."""
@@ -589,9 +510,8 @@ class WebSub:
             elif mode == "subscribe":
                 ok = await self._verify(feed_id, topic, query.get("hub.lease_seconds", ""))
             else:
-                ok = bool(await self._unsubscribed(keys=[self._key("gone", feed_id)],
-                                                   args=[topic]))
-        except RedisError as exc:
+                ok = await self.subscriptions.unsubscribed(feed_id, topic)
+        except STORE_FAILURES as exc:
             log.warning("websub: cannot check a verification", extra={"kv": {
                 "feed_id": feed_id, "error": str(exc)}})
             return web.Response(status=503, text="try again later")
@@ -605,11 +525,9 @@ class WebSub:
     async def _verify(self, feed_id: str, topic: str, lease: str) -> bool:
         """Confirm a pending or active subscription to `topic`: note its lease, plan renewal."""
         fraction = self._rng.uniform(*RENEW_AT)
-        ok = bool(await self._verified(
-            keys=[self._key("sub", feed_id), self.store.keys.feed(feed_id), self._due,
-                  self._active],
-            args=[topic, lease if lease.isdigit() else "", f"{fraction:.4f}",
-                  f"{self.min_renew:.3f}", f"sub:{feed_id}", feed_id, f"{time.time():.3f}"]))
+        ok = await self.subscriptions.verified(
+            feed_id, topic, lease=lease if lease.isdigit() else "", fraction=fraction,
+            min_renew=self.min_renew, now=time.time())
         if ok:
             self.stats["verified"] += 1
         return ok
@@ -617,11 +535,8 @@ class WebSub:
     async def _deny(self, feed_id: str, topic: str, reason: str) -> bool:
         """Record the hub's refusal; ask again after the longest backoff (polling goes on)."""
         error = f"denied by the hub: {reason or 'no reason given'}"[:500]
-        ok = bool(await self._denied(
-            keys=[self._key("sub", feed_id), self.store.keys.feed(feed_id), self._due,
-                  self._active],
-            args=[topic, error, f"{time.time() + self.policy.backoff_max:.3f}",
-                  f"sub:{feed_id}", feed_id]))
+        ok = await self.subscriptions.denied(feed_id, topic, error=error,
+                                             due_at=time.time() + self.policy.backoff_max)
         if ok:
             self.stats["denied"] += 1
             log.warning("websub: subscription denied", extra={"kv": {
@@ -632,8 +547,8 @@ class WebSub:
         """A hub distributing content: check it, answer at once, process it in a task."""
         feed_id = request.match_info["feed_id"]
         try:
-            record = await done(self.store.redis.hgetall(self._key("sub", feed_id)))
-        except RedisError as exc:
+            record = await self.subscriptions.get(feed_id)
+        except STORE_FAILURES as exc:
             log.warning("websub: cannot check a push", extra={"kv": {
                 "feed_id": feed_id, "error": str(exc)}})
             return web.Response(status=503, text="try again later")

@@ -21,6 +21,8 @@ P = ParamSpec("P")
 # What a caller catches for "the store failed": the typed methods raise StoreError; the raw
 # client that bot/pacing.py, bot/dedup/index.py and bot/commands.py still use raises RedisError.
 STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, RedisError)
+# The same, and the socket errors a caller that waits for the server also rides out.
+STORE_DOWN: tuple[type[Exception], ...] = (*STORE_FAILURES, OSError)
 
 
 async def done(value: Awaitable[T] | T) -> T:

@@ -16,12 +16,14 @@ from bot.errors import StoreError
 from bot.store.base import done, translated
 from bot.store.embedded import EmbeddedValkey
 from bot.store.feeds import FeedRecords
+from bot.store.health import HealthRecords
 from bot.store.keys import Keys
 from bot.store.leases import RELEASE, RENEW, TAKE_OVER
+from bot.store.sent import SentRecords
 from bot.store.stories import StoryRecords
 
 
-class Store(StoryRecords, FeedRecords):
+class Store(StoryRecords, FeedRecords, SentRecords, HealthRecords):
     """Async access to the one Redis/Valkey server that holds all of newsbot's state."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str = "newsbot:") -> None:

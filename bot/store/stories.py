@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Story, StoryArticle
-from bot.store.base import Records
+from bot.store.base import Records, done
 
 
 def _ts(value: datetime) -> float:
@@ -74,3 +74,51 @@ class StoryRecords(Records):
         """Stories first seen at or after `since`, oldest first."""
         ids = await self.redis.zrangebyscore(self.keys.stories(), since.timestamp(), "+inf")
         return [s for s in await self.get_stories(list(ids)) if s is not None]
+
+    async def count_stories_since(self, since: float) -> int:
+        """How many stories were first seen at or after `since` (a Unix time)."""
+        return int(await self.redis.zcount(self.keys.stories(), since, "+inf"))
+
+    async def matched_many(self, story_ids: Sequence[str]
+                           ) -> dict[str, dict[str, tuple[str, ...]]]:
+        """The matched-rules record of each story, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for story_id in story_ids:
+                pipe.hgetall(self.keys.story_matched(story_id))
+            replies = await pipe.execute()
+        return {sid: decode_matched(raw) for sid, raw in zip(story_ids, replies, strict=True)}
+
+    async def merge_matched(self, changed: Mapping[str, Mapping[str, tuple[str, ...]]], *,
+                            ttl: int) -> None:
+        """Write the changed rules of stories' matched records in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for story_id, fields in changed.items():
+                key = self.keys.story_matched(story_id)
+                pipe.hset(key, mapping={rule_id: json.dumps(terms, ensure_ascii=False)
+                                        for rule_id, terms in fields.items()})
+                pipe.expire(key, ttl)
+            await pipe.execute()
+
+    async def news_time(self, newest: datetime | None) -> datetime | None:
+        """The newest feed time read by any worker, after counting `newest` (None before any)."""
+        key = self.keys("news", "time")
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if newest is not None:
+                pipe.zadd(key, {"newest": newest.timestamp()}, gt=True)
+            pipe.zscore(key, "newest")
+            *_, stamp = await pipe.execute()
+        return None if stamp is None else datetime.fromtimestamp(float(stamp), tz=UTC)
+
+    async def mark_placing(self, markers: Sequence[str], *, ttl: int) -> list[bool]:
+        """Set each article's placing marker (`Keys.placing`) in one round trip; True where
+        it was set already."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for marker in markers:
+                pipe.set(marker, "1", ex=ttl, get=True)
+            before = await pipe.execute()
+        return [was is not None for was in before]
+
+    async def clear_placing(self, markers: Sequence[str]) -> None:
+        """Clear placing markers (the articles' deliveries are queued, or there were none)."""
+        if markers:
+            await done(self.redis.delete(*markers))
