@@ -2,7 +2,8 @@
 
     NewsbotError
     ├── ConfigError          bad settings or files given at start (feeds file, rule files)
-    ├── StoreError           the Redis/Valkey server is unreachable or misbehaves
+    ├── StoreError           the Redis/Valkey server is unreachable or misbehaves (bot/store/
+    │   │                    raises it for every error of the client: bot/store/base.py)
     │   └── EmbeddedServerError   the embedded Valkey server cannot run here
     ├── FeedError            one feed could not be fetched or parsed (carries the feed id)
     │   ├── FetchError       network, HTTP status, size cap, timeout

@@ -12,22 +12,7 @@ On when NEWSBOT_PUBLIC_URL is set: hubs must reach the bot's HTTP server (bot/ht
            backoff (a request the hub accepts but does not verify within `verify_timeout`,
            10 min, is a failure too); a feed added from chat reaches its hub through the
            SSRF guard only (a hub on an internal address: asked again after a day)
-    hub -> GET <callback>?hub.mode=subscribe&hub.topic=..&hub.challenge=..&hub.lease_seconds=..
-        -> the challenge echoed (200) only for a pending or active subscription to that
-           topic (404 otherwise); the lease noted (at most the one asked for); renewal due
-           at 80-90 % of it. A verification with no request of ours pending (a hub
-           re-confirming, or anyone who knows the topic) may shorten the lease, not extend it.
-           hub.mode=unsubscribe is confirmed only for a subscription being ended;
-           hub.mode=denied is recorded and the hub asked again after a day.
-    hub -> POST <callback> (the feed document, X-Hub-Signature: sha1|sha256|sha384|sha512=..)
-        -> signature checked (HMAC with the subscription's secret, constant-time) -> 202;
-           a missing or bad signature is acknowledged too (the spec allows it, and it tells a
-           forger nothing) but its content is discarded and counted. Accepted bodies are
-           parsed like a poll's (bot/feeds/parse.py) and handed to the same handler as polled
-           items (the pipeline), in a task: at most `max_pushes` at once, 503 beyond; bodies
-           over NEWSBOT_MAX_FEED_BYTES get 413, pushes for no subscription 410 Gone. Seen
-           keys make the next poll's copy of a pushed item a duplicate, so nothing is
-           alerted twice.
+    hub -> GET / POST <callback>: verifications and pushes (bot/feeds/websub_callback.py)
 
 Polling goes on: after a good poll of a feed whose subscription is verified and unexpired, the
 engine waits about NEWSBOT_POLL_MAX_INTERVAL (90-100 % of it, never past the lease's end)
@@ -38,17 +23,7 @@ starts with another NEWSBOT_PUBLIC_URL moves every subscription to its new callb
 NEWSBOT_PUBLIC_URL unset nothing is subscribed and existing subscriptions lapse with their
 leases (the hubs' pushes then get 404s from a bot without the route).
 
-Redis (under the store's prefix; every worker answers callbacks, so all state is shared):
-
-    feed:<id>           websub_hub, websub_topic (discovered), websub_status (subscribing,
-                        active, denied, error), websub_until, websub_error, websub_last_push
-    websub:sub:<id>     hash: the subscription: hub, topic, callback, secret, state
-                        (subscribing, active, denied), attempt (token of a request the hub
-                        has not verified yet), lease, until, failures, last_error, guard
-    websub:gone:<id>    hash: a subscription being ended (until the hub verifies; 1 day TTL)
-    websub:due          sorted set: `sub:<id>` / `unsub:<id>` -> when to act on it next
-    websub:active       sorted set: feed id -> lease end of each verified subscription
-
+The records (every worker answers callbacks, so all state is shared) are bot/store/websub.py.
 Changes that race with the hub's verification (which may come before the hub even answers
 the subscription request) are Lua scripts conditioned on the record's state and attempt token.
 One hub per feed: the first one the document names.
@@ -58,77 +33,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import random
 import secrets
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
 import httpx
-from aiohttp import web
 
-from bot.errors import ParseError
 from bot.feeds.engine import FeedSource
-from bot.feeds.fetch import USER_AGENT, parse_retry_after
-from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
-from bot.feeds.parse import MAX_ITEMS, parse_document_async
+from bot.feeds.fetch import USER_AGENT
+from bot.feeds.guard import Network
+from bot.feeds.parse import MAX_ITEMS
 from bot.feeds.policy import PollPolicy, failure_delay
 from bot.feeds.poll import PollResult
-from bot.feeds.transport import AsyncioBackend, feed_transport
-from bot.logs import redact
-from bot.metrics import METRICS
+from bot.feeds.websub_callback import CALLBACK_PATH, Handler, HubCallback, signature_ok
+from bot.feeds.websub_hub import REQUESTS_AT_ONCE, HubAnswer, hub_client, post_form
 from bot.models import FeedSpec
-from bot.store import STORE_FAILURES, Leader, Store, sleep_unless
+from bot.store import Leader, Store, sleep_unless
 from bot.store.websub import Subscriptions
+
+__all__ = ["CALLBACK_PATH", "HubAnswer", "WebSub", "signature_ok"]
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/websub/{feed_id}"
-SIGNATURE_METHODS = frozenset({"sha1", "sha256", "sha384", "sha512"})
 HUB, TOPIC = "websub_hub", "websub_topic"
 STATUS, UNTIL, ERROR = "websub_status", "websub_until", "websub_error"
-RENEW_AT = (0.8, 0.9)      # renew when this fraction of the granted lease has passed
 IDLE_SECONDS = 2.0         # longest nap of the maintainer (others' discoveries show up)
 ACTION_SECONDS = 120.0     # a claimed action comes due again this late if its worker dies
 BATCH = 100                # due actions taken per round
-REQUESTS_AT_ONCE = 8       # hub requests in flight
 GONE_TTL = 86_400          # how long an ended subscription waits for the hub's verification
 UNSUBSCRIBE_TRIES = 5
-ANSWER_BYTES = 1024        # of a hub's error answer, kept for the log
 STOP_GRACE = 5.0
-
-Handler = Callable[[PollResult], Awaitable[object]]
-
-
-def signature_ok(header: str | None, secret: str, body: bytes) -> bool:
-    """True when `header` (`X-Hub-Signature: sha256=<hex>`) is the HMAC of `body` with
-    `secret` under one of SIGNATURE_METHODS; compared in constant time."""
-    if not header or not secret:
-        return False
-    method, _, digest = header.strip().partition("=")
-    method = method.strip().lower()
-    if method not in SIGNATURE_METHODS:
-        return False
-    expected = hmac.new(secret.encode(), body, method).hexdigest().encode()
-    return hmac.compare_digest(expected, digest.strip().lower().encode("ascii", "replace"))
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to be over `limit` bytes."""
-    if (request.content_length or 0) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _number(text: str | None) -> float:
@@ -138,17 +78,7 @@ def _number(text: str | None) -> float:
         return 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class HubAnswer:
-    """How a hub answered a (un)subscription request: accepted, or why not."""
-
-    ok: bool
-    error: str = ""
-    blocked: bool = False
-    retry_after: float | None = None
-
-
-class WebSub:
+class WebSub(HubCallback):
     """Subscriptions to the hubs feeds advertise, their callback routes and their upkeep.
 
     `source` lists every feed, `untrusted` says which were added from chat (their hubs are
@@ -220,22 +150,12 @@ class WebSub:
         self._open = self._guarded = None
 
     def _client(self, ssl_context: ssl.SSLContext, *, guarded: bool) -> httpx.AsyncClient:
-        backend = GuardedBackend(allow=self.allow_networks) if guarded else AsyncioBackend()
-        limits = httpx.Limits(max_connections=REQUESTS_AT_ONCE * 2,
-                              max_keepalive_connections=REQUESTS_AT_ONCE)
-        return httpx.AsyncClient(
-            timeout=self._timeout, limits=limits, follow_redirects=False, verify=ssl_context,
-            transport=feed_transport(limits=limits, ssl_context=ssl_context, backend=backend),
-            trust_env=not guarded, headers={"User-Agent": self.user_agent})
+        return hub_client(ssl_context, guarded=guarded, allow=self.allow_networks,
+                          timeout=self._timeout, user_agent=self.user_agent)
 
     def callback(self, feed_id: str) -> str:
         """The callback URL hubs are given for `feed_id`."""
         return self.public_url + CALLBACK_PATH.format(feed_id=feed_id)
-
-    def routes(self) -> list[web.RouteDef]:
-        """The callback: GET for hubs' verifications of intent, POST for their pushes."""
-        return [web.get(CALLBACK_PATH, self._verification, allow_head=False),
-                web.post(CALLBACK_PATH, self._push)]
 
     # --- discovery and the polling fallback --------------------------------------------------
 
@@ -358,12 +278,6 @@ class WebSub:
                 log.exception("websub: acting on a subscription failed", extra={"kv": {
                     "feed_id": feed_id, "action": kind}})
 
-    async def _feed(self, feed_id: str) -> FeedSpec | None:
-        """The listed feed `feed_id` (the list read again when it is not known)."""
-        if feed_id not in self._feeds:
-            self._feeds = {f.id: f for f in await self._source()}
-        return self._feeds.get(feed_id)
-
     async def _reconcile(self, feed_id: str) -> None:
         """Bring the feed's subscription in line with what its document names: end one to a
         hub or topic it no longer names, then subscribe (or renew, or retry)."""
@@ -469,137 +383,4 @@ class WebSub:
         client = self._guarded if guarded else self._open
         if client is None:
             raise RuntimeError("WebSub used outside `async with`")
-        try:
-            async with asyncio.timeout(self._total_timeout), client.stream(
-                    "POST", hub, data=form) as response:
-                if 200 <= response.status_code < 300:
-                    return HubAnswer(True)
-                said = b""
-                async for chunk in response.aiter_raw():
-                    said += chunk
-                    if len(said) >= ANSWER_BYTES:
-                        break
-        except BlockedAddressError as exc:
-            return HubAnswer(False, f"refused to contact the hub {redact(hub)}: {exc}",
-                             blocked=True)
-        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, UnicodeError) as exc:
-            return HubAnswer(False, redact(f"unable to reach the hub {hub}: "
-                                           f"{type(exc).__name__}: {exc}"))
-        status = response.status_code
-        retry = (parse_retry_after(response.headers.get("Retry-After"))
-                 if status in (429, 503) else None)
-        text = said[:ANSWER_BYTES].decode("utf-8", "replace").strip()
-        return HubAnswer(False, redact(f"the hub {hub} answered HTTP {status}: {text}"),
-                         retry_after=retry)
-
-    # --- the callback ------------------------------------------------------------------------
-
-    async def _verification(self, request: web.Request) -> web.Response:
-        """A hub verifying intent (subscribe, unsubscribe) or telling of a denial."""
-        feed_id, query = request.match_info["feed_id"], request.query
-        mode, topic = query.get("hub.mode", ""), query.get("hub.topic", "")
-        challenge = query.get("hub.challenge", "")
-        if mode not in ("subscribe", "unsubscribe", "denied"):
-            return web.Response(status=400, text="hub.mode must be subscribe, unsubscribe or "
-                                                 "denied")
-        try:
-            if mode == "denied":
-                ok = await self._deny(feed_id, topic, query.get("hub.reason", ""))
-            elif not challenge or not topic:
-                ok = False
-            elif mode == "subscribe":
-                ok = await self._verify(feed_id, topic, query.get("hub.lease_seconds", ""))
-            else:
-                ok = await self.subscriptions.unsubscribed(feed_id, topic)
-        except STORE_FAILURES as exc:
-            log.warning("websub: cannot check a verification", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-            return web.Response(status=503, text="try again later")
-        log.info("websub: verification " + ("confirmed" if ok else "refused"), extra={"kv": {
-            "feed_id": feed_id, "mode": mode, "topic": topic}})
-        if not ok:
-            return web.Response(status=404, text="no such subscription")
-        return web.Response(text=challenge if mode != "denied" else "ok",
-                            content_type="text/plain")
-
-    async def _verify(self, feed_id: str, topic: str, lease: str) -> bool:
-        """Confirm a pending or active subscription to `topic`: note its lease, plan renewal."""
-        fraction = self._rng.uniform(*RENEW_AT)
-        ok = await self.subscriptions.verified(
-            feed_id, topic, lease=lease if lease.isdigit() else "", fraction=fraction,
-            min_renew=self.min_renew, now=time.time())
-        if ok:
-            self.stats["verified"] += 1
-        return ok
-
-    async def _deny(self, feed_id: str, topic: str, reason: str) -> bool:
-        """Record the hub's refusal; ask again after the longest backoff (polling goes on)."""
-        error = f"denied by the hub: {reason or 'no reason given'}"[:500]
-        ok = await self.subscriptions.denied(feed_id, topic, error=error,
-                                             due_at=time.time() + self.policy.backoff_max)
-        if ok:
-            self.stats["denied"] += 1
-            log.warning("websub: subscription denied", extra={"kv": {
-                "feed_id": feed_id, "topic": topic, "reason": reason}})
-        return ok
-
-    async def _push(self, request: web.Request) -> web.Response:
-        """A hub distributing content: check it, answer at once, process it in a task."""
-        feed_id = request.match_info["feed_id"]
-        try:
-            record = await self.subscriptions.get(feed_id)
-        except STORE_FAILURES as exc:
-            log.warning("websub: cannot check a push", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-            return web.Response(status=503, text="try again later")
-        if record.get("state") not in ("subscribing", "active"):
-            return self._refuse(feed_id, "unknown", 410, "no such subscription")
-        if len(self._pushes) >= self.max_pushes:
-            return self._refuse(feed_id, "busy", 503, "busy", headers={"Retry-After": "30"})
-        body = await read_body(request, self.max_bytes)
-        if body is None:
-            return self._refuse(feed_id, "too_large", 413, f"over {self.max_bytes} bytes")
-        if not signature_ok(request.headers.get("X-Hub-Signature"), record.get("secret", ""),
-                            body):
-            return self._refuse(feed_id, "signature", 202, "")  # acknowledged, discarded
-        task = asyncio.create_task(self._process(feed_id, record.get("topic", ""), body,
-                                                 request.headers.get("Content-Type")),
-                                   name=f"websub:push:{feed_id}")
-        self._pushes.add(task)
-        task.add_done_callback(self._pushes.discard)
-        METRICS.pushed()
-        return web.Response(status=202)
-
-    def _refuse(self, feed_id: str, reason: str, status: int, text: str, *,
-                headers: Mapping[str, str] | None = None) -> web.Response:
-        METRICS.pushed(reason)
-        self.stats[f"push_{reason}"] += 1
-        log.warning("websub: push discarded", extra={"kv": {
-            "feed_id": feed_id, "reason": reason, "status": status}})
-        return web.Response(status=status, text=text, headers=headers)
-
-    async def _process(self, feed_id: str, topic: str, body: bytes,
-                       content_type: str | None) -> None:
-        """Parse a pushed document like a polled one and hand its articles on; never raises."""
-        try:
-            feed = await self._feed(feed_id)
-            if feed is None:
-                log.warning("websub: push for a feed no longer listed", extra={"kv": {
-                    "feed_id": feed_id}})
-                return
-            parsed = await parse_document_async(body, feed=feed, url=topic or feed.url,
-                                                content_type=content_type,
-                                                max_items=self.max_items)
-            await self._handle(PollResult(feed, tuple(parsed.articles)))
-            await self.store.update_feed_state(feed_id, {"websub_last_push": time.time()})
-            self.stats["processed"] += 1
-            if parsed.cut:
-                METRICS.items_cut.inc(parsed.cut)
-            log.info("websub: push processed", extra={"kv": {
-                "feed_id": feed_id, "articles": len(parsed.articles), "cut": parsed.cut}})
-        except ParseError as exc:
-            log.warning("websub: pushed document unreadable", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-        except Exception:  # one bad push must not stop the others
-            log.exception("websub: processing a push failed", extra={"kv": {
-                "feed_id": feed_id}})
+        return await post_form(client, hub, form, within=self._total_timeout)

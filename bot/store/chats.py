@@ -28,7 +28,6 @@ class Paused:
     at: datetime
 
 
-
 class ChatRecords(RecordsOf):
     """Which chats follow which topics, each chat's own rules, settings, holds and pauses."""
 

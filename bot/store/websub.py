@@ -1,7 +1,14 @@
-"""WebSub subscriptions: `websub:sub:<feed>` (the subscription: hub, topic, callback, secret,
-state, lease, attempt, failures), `websub:gone:<feed>` (one being ended), `websub:due` (actions
-`sub:<feed>` / `unsub:<feed>` by when they are due) and `websub:active` (feeds by lease end).
-bot/feeds/websub.py decides; this speaks.
+"""WebSub subscriptions (bot/feeds/websub.py decides; this speaks), under the store's prefix;
+every worker answers callbacks, so all state is shared:
+
+    feed:<id>           websub_hub, websub_topic (discovered), websub_status (subscribing,
+                        active, denied, error), websub_until, websub_error, websub_last_push
+    websub:sub:<id>     hash: the subscription: hub, topic, callback, secret, state
+                        (subscribing, active, denied), attempt (token of a request the hub
+                        has not verified yet), lease, until, failures, last_error, guard
+    websub:gone:<id>    hash: a subscription being ended (until the hub verifies; 1 day TTL)
+    websub:due          sorted set: `sub:<id>` / `unsub:<id>` -> when to act on it next
+    websub:active       sorted set: feed id -> lease end of each verified subscription
 """
 
 from __future__ import annotations
