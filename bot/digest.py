@@ -36,7 +36,7 @@ from bot import i18n
 from bot.alerts import AlertComposer, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
-from bot.errors import ChannelError, StoreError
+from bot.errors import ChannelError, LeaseHeldError
 from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
 from bot.platforms.base import Channel
@@ -242,7 +242,7 @@ class Digests:
         except (ChannelError, PacingStoppedError) as exc:  # held alerts stay held
             log.warning("mute: release failed", extra={"kv": {"chat": chat, "error": str(exc)}})
             return 0
-        except StoreError:  # another worker is releasing this chat's alerts
+        except LeaseHeldError:  # another worker is releasing this chat's alerts
             return 0
 
     async def _record_listed(self, chat: str, stories: Sequence[Story], ref: str) -> None:

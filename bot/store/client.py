@@ -12,7 +12,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.errors import StoreError
+from bot.errors import LeaseHeldError, StoreError
 from bot.store.base import done, translated
 from bot.store.embedded import EmbeddedValkey
 from bot.store.feeds import FeedRecords
@@ -49,7 +49,7 @@ class Store(StoryRecords, FeedRecords, SentRecords, HealthRecords):
         with translated():
             while not await self.redis.set(key, token, nx=True, px=ttl_ms):
                 if time.monotonic() > deadline:
-                    raise StoreError(f"store: lease {name} is held by another worker")
+                    raise LeaseHeldError(f"store: lease {name} is held by another worker")
                 await asyncio.sleep(0.005)
         try:
             yield
