@@ -1,4 +1,6 @@
-"""The durable outbox (a Redis Stream with a consumer group) and the delivery worker.
+"""The delivery worker (Deliverer) over the durable outbox (a Redis Stream with a consumer group:
+bot/store/outbox.py); bot/consumer.py keeps its place in the group, bot/gone.py its chats that
+went away.
 
 Routing appends (chat, story) entries; delivery reads them, renders the story's CURRENT state
 and either sends a new alert or edits the one already sent, recording the message reference
