@@ -29,7 +29,6 @@ from bot.models import Alert, Article, Story, StoryArticle
 from bot.summary import ExtractiveSummarizer, Summarizer, one_line
 from bot.text import language_of
 
-LISTED_PREFIX = "list:"  # a sent-alert reference to a digest or batch: not editable
 _SUMMARIES_KEPT = 256
 
 

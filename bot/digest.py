@@ -33,16 +33,16 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.triggers.cron import CronTrigger
 
 from bot import i18n
-from bot.alerts import LISTED_PREFIX, AlertComposer, StoryList, matched_terms
+from bot.alerts import AlertComposer, StoryList, matched_terms
 from bot.archive import Archive
 from bot.chats import ChatDirectory, zone_info
-from bot.errors import ChannelError, StoreError
+from bot.errors import ChannelError, LeaseHeldError
 from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
 from bot.platforms.base import Channel
 from bot.rules.book import RuleBook
 from bot.rules.engine import RuleSet
-from bot.store import Store
+from bot.store import LISTED_PREFIX, Store
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,7 @@ class Digests:
     async def send_digest(self, chat: str, channel: Channel, *, slot: str,
                           now: datetime) -> int:
         """Send the chat's digest for `slot` unless some worker already did; 1 if sent."""
-        key = self.store.keys("digest", chat, slot)
-        if not await self.store.redis.set(key, now.isoformat(), nx=True, ex=SLOT_TTL):
+        if not await self.chats.claim_digest(chat, slot, now=now, ttl=SLOT_TTL):
             return 0
         digest = await self.digest(chat, now=now)
         if digest is None or not digest.stories:
@@ -204,7 +203,7 @@ class Digests:
         try:
             await post_list(self.pacer, channel, digest)
         except (ChannelError, PacingStoppedError) as exc:
-            await self.store.redis.delete(key)  # let the next tick (or next start) try again
+            await self.chats.unclaim_digest(chat, slot)  # the next tick (or start) tries again
             log.warning("digest: failed", extra={"kv": {"chat": chat, "error": str(exc)}})
             return 0
         await self.chats.clear_held(chat, [s.story_id for s in digest.stories])
@@ -243,20 +242,12 @@ class Digests:
         except (ChannelError, PacingStoppedError) as exc:  # held alerts stay held
             log.warning("mute: release failed", extra={"kv": {"chat": chat, "error": str(exc)}})
             return 0
-        except StoreError:  # another worker is releasing this chat's alerts
+        except LeaseHeldError:  # another worker is releasing this chat's alerts
             return 0
 
     async def _record_listed(self, chat: str, stories: Sequence[Story], ref: str) -> None:
         """Mark the stories as shown to `chat` (in a list: later updates come as new alerts)."""
-        keys, ttl = self.store.keys, 30 * 86_400
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for story in stories:
-                pipe.hset(keys.sent(chat, story.id),
-                          mapping={"ref": f"{LISTED_PREFIX}{ref}", "version": story.version})
-                pipe.expire(keys.sent(chat, story.id), ttl)
-                pipe.sadd(keys.story_chats(story.id), chat)
-                pipe.expire(keys.story_chats(story.id), ttl)
-            await pipe.execute()
+        await self.store.record_sent(chat, stories, f"{LISTED_PREFIX}{ref}")
 
 
 

@@ -2,7 +2,9 @@
 
     NewsbotError
     ├── ConfigError          bad settings or files given at start (feeds file, rule files)
-    ├── StoreError           the Redis/Valkey server is unreachable or misbehaves
+    ├── StoreError           the Redis/Valkey server is unreachable or misbehaves (bot/store/
+    │   │                    raises it for every error of the client: bot/store/base.py)
+    │   ├── LeaseHeldError   another worker holds the lease asked for (Store.lease)
     │   └── EmbeddedServerError   the embedded Valkey server cannot run here
     ├── FeedError            one feed could not be fetched or parsed (carries the feed id)
     │   ├── FetchError       network, HTTP status, size cap, timeout
@@ -26,6 +28,10 @@ class ConfigError(NewsbotError):
 
 class StoreError(NewsbotError):
     """The store's server cannot be reached or answered unexpectedly."""
+
+
+class LeaseHeldError(StoreError):
+    """Another worker holds the lease asked for, and kept it for as long as we could wait."""
 
 
 class EmbeddedServerError(StoreError):

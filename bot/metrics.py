@@ -53,10 +53,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
 
+from bot.errors import StoreError
 from bot.logs import redact
-from bot.store import Store, done
+from bot.store import STORE_DOWN, STORE_FAILURES, Store
 
 if TYPE_CHECKING:
     from bot.chats import ChatDirectory
@@ -70,8 +70,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10.0
 STALE_BEATS = 3            # the scheduler is dead after this many missed heartbeats
 CHECK_TIMEOUT = 2.0        # seconds for Redis to answer a health check or a scrape
+_SCRAPE_FAILURES: tuple[type[Exception], ...] = (TimeoutError, *STORE_DOWN)
 LATENCY_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600)
-_LAST_POLL = "last_poll"
 
 
 class Metrics:
@@ -190,7 +190,6 @@ class Monitor:
         self.max_poll_age = max_poll_age
         self.heartbeat_seconds = heartbeat_seconds
         self.heartbeat: float | None = None
-        self._shared = store.keys("health")
         self._tasks: dict[str, asyncio.Task[Any]] = {}
 
     def watch(self, **tasks: asyncio.Task[Any]) -> None:
@@ -203,9 +202,8 @@ class Monitor:
         if self.metrics.last_poll is None:
             return
         try:
-            await self.store.redis.zadd(self._shared, {_LAST_POLL: self.metrics.last_poll},
-                                        gt=True)
-        except RedisError as exc:  # the health check reports Redis; the beat goes on
+            await self.store.share_last_poll(self.metrics.last_poll)
+        except STORE_FAILURES as exc:  # the health check reports Redis; the beat goes on
             log.debug("health: cannot share the last poll", extra={"kv": {"error": str(exc)}})
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -236,13 +234,13 @@ class Monitor:
         """(answered, why not, the shared newest poll) from one PING and one ZSCORE."""
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                await done(self.store.redis.ping())
-                shared = await self.store.redis.zscore(self._shared, _LAST_POLL)
+                shared = await self.store.answering_last_poll()
         except TimeoutError:
             return False, f"no answer within {CHECK_TIMEOUT:.0f} s", None
-        except (RedisError, OSError) as exc:
-            return False, redact(str(exc)) or type(exc).__name__, None
-        return True, None, None if shared is None else float(shared)
+        except STORE_DOWN as exc:
+            cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ else exc
+            return False, redact(str(cause)) or type(cause).__name__, None
+        return True, None, shared
 
     def _scheduler_check(self, now: float) -> str | None:
         """Why the service loop looks dead, or None if it is alive."""
@@ -270,8 +268,8 @@ class Monitor:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
                 values = await self._shared_state()
-                shared = await self.store.redis.zscore(self._shared, _LAST_POLL)
-        except (TimeoutError, RedisError, OSError) as exc:
+                shared = await self.store.shared_last_poll()
+        except _SCRAPE_FAILURES as exc:
             log.warning("metrics: cannot read the shared gauges",
                         extra={"kv": {"error": str(exc) or type(exc).__name__}})
             values = {}
@@ -290,7 +288,7 @@ class Monitor:
 
     async def _shared_state(self) -> dict[str, float]:
         depth = await self.outbox.depth()
-        dead = await done(self.store.redis.llen(self.outbox.dead))
+        dead = await self.outbox.letters.count()
         held = 0
         for chat in await self.chats.held_chats():
             held += len(await self.chats.held(chat))

@@ -1,4 +1,6 @@
-"""The durable outbox (a Redis Stream with a consumer group) and the delivery worker.
+"""The delivery worker (Deliverer) over the durable outbox (a Redis Stream with a consumer group:
+bot/store/outbox.py); bot/consumer.py keeps its place in the group, bot/gone.py its chats that
+went away.
 
 Routing appends (chat, story) entries; delivery reads them, renders the story's CURRENT state
 and either sends a new alert or edits the one already sent, recording the message reference
@@ -58,398 +60,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-from redis.exceptions import RedisError, ResponseError
+from collections.abc import Sequence
 
 from bot import i18n
-from bot.alerts import LISTED_PREFIX, AlertComposer, ListedStory, StoryList, matched_terms
-from bot.archive import Archive
-from bot.chats import (
-    PAUSED_HELD_MAX,
-    ChatDirectory,
-    ChatGoneError,
-    ChatMovedError,
-)
+from bot.alerts import ListedStory, StoryList, matched_terms
+from bot.chats import ChatGoneError, ChatMovedError
+from bot.consumer import GATHER_SECONDS, Item, Tally
 from bot.errors import ChannelError, MessageGoneError
+from bot.gone import ChatsGone, paused_notice
 from bot.metrics import METRICS
 from bot.models import Delivery, Story
-from bot.pacing import Pace, Pacer, PacingStoppedError
+from bot.pacing import PacingStoppedError
 from bot.platforms.base import Channel
-from bot.store import (
-    Lease,
-    Store,
-    done,
-    retire_worker,
-    revive_worker,
-    sleep_unless,
-    worker_gone,
-    worker_name,
-)
+from bot.store import LISTED_PREFIX, STORE_DOWN, Lease, Sent
+from bot.store.outbox import BATCH, CLAIM_IDLE_MS, GROUP, MAX_ATTEMPTS, Outbox
+
+__all__ = ["BATCH", "CLAIM_IDLE_MS", "GATHER_SECONDS", "GROUP", "MAX_ATTEMPTS", "Deliverer",
+           "Outbox", "Sent", "paused_notice"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-GROUP = "deliver"
-MAX_ATTEMPTS = 5
-CLAIM_IDLE_MS = 300_000  # entries a hung worker read and has not touched for 5 minutes
-ARCHIVE_TTL = 4 * 86_400  # only read by the default composer; the archive's writer sets TTLs
-SENT_TTL = 30 * 86_400
-BATCH = 100
-CONCURRENCY = 16  # chats delivered at once by one worker
-COALESCE_AT = 3  # new alerts for one chat in one batch that become one combined message
 LIST_STORIES = 10  # stories per combined message
-GATHER_SECONDS = 0.5  # after the first entries arrive, wait this long for the rest of a burst
-HEARTBEAT_TTL = 10.0
-REAP_SECONDS = 2.0
 CHAT_LEASE_TTL = 15.0
 CHAT_LEASE_WAIT = 2.0  # how long to wait for a chat another worker is delivering to
-REDIS_RETRY_SECONDS = 1.0
-FAILURE_PAUSE = 1.0
-
-# KEYS: stream. ARGV: group, consumer, ids... Resets the idle time of the ids still pending
-# for `consumer` (never takes an entry another worker claimed). Returns how many.
-_TOUCH = """
-local n = 0
-for i = 3, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-    n = n + 1
-  end
-end
-return n
-"""
-
-# KEYS: stream, the consumer's heartbeat. ARGV: group, consumer. Deletes the consumer only if
-# it has no heartbeat and nothing pending (1), else 0.
-_FORGET = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
 
 
-class Outbox:
-    """The stream of pending deliveries and its consumer group."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.stream = store.keys("outbox")
-        self.dead = store.keys("outbox", "dead")
-        self.attempts = store.keys("outbox", "attempts")
-        self._touch = store.redis.register_script(_TOUCH)
-        self._forget = store.redis.register_script(_FORGET)
-
-    def alive_key(self, consumer: str) -> str:
-        """The heartbeat key of a consumer."""
-        return self.store.keys("outbox", "alive", consumer)
-
-    async def ensure_group(self) -> None:
-        """Create the consumer group (and stream) if missing."""
-        try:
-            await self.store.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def put(self, delivery: Delivery) -> None:
-        """Append a delivery."""
-        await self.put_all([delivery])
-
-    async def put_all(self, deliveries: Sequence[Delivery], *, clear: str | None = None
-                      ) -> None:
-        """Append deliveries and delete the key `clear` (a pipeline marker) atomically."""
-        if not deliveries and clear is None:
-            return
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for delivery in deliveries:
-                pipe.xadd(self.stream, {"chat": delivery.chat, "story": delivery.story_id,
-                                        "rules": json.dumps(delivery.rule_ids)})
-            if clear is not None:
-                pipe.delete(clear)
-            await pipe.execute()
-
-    async def read(self, consumer: str, *, count: int = BATCH, block_ms: int | None = None,
-                   claim_idle_ms: int = CLAIM_IDLE_MS) -> list[tuple[str, Delivery]]:
-        """Entries idle too long (a hung worker's), this consumer's unacknowledged ones, then
-        new ones."""
-        _, claimed, *_ = await self.store.redis.xautoclaim(
-            self.stream, GROUP, consumer, claim_idle_ms, start_id="0-0", count=count)
-        if entries := [(entry_id, _delivery(f)) for entry_id, f in claimed if f]:
-            return entries
-        for start in ("0", ">"):
-            reply = await self.store.redis.xreadgroup(
-                GROUP, consumer, {self.stream: start}, count=count,
-                block=block_ms if start == ">" else None)
-            items = [item for _, found in reply or [] for item in found]
-            if ghosts := [entry_id for entry_id, fields in items if not fields]:
-                await self.store.redis.xack(self.stream, GROUP, *ghosts)  # deleted meanwhile
-            if entries := [(entry_id, _delivery(f)) for entry_id, f in items if f]:
-                return entries
-        return []
-
-    async def read_new(self, consumer: str, *, count: int = BATCH
-                       ) -> list[tuple[str, Delivery]]:
-        """New entries only, without waiting."""
-        reply = await self.store.redis.xreadgroup(GROUP, consumer, {self.stream: ">"},
-                                                  count=count)
-        return [(entry_id, _delivery(f)) for _, found in reply or [] for entry_id, f in found
-                if f]
-
-    async def ack(self, *entry_ids: str) -> None:
-        """Mark entries done."""
-        if entry_ids:
-            async with self.store.redis.pipeline(transaction=True) as pipe:
-                pipe.xack(self.stream, GROUP, *entry_ids)
-                pipe.xdel(self.stream, *entry_ids)
-                pipe.hdel(self.attempts, *entry_ids)
-                await pipe.execute()
-
-    async def fail(self, entry_id: str, delivery: Delivery, error: str) -> bool:
-        """Count a failed attempt; after MAX_ATTEMPTS move it to the dead letters (True)."""
-        attempts = await done(self.store.redis.hincrby(self.attempts, entry_id, 1))
-        if attempts < MAX_ATTEMPTS:
-            return False
-        await done(self.store.redis.rpush(self.dead, json.dumps({
-            "chat": delivery.chat, "story": delivery.story_id,
-            "rules": list(delivery.rule_ids), "error": error}, ensure_ascii=False)))
-        await self.ack(entry_id)
-        METRICS.dead_lettered()
-        return True
-
-    async def depth(self) -> int:
-        """Entries not yet delivered."""
-        return int(await self.store.redis.xlen(self.stream))
-
-    async def consumers(self) -> list[tuple[str, int]]:
-        """(name, entries pending) of every consumer of the group."""
-        infos = await self.store.redis.xinfo_consumers(self.stream, GROUP)
-        return [(str(info["name"]), int(info["pending"])) for info in infos]
-
-    async def take_over(self, dead: str, consumer: str) -> int:
-        """Claim every entry pending for the consumer `dead`; returns how many."""
-        taken = 0
-        while True:
-            pending = await self.store.redis.xpending_range(
-                self.stream, GROUP, min="-", max="+", count=BATCH, consumername=dead)
-            ids: list[Any] = [str(p["message_id"]) for p in pending]
-            if not ids:
-                return taken
-            await self.store.redis.xclaim(self.stream, GROUP, consumer, 0, ids, justid=True)
-            taken += len(ids)
-
-    async def touch(self, consumer: str, entry_ids: Sequence[str]) -> int:
-        """Keep `consumer`'s entries from looking idle; returns how many are still its own."""
-        if not entry_ids:
-            return 0
-        return int(await self._touch(keys=[self.stream], args=[GROUP, consumer, *entry_ids]))
-
-    async def forget(self, consumer: str) -> bool:
-        """Delete a consumer with no heartbeat and nothing pending; True if deleted."""
-        return bool(await self._forget(keys=[self.stream, self.alive_key(consumer)],
-                                       args=[GROUP, consumer]))
-
-
-def _delivery(fields: Mapping[str, str]) -> Delivery:
-    return Delivery(chat=fields["chat"], story_id=fields["story"],
-                    rule_ids=tuple(json.loads(fields.get("rules", "[]"))))
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """What a chat has been shown of a story."""
-
-    ref: str
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """One story to tell one chat about: its entries, the rules that brought it, what the
-    chat was shown of it before (None: nothing, or only in a list)."""
-
-    story: Story
-    rules: tuple[str, ...]
-    ids: tuple[str, ...]
-    sent: Sent | None = None
-
-
-@dataclass(slots=True)
-class _Tally:
-    """Messages sent or edited, deliveries that failed, chats left for later (busy); diverted:
-    the chat turned out paused or moved (the rest of its items must not be sent there)."""
-
-    done: int = 0
-    failed: int = 0
-    busy: int = 0
-    diverted: bool = False
-
-    def add(self, other: _Tally) -> None:
-        self.done += other.done
-        self.failed += other.failed
-        self.busy += other.busy
-        self.diverted = self.diverted or other.diverted
-
-
-@dataclass(slots=True)
-class _InHand:
-    """What this worker holds now: entries read and not yet acknowledged, chat leases."""
-
-    entries: set[str] = field(default_factory=set)
-    leases: set[Lease] = field(default_factory=set)
-
-
-class Deliverer:
+class Deliverer(ChatsGone):
     """Turns outbox entries into platform messages: send once, edit as the story grows."""
-
-    def __init__(self, store: Store, outbox: Outbox, channels: Mapping[str, Channel], *,
-                 composer: AlertComposer | None = None, consumer: str | None = None,
-                 claim_idle_ms: int = CLAIM_IDLE_MS, paces: Mapping[str, Pace] | None = None,
-                 concurrency: int = CONCURRENCY, coalesce_at: int = COALESCE_AT,
-                 gather: float = GATHER_SECONDS, heartbeat_ttl: float = HEARTBEAT_TTL,
-                 admins: Sequence[str] = (),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if coalesce_at < 2 or concurrency < 1:
-            raise ValueError("delivery: coalesce_at must be >= 2 and concurrency >= 1")
-        self.store = store
-        self.clock = clock
-        self.composer = composer or AlertComposer(
-            chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
-        self.outbox = outbox
-        self.channels = channels
-        self.consumer = consumer or worker_name()
-        self.claim_idle_ms = claim_idle_ms
-        self.coalesce_at = coalesce_at
-        self.gather = gather
-        self.heartbeat_ttl = heartbeat_ttl
-        self.admins = tuple(admins)  # told once when a chat is paused
-        self._gate = asyncio.Semaphore(concurrency)
-        self._stop = asyncio.Event()
-        self._in_hand = _InHand()
-        self._missing: dict[str, float] = {}  # consumers seen without heartbeat, since when
-        self.pacer = Pacer(store, paces, name=self.consumer, stop=self._stop)
-
-    # --- the loops ----------------------------------------------------------------------------
-
-    async def drain(self) -> int:
-        """Deliver everything queued now; returns the number of messages sent or edited."""
-        delivered = 0
-        async with self._working():
-            await self.reap()
-            while entries := await self.outbox.read(self.consumer,
-                                                    claim_idle_ms=self.claim_idle_ms):
-                tally = await self._deliver_batch(entries)
-                delivered += tally.done
-                if tally.busy:
-                    await asyncio.sleep(0.2)  # a chat another worker is delivering to
-        return delivered
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver continuously until `stop` is set, through Redis outages and failures."""
-        self._stop = self.pacer.stop = stop
-        next_reap = 0.0
-        async with self._working():
-            while not stop.is_set():
-                try:
-                    if time.monotonic() >= next_reap:
-                        await self.reap()
-                        next_reap = time.monotonic() + REAP_SECONDS
-                    tally = await self._turn()
-                except PacingStoppedError:
-                    break
-                except (RedisError, OSError) as exc:
-                    log.warning("delivery: Redis is unavailable; retrying", extra={"kv": {
-                        "consumer": self.consumer, "error": str(exc)}})
-                    await sleep_unless(stop, REDIS_RETRY_SECONDS)
-                    continue
-                except Exception:  # a bug must not stop delivery for good
-                    log.exception("delivery: unexpected error", extra={"kv": {
-                        "consumer": self.consumer}})
-                    await sleep_unless(stop, FAILURE_PAUSE)
-                    continue
-                if tally.failed or tally.busy:
-                    await sleep_unless(stop, FAILURE_PAUSE if tally.failed else 0.2)
-
-    async def _turn(self) -> _Tally:
-        """Read a batch (waiting up to a second), let a burst gather, deliver it."""
-        entries = await self.outbox.read(self.consumer, block_ms=1000,
-                                         claim_idle_ms=self.claim_idle_ms)
-        if entries and self.gather > 0 and not await sleep_unless(self._stop, self.gather):
-            entries += await self.outbox.read_new(self.consumer, count=BATCH)
-        return await self._deliver_batch(entries)
-
-    @contextlib.asynccontextmanager
-    async def _working(self) -> AsyncIterator[None]:
-        """Keep this consumer's heartbeat, entries and leases fresh while it works; on the way
-        out drop the heartbeat and, with nothing pending, the consumer itself."""
-        revive_worker(self.consumer)
-        with contextlib.suppress(RedisError, OSError):
-            await self._beat()
-        keeper = asyncio.create_task(self._keep_alive(), name="delivery:keepalive")
-        try:
-            yield
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            retire_worker(self.consumer)  # what it leaves pending is for others to take
-            with contextlib.suppress(RedisError, OSError):
-                await self.store.redis.delete(self.outbox.alive_key(self.consumer))
-                await self.outbox.forget(self.consumer)
-
-    async def _beat(self) -> None:
-        await self.store.redis.set(self.outbox.alive_key(self.consumer), str(time.time()),
-                                   px=int(self.heartbeat_ttl * 1000))
-
-    async def _keep_alive(self) -> None:
-        """Every third of the heartbeat TTL: heartbeat, touch entries in hand, renew leases."""
-        while True:
-            await asyncio.sleep(self.heartbeat_ttl / 3)
-            try:
-                await self._beat()
-                await self.outbox.touch(self.consumer, sorted(self._in_hand.entries))
-                for lease in list(self._in_hand.leases):
-                    await lease.renew()
-            except (RedisError, OSError) as exc:
-                log.warning("delivery: cannot renew the heartbeat", extra={"kv": {
-                    "consumer": self.consumer, "error": str(exc)}})
-
-    async def reap(self) -> int:
-        """Claim the pending entries of dead consumers (see the module docstring) and delete
-        the dead ones with nothing pending; returns the entries claimed."""
-        claimed, now = 0, time.monotonic()
-        for name, pending in await self.outbox.consumers():
-            if name == self.consumer:
-                continue
-            if worker_gone(name):  # its heartbeat may not have expired yet
-                await self.store.redis.delete(self.outbox.alive_key(name))
-            elif await self.store.redis.exists(self.outbox.alive_key(name)):
-                self._missing.pop(name, None)
-                continue
-            elif now - self._missing.setdefault(name, now) < self.heartbeat_ttl:
-                continue
-            if pending:
-                taken = await self.outbox.take_over(name, self.consumer)
-                claimed += taken
-                log.warning("delivery: took over the entries of a dead worker", extra={"kv": {
-                    "dead": name, "consumer": self.consumer, "entries": taken}})
-            if await self.outbox.forget(name):
-                self._missing.pop(name, None)
-                log.info("delivery: removed a dead consumer", extra={"kv": {"dead": name}})
-        return claimed
 
     # --- one batch ----------------------------------------------------------------------------
 
-    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> _Tally:
+    async def _deliver_batch(self, entries: list[tuple[str, Delivery]]) -> Tally:
         """Deliver a batch, several chats at once, each (chat, story) once; entries are
         acknowledged as their work is done, the rest stay pending."""
         by_chat: dict[str, dict[str, list[tuple[str, Delivery]]]] = {}
@@ -463,11 +105,11 @@ class Deliverer:
                                            return_exceptions=True)
         finally:
             self._in_hand.entries.difference_update(entry_id for entry_id, _ in entries)
-        tally = _Tally()
+        tally = Tally()
         for result in results:
-            if isinstance(result, _Tally):
+            if isinstance(result, Tally):
                 tally.add(result)
-            elif isinstance(result, PacingStoppedError | RedisError | OSError):
+            elif isinstance(result, (PacingStoppedError, *STORE_DOWN)):
                 if isinstance(result, PacingStoppedError) or self._stop.is_set():
                     raise PacingStoppedError
                 raise result
@@ -476,23 +118,23 @@ class Deliverer:
         return tally
 
     async def _guarded(self, chat: str, groups: dict[str, list[tuple[str, Delivery]]]
-                       ) -> _Tally:
+                       ) -> Tally:
         """Deliver to one chat under its lease; busy (left pending) if another worker has it."""
         async with self._gate:
             lease = Lease(self.store, f"deliver:{chat}", ttl=CHAT_LEASE_TTL,
                           holder=self.consumer)
             if not await lease.wait(CHAT_LEASE_WAIT):
-                return _Tally(busy=1)
+                return Tally(busy=1)
             self._in_hand.leases.add(lease)
             try:
                 return await self._deliver_chat(chat, groups)
             finally:
                 self._in_hand.leases.discard(lease)
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*STORE_DOWN):
                     await lease.release()
 
     async def _deliver_chat(self, chat: str, groups: dict[str, list[tuple[str, Delivery]]]
-                            ) -> _Tally:
+                            ) -> Tally:
         """Decide per story (nothing, hold, new alert, edit), then send: new alerts one by one
         or, COALESCE_AT or more, combined."""
         chats = self.composer.chats
@@ -501,14 +143,14 @@ class Deliverer:
                 chat=moved, story_id=story_id,
                 rule_ids=tuple(dict.fromkeys(r for _, d in entries for r in d.rule_ids))))
                 for story_id, entries in groups.items()])
-            return _Tally()
+            return Tally()
         story_ids = list(groups)
         stories = await self.store.get_stories(story_ids)
-        shown = await self._sent_many(chat, story_ids)
+        shown = await self.store.sent_many(chat, story_ids)
         muted = await chats.muted_stories(chat, [  # "mute updates": only updates need asking
             story_id for story_id, sent in zip(story_ids, shown, strict=True) if sent])
-        new: list[_Item] = []
-        edits: list[_Item] = []
+        new: list[Item] = []
+        edits: list[Item] = []
         for story_id, story, sent in zip(story_ids, stories, shown, strict=True):
             ids = tuple(entry_id for entry_id, _ in groups[story_id])
             if story is None or (sent is not None and sent.version >= story.version) or (
@@ -517,10 +159,10 @@ class Deliverer:
                 continue
             rules = tuple(dict.fromkeys(r for _, d in groups[story_id] for r in d.rule_ids))
             if sent is None or sent.ref.startswith(LISTED_PREFIX):
-                new.append(_Item(story, rules, ids))  # after a list, news comes as an alert
+                new.append(Item(story, rules, ids))  # after a list, news comes as an alert
             else:
-                edits.append(_Item(story, rules, ids, sent))
-        tally = _Tally()
+                edits.append(Item(story, rules, ids, sent))
+        tally = Tally()
         channel = self.channels.get(chat.partition(":")[0])
         if channel is None:
             for item in new + edits:
@@ -537,11 +179,11 @@ class Deliverer:
             new = []
         return await self._send_all(chat, channel, new, edits)
 
-    async def _send_all(self, chat: str, channel: Channel, new: list[_Item],
-                        edits: list[_Item]) -> _Tally:
+    async def _send_all(self, chat: str, channel: Channel, new: list[Item],
+                        edits: list[Item]) -> Tally:
         """New alerts (combined when COALESCE_AT or more), then edits; once the chat turns out
         paused or moved, the rest are diverted instead of sent."""
-        tally = _Tally()
+        tally = Tally()
         if len(new) >= self.coalesce_at:
             tally.add(await self._send_lists(chat, channel, new))
             new = []
@@ -558,7 +200,7 @@ class Deliverer:
 
     # --- sending ------------------------------------------------------------------------------
 
-    async def _send_one(self, chat: str, channel: Channel, item: _Item) -> _Tally:
+    async def _send_one(self, chat: str, channel: Channel, item: Item) -> Tally:
         """Send (or edit) one alert, record it, acknowledge its entries."""
         alert = await self.composer.compose(chat, item.story, item.rules)
         sent = item.sent
@@ -576,18 +218,18 @@ class Deliverer:
         except (ChatGoneError, ChatMovedError) as exc:
             await self._chat_went(chat, channel, exc)
             await self._divert(chat, [item])
-            return _Tally(diverted=True)
+            return Tally(diverted=True)
         except ChannelError as exc:
             return await self._failed(chat, item, exc)
         await self._keep(chat, [item.story], ref)
         await self.outbox.ack(*item.ids)
         METRICS.delivered(channel.platform, item.story, edited=sent is not None,
                           now=self.clock())
-        return _Tally(done=1)
+        return Tally(done=1)
 
-    async def _send_lists(self, chat: str, channel: Channel, items: list[_Item]) -> _Tally:
+    async def _send_lists(self, chat: str, channel: Channel, items: list[Item]) -> Tally:
         """A burst as combined messages of up to LIST_STORIES stories each."""
-        tally = _Tally()
+        tally = Tally()
         lang = await self.composer.chats.language(chat) or i18n.DEFAULT_LANGUAGE
         timezone = await self.composer.chats.timezone(chat)
         for start in range(0, len(items), LIST_STORIES):
@@ -618,93 +260,20 @@ class Deliverer:
                 "chat": chat, "stories": len(chunk), "messages": len(refs)}})
         return tally
 
-    async def _listed(self, item: _Item, timezone: str, lang: str) -> ListedStory:
+    async def _listed(self, item: Item, timezone: str, lang: str) -> ListedStory:
         """One story of a combined message, as a digest lists it."""
         return await self.composer.listed(item.story, matched_terms(item.story, item.rules),
                                           timezone, lang=lang)
 
-    async def _call(self, chat: str, channel: Channel, call: Callable[..., Awaitable[T]],
-                    *args: Any) -> T:
-        """`call(*args)` in its slot of the platform's pace (see `bot.pacing`)."""
-        return await self.pacer.call(chat, channel.platform, call, *args)
-
-    async def _sleep(self, seconds: float) -> None:
-        """Wait unless stopping; raise PacingStoppedError if the stop event is set meanwhile."""
-        await self.pacer.sleep(seconds)
-
-    async def _failed(self, chat: str, item: _Item, exc: ChannelError) -> _Tally:
+    async def _failed(self, chat: str, item: Item, exc: ChannelError) -> Tally:
         log.warning("delivery: failed", extra={"kv": {
             "chat": chat, "story_id": item.story.id, "error": str(exc)}})
         METRICS.delivery_failed(chat)
         delivery = Delivery(chat=chat, story_id=item.story.id, rule_ids=item.rules)
         for entry_id in item.ids:
-            await self.outbox.fail(entry_id, delivery, str(exc))
-        return _Tally(failed=1)
-
-    # --- chats that went away (see the module docstring) -------------------------------------
-
-    async def _chat_went(self, chat: str, channel: Channel,
-                         exc: ChatGoneError | ChatMovedError) -> None:
-        """Record a migration, or pause the chat and tell the admins (once per pause)."""
-        chats = self.composer.chats
-        if isinstance(exc, ChatMovedError):
-            if await chats.migrate(chat, exc.new_chat):
-                log.warning("delivery: chat moved to a new id; its rules, topics, digest and "
-                            "alerts moved with it", extra={"kv": {
-                                "chat": chat, "new_chat": exc.new_chat}})
-            return
-        if not await chats.pause(chat, reason=exc.reason, error=str(exc), now=self.clock()):
-            return
-        log.warning("delivery: chat paused; its alerts are held until the bot is added back",
-                    extra={"kv": {"chat": chat, "reason": exc.reason, "error": str(exc)}})
-        await self._tell_admins(chat, exc)
-
-    async def _tell_admins(self, chat: str, exc: ChatGoneError) -> None:
-        """A direct message to each admin (in the language they chose with /lang) saying that
-        `chat` is paused and why; a notice that cannot be sent is logged."""
-        chats = self.composer.chats
-        for admin in self.admins:
-            channel = self.channels.get(admin.partition(":")[0])
-            if (channel is None or admin == chat or channel.platform == "console"
-                    or await chats.is_paused(admin)):  # the admin's own chat is gone too
-                continue
-            lang = await chats.language(admin) or i18n.DEFAULT_LANGUAGE
-            text = paused_notice(lang, chat, exc.reason, str(exc))
-            try:
-                for message in channel.notice_messages(text):
-                    await self._call(admin, channel, channel.post, admin, message)
-            except (ChannelError, PacingStoppedError) as error:
-                log.warning("delivery: could not tell an admin that a chat is paused",
-                            extra={"kv": {"admin": admin, "chat": chat, "error": str(error)}})
-
-    async def _divert(self, chat: str, items: Sequence[_Item]) -> None:
-        """Items for a chat that turned out moved (queued for its new id) or paused (held)."""
-        if not items:
-            return
-        moved = await self.composer.chats.moved_to(chat)
-        if moved is None:
-            await self._hold_paused(chat, items)
-            return
-        await self._redirect(moved, [(item.ids, Delivery(chat=moved, story_id=item.story.id,
-                                                         rule_ids=item.rules))
-                                     for item in items])
-
-    async def _hold_paused(self, chat: str, items: Sequence[_Item]) -> None:
-        """Hold the new alerts of a paused chat (the newest PAUSED_HELD_MAX), drop its edits
-        (the message cannot be reached), acknowledge the entries."""
-        for item in items:
-            if item.sent is None or item.sent.ref.startswith(LISTED_PREFIX):
-                await self.composer.chats.hold(chat, item.story.id, now=self.clock(),
-                                               keep=PAUSED_HELD_MAX)
-            await self.outbox.ack(*item.ids)
-
-    async def _redirect(self, new_chat: str,
-                        moves: Sequence[tuple[tuple[str, ...], Delivery]]) -> None:
-        """Queue deliveries for a chat's new id and acknowledge the old entries."""
-        await self.outbox.put_all([delivery for _, delivery in moves])
-        await self.outbox.ack(*(entry_id for ids, _ in moves for entry_id in ids))
-        log.info("delivery: entries redirected to a migrated chat's new id", extra={"kv": {
-            "new_chat": new_chat, "stories": len(moves)}})
+            if await self.outbox.fail(entry_id, delivery, str(exc)):
+                METRICS.dead_lettered()
+        return Tally(failed=1)
 
     async def _keep(self, chat: str, stories: Sequence[Story], ref: str) -> None:
         """Record what was sent, retrying while Redis is away (until the stop event: then the
@@ -712,34 +281,10 @@ class Deliverer:
         pause = 0.2
         while True:
             try:
-                await self._record(chat, stories, ref)
+                await self.store.record_sent(chat, stories, ref)
                 return
-            except (RedisError, OSError) as exc:
+            except STORE_DOWN as exc:
                 log.warning("delivery: cannot record a sent message yet; retrying",
                             extra={"kv": {"error": str(exc)}})
                 await self._sleep(pause)
                 pause = min(2 * pause, 2.0)
-
-    async def _sent_many(self, chat: str, story_ids: Sequence[str]) -> list[Sent | None]:
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for story_id in story_ids:
-                pipe.hgetall(self.store.keys.sent(chat, story_id))
-            replies: list[dict[str, Any]] = await pipe.execute()
-        return [Sent(ref=d["ref"], version=int(d["version"])) if d else None for d in replies]
-
-    async def _record(self, chat: str, stories: Sequence[Story], ref: str) -> None:
-        keys = self.store.keys
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for story in stories:
-                pipe.hset(keys.sent(chat, story.id),
-                          mapping={"ref": ref, "version": story.version})
-                pipe.expire(keys.sent(chat, story.id), SENT_TTL)
-                pipe.sadd(keys.story_chats(story.id), chat)
-                pipe.expire(keys.story_chats(story.id), SENT_TTL)
-            await pipe.execute()
-
-
-def paused_notice(lang: str, chat: str, reason: str, error: str) -> str:
-    """The admins' notice that delivery to `chat` is paused, in `lang` (bot/i18n.py)."""
-    return i18n.text(lang, "paused.notice", chat=chat,
-                     reason=i18n.paused_reason(lang, reason), error=error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,7 @@ from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
 from bot.rules.book import RuleBook
 from bot.rules.engine import RuleSet
-from bot.store import Store, decode_matched, done
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +103,8 @@ class Pipeline:
     async def _news_time(self, articles: Sequence[Article]) -> datetime | None:
         """The newest feed time the bot has read, these `articles` included (kept in the
         store, so every worker and every restart shares it); None before any."""
-        key = self.store.keys("news", "time")
         newest = max((a.published for a in articles if a.published is not None), default=None)
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            if newest is not None:
-                pipe.zadd(key, {"newest": newest.timestamp()}, gt=True)
-            pipe.zscore(key, "newest")
-            *_, stamp = await pipe.execute()
-        return None if stamp is None else datetime.fromtimestamp(float(stamp), tz=UTC)
+        return await self.store.news_time(newest)
 
     async def _process_chunk(self, articles: Sequence[Article]) -> list[Outcome]:
         """Mark, place, then archive, match, route and queue articles in replay order."""
@@ -134,12 +127,9 @@ class Pipeline:
     async def _mark(self, markers: Sequence[str]) -> list[bool]:
         """Set every article's marker in one round trip; True where an earlier run had set
         it (not an earlier article of the same chunk: a copy within the chunk is no resume)."""
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for marker in markers:
-                pipe.set(marker, "1", ex=self.index.seen_ttl, get=True)
-            before = await pipe.execute()
+        before = await self.store.mark_placing(markers, ttl=self.index.seen_ttl)
         first: dict[str, int] = {}
-        return [first.setdefault(marker, i) == i and was is not None
+        return [first.setdefault(marker, i) == i and was
                 for i, (marker, was) in enumerate(zip(markers, before, strict=True))]
 
     async def _steps(self, articles: Sequence[Article], markers: Sequence[str], *,
@@ -168,11 +158,7 @@ class Pipeline:
         """Merge each article's matches into its story's record, in order; each step's story
         then carries all the matches of its story up to and including its article."""
         ids = list(dict.fromkeys(_story(step).id for step in steps))
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for story_id in ids:
-                pipe.hgetall(self.store.keys.story_matched(story_id))
-            records = {sid: decode_matched(raw)
-                       for sid, raw in zip(ids, await pipe.execute(), strict=True)}
+        records = await self.store.matched_many(ids)
         changed: dict[str, dict[str, tuple[str, ...]]] = {}
         for step in steps:
             story = _story(step)
@@ -187,23 +173,13 @@ class Pipeline:
     async def _store_matches(self, changed: Mapping[str, Mapping[str, tuple[str, ...]]]
                              ) -> None:
         """Write the changed match records in one transaction."""
-        if not changed:
-            return
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            for story_id, fields in changed.items():
-                key = self.store.keys.story_matched(story_id)
-                pipe.hset(key, mapping={rule_id: json.dumps(terms, ensure_ascii=False)
-                                        for rule_id, terms in fields.items()})
-                pipe.expire(key, self.index.window + 86_400)
-            await pipe.execute()
+        if changed:
+            await self.store.merge_matched(changed, ttl=self.index.window + 86_400)
 
     async def _route(self, steps: Sequence[_Step]) -> None:
         """Give each step one delivery per chat that should hear about its story now."""
         ids = list(dict.fromkeys(_story(step).id for step in steps))
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for story_id in ids:
-                pipe.smembers(self.store.keys.story_chats(story_id))
-            alerted = dict(zip(ids, await pipe.execute(), strict=True))
+        alerted = await self.store.alerted_chats(ids)
         chats: dict[str, set[str]] = {}
         for step in steps:
             for rule_id in _story(step).matched:
@@ -241,7 +217,7 @@ class Pipeline:
             if step.story is not None:
                 _log(step)
         if idle:
-            await done(self.store.redis.delete(*dict.fromkeys(idle)))
+            await self.store.clear_placing(list(dict.fromkeys(idle)))
 
 
 def _story(step: _Step) -> Story:

@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from bot.alerts import LISTED_PREFIX
 from bot.archive import Archive, article_id
 from bot.chats import ChatDirectory
 from bot.commands import CommandInterpreter
@@ -34,7 +33,16 @@ from bot.outbox import GROUP, Deliverer, Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
 from bot.rules.book import RuleBook
-from bot.store import Leader, Lease, Store, done, story_to_json, worker_gone, worker_name
+from bot.store import (
+    LISTED_PREFIX,
+    Leader,
+    Lease,
+    Store,
+    done,
+    story_to_json,
+    worker_gone,
+    worker_name,
+)
 from tests.conftest import SEEDS
 from tests.stories import headline, numbered_story
 from tests.telegram_server import BotApiServer, Limits, parse_html

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import FetchError
-from bot.feeds.engine import (
+from bot.feeds.fetch import FetchResult, RateLimitedError
+from bot.feeds.guard import first_internal, resolves_internal
+from bot.feeds.policy import (
     PollPolicy,
     decide,
     failure_delay,
@@ -18,8 +20,6 @@ from bot.feeds.engine import (
     publishing_rate,
     success_delay,
 )
-from bot.feeds.fetch import FetchResult, RateLimitedError
-from bot.feeds.guard import first_internal, resolves_internal
 from bot.feeds.poll import PollResult
 from bot.models import Article, FeedSpec
 

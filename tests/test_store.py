@@ -8,10 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
+from bot.chats import ChatDirectory
 from bot.errors import EmbeddedServerError, StoreError
 from bot.models import Story, StoryArticle
+from bot.outbox import Outbox
 from bot.store import EmbeddedValkey, Store, open_store, story_from_json, story_to_json
+from bot.store.schedule import PollSchedule
+from bot.store.websub import Subscriptions
 
 
 async def test_keys_live_under_the_prefix(store: Store) -> None:
@@ -129,3 +134,20 @@ async def test_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="does not answer"):
         async with open_store(redis_url="redis://127.0.0.1:1/0", data_dir=Path(".")):
             pass
+
+
+async def test_typed_methods_raise_store_errors() -> None:
+    """With the server gone, the store's typed methods raise StoreError (never the client's
+    own errors), whichever record they read or write."""
+    client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+    store = Store(client, prefix="test:gone:")
+    calls = [store.feed_state("f"), store.get_stories(["s"]), store.sent_many("c", ["s"]),
+             ChatDirectory(store).topics_of("c"), Outbox(store).depth(),
+             Outbox(store).letters.all(), PollSchedule(store).switched_off(),
+             Subscriptions(store).get("f")]
+    try:
+        for call in calls:
+            with pytest.raises(StoreError):
+                await call
+    finally:
+        await client.aclose()

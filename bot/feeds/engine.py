@@ -1,10 +1,7 @@
 """The polling engine: feeds come due in Redis, any of several workers claims them, politely.
 
-Shared schedule (Redis, under the store's key prefix; times are the Redis server's clock):
-
-    poll:due          sorted set   feed id -> when it is next due (seconds since the epoch)
-    poll:lease:<id>   string       token of the worker polling that feed, with an expiry (PX)
-    poll:off          set          feeds deactivated after too many failures
+Shared schedule (bot/store/schedule.py: `poll:due`, `poll:lease:<id>`, `poll:off`; times are
+the Redis server's clock).
 
 Claiming is one Lua script: each feed due now gets its lease (`SET NX PX`) and its due time is
 moved to the end of the lease, so one feed is polled by one process at a time, and the feeds
@@ -21,30 +18,7 @@ Politeness, per worker: at most `concurrency` feeds in flight (NEWSBOT_POLL_CONC
 and at most `per_host` requests at once to one host (NEWSBOT_POLL_PER_HOST, 4); timeouts,
 the size cap and decompression-bomb protection are the fetcher's (bot/feeds/fetch.py).
 
-When a feed is next due (defaults; all are settings in bot/config.py):
-
-- After a success (200 or 304): the feed's learned interval, half the mean gap between its
-  newest 20 dated items counted up to now (so a feed that goes quiet slows down by itself),
-  with +/-10 % jitter, kept between NEWSBOT_POLL_MIN_INTERVAL (60 s) and the feed's own
-  `interval` (feeds file, default 300 s; the longest it waits, held to
-  NEWSBOT_POLL_MAX_INTERVAL, 3600 s; an own interval below the minimum is honoured as
-  written, the feeds file being trusted). A feed without dated items is polled at its own
-  interval. The server's word is honoured up to the max interval, even past the feed's own:
-  Cache-Control max-age (less Age) or Expires, the RSS `<ttl>`, a Retry-After with a 200.
-- After failure k in a row: exponential backoff min(1 day, 60 s * 2^(k-1)), with "equal
-  jitter" (a random point in its upper half), and never sooner than a 429/503's Retry-After
-  (capped at a day). Delays: 30-60 s, 1-2 min, 2-4 min, ... 17-34 h, then 12-24 h.
-- After 15 failures in a row (NEWSBOT_POLL_MAX_FAILURES) the feed is deactivated: taken off
-  the schedule, marked in its state (`/status` shows it with its last error) and the
-  `on_deactivated` hook is called (the app tells the admins). With the defaults that is 2.2
-  to 4.4 days of uninterrupted failure; one success resets the count. A feed added from chat
-  whose host resolves to an internal address (kind `blocked`) is deactivated at once.
-  `reactivate` puts a feed back; deleting a chat feed and adding it again does too.
-- An exception while polling or handling one feed (say, an item the pipeline cannot take) is
-  that feed's failure (kind `unexpected`), counted and backed off like the others, its
-  traceback logged once; only the store being away is retried without counting.
-- The `min_delay` hook may hold a feed back after a good poll: a feed whose WebSub hub pushes
-  its items (bot/feeds/websub.py) is polled at about NEWSBOT_POLL_MAX_INTERVAL, a fallback.
+When a feed is next due after a poll is the policy's (bot/feeds/policy.py).
 """
 
 from __future__ import annotations
@@ -57,25 +31,23 @@ import random
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from redis.exceptions import RedisError
-
-from bot.errors import FeedError, StoreError
+from bot.errors import FeedError
 from bot.feeds.fetch import Fetcher
+from bot.feeds.policy import Decision, PollPolicy, decide, feed_health
 from bot.feeds.poll import PollResult, outcome_fields, read_feed, unexpected
 from bot.logs import redact
 from bot.metrics import METRICS
 from bot.models import FeedSpec
-from bot.store import Store, done
+from bot.store import STORE_FAILURES, Store
+from bot.store.schedule import PollSchedule
+
+__all__ = ["FeedSource", "PollEngine", "PollPolicy", "feed_health", "reactivate_feed"]
 
 log = logging.getLogger(__name__)
 
-RATE_ITEMS = 20          # newest dated items the publishing rate is learned from
-RATE_FACTOR = 0.5        # poll twice per mean gap between items
 IDLE_SECONDS = 2.0       # longest nap between claims when nothing is due (new feeds, takeovers)
 REDIS_RETRY_SECONDS = 2.0
 SYNC_CHUNK = 1000
@@ -85,242 +57,6 @@ Handler = Callable[[PollResult], Awaitable[object]]
 MinDelay = Callable[[PollResult], float | None]
 OnDeactivated = Callable[[FeedSpec, FeedError], Awaitable[None]]
 FeedSource = Callable[[], Awaitable[Sequence[FeedSpec]]]
-
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-"""
-
-# KEYS: due. ARGV: token, lease ms, limit, lease key prefix, cutoff ('' = now), state prefix.
-# Returns {server now, seconds until the next due feed (-1: none), {id, state}...} where
-# state is the feed's state hash as a flat list, read in the same step.
-_CLAIM = _NOW + """
-local lease = tonumber(ARGV[2])
-local upto = now
-if ARGV[5] ~= '' then upto = math.min(now, tonumber(ARGV[5])) end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[4] .. id
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', lease) then
-    redis.call('ZADD', KEYS[1], now + lease / 1000, id)
-    out[#out + 1] = {id, redis.call('HGETALL', ARGV[6] .. id)}
-  else
-    local left = math.max(redis.call('PTTL', key), 100)
-    redis.call('ZADD', KEYS[1], now + left / 1000, id)
-  end
-end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = -1
-if first[2] then wait = math.max(0, tonumber(first[2]) - now) end
-return {tostring(now), tostring(wait), unpack(out)}
-"""
-
-# KEYS: due, off. ARGV: token, lease key prefix, state prefix, then for each feed:
-# id, mode, delay, number of fields, field, value, ... Returns 1 per feed whose lease was
-# still ours (and is now dropped), else 0. mode: next (due again after delay), off
-# (deactivate), forget (drop from the schedule).
-_COMPLETE = _NOW + """
-local out = {}
-local i = 4
-while i <= #ARGV do
-  local id, mode, delay, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  local fields = {}
-  for j = 1, 2 * n do fields[j] = ARGV[i + 3 + j] end
-  i = i + 4 + 2 * n
-  local lease = ARGV[2] .. id
-  if redis.call('GET', lease) ~= ARGV[1] then
-    out[#out + 1] = 0
-  else
-    redis.call('DEL', lease)
-    if mode == 'off' then
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('SADD', KEYS[2], id)
-    elseif mode == 'forget' then
-      redis.call('ZREM', KEYS[1], id)
-    else
-      redis.call('ZADD', KEYS[1], 'XX', now + delay, id)
-      fields[#fields + 1] = 'next_poll'
-      fields[#fields + 1] = tostring(now + delay)
-    end
-    if #fields > 0 then redis.call('HSET', ARGV[3] .. id, unpack(fields)) end
-    out[#out + 1] = 1
-  end
-end
-return out
-"""
-
-# KEYS: due. ARGV: token, lease ms, lease key prefix, ids... Returns the ids no longer ours.
-_RENEW = _NOW + """
-local lost = {}
-for i = 4, #ARGV do
-  local key = ARGV[3] .. ARGV[i]
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2])
-    redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]) / 1000, ARGV[i])
-  else
-    lost[#lost + 1] = ARGV[i]
-  end
-end
-return lost
-"""
-
-# KEYS: due, off. ARGV: ids. Schedules (due now) each id neither scheduled nor deactivated.
-_ADD = _NOW + """
-local added = 0
-for i = 1, #ARGV do
-  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then
-    added = added + redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i])
-  end
-end
-return added
-"""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PollPolicy:
-    """How often to poll and how to back off; seconds throughout (see the module docstring)."""
-
-    min_interval: float = 60.0
-    max_interval: float = 3600.0
-    backoff_base: float = 60.0
-    backoff_max: float = 86_400.0
-    max_failures: int = 15
-    jitter: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0 < self.min_interval <= self.max_interval:
-            raise ValueError(f"poll intervals must satisfy 0 < min ({self.min_interval}) "
-                             f"<= max ({self.max_interval})")
-        if not 0 < self.backoff_base <= self.backoff_max:
-            raise ValueError(f"backoff must satisfy 0 < base ({self.backoff_base}) "
-                             f"<= max ({self.backoff_max})")
-        if self.max_failures < 1 or not 0 <= self.jitter < 1:
-            raise ValueError("max_failures must be >= 1 and jitter in [0, 1)")
-
-    def bounds(self, feed_interval: float) -> tuple[float, float]:
-        """A feed's [shortest, longest] interval: its own interval is its longest wait (held
-        to max_interval), and an own interval below min_interval lowers the minimum too."""
-        longest = min(feed_interval, self.max_interval)
-        return min(self.min_interval, longest), longest
-
-    def clamp(self, seconds: float, feed_interval: float | None = None) -> float:
-        """`seconds` kept within the feed's bounds (the policy's when no feed is given)."""
-        low, high = self.bounds(self.max_interval if feed_interval is None else feed_interval)
-        return min(high, max(low, seconds))
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """When to poll a feed next, the schedule fields to keep in its state, or to switch it off."""
-
-    delay: float
-    fields: Mapping[str, str | int | float] = field(default_factory=dict)
-    deactivate: bool = False
-
-
-def learned_interval(since: float, items: int, *, now: float, policy: PollPolicy,
-                     feed_interval: float | None = None) -> float:
-    """Half the mean gap between `items` published since `since`, counted up to `now`."""
-    gap = max(0.0, now - since) / max(1, items)
-    return policy.clamp(gap * RATE_FACTOR, feed_interval)
-
-
-def publishing_rate(published: Iterable[datetime | None], *, now: float
-                    ) -> tuple[float, int] | None:
-    """(oldest time, count) of the newest RATE_ITEMS dated items, or None for fewer than 2."""
-    times = sorted((t.timestamp() for t in published if t is not None), reverse=True)
-    recent = [t for t in times if t <= now][:RATE_ITEMS]
-    return (recent[-1], len(recent)) if len(recent) >= 2 else None
-
-
-def success_delay(interval: float, *, hints: Iterable[float | None], policy: PollPolicy,
-                  rng: random.Random, feed_interval: float | None = None) -> float:
-    """The jittered interval, but no sooner than the server's hints allow (up to the max)."""
-    jittered = policy.clamp(interval * rng.uniform(1 - policy.jitter, 1 + policy.jitter),
-                            feed_interval)
-    hint = max((h for h in hints if h), default=0.0)
-    return max(jittered, min(hint, policy.max_interval))
-
-
-def failure_delay(failures: int, *, retry_after: float | None, policy: PollPolicy,
-                  rng: random.Random) -> float:
-    """Exponential backoff with equal jitter, and no sooner than Retry-After (up to the cap)."""
-    ceiling = min(policy.backoff_max, policy.backoff_base * 2.0 ** min(max(failures, 1) - 1, 60))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    if retry_after:
-        delay = max(delay, min(retry_after, policy.backoff_max))
-    return delay
-
-
-def decide(result: PollResult, *, now: float, policy: PollPolicy,
-           rng: random.Random) -> Decision:
-    """When to poll `result.feed` next, given how this poll went (see the module docstring)."""
-    if result.error is not None:
-        return _after_failure(result, policy=policy, rng=rng)
-    interval, fields = _interval(result, now=now, policy=policy)
-    ttl = result.ttl if result.response is not None and not result.not_modified else (
-        _number(result.state.get("ttl")))
-    response = result.response
-    hints = (response.max_age, response.retry_after) if response is not None else ()
-    delay = success_delay(interval, hints=(*hints, ttl), policy=policy, rng=rng,
-                          feed_interval=result.feed.interval)
-    return Decision(delay, {**fields, "interval": f"{interval:.1f}",
-                            "ttl": f"{ttl:.0f}" if ttl else ""})
-
-
-def feed_health(state: Mapping[str, str]) -> str:
-    """One feed's health from its stored state, as every listing says it (`newsbot feeds
-    list`, `/status`): `off` (switched off after repeated failures or an internal host; not
-    polled until `newsbot feeds reactivate`), `error` (failing, polled again with backoff),
-    `ok`, or `new` (never polled)."""
-    if state.get("deactivated_at"):
-        return "off"
-    return state.get("status") or "new"
-
-
-def _after_failure(result: PollResult, *, policy: PollPolicy, rng: random.Random) -> Decision:
-    error = result.error
-    assert error is not None
-    if result.failures >= policy.max_failures or error.kind == "blocked":
-        reason = ("its host is internal" if error.kind == "blocked"
-                  else f"{result.failures} failure{'s' * (result.failures != 1)} in a row")
-        return Decision(0.0, {"status": "error", "deactivated_at": f"{time.time():.0f}",
-                              "last_error": redact(f"deactivated after {reason}; last: "
-                                                   f"{error.kind}: {error}")[:500]},
-                        deactivate=True)
-    retry_after = getattr(error, "retry_after", None)
-    delay = failure_delay(result.failures, retry_after=retry_after, policy=policy, rng=rng)
-    return Decision(delay, {})
-
-
-def _interval(result: PollResult, *, now: float, policy: PollPolicy
-              ) -> tuple[float, dict[str, str]]:
-    """The feed's base interval after a success, and the rate fields to store."""
-    own = result.feed.interval
-    default = policy.clamp(own, own)
-    if result.response is None:  # a local folder: its configured interval
-        return default, {}
-    if not result.not_modified:
-        rate = publishing_rate((a.published for a in result.articles), now=now)
-        if rate is None:
-            return default, {"rate_since": "", "rate_items": ""}
-        since, items = rate
-        return (learned_interval(since, items, now=now, policy=policy, feed_interval=own),
-                {"rate_since": f"{since:.0f}", "rate_items": str(items)})
-    stored_since = _number(result.state.get("rate_since"))
-    stored_items = _number(result.state.get("rate_items"))
-    if stored_since and stored_items:
-        return learned_interval(stored_since, int(stored_items), now=now, policy=policy,
-                                feed_interval=own), {}
-    return default, {}
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
 
 
 def _host(feed: FeedSpec) -> str:
@@ -334,11 +70,7 @@ def _host(feed: FeedSpec) -> str:
 async def reactivate_feed(store: Store, feed_id: str) -> bool:
     """Put a feed switched off after repeated failures back on the shared schedule, due now,
     with its failures forgotten (any worker picks it up); False if it was not switched off."""
-    if not await done(store.redis.srem(store.keys("poll", "off"), feed_id)):
-        return False
-    await store.update_feed_state(feed_id, {"errors": 0, "deactivated_at": ""})
-    await store.redis.zadd(store.keys("poll", "due"), {feed_id: 0})
-    return True
+    return await PollSchedule(store).reactivate(feed_id)
 
 
 class PollEngine:
@@ -372,13 +104,7 @@ class PollEngine:
         self._on_deactivated = on_deactivated
         self._min_delay = min_delay
         self._rng = rng or random.Random()
-        self._due, self._off = store.keys("poll", "due"), store.keys("poll", "off")
-        self._lease_prefix = store.keys("poll", "lease", "")
-        self._claim_script = store.redis.register_script(_CLAIM)
-        self._complete_script = store.redis.register_script(_COMPLETE)
-        self._renew_script = store.redis.register_script(_RENEW)
-        self._add_script = store.redis.register_script(_ADD)
-        self._state_prefix = store.keys.feed("")
+        self.schedule = PollSchedule(store)
         self._feeds: dict[str, FeedSpec] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._leased: set[str] = set()  # ids whose lease this worker holds and renews
@@ -393,17 +119,16 @@ class PollEngine:
         """Schedule new feeds (due now), drop deleted ones; returns how many were added."""
         feeds = {f.id: f for f in await self._source()}
         self._feeds = feeds
-        scheduled = set(await self.store.redis.zrange(self._due, 0, -1))
-        off = set(await done(self.store.redis.smembers(self._off)))
+        scheduled = await self.schedule.scheduled()
+        off = await self.schedule.switched_off()
         if gone := scheduled - feeds.keys():
-            await self.store.redis.zrem(self._due, *gone)
+            await self.schedule.unschedule(gone)
         if forgotten := off - feeds.keys():  # deleted while off: a fresh start if re-added
-            await done(self.store.redis.srem(self._off, *forgotten))
+            await self.schedule.forget_off(forgotten)
         missing = [fid for fid in feeds if fid not in scheduled and fid not in off]
         added = 0
         for start in range(0, len(missing), SYNC_CHUNK):
-            added += int(await self._add_script(keys=[self._due, self._off],
-                                                args=missing[start:start + SYNC_CHUNK]))
+            added += await self.schedule.add(missing[start:start + SYNC_CHUNK])
         if added:
             self._wake.set()
         return added
@@ -411,7 +136,7 @@ class PollEngine:
     async def due_now(self, *feed_ids: str) -> None:
         """Make scheduled feeds due at once (a feed being polled stays with its worker)."""
         if feed_ids:
-            await self.store.redis.zadd(self._due, dict.fromkeys(feed_ids, 0), xx=True)
+            await self.schedule.due_now(feed_ids)
             self._wake.set()
 
     async def reactivate(self, feed_id: str) -> bool:
@@ -424,17 +149,15 @@ class PollEngine:
 
     async def deactivated(self) -> set[str]:
         """Ids of the feeds switched off after repeated failures."""
-        return set(await done(self.store.redis.smembers(self._off)))
+        return await self.schedule.switched_off()
 
     async def next_due(self, feed_id: str) -> float | None:
         """When the feed is next due (Redis server time), or None when it is not scheduled."""
-        score = await self.store.redis.zscore(self._due, feed_id)
-        return None if score is None else float(score)
+        return await self.schedule.next_due(feed_id)
 
     async def server_time(self) -> float:
         """The Redis server's clock, which the schedule runs on."""
-        seconds, micros = await self.store.redis.time()
-        return float(seconds) + float(micros) / 1_000_000
+        return await self.schedule.server_time()
 
     # --- running -----------------------------------------------------------------------------
 
@@ -474,7 +197,7 @@ class PollEngine:
             return IDLE_SECONDS
         try:
             _, wait, claimed = await self._claim(free, cutoff or "")
-        except RedisError as exc:
+        except STORE_FAILURES as exc:
             log.warning("poll: cannot reach the schedule", extra={"kv": {"error": str(exc)}})
             return REDIS_RETRY_SECONDS
         except Exception:  # e.g. the feed source failed: the loop must go on
@@ -488,17 +211,15 @@ class PollEngine:
     async def _claim(self, limit: int, cutoff: str
                      ) -> tuple[str, float, list[tuple[str, dict[str, str]]]]:
         """(server now, seconds to the next due feed or -1, (id, state) claimed with leases)."""
-        now, wait, *rows = await self._claim_script(keys=[self._due], args=[
-            self.token, self.lease_ms, limit, self._lease_prefix, cutoff, self._state_prefix])
-        claimed = [(str(fid), dict(zip(flat[::2], flat[1::2], strict=True)))
-                   for fid, flat in rows]
+        now, wait, claimed = await self.schedule.claim(self.token, lease_ms=self.lease_ms,
+                                                        limit=limit, cutoff=cutoff)
         self._leased.update(fid for fid, _ in claimed)
         if unknown := [fid for fid, _ in claimed if fid not in self._feeds]:
             await self.sync()
             for fid in unknown:
                 if fid not in self._feeds:
                     await self._complete(fid, Decision(0.0), mode=FORGET)
-        return str(now), float(wait), [(f, s) for f, s in claimed if f in self._feeds]
+        return now, wait, [(f, s) for f, s in claimed if f in self._feeds]
 
     def _start(self, claimed: list[tuple[str, dict[str, str]]]) -> int:
         for fid, state in claimed:
@@ -529,7 +250,7 @@ class PollEngine:
         anything else (an item the pipeline cannot take, a bug) is the feed's error, counted,
         backed off and in time deactivated like any other, the traceback logged once."""
         self.stats["crashed"] += 1
-        if isinstance(exc, RedisError | StoreError):
+        if isinstance(exc, STORE_FAILURES):
             log.warning("poll: the store failed while handling a feed", extra={"kv": {
                 "feed_id": feed.id, "error": str(exc)}})
             with contextlib.suppress(Exception):
@@ -595,10 +316,7 @@ class PollEngine:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                replies = await self._complete_script(
-                    keys=[self._due, self._off],
-                    args=[self.token, self._lease_prefix, self._state_prefix,
-                          *(arg for args, _ in batch for arg in args)])
+                replies = await self.schedule.complete(self.token, [args for args, _ in batch])
             except Exception as exc:  # every waiter sees the failure
                 for _, future in batch:
                     if not future.done():
@@ -639,12 +357,11 @@ class PollEngine:
             if not held:
                 continue
             try:
-                lost = await self._renew_script(keys=[self._due], args=[
-                    self.token, self.lease_ms, self._lease_prefix, *held])
-            except RedisError as exc:
+                lost = await self.schedule.renew(self.token, lease_ms=self.lease_ms, ids=held)
+            except STORE_FAILURES as exc:
                 log.warning("poll: cannot renew leases", extra={"kv": {"error": str(exc)}})
                 continue
-            for fid in map(str, lost):
+            for fid in lost:
                 if fid not in self._leased:  # completed meanwhile: nothing was lost
                     continue
                 log.warning("poll: lease lost; stopping that poll", extra={"kv": {"feed_id": fid}})
@@ -677,5 +394,5 @@ class PollEngine:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for fid in unfinished:
-            with contextlib.suppress(RedisError):
+            with contextlib.suppress(*STORE_FAILURES):
                 await self._complete(fid, Decision(0.0))

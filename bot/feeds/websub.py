@@ -12,22 +12,7 @@ On when NEWSBOT_PUBLIC_URL is set: hubs must reach the bot's HTTP server (bot/ht
            backoff (a request the hub accepts but does not verify within `verify_timeout`,
            10 min, is a failure too); a feed added from chat reaches its hub through the
            SSRF guard only (a hub on an internal address: asked again after a day)
-    hub -> GET <callback>?hub.mode=subscribe&hub.topic=..&hub.challenge=..&hub.lease_seconds=..
-        -> the challenge echoed (200) only for a pending or active subscription to that
-           topic (404 otherwise); the lease noted (at most the one asked for); renewal due
-           at 80-90 % of it. A verification with no request of ours pending (a hub
-           re-confirming, or anyone who knows the topic) may shorten the lease, not extend it.
-           hub.mode=unsubscribe is confirmed only for a subscription being ended;
-           hub.mode=denied is recorded and the hub asked again after a day.
-    hub -> POST <callback> (the feed document, X-Hub-Signature: sha1|sha256|sha384|sha512=..)
-        -> signature checked (HMAC with the subscription's secret, constant-time) -> 202;
-           a missing or bad signature is acknowledged too (the spec allows it, and it tells a
-           forger nothing) but its content is discarded and counted. Accepted bodies are
-           parsed like a poll's (bot/feeds/parse.py) and handed to the same handler as polled
-           items (the pipeline), in a task: at most `max_pushes` at once, 503 beyond; bodies
-           over NEWSBOT_MAX_FEED_BYTES get 413, pushes for no subscription 410 Gone. Seen
-           keys make the next poll's copy of a pushed item a duplicate, so nothing is
-           alerted twice.
+    hub -> GET / POST <callback>: verifications and pushes (bot/feeds/websub_callback.py)
 
 Polling goes on: after a good poll of a feed whose subscription is verified and unexpired, the
 engine waits about NEWSBOT_POLL_MAX_INTERVAL (90-100 % of it, never past the lease's end)
@@ -38,17 +23,7 @@ starts with another NEWSBOT_PUBLIC_URL moves every subscription to its new callb
 NEWSBOT_PUBLIC_URL unset nothing is subscribed and existing subscriptions lapse with their
 leases (the hubs' pushes then get 404s from a bot without the route).
 
-Redis (under the store's prefix; every worker answers callbacks, so all state is shared):
-
-    feed:<id>           websub_hub, websub_topic (discovered), websub_status (subscribing,
-                        active, denied, error), websub_until, websub_error, websub_last_push
-    websub:sub:<id>     hash: the subscription: hub, topic, callback, secret, state
-                        (subscribing, active, denied), attempt (token of a request the hub
-                        has not verified yet), lease, until, failures, last_error, guard
-    websub:gone:<id>    hash: a subscription being ended (until the hub verifies; 1 day TTL)
-    websub:due          sorted set: `sub:<id>` / `unsub:<id>` -> when to act on it next
-    websub:active       sorted set: feed id -> lease end of each verified subscription
-
+The records (every worker answers callbacks, so all state is shared) are bot/store/websub.py.
 Changes that race with the hub's verification (which may come before the hub even answers
 the subscription request) are Lua scripts conditioned on the record's state and attempt token.
 One hub per feed: the first one the document names.
@@ -58,130 +33,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import random
 import secrets
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
 import httpx
-from aiohttp import web
-from redis.exceptions import RedisError
 
-from bot.errors import ParseError
-from bot.feeds.engine import FeedSource, PollPolicy, failure_delay
-from bot.feeds.fetch import USER_AGENT, parse_retry_after
-from bot.feeds.guard import BlockedAddressError, GuardedBackend, Network
-from bot.feeds.parse import MAX_ITEMS, parse_document_async
+from bot.feeds.engine import FeedSource
+from bot.feeds.fetch import USER_AGENT
+from bot.feeds.guard import Network
+from bot.feeds.parse import MAX_ITEMS
+from bot.feeds.policy import PollPolicy, failure_delay
 from bot.feeds.poll import PollResult
-from bot.feeds.transport import AsyncioBackend, feed_transport
-from bot.logs import redact
-from bot.metrics import METRICS
+from bot.feeds.websub_callback import CALLBACK_PATH, Handler, HubCallback, signature_ok
+from bot.feeds.websub_hub import REQUESTS_AT_ONCE, HubAnswer, hub_client, post_form
 from bot.models import FeedSpec
-from bot.store import Leader, Store, done, sleep_unless
+from bot.store import Leader, Store, sleep_unless
+from bot.store.websub import Subscriptions
+
+__all__ = ["CALLBACK_PATH", "HubAnswer", "WebSub", "signature_ok"]
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/websub/{feed_id}"
-SIGNATURE_METHODS = frozenset({"sha1", "sha256", "sha384", "sha512"})
 HUB, TOPIC = "websub_hub", "websub_topic"
 STATUS, UNTIL, ERROR = "websub_status", "websub_until", "websub_error"
-RENEW_AT = (0.8, 0.9)      # renew when this fraction of the granted lease has passed
 IDLE_SECONDS = 2.0         # longest nap of the maintainer (others' discoveries show up)
 ACTION_SECONDS = 120.0     # a claimed action comes due again this late if its worker dies
 BATCH = 100                # due actions taken per round
-REQUESTS_AT_ONCE = 8       # hub requests in flight
 GONE_TTL = 86_400          # how long an ended subscription waits for the hub's verification
 UNSUBSCRIBE_TRIES = 5
-ANSWER_BYTES = 1024        # of a hub's error answer, kept for the log
 STOP_GRACE = 5.0
-
-Handler = Callable[[PollResult], Awaitable[object]]
-
-# KEYS: record, feed state, due, active. ARGV: topic, granted lease ('' = the one asked for),
-# renewal fraction, shortest renewal delay, due member, feed id, now. The lease noted is at
-# most the one asked for; a verification of an active subscription with no request pending
-# (a hub re-confirming, or anyone who knows the topic) may bring its end and renewal closer,
-# never put them off.
-_VERIFIED = """
-local rec = redis.call('HMGET', KEYS[1], 'state', 'topic', 'lease', 'attempt', 'until')
-if rec[2] ~= ARGV[1] or (rec[1] ~= 'subscribing' and rec[1] ~= 'active') then return 0 end
-local now = tonumber(ARGV[7])
-local asked = tonumber(rec[3]) or 0
-local lease = math.min(tonumber(ARGV[2]) or asked, asked)
-local till = now + lease
-local renew = now + math.max(lease * tonumber(ARGV[3]), tonumber(ARGV[4]))
-if rec[1] == 'active' and (not rec[4] or rec[4] == '') then
-  till = math.min(till, tonumber(rec[5]) or till)
-  renew = math.min(renew, tonumber(redis.call('ZSCORE', KEYS[3], ARGV[5])) or renew)
-end
-redis.call('HSET', KEYS[1], 'state', 'active', 'attempt', '', 'until', tostring(till),
-           'granted', tostring(lease), 'failures', '0', 'last_error', '')
-redis.call('HSET', KEYS[2], 'websub_status', 'active', 'websub_until', tostring(till),
-           'websub_error', '')
-redis.call('ZADD', KEYS[3], renew, ARGV[5])
-redis.call('ZADD', KEYS[4], till, ARGV[6])
-return 1
-"""
-
-# KEYS: record, feed state, due, active. ARGV: topic, error text, retry at, member, feed id.
-_DENIED = """
-if redis.call('HGET', KEYS[1], 'topic') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'denied', 'attempt', '', 'until', '', 'last_error', ARGV[2])
-redis.call('HSET', KEYS[2], 'websub_status', 'denied', 'websub_until', '', 'websub_error',
-           ARGV[2])
-redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[4])
-redis.call('ZREM', KEYS[4], ARGV[5])
-return 1
-"""
-
-# KEYS: gone record. ARGV: topic. Forgets a subscription being ended once the hub asks.
-_UNSUBSCRIBED = """
-local rec = redis.call('HMGET', KEYS[1], 'state', 'topic')
-if rec[1] ~= 'unsubscribing' or rec[2] ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
-"""
-
-# KEYS: record, due. ARGV: attempt token, member, due at, field, value, ... Applies the
-# outcome of a hub request unless the hub's verification (or a newer attempt) came first.
-_SETTLE = """
-if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end
-if #ARGV > 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
-return 1
-"""
-
-
-def signature_ok(header: str | None, secret: str, body: bytes) -> bool:
-    """True when `header` (`X-Hub-Signature: sha256=<hex>`) is the HMAC of `body` with
-    `secret` under one of SIGNATURE_METHODS; compared in constant time."""
-    if not header or not secret:
-        return False
-    method, _, digest = header.strip().partition("=")
-    method = method.strip().lower()
-    if method not in SIGNATURE_METHODS:
-        return False
-    expected = hmac.new(secret.encode(), body, method).hexdigest().encode()
-    return hmac.compare_digest(expected, digest.strip().lower().encode("ascii", "replace"))
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to be over `limit` bytes."""
-    if (request.content_length or 0) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _number(text: str | None) -> float:
@@ -191,17 +78,7 @@ def _number(text: str | None) -> float:
         return 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class HubAnswer:
-    """How a hub answered a (un)subscription request: accepted, or why not."""
-
-    ok: bool
-    error: str = ""
-    blocked: bool = False
-    retry_after: float | None = None
-
-
-class WebSub:
+class WebSub(HubCallback):
     """Subscriptions to the hubs feeds advertise, their callback routes and their upkeep.
 
     `source` lists every feed, `untrusted` says which were added from chat (their hubs are
@@ -241,11 +118,7 @@ class WebSub:
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._total_timeout = timeout + connect_timeout
         self._rng = rng or random.Random()
-        self._due, self._active = store.keys("websub", "due"), store.keys("websub", "active")
-        self._verified = store.redis.register_script(_VERIFIED)
-        self._denied = store.redis.register_script(_DENIED)
-        self._unsubscribed = store.redis.register_script(_UNSUBSCRIBED)
-        self._settle_script = store.redis.register_script(_SETTLE)
+        self.subscriptions = Subscriptions(store)
         self._feeds: dict[str, FeedSpec] = {}
         self._pushes: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -277,25 +150,12 @@ class WebSub:
         self._open = self._guarded = None
 
     def _client(self, ssl_context: ssl.SSLContext, *, guarded: bool) -> httpx.AsyncClient:
-        backend = GuardedBackend(allow=self.allow_networks) if guarded else AsyncioBackend()
-        limits = httpx.Limits(max_connections=REQUESTS_AT_ONCE * 2,
-                              max_keepalive_connections=REQUESTS_AT_ONCE)
-        return httpx.AsyncClient(
-            timeout=self._timeout, limits=limits, follow_redirects=False, verify=ssl_context,
-            transport=feed_transport(limits=limits, ssl_context=ssl_context, backend=backend),
-            trust_env=not guarded, headers={"User-Agent": self.user_agent})
+        return hub_client(ssl_context, guarded=guarded, allow=self.allow_networks,
+                          timeout=self._timeout, user_agent=self.user_agent)
 
     def callback(self, feed_id: str) -> str:
         """The callback URL hubs are given for `feed_id`."""
         return self.public_url + CALLBACK_PATH.format(feed_id=feed_id)
-
-    def routes(self) -> list[web.RouteDef]:
-        """The callback: GET for hubs' verifications of intent, POST for their pushes."""
-        return [web.get(CALLBACK_PATH, self._verification, allow_head=False),
-                web.post(CALLBACK_PATH, self._push)]
-
-    def _key(self, kind: str, feed_id: str) -> str:
-        return self.store.keys("websub", kind, feed_id)
 
     # --- discovery and the polling fallback --------------------------------------------------
 
@@ -311,10 +171,10 @@ class WebSub:
         try:
             if (hub, topic) != (result.state.get(HUB, ""), result.state.get(TOPIC, "")):
                 await self.store.update_feed_state(feed.id, {HUB: hub, TOPIC: topic})
-                await self.store.redis.zadd(self._due, {member: 0})
+                await self.subscriptions.make_due([member], at=0)
                 log.info("websub: hub discovered" if hub else "websub: the feed names no hub",
                          extra={"kv": {"feed_id": feed.id, "hub": hub, "topic": topic}})
-            elif not hub or not await self.store.redis.zadd(self._due, {member: 0}, nx=True):
+            elif not hub or not await self.subscriptions.make_due_unless_due(member):
                 return
         except Exception as exc:  # Redis away: the next poll notes it again
             log.warning("websub: cannot record a discovered hub", extra={"kv": {
@@ -333,7 +193,7 @@ class WebSub:
 
     async def active_count(self) -> int:
         """Subscriptions verified and not expired (all workers)."""
-        return int(await self.store.redis.zcount(self._active, time.time(), "+inf"))
+        return await self.subscriptions.active_count(since=time.time())
 
     # --- upkeep, in one worker at a time -----------------------------------------------------
 
@@ -382,34 +242,28 @@ class WebSub:
         they are ended, and with `check_callbacks` (a new maintainer: NEWSBOT_PUBLIC_URL may
         have changed) those whose callback is not the current one; returns how many."""
         self._feeds = {f.id: f for f in await self._source()}
-        members = [m for m in await self.store.redis.zrange(self._due, 0, -1)
-                   if m.startswith("sub:")]
+        members = [m for m in await self.subscriptions.due_members() if m.startswith("sub:")]
         stale = [m for m in members if m[4:] not in self._feeds]
         if check_callbacks and members:
-            async with self.store.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.hget(self._key("sub", member[4:]), "callback")
-                callbacks = await pipe.execute()
+            callbacks = await self.subscriptions.callbacks([m[4:] for m in members])
             stale += [m for m, url in zip(members, callbacks, strict=True)
                       if url and url != self.callback(m[4:]) and m not in stale]
         if stale:
-            await self.store.redis.zadd(self._due, dict.fromkeys(stale, 0))
+            await self.subscriptions.make_due(stale, at=0)
         return len(stale)
 
     async def run_due(self) -> float:
         """Act on every subscription due now; seconds until the next one is due."""
         now = time.time()
-        members = list(await self.store.redis.zrangebyscore(self._due, "-inf", now,
-                                                            start=0, num=BATCH))
+        members = await self.subscriptions.take_due(now, limit=BATCH,
+                                                    hold_until=now + ACTION_SECONDS)
         if members:
-            await self.store.redis.zadd(self._due, dict.fromkeys(members, now + ACTION_SECONDS),
-                                        xx=True)
             gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
             await asyncio.gather(*(self._act(m, gate) for m in members))
             if len(members) == BATCH:
                 return 0.0
-        first = await self.store.redis.zrange(self._due, 0, 0, withscores=True)
-        return IDLE_SECONDS if not first else max(0.0, float(first[0][1]) - time.time())
+        first = await self.subscriptions.first_due()
+        return IDLE_SECONDS if first is None else max(0.0, first - time.time())
 
     async def _act(self, member: str, gate: asyncio.Semaphore) -> None:
         """One due action; a failure is logged and leaves the others alone."""
@@ -424,17 +278,11 @@ class WebSub:
                 log.exception("websub: acting on a subscription failed", extra={"kv": {
                     "feed_id": feed_id, "action": kind}})
 
-    async def _feed(self, feed_id: str) -> FeedSpec | None:
-        """The listed feed `feed_id` (the list read again when it is not known)."""
-        if feed_id not in self._feeds:
-            self._feeds = {f.id: f for f in await self._source()}
-        return self._feeds.get(feed_id)
-
     async def _reconcile(self, feed_id: str) -> None:
         """Bring the feed's subscription in line with what its document names: end one to a
         hub or topic it no longer names, then subscribe (or renew, or retry)."""
         feed = await self._feed(feed_id)
-        record = await done(self.store.redis.hgetall(self._key("sub", feed_id)))
+        record = await self.subscriptions.get(feed_id)
         state = await self.store.feed_state(feed_id) if feed is not None else {}
         want = (state.get(HUB, ""), state.get(TOPIC, ""), self.callback(feed_id))
         if record and (not want[0] or want != (record.get("hub"), record.get("topic"),
@@ -442,7 +290,7 @@ class WebSub:
             await self._retire(feed_id, record)
             record = {}
         if feed is None or not want[0]:
-            await self.store.redis.zrem(self._due, f"sub:{feed_id}")
+            await self.subscriptions.not_due(f"sub:{feed_id}")
             return
         if record.get("attempt"):  # the hub took the request but never came to verify it
             await self._failed(feed_id, record, f"the hub did not verify the subscription "
@@ -458,7 +306,7 @@ class WebSub:
         record = {**record, "attempt": attempt, "lease": str(self.lease_seconds),
                   "state": "active" if record.get("state") == "active" else "subscribing",
                   "guard": "1" if self._untrusted(feed) else ""}
-        await done(self.store.redis.hset(self._key("sub", feed.id), mapping=record))
+        await self.subscriptions.save(feed.id, record)
         if record["state"] == "subscribing":
             await self.store.update_feed_state(feed.id, {STATUS: "subscribing"})
         self.stats["requests"] += 1
@@ -496,34 +344,21 @@ class WebSub:
     async def _settle(self, feed_id: str, attempt: str, *, due_at: float,
                       fields: Mapping[str, str] | None = None) -> bool:
         """Apply a request's outcome unless the hub's verification came first."""
-        flat = [x for pair in (fields or {}).items() for x in pair]
-        return bool(await self._settle_script(
-            keys=[self._key("sub", feed_id), self._due],
-            args=[attempt, f"sub:{feed_id}", f"{due_at:.3f}", *flat]))
+        return await self.subscriptions.settle(feed_id, attempt, due_at=due_at, fields=fields)
 
     async def _retire(self, feed_id: str, record: Mapping[str, str]) -> None:
         """End a subscription: forget it here, and unsubscribe unless the hub denied it."""
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            if record.get("state") in ("subscribing", "active"):
-                gone = self._key("gone", feed_id)
-                pipe.hset(gone, mapping={**{k: record.get(k, "") for k in (
-                    "hub", "topic", "callback", "guard")}, "state": "unsubscribing",
-                    "failures": "0"})
-                pipe.expire(gone, GONE_TTL)
-                pipe.zadd(self._due, {f"unsub:{feed_id}": 0})
-            pipe.delete(self._key("sub", feed_id))
-            pipe.zrem(self._active, feed_id)
-            pipe.hdel(self.store.keys.feed(feed_id), STATUS, UNTIL, ERROR)
-            await pipe.execute()
+        await self.subscriptions.retire(feed_id, record, ttl=GONE_TTL,
+                                        feed_fields=(STATUS, UNTIL, ERROR))
         log.info("websub: subscription ended", extra={"kv": {
             "feed_id": feed_id, "hub": record.get("hub", ""), "topic": record.get("topic", "")}})
 
     async def _unsubscribe(self, feed_id: str) -> None:
         """Ask the hub to end a retired subscription; give up after a few failures."""
-        gone_key, member = self._key("gone", feed_id), f"unsub:{feed_id}"
-        gone = await done(self.store.redis.hgetall(gone_key))
+        member = f"unsub:{feed_id}"
+        gone = await self.subscriptions.ended(feed_id)
         if gone.get("state") != "unsubscribing":
-            await self.store.redis.zrem(self._due, member)
+            await self.subscriptions.not_due(member)
             return
         self.stats["requests"] += 1
         answer = await self._post(gone["hub"], {
@@ -531,160 +366,21 @@ class WebSub:
             "hub.callback": gone["callback"]}, guarded=bool(gone.get("guard")))
         failures = int(gone.get("failures") or 0) + 1
         if answer.ok or failures >= UNSUBSCRIBE_TRIES:
-            await self.store.redis.zrem(self._due, member)
+            await self.subscriptions.not_due(member)
             if not answer.ok:
-                await done(self.store.redis.delete(gone_key))
+                await self.subscriptions.forget_ended(feed_id)
             log.info("websub: unsubscription requested" if answer.ok else
                      "websub: giving up unsubscribing", extra={"kv": {
                          "feed_id": feed_id, "hub": gone["hub"], "error": answer.error}})
             return
         delay = failure_delay(failures, retry_after=answer.retry_after, policy=self.policy,
                               rng=self._rng)
-        await done(self.store.redis.hset(gone_key, "failures", str(failures)))
-        await self.store.redis.zadd(self._due, {member: time.time() + delay})
+        await self.subscriptions.unsubscribe_later(feed_id, failures=failures,
+                                                   due_at=time.time() + delay)
 
     async def _post(self, hub: str, form: dict[str, str], *, guarded: bool) -> HubAnswer:
         """POST a form to the hub; accepted on any 2xx (the spec says 202)."""
         client = self._guarded if guarded else self._open
         if client is None:
             raise RuntimeError("WebSub used outside `async with`")
-        try:
-            async with asyncio.timeout(self._total_timeout), client.stream(
-                    "POST", hub, data=form) as response:
-                if 200 <= response.status_code < 300:
-                    return HubAnswer(True)
-                said = b""
-                async for chunk in response.aiter_raw():
-                    said += chunk
-                    if len(said) >= ANSWER_BYTES:
-                        break
-        except BlockedAddressError as exc:
-            return HubAnswer(False, f"refused to contact the hub {redact(hub)}: {exc}",
-                             blocked=True)
-        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, UnicodeError) as exc:
-            return HubAnswer(False, redact(f"unable to reach the hub {hub}: "
-                                           f"{type(exc).__name__}: {exc}"))
-        status = response.status_code
-        retry = (parse_retry_after(response.headers.get("Retry-After"))
-                 if status in (429, 503) else None)
-        text = said[:ANSWER_BYTES].decode("utf-8", "replace").strip()
-        return HubAnswer(False, redact(f"the hub {hub} answered HTTP {status}: {text}"),
-                         retry_after=retry)
-
-    # --- the callback ------------------------------------------------------------------------
-
-    async def _verification(self, request: web.Request) -> web.Response:
-        """A hub verifying intent (subscribe, unsubscribe) or telling of a denial."""
-        feed_id, query = request.match_info["feed_id"], request.query
-        mode, topic = query.get("hub.mode", ""), query.get("hub.topic", "")
-        challenge = query.get("hub.challenge", "")
-        if mode not in ("subscribe", "unsubscribe", "denied"):
-            return web.Response(status=400, text="hub.mode must be subscribe, unsubscribe or "
-                                                 "denied")
-        try:
-            if mode == "denied":
-                ok = await self._deny(feed_id, topic, query.get("hub.reason", ""))
-            elif not challenge or not topic:
-                ok = False
-            elif mode == "subscribe":
-                ok = await self._verify(feed_id, topic, query.get("hub.lease_seconds", ""))
-            else:
-                ok = bool(await self._unsubscribed(keys=[self._key("gone", feed_id)],
-                                                   args=[topic]))
-        except RedisError as exc:
-            log.warning("websub: cannot check a verification", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-            return web.Response(status=503, text="try again later")
-        log.info("websub: verification " + ("confirmed" if ok else "refused"), extra={"kv": {
-            "feed_id": feed_id, "mode": mode, "topic": topic}})
-        if not ok:
-            return web.Response(status=404, text="no such subscription")
-        return web.Response(text=challenge if mode != "denied" else "ok",
-                            content_type="text/plain")
-
-    async def _verify(self, feed_id: str, topic: str, lease: str) -> bool:
-        """Confirm a pending or active subscription to `topic`: note its lease, plan renewal."""
-        fraction = self._rng.uniform(*RENEW_AT)
-        ok = bool(await self._verified(
-            keys=[self._key("sub", feed_id), self.store.keys.feed(feed_id), self._due,
-                  self._active],
-            args=[topic, lease if lease.isdigit() else "", f"{fraction:.4f}",
-                  f"{self.min_renew:.3f}", f"sub:{feed_id}", feed_id, f"{time.time():.3f}"]))
-        if ok:
-            self.stats["verified"] += 1
-        return ok
-
-    async def _deny(self, feed_id: str, topic: str, reason: str) -> bool:
-        """Record the hub's refusal; ask again after the longest backoff (polling goes on)."""
-        error = f"denied by the hub: {reason or 'no reason given'}"[:500]
-        ok = bool(await self._denied(
-            keys=[self._key("sub", feed_id), self.store.keys.feed(feed_id), self._due,
-                  self._active],
-            args=[topic, error, f"{time.time() + self.policy.backoff_max:.3f}",
-                  f"sub:{feed_id}", feed_id]))
-        if ok:
-            self.stats["denied"] += 1
-            log.warning("websub: subscription denied", extra={"kv": {
-                "feed_id": feed_id, "topic": topic, "reason": reason}})
-        return ok
-
-    async def _push(self, request: web.Request) -> web.Response:
-        """A hub distributing content: check it, answer at once, process it in a task."""
-        feed_id = request.match_info["feed_id"]
-        try:
-            record = await done(self.store.redis.hgetall(self._key("sub", feed_id)))
-        except RedisError as exc:
-            log.warning("websub: cannot check a push", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-            return web.Response(status=503, text="try again later")
-        if record.get("state") not in ("subscribing", "active"):
-            return self._refuse(feed_id, "unknown", 410, "no such subscription")
-        if len(self._pushes) >= self.max_pushes:
-            return self._refuse(feed_id, "busy", 503, "busy", headers={"Retry-After": "30"})
-        body = await read_body(request, self.max_bytes)
-        if body is None:
-            return self._refuse(feed_id, "too_large", 413, f"over {self.max_bytes} bytes")
-        if not signature_ok(request.headers.get("X-Hub-Signature"), record.get("secret", ""),
-                            body):
-            return self._refuse(feed_id, "signature", 202, "")  # acknowledged, discarded
-        task = asyncio.create_task(self._process(feed_id, record.get("topic", ""), body,
-                                                 request.headers.get("Content-Type")),
-                                   name=f"websub:push:{feed_id}")
-        self._pushes.add(task)
-        task.add_done_callback(self._pushes.discard)
-        METRICS.pushed()
-        return web.Response(status=202)
-
-    def _refuse(self, feed_id: str, reason: str, status: int, text: str, *,
-                headers: Mapping[str, str] | None = None) -> web.Response:
-        METRICS.pushed(reason)
-        self.stats[f"push_{reason}"] += 1
-        log.warning("websub: push discarded", extra={"kv": {
-            "feed_id": feed_id, "reason": reason, "status": status}})
-        return web.Response(status=status, text=text, headers=headers)
-
-    async def _process(self, feed_id: str, topic: str, body: bytes,
-                       content_type: str | None) -> None:
-        """Parse a pushed document like a polled one and hand its articles on; never raises."""
-        try:
-            feed = await self._feed(feed_id)
-            if feed is None:
-                log.warning("websub: push for a feed no longer listed", extra={"kv": {
-                    "feed_id": feed_id}})
-                return
-            parsed = await parse_document_async(body, feed=feed, url=topic or feed.url,
-                                                content_type=content_type,
-                                                max_items=self.max_items)
-            await self._handle(PollResult(feed, tuple(parsed.articles)))
-            await self.store.update_feed_state(feed_id, {"websub_last_push": time.time()})
-            self.stats["processed"] += 1
-            if parsed.cut:
-                METRICS.items_cut.inc(parsed.cut)
-            log.info("websub: push processed", extra={"kv": {
-                "feed_id": feed_id, "articles": len(parsed.articles), "cut": parsed.cut}})
-        except ParseError as exc:
-            log.warning("websub: pushed document unreadable", extra={"kv": {
-                "feed_id": feed_id, "error": str(exc)}})
-        except Exception:  # one bad push must not stop the others
-            log.exception("websub: processing a push failed", extra={"kv": {
-                "feed_id": feed_id}})
+        return await post_form(client, hub, form, within=self._total_timeout)
