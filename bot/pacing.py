@@ -27,53 +27,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.errors import RetryAfterError
-from bot.store import Store, sleep_unless, worker_name
+from bot.store import PaceRecords, Store, sleep_unless, worker_name
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MAX_RETRY_AFTER = 300.0  # the longest single wait a `retry_after` may ask for
-
-# KEYS: the platform's window (sorted set of recent message times), its pause key, the
-# chat's key. ARGV: messages allowed per window (0: no window), window ms, least ms between
-# two messages of the bot, least ms between two messages to the chat, a unique member name.
-# Returns 0 when a message may go now (and records it), else the ms to wait before asking
-# again. Slots are granted only when due, never ahead: a worker that stalls cannot release
-# a burst of overdue slots later.
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local gap, per_chat = tonumber(ARGV[3]), tonumber(ARGV[4])
-local slot = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'),
-                      tonumber(redis.call('GET', KEYS[3]) or '0'))
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then slot = math.max(slot, tonumber(last[2]) + gap) end
-local n = redis.call('ZCARD', KEYS[1])
-if limit > 0 and n >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  slot = math.max(slot, tonumber(oldest[2]) + window)
-end
-if slot > now then return slot - now end
-redis.call('ZADD', KEYS[1], now, ARGV[5])
-redis.call('PEXPIRE', KEYS[1], window + 60000)
-if per_chat > 0 then redis.call('SET', KEYS[3], now + per_chat, 'PX', per_chat + 60000) end
-return 0
-"""
-
-# KEYS: the platform's pause key. ARGV: ms. Nothing goes out before now + ms (retry_after).
-_PAUSE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local until_ms = now + tonumber(ARGV[1])
-if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000)
-end
-return 1
-"""
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TelegramLimits:
@@ -161,8 +121,7 @@ class Pacer:
         self.name = name or worker_name()
         self.stop = stop or asyncio.Event()
         self._sends = 0
-        self._reserve = store.redis.register_script(_RESERVE)
-        self._pause = store.redis.register_script(_PAUSE)
+        self._slots = PaceRecords(store)
 
     async def call(self, chat: str, platform: str, call: Callable[..., Awaitable[T]],
                    *args: Any) -> T:
@@ -177,8 +136,7 @@ class Pacer:
                 log.info("delivery: rate limited; waiting", extra={"kv": {
                     "chat": chat, "platform": platform, "retry_after": wait}})
                 if platform in self.paces:
-                    await self._pause(keys=[self.store.keys("pace", platform, "pause")],
-                                      args=[_ms(wait)])
+                    await self._slots.pause(platform, _ms(wait))
                 else:
                     await self.sleep(wait)
 
@@ -189,12 +147,11 @@ class Pacer:
         pace = self.paces.get(platform)
         if pace is None:
             return
-        keys = [self.store.keys("pace", platform), self.store.keys("pace", platform, "pause"),
-                self.store.keys("pace", platform, chat)]
         self._sends += 1
-        args: list[str | int] = [pace.per_window, _ms(pace.window), _ms(pace.gap),
-                                 _ms(pace.chat_gap(chat)), f"{self.name}:{self._sends}"]
-        while wait := int(await self._reserve(keys=keys, args=args)):
+        while wait := await self._slots.reserve(
+                platform, chat, per_window=pace.per_window, window_ms=_ms(pace.window),
+                gap_ms=_ms(pace.gap), chat_gap_ms=_ms(pace.chat_gap(chat)),
+                member=f"{self.name}:{self._sends}"):
             await self.sleep(wait / 1000)
 
     async def sleep(self, seconds: float) -> None:

@@ -12,7 +12,6 @@ from bot.archive import Archive
 from bot.chats import ChatDirectory
 from bot.commands import CommandInterpreter, CommandReply, CommandRequest, split_command
 from bot.dedup.index import StoryIndex
-from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import url_problem
 from bot.feeds.seeds import read_seed_folder
 from bot.feeds.sources import feed_id
@@ -20,7 +19,7 @@ from bot.models import Article, FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.rules.book import RuleBook
-from bot.store import Store
+from bot.store import AddedFeeds, Store
 from bot.timeparse import clock_time, duration, time_range
 from tests.conftest import SEEDS
 

@@ -54,6 +54,20 @@ async def test_seeds_cluster_into_three_stories(store: Store) -> None:
     assert len({ids["000"], ids["001"], ids["004"]}) == 3
 
 
+async def test_placement_goes_on_after_the_server_lost_its_scripts(store: Store) -> None:
+    """A server that lost the index's Lua scripts (a restart, SCRIPT FLUSH) gets them again
+    on the next placement: the reports still group as before, none is lost."""
+    index = _index(store)
+    arts = _articles()
+    first = await index.place(arts["001"], now=NOW)
+    await store.redis.script_flush()
+    second = await index.place(arts["002"], now=NOW)
+    await store.redis.script_flush()
+    other = await index.place(arts["000"], now=NOW)
+    assert (first.kind, second.kind, other.kind) == ("new", "joined", "new")
+    assert second.story_id == first.story_id != other.story_id
+
+
 async def test_republished_copy_with_new_title_joins_the_story(store: Store) -> None:
     """002 republished by another outlet under a rewritten title joins 002's story."""
     index = _index(store)

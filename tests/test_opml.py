@@ -17,12 +17,11 @@ from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.feeds.added import AddedFeeds
 from bot.feeds.opml import MAX_DEPTH, OpmlFeed, import_feeds, parse_opml, render_opml
 from bot.feeds.outlets import outlet_from_url
 from bot.feeds.sources import feed_id
 from bot.models import FeedSpec
-from bot.store import Store
+from bot.store import AddedFeeds, Store
 from tests.conftest import REPO
 from tests.test_logs import on_a_terminal
 

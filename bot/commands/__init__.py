@@ -10,15 +10,15 @@ the chat's `/lang` language; every user-visible string lives in `bot.i18n`.
 - the areas: `rules` (with `ranking`, the backtest over stored stories), `topics`, `digest`,
   `holds` (mute, quiet hours, time zone), `feeds`, `status`, `chat` (language, whoami).
 
-Feeds added from chat are stored by `bot.feeds.added.AddedFeeds`; their URLs are checked by
+Feeds added from chat are stored by `bot.store.AddedFeeds`; their URLs are checked by
 `bot.feeds.guard.url_problem`; times, ranges, durations and zones are read by `bot.timeparse`.
 """
 
 from bot.commands.interpreter import CommandInterpreter
 from bot.commands.protocol import CommandReply, CommandRequest, split_command
 from bot.commands.rules import MAX_RULES_PER_CHAT
-from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import url_problem
+from bot.store import AddedFeeds
 
 __all__ = ["MAX_RULES_PER_CHAT", "AddedFeeds", "CommandInterpreter", "CommandReply",
            "CommandRequest", "split_command", "url_problem"]

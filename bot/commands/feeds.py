@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 from bot.commands.call import Call, Handler, RefusedError, UsageError, first_word, one_word
 from bot.commands.protocol import CommandReply
-from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import Resolver, resolves_internal, url_problem
 from bot.feeds.sources import feed_id
 from bot.logs import redact
 from bot.models import FeedSpec
+from bot.store import AddedFeeds
 
 RESOLVE_TIMEOUT = 5.0  # seconds for the DNS check of a feed added from chat
 

@@ -21,12 +21,11 @@ from bot.commands.rules import RuleCommands
 from bot.commands.status import StatusCommands
 from bot.commands.topics import TopicCommands
 from bot.digest import Digests
-from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import Resolver
 from bot.feeds.guard import resolve as resolve_host
 from bot.models import FeedSpec
 from bot.rules.book import RuleBook
-from bot.store import Store
+from bot.store import AddedFeeds, Store
 from bot.text import without_lone_surrogates
 
 HELP = ("help", "rule_add", "rule_list", "rule_del", "rule_test", "topics", "subscribe",

@@ -49,8 +49,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from redis.exceptions import NoScriptError
-
 from bot.dedup import fingerprints, scripts
 from bot.dedup.analysis import Analyzer, shipped_analyzer
 from bot.dedup.features import (
@@ -83,7 +81,7 @@ from bot.dedup.rounds import (
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Store, done, story_from_json, story_to_json
+from bot.store import Scripts, Store, story_from_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -95,7 +93,6 @@ MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
 STAMPS_KEPT = 64  # per term: the stories most recently posted under it, for the write check
 PROFILE_CACHE = 4096
-_SOURCES = {"read": scripts.READ, "write": scripts.WRITE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +125,7 @@ class StoryIndex:
         self.window = window_seconds
         self.seen_ttl = seen_seconds
         self.threshold = threshold
-        self._shas: dict[str, str] = {}
+        self._scripts = Scripts(store, {"read": scripts.READ, "write": scripts.WRITE})
         self._profiles = ProfileCache(PROFILE_CACHE)
         self._df = DfCache()
         keys = store.keys
@@ -182,11 +179,7 @@ class StoryIndex:
                 self._count_tries(batch, tries, probes)
                 if retry and len(batch) == len(retry):  # only conflicts left: back off a bit
                     await asyncio.sleep(random.uniform(0, 0.0005 * max(tries)))
-                try:
-                    retry, landing = await self._round(probes, batch, results, tries, now=now)
-                except NoScriptError:
-                    self._shas.clear()
-                    retry = batch
+                retry, landing = await self._round(probes, batch, results, tries, now=now)
         finally:
             if landing is not None:
                 landing.cancel()
@@ -237,7 +230,7 @@ class StoryIndex:
             asks.append(replace(ask, count=count))
         entries = [self._read_entry(probes[i], ask, now=now)
                    for i, ask in zip(pending, asks, strict=True)]
-        found = await self._run("read", [*self._read_head, *entries])
+        found = await self._scripts.run("read", [*self._read_head, *entries])
         seq = int(found[0])
         done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
@@ -258,12 +251,8 @@ class StoryIndex:
     async def _land(self, planned: list[Write], results: list[Placement | None], *,
                     now: datetime) -> list[int]:
         """Run the round's write call; record the placements, return the refused indices."""
-        try:
-            replies = await self._run("write", [*self._write_head(now),
-                                                *(a for w in planned for a in w.args)])
-        except NoScriptError:
-            self._shas.clear()
-            return [w.index for w in planned]
+        replies = await self._scripts.run("write", [*self._write_head(now),
+                                                    *(a for w in planned for a in w.args)])
         refused: list[int] = []
         for write, reply in zip(planned, replies, strict=True):
             if reply[0] != "ok":
@@ -274,13 +263,6 @@ class StoryIndex:
             results[write.index] = Placement(write.kind, write.story_id, write.score,
                                              write.reason, story)
         return refused
-
-    async def _run(self, name: str, args: list[Any]) -> list[Any]:
-        """EVALSHA of one of the scripts (loaded on first use) with no keys declared."""
-        if name not in self._shas:
-            self._shas[name] = await self.store.redis.script_load(_SOURCES[name])
-        reply: Any = await done(self.store.redis.evalsha(self._shas[name], 0, *args))
-        return list(reply)
 
     def _read_entry(self, probe: Probe, ask: DfAsk, *, now: datetime) -> str:
         """The read script's JSON argument for one article."""

@@ -7,7 +7,7 @@ a stream of tags, never built into a tree, so memory grows with the feeds, not t
 The outlet name is the outline's `title`, else its `text` (at most 64 characters; a text
 that is only the feed's URL, its host or the outlet its host stands for, like `VOA` for
 voachinese.com or `example.com` for feeds.example.com, names nothing new).
-Imported feeds are stored like `/feeds add` ones (bot/feeds/added.py `AddedFeeds`): the
+Imported feeds are stored like `/feeds add` ones (bot/store/feeds.py `AddedFeeds`): the
 service polls them within 30 s, through the same guard as chat-added feeds, so URLs that are
 not http(s) or whose host is internal are refused at import (bot/feeds/guard.py
 `url_problem`). A feed already present (same id, from the feeds file or added before) is
@@ -34,11 +34,11 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import XMLParser
 
 from bot.errors import ConfigError
-from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import url_problem
 from bot.feeds.outlets import UNKNOWN, outlet_from_url
 from bot.feeds.sources import HOST_FAULTS, feed_id
 from bot.models import FeedSpec
+from bot.store import AddedFeeds
 
 MAX_OPML_BYTES = 20 * 1024 * 1024
 MAX_NAME = 64  # as `/feeds add <url> [outlet]` allows

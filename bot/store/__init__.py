@@ -9,7 +9,7 @@ The typed methods raise the client's errors as `StoreError` (bot/store/base.py).
     base.py       Records (the base of every record class), done, the one error mapping
     client.py     Store (stories, feed state, sent records, health, leases), open_store
     stories.py    story JSON; reading stories, their matched rules, placing markers
-    feeds.py      feeds' state
+    feeds.py      feeds' state, and the feeds added from chat (AddedFeeds)
     schedule.py   the shared poll schedule and its leases (PollSchedule)
     websub.py     WebSub subscriptions (Subscriptions)
     sent.py       what each chat was shown of each story ("already sent")
@@ -17,6 +17,8 @@ The typed methods raise the client's errors as `StoreError` (bot/store/base.py).
     outbox.py     the outbox stream, consumers' heartbeats and the dead letters
     archive.py    recent articles with their text (Archive)
     health.py     the figures every worker shares for /healthz and /metrics
+    pacing.py     the platforms' paces: windows, pauses, chats' slots (PaceRecords)
+    scripts.py    Lua scripts run by SHA, reloaded when the server lost them (Scripts)
     leases.py     Lease, Leader, sleep_unless
     workers.py    worker names, and whether a worker is dead
     embedded.py   EmbeddedValkey
@@ -34,8 +36,11 @@ from bot.store.embedded import (
     EmbeddedValkey,
     embedded_role,
 )
+from bot.store.feeds import AddedFeeds
 from bot.store.keys import Keys
 from bot.store.leases import Leader, Lease, sleep_unless
+from bot.store.pacing import PaceRecords
+from bot.store.scripts import Scripts
 from bot.store.sent import LISTED_PREFIX, MOVED_REF, SENT_TTL, Sent, SentRecords
 from bot.store.stories import decode_matched, story_from_json, story_to_json
 from bot.store.workers import retire_worker, revive_worker, worker_gone, worker_name
@@ -51,14 +56,17 @@ __all__ = [
     "SENT_TTL",
     "STORE_DOWN",
     "STORE_FAILURES",
+    "AddedFeeds",
     "ChatRecords",
     "EmbeddedValkey",
     "Keys",
     "Leader",
     "Lease",
+    "PaceRecords",
     "Paused",
     "Records",
     "RecordsOf",
+    "Scripts",
     "Sent",
     "SentRecords",
     "Store",

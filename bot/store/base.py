@@ -18,8 +18,9 @@ from bot.store.keys import Keys
 T = TypeVar("T")
 P = ParamSpec("P")
 
-# What a caller catches for "the store failed": the typed methods raise StoreError; the raw
-# client that bot/pacing.py, bot/dedup/index.py and bot/commands.py still use raises RedisError.
+# What a caller catches for "the store failed": the typed methods raise StoreError; RedisError
+# stays beside it for the paths the mapping cannot wrap (a pipeline left open by a cancelled
+# task, a context manager's exit), so that no client error ever escapes a caller's handler.
 STORE_FAILURES: tuple[type[Exception], ...] = (StoreError, RedisError)
 # The same, and the socket errors a caller that waits for the server also rides out.
 STORE_DOWN: tuple[type[Exception], ...] = (*STORE_FAILURES, OSError)
