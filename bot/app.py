@@ -12,6 +12,7 @@ from typing import Self
 from bot import i18n
 from bot.alerts import AlertComposer
 from bot.archive import Archive
+from bot.channel import Channel
 from bot.chats import ChatDirectory
 from bot.commands import AddedFeeds, CommandInterpreter
 from bot.config import Settings
@@ -29,7 +30,6 @@ from bot.models import FeedSpec, Topic
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import PacingStoppedError
 from bot.pipeline import Outcome, Pipeline
-from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.rules.book import RuleBook
 from bot.rules.topics import load_topics

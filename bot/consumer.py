@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from bot.alerts import AlertComposer
 from bot.archive import Archive
+from bot.channel import Channel
 from bot.chats import ChatDirectory
 from bot.models import Delivery, Story
 from bot.pacing import Pace, Pacer, PacingStoppedError
-from bot.platforms.base import Channel
 from bot.store import (
     STORE_DOWN,
     Lease,

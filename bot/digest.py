@@ -35,11 +35,11 @@ from apscheduler.triggers.cron import CronTrigger
 from bot import i18n
 from bot.alerts import AlertComposer, StoryList, matched_terms
 from bot.archive import Archive
+from bot.channel import Channel
 from bot.chats import ChatDirectory, zone_info
 from bot.errors import ChannelError, LeaseHeldError
 from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
-from bot.platforms.base import Channel
 from bot.rules.book import RuleBook
 from bot.rules.engine import RuleSet
 from bot.store import LISTED_PREFIX, Store

@@ -9,12 +9,12 @@ import logging
 from collections.abc import Sequence
 
 from bot import i18n
+from bot.channel import Channel
 from bot.chats import PAUSED_HELD_MAX, ChatGoneError, ChatMovedError
 from bot.consumer import Item, OutboxConsumer
 from bot.errors import ChannelError
 from bot.models import Delivery
 from bot.pacing import PacingStoppedError
-from bot.platforms.base import Channel
 from bot.store import LISTED_PREFIX
 
 log = logging.getLogger("bot.outbox")

@@ -65,6 +65,7 @@ from collections.abc import Sequence
 
 from bot import i18n
 from bot.alerts import ListedStory, StoryList, matched_terms
+from bot.channel import Channel
 from bot.chats import ChatGoneError, ChatMovedError
 from bot.consumer import GATHER_SECONDS, Item, Tally
 from bot.errors import ChannelError, MessageGoneError
@@ -72,7 +73,6 @@ from bot.gone import ChatsGone, paused_notice
 from bot.metrics import METRICS
 from bot.models import Delivery, Story
 from bot.pacing import PacingStoppedError
-from bot.platforms.base import Channel
 from bot.store import LISTED_PREFIX, STORE_DOWN, Lease, Sent
 from bot.store.outbox import BATCH, CLAIM_IDLE_MS, GROUP, MAX_ATTEMPTS, Outbox
 

@@ -1,4 +1,5 @@
-"""The Channel protocol that delivery talks to; each platform renders alerts its own way."""
+"""The Channel protocol that delivery talks to (outbox, digests, notices); each platform in
+bot/platforms/ implements it and renders alerts its own way."""
 
 from __future__ import annotations
 
