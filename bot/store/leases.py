@@ -7,14 +7,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from bot.errors import StoreError
 from bot.store.base import Records
 from bot.store.workers import worker_gone, worker_name
-
-if TYPE_CHECKING:
-    from bot.store.client import Store
 
 log = logging.getLogger("bot.store")
 
@@ -59,13 +55,16 @@ class Lease(Records):
     act on the lease: when its last successful acquire or renewal started, plus `ttl`.
     """
 
-    def __init__(self, store: Store, name: str, *, ttl: float, holder: str | None = None
+    def __init__(self, store: Records, name: str, *, ttl: float, holder: str | None = None
                  ) -> None:
         if ttl <= 0:
             raise ValueError(f"store: lease {name}: ttl must be positive, not {ttl}")
         self.store = store
         self.redis = store.redis
         self.keys = store.keys
+        self._take_over = self.redis.register_script(TAKE_OVER)
+        self._renew = self.redis.register_script(RENEW)
+        self._release = self.redis.register_script(RELEASE)
         self.name = name
         self.ttl = ttl
         self.key = store.keys("lease", name)
@@ -93,7 +92,7 @@ class Lease(Records):
             return await self.renew()
         if current is None or not worker_gone(current):
             return False
-        if not await self.store._take_over(keys=[self.key],
+        if not await self._take_over(keys=[self.key],
                                            args=[current, self.holder, self.ttl_ms]):
             return False
         self.valid_until = started + self.ttl
@@ -113,14 +112,14 @@ class Lease(Records):
     async def renew(self) -> bool:
         """Extend the lease by `ttl` if it is still ours; False (and no longer held) if not."""
         started = time.monotonic()
-        ok = bool(await self.store._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))
+        ok = bool(await self._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))
         self.valid_until = started + self.ttl if ok else 0.0
         return ok
 
     async def release(self) -> None:
         """Give the lease up (only if it is still ours)."""
         self.valid_until = 0.0
-        await self.store._release(keys=[self.key], args=[self.holder])
+        await self._release(keys=[self.key], args=[self.holder])
 
 
 Callback = Callable[[], Awaitable[None]]
@@ -137,7 +136,7 @@ class Leader:
     when its lease expires, or at once by a process on the same host (`worker_gone`).
     """
 
-    def __init__(self, store: Store, name: str, *, ttl: float = 15.0,
+    def __init__(self, store: Records, name: str, *, ttl: float = 15.0,
                  holder: str | None = None) -> None:
         self.lease = Lease(store, name, ttl=ttl, holder=holder)
         self.leading = False
