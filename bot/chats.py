@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ChannelError
 from bot.models import Rule
+from bot.rules.entities import Entities
 from bot.rules.grammar import parse
 from bot.store import Store, done
 
@@ -98,9 +99,11 @@ class ChatDirectory:
         """The topics `chat` follows."""
         return set(await done(self.store.redis.smembers(self.keys("chat", chat, "topics"))))
 
-    async def add_rule(self, chat: str, expression: str) -> Rule:
-        """Validate and store a rule for `chat`; raises RuleError on a bad expression."""
-        parse(expression)
+    async def add_rule(self, chat: str, expression: str, *, entities: Entities | None = None
+                       ) -> Rule:
+        """Validate (against `entities`, the shipped catalog if None) and store a rule for
+        `chat`; raises RuleError on a bad expression."""
+        parse(expression, entities=entities)
         number = await self.store.redis.incr(self.keys("chat", chat, "rule_seq"))
         rule = Rule(id=f"chat:{chat}:{number}", expression=expression, chat=chat)
         async with self.store.redis.pipeline(transaction=True) as pipe:

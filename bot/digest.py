@@ -40,7 +40,7 @@ from bot.errors import ChannelError, StoreError
 from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
 from bot.platforms.base import Channel
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.engine import RuleSet
 from bot.store import Store
 

@@ -33,7 +33,7 @@ from bot.models import Delivery, Story, Topic
 from bot.outbox import GROUP, Deliverer, Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Leader, Lease, Store, done, story_to_json, worker_gone, worker_name
 from tests.conftest import SEEDS
 from tests.stories import headline, numbered_story

@@ -25,7 +25,7 @@ from bot.feeds.added import AddedFeeds
 from bot.feeds.guard import Resolver
 from bot.feeds.guard import resolve as resolve_host
 from bot.models import FeedSpec
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from bot.text import without_lone_surrogates
 

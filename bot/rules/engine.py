@@ -51,9 +51,9 @@ from bot.rules.entities import (
     GAP_WORDS,
     Entities,
     Entity,
-    active_entities,
     gap_parts,
     key,
+    shipped_entities,
 )
 from bot.rules.expand import expand
 from bot.rules.grammar import rule_options
@@ -1117,7 +1117,7 @@ class RuleSet:
     def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
                  on_error: Callable[[Rule, RuleError], None] | None = None,
                  native: bool | None = None, history: History | None = None) -> None:
-        compiler = self._compiler = _compiler(entities or active_entities())
+        compiler = self._compiler = _compiler(entities or shipped_entities())
         self.history = history or shipped_history()
         self.rules: list[Rule] = []
         self._programs: list[_Program] = []
