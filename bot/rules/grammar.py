@@ -96,7 +96,6 @@ def rule_options(expression: str) -> RuleOptions:
     return split_options(expression, Lexer(expression).tokens())[1]
 
 
-
 def terms(expression: str, *, entities: Entities | None = None) -> tuple[str, ...]:
     """The display form of each term of a rule, for listings."""
     return tuple(format(leaf) for leaf in leaves(parse(expression, entities=entities)))

@@ -59,7 +59,6 @@ def split_options(expression: str, tokens: list[Token]) -> tuple[list[Token], Ru
                              history=history)
 
 
-
 class Lexer:
     """Splits an expression into tokens; positions are offsets into the expression."""
 
