@@ -52,7 +52,7 @@ from bot.outbox import Deliverer, Outbox
 from bot.pacing import PACES, Pace
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.telegram_server import TOKEN, BotApiServer, Limits
 

@@ -37,7 +37,7 @@ from bot.pipeline import replay_order
 from bot.rules.engine import RuleSet
 from bot.rules.entities import Entities
 from bot.rules.grammar import leaves, parse, rule_options
-from bot.rules.topics import load_topics
+from bot.rules.topics import load_rule_files
 
 REPO = Path(__file__).resolve().parent.parent
 INTENT = REPO / "tests" / "data" / "intent"
@@ -134,9 +134,9 @@ def story_scores(stories: Sequence[str], articles: Sequence[Article], matched: S
                   [liked[s] for s in ids])
 
 
-async def report(url: str, item: Subject, *, misses: bool) -> None:
+async def report(url: str, item: Subject, *, entities: Entities, misses: bool) -> None:
     """Print one subject's scores, the baseline's, and optionally the misses."""
-    ruleset = RuleSet([Rule(id="r", expression=item.rule)])
+    ruleset = RuleSet([Rule(id="r", expression=item.rule)], entities=entities)
     matched = [bool(ruleset.match(a)) for a in item.articles]
     base = literal(item.rule)
     baseline = [base(a) for a in item.articles]
@@ -168,10 +168,11 @@ async def main() -> None:
     parser.add_argument("--misses", action="store_true")
     args = parser.parse_args()
     overrides = dict(r.split("=", 1) for r in args.rule)
-    load_topics(REPO / "rules")  # the shipped entity catalog, as the service installs it
+    entities = load_rule_files(REPO / "rules").entities  # the shipped catalog, as the service
     async with server_url() as url:
         for folder in sorted(p for p in INTENT.iterdir() if p.is_dir()):
-            await report(url, subject(folder, overrides.get(folder.name)), misses=args.misses)
+            await report(url, subject(folder, overrides.get(folder.name)), entities=entities,
+                         misses=args.misses)
 
 
 if __name__ == "__main__":

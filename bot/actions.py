@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from bot import i18n
 from bot.alerts import local_time
 from bot.chats import ChatDirectory
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 
 PREFIX = "nb"

@@ -31,8 +31,9 @@ from bot.outbox import Deliverer, Outbox
 from bot.pacing import PacingStoppedError
 from bot.pipeline import Outcome, Pipeline
 from bot.platforms.console import ConsoleChannel
-from bot.rules.book import RuleBook
-from bot.rules.topics import load_topics
+from bot.routing import RuleBook
+from bot.rules.entities import Entities
+from bot.rules.topics import load_rule_files
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ class App:
 
     def __init__(self, settings: Settings, *, channels: Sequence[Channel] | None = None) -> None:
         self.settings = settings
-        self.topics: list[Topic] = load_topics(settings.rules_dir)
+        rule_files = load_rule_files(settings.rules_dir)
+        self.entities: Entities = rule_files.entities  # the one catalog rules are parsed against
+        self.topics: list[Topic] = rule_files.topics
         self.feeds: list[FeedSpec] = load_feeds(settings.feeds_file)
         self._file_feed_ids = frozenset(f.id for f in self.feeds)
         self._extra_channels = list(channels or [])
@@ -74,7 +77,7 @@ class App:
                     max_connections=max(100, s.poll_concurrency),
                     user_agent=s.http_user_agent))
         self.chats = ChatDirectory(self.store)
-        self.rules = RuleBook(self.topics, self.chats)
+        self.rules = RuleBook(self.topics, self.chats, entities=self.entities)
         _log_rule_engine(self.rules)
         self.outbox = Outbox(self.store)
         await self.outbox.ensure_group()

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ChannelError
 from bot.models import Rule
+from bot.rules.entities import Entities
 from bot.rules.grammar import parse
 from bot.store.chats import MOVED_TTL, ChatRecords, Paused
 from bot.store.sent import MOVED_REF, SENT_TTL
@@ -59,9 +60,11 @@ def zone_info(timezone: str) -> ZoneInfo:
 class ChatDirectory(ChatRecords):
     """Which chats follow which topics, and each chat's own rules (records: bot/store/chats.py)."""
 
-    async def add_rule(self, chat: str, expression: str) -> Rule:
-        """Validate and store a rule for `chat`; raises RuleError on a bad expression."""
-        parse(expression)
+    async def add_rule(self, chat: str, expression: str, *, entities: Entities | None = None
+                       ) -> Rule:
+        """Validate (against `entities`, the shipped catalog if None) and store a rule for
+        `chat`; raises RuleError on a bad expression."""
+        parse(expression, entities=entities)
         return await super().add_rule(chat, expression)
 
     async def holding(self, chat: str, *, now: datetime) -> bool:

@@ -29,7 +29,7 @@ from bot.logs import Progress, setup_logging
 from bot.models import Article
 from bot.platforms.console import render_text
 from bot.rules.backtest import run_rules_test
-from bot.rules.topics import load_topics
+from bot.rules.topics import load_rule_files, load_topics
 from bot.store import STORE_FAILURES, Store, embedded_role
 from bot.timeparse import duration
 
@@ -293,7 +293,7 @@ def _rules_check(settings: Settings) -> int:
 
 
 async def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
-    load_topics(settings.rules_dir)  # validates and installs the entity lists
+    entities = load_rule_files(settings.rules_dir).entities  # validates the rules folder
     articles: list[Article] = []
     if args.path is None:
         async with open_cli_store(settings) as store:
@@ -301,7 +301,8 @@ async def _rules_test(settings: Settings, args: argparse.Namespace) -> int:
             articles = [a for a, _ in await archive.since(datetime.now(UTC) - args.since)]
     with Progress(f"reading {args.path}", total=0) as bar:
         code, output = run_rules_test(args.expression, path=args.path, articles=articles,
-                                      as_json=args.json, progress=bar.update)
+                                      as_json=args.json, progress=bar.update,
+                                      entities=entities)
     print(output, file=sys.stdout if code == 0 or args.json else sys.stderr)
     return code
 

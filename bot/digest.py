@@ -40,7 +40,7 @@ from bot.chats import ChatDirectory, zone_info
 from bot.errors import ChannelError, LeaseHeldError
 from bot.models import Story
 from bot.pacing import Pacer, PacingStoppedError
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.engine import RuleSet
 from bot.store import LISTED_PREFIX, Store
 

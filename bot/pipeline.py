@@ -13,7 +13,7 @@ from bot.feeds.dating import date_articles
 from bot.metrics import METRICS
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.engine import RuleSet
 from bot.store import Store
 

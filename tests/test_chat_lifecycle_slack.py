@@ -28,7 +28,7 @@ from bot.models import Alert, Delivery, Story
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import Pacer
 from bot.platforms.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store, done, story_to_json
 from tests.conftest import REPO

@@ -18,7 +18,7 @@ from bot.feeds.sources import feed_id
 from bot.models import Article, FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import AddedFeeds, Store
 from bot.timeparse import clock_time, duration, time_range
 from tests.conftest import SEEDS

@@ -17,7 +17,7 @@ from bot.feeds.sources import feed_id
 from bot.models import Article, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.test_commands import ADMIN, CHAT, FILE_FEED, NOW, TOPICS, WINDOW, Bot
 

@@ -32,7 +32,7 @@ from bot.models import Delivery, Story, Topic
 from bot.outbox import GROUP, Deliverer, Outbox
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import (
     LISTED_PREFIX,
     Leader,

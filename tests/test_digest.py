@@ -34,7 +34,7 @@ from bot.platforms.telegram import (
     TelegramChannel,
     render_list_html,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.conftest import SEEDS
 from tests.telegram_server import BotApiServer, parse_html, utf16_len

@@ -36,7 +36,7 @@ from bot.metrics import METRICS
 from bot.models import FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.conftest import REPO, SEEDS
 from tests.feedserver import FeedServer, _Handler, rss

@@ -22,7 +22,7 @@ from bot.feeds.seeds import parse_seed, read_seed_folder
 from bot.models import Article, FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.conftest import REPO, SEEDS
 from tests.feedserver import FeedServer

@@ -16,7 +16,7 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Alert, Article, Topic
 from bot.outbox import Deliverer, Outbox
 from bot.pipeline import Pipeline, replay_order
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.conftest import SEEDS
 

@@ -18,7 +18,7 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Delivery
 from bot.outbox import Deliverer, Outbox
 from bot.pipeline import Outcome, Pipeline, replay_order
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import Store
 from tests.conftest import SEEDS
 from tests.test_pipeline import NOW, TOPIC, RecordingChannel

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError
-from bot.rules import entities as entities_module
 from bot.rules.entities import check_entities, load_entities
-from bot.rules.topics import load_topics
+from bot.rules.topics import load_rule_files, load_topics
 from tests.conftest import REPO
 
 SHIPPED = REPO / "rules" / "entities.yaml"
-
-
-@pytest.fixture
-def restore_entities() -> Iterator[None]:
-    """load_topics installs the entities it read; put the shipped ones back afterwards."""
-    saved = entities_module._active
-    yield
-    entities_module.install(saved) if saved else setattr(entities_module, "_active", None)
 
 
 @pytest.mark.parametrize(("alias", "entity"), [
@@ -96,8 +86,7 @@ def test_entities_file_problems_name_file_line_col(tmp_path: Path, text: str, wh
     ("-朝鲜", 17, "a rule needs something that must occur"),
 ])
 def test_topic_expression_errors_name_file_line_col(tmp_path: Path, expression: str,
-                                                    column: int, message: str,
-                                                    restore_entities: None) -> None:
+                                                    column: int, message: str) -> None:
     """A bad expression in a topic file is reported at its file, line and column."""
     path = tmp_path / "t.yaml"
     path.write_text(f"topics:\n  - name: t\n    expression: {expression}\n", encoding="utf-8")
@@ -106,15 +95,15 @@ def test_topic_expression_errors_name_file_line_col(tmp_path: Path, expression: 
     assert f"{path}:3:{column}: topic 't': {message}" in str(caught.value)
 
 
-def test_topics_use_the_entities_file_beside_them(tmp_path: Path,
-                                                  restore_entities: None) -> None:
-    """Topics may name entities from the entities.yaml in their folder, which is then active."""
+def test_topics_use_the_entities_file_beside_them(tmp_path: Path) -> None:
+    """Topics may name entities from the entities.yaml in their folder, which is the catalog
+    the folder's rule files give the caller."""
     (tmp_path / "entities.yaml").write_text("entities:\n  widgets:\n    aliases: [widget]\n",
                                             encoding="utf-8")
     (tmp_path / "t.yaml").write_text("topics:\n  - name: w\n    expression: '@widgets'\n",
                                      encoding="utf-8")
     assert [t.name for t in load_topics(tmp_path)] == ["w"]
-    assert entities_module.active_entities().resolve("widget") is not None
+    assert load_rule_files(tmp_path).entities.resolve("widget") is not None
 
 
 def test_bad_entities_file_fails_the_rules_folder(tmp_path: Path) -> None:
@@ -135,6 +124,6 @@ def test_unknown_topic_key_is_still_reported(tmp_path: Path) -> None:
     assert f"{tmp_path / 't.yaml'}:3:16: unknown key 'expresion'" in str(caught.value)
 
 
-def test_shipped_rules_folder_loads(restore_entities: None) -> None:
+def test_shipped_rules_folder_loads() -> None:
     """The shipped rules/ folder (topics and entities) is valid."""
     assert [t.name for t in load_topics(REPO / "rules")] == ["dprk-troops"]

@@ -19,7 +19,7 @@ from bot.errors import RuleError
 from bot.models import Article, Rule
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.engine import RuleSet
 from bot.rules.grammar import RuleOptions, parse_rule
 from bot.rules.grammar import format as format_rule

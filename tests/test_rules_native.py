@@ -18,7 +18,7 @@ from bench.rules import ENGLISH, generate
 from bot.models import Article, Rule
 from bot.rules import native
 from bot.rules.engine import RuleSet
-from bot.rules.entities import Entities, Entity, active_entities
+from bot.rules.entities import Entities, Entity, shipped_entities
 from tests.test_rules_engine_equivalence import seeds
 
 pytestmark = pytest.mark.skipif(not native.AVAILABLE,
@@ -69,7 +69,7 @@ def test_lone_surrogates_beside_cjk_reach_the_core_unharmed() -> None:
 def test_a_large_article_matches_alike_on_both_paths() -> None:
     """A quarter of a million characters with thousands of occurrences: the same matches
     and terms on both paths."""
-    entities = active_entities()
+    entities = shipped_entities()
     rules = _rules(generate(1500, random.Random(3), entities))
     text = ("\n".join(a.text for a in seeds()) + ENGLISH) * 30
     article = Article(outlet="DW", title=seeds()[1].title, text=text)
@@ -83,7 +83,7 @@ def test_zero_rules_and_many_rules() -> None:
     """No rules: nothing matches; 6,000 rules over the seeds: the same as the Python path."""
     core, python = _both([])
     assert core.native and core.match(Article(outlet="VOA", title="朝鲜", text="派兵")) == {}
-    entities = active_entities()
+    entities = shipped_entities()
     core, python = _both(_rules(generate(6000, random.Random(9), entities)), entities)
     for article in seeds():
         found = core.match(article)
@@ -155,7 +155,7 @@ def test_core_rejects_malformed_tables() -> None:
 def test_matching_leaks_no_references_and_no_memory() -> None:
     """Thousands of matches leave the refcounts of rule ids and terms unchanged, and the core's
     scratch memory stops growing once it has seen an article."""
-    entities = active_entities()
+    entities = shipped_entities()
     rules = _rules(generate(2000, random.Random(4), entities))
     ruleset = RuleSet(rules, entities=entities, native=True)
     article = seeds()[1]

@@ -37,7 +37,7 @@ from bot.platforms.slack import (
     SlackChannel,
     SlackFrontEnd,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store, done, story_to_json
 from tests.conftest import REPO

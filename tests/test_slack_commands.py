@@ -30,7 +30,7 @@ from bot.platforms.slack import (
     response_type,
     unescape_command,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store
 from tests.conftest import REPO

@@ -27,7 +27,7 @@ from bot.platforms.slack import (
     SlackFrontEnd,
     render_home,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store
 from tests.conftest import REPO

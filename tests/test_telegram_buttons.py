@@ -36,7 +36,7 @@ from bot.platforms.telegram import (
     TelegramFrontEnd,
     notice_text,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store
 from tests.conftest import REPO, SEEDS

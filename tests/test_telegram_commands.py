@@ -26,7 +26,7 @@ from bot.platforms.telegram import (
     render_reply,
     webhook_secret_for,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.rules.topics import load_topics
 from bot.store import Store
 from tests.conftest import REPO

@@ -24,7 +24,7 @@ from bot.digest import Digests
 from bot.feeds.guard import Resolver
 from bot.feeds.guard import resolve as resolve_host
 from bot.models import FeedSpec
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 from bot.store import AddedFeeds, Store
 from bot.text import without_lone_surrogates
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.archive import Archive
 from bot.models import Article, Story
+from bot.routing import RuleBook
 from bot.rules.backtest import backtest
-from bot.rules.book import RuleBook
 from bot.store import Store
 
 _EPOCH = datetime.fromtimestamp(0, tz=UTC)

@@ -17,8 +17,8 @@ from bot.commands.call import (
 from bot.commands.protocol import CommandReply
 from bot.commands.ranking import StoryRanking
 from bot.errors import RuleError
+from bot.routing import RuleBook
 from bot.rules.backtest import describe_error, described_terms
-from bot.rules.book import RuleBook
 from bot.rules.grammar import Node, RuleOptions, parse_rule
 from bot.rules.grammar import format as format_rule
 
@@ -63,7 +63,8 @@ class RuleCommands:
             if same := next((r for r in existing if self._parses_to(r.expression, parsed)),
                             None):
                 return call.fail("rule.duplicate", number=rule_number(same.id))
-            rule = await self.chats.add_rule(call.chat, expression)
+            rule = await self.chats.add_rule(call.chat, expression,
+                                             entities=self.rules.entities)
             found = await self.ranking.backtest(expression, now=call.now)
             terms = described_terms(expression, entities=self.rules.entities)
         except RuleError as exc:

@@ -7,7 +7,7 @@ import difflib
 from bot.chats import ChatDirectory
 from bot.commands.call import Call, Handler, need_manage, no_args, one_word
 from bot.commands.protocol import CommandReply
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 
 
 class TopicCommands:

@@ -39,7 +39,7 @@ from bot.dedup.features import (
 )
 from bot.dedup.neutral import EntityFinder, Mention, days, numbers
 from bot.models import Article
-from bot.rules.entities import Entities, gap_parts, key
+from bot.rules.entities import Entities, gap_parts, key, shipped_entities
 from bot.text import fold, language_of
 
 NATIVE_SHARE = 0.5
@@ -132,7 +132,4 @@ def _neutral(counts: dict[str, float], sources: dict[str, str]) -> dict[str, flo
 @cache
 def shipped_analyzer() -> Analyzer:
     """An Analyzer with the shipped entity catalog (`rules/entities.yaml`)."""
-    from bot.rules.entities import load_entities, shipped_path
-
-    path = shipped_path()
-    return Analyzer(load_entities(path) if path.is_file() else None)
+    return Analyzer(shipped_entities())

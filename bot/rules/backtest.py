@@ -16,7 +16,7 @@ from bot.errors import ParseError, RuleError
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules.engine import MatchedTerm, RuleSet
-from bot.rules.entities import Entities, active_entities
+from bot.rules.entities import Entities, shipped_entities
 from bot.rules.expand import expand
 from bot.rules.grammar import Term, leaves, parse
 from bot.rules.history import EventTime
@@ -74,7 +74,7 @@ def described_terms(expression: str, *, entities: Entities | None = None) -> lis
     """What each bare term of a rule stands for, for replies: `朝鲜 = @dprk: North Korea`, or
     its expansion across scripts and languages (`演习 -> 演習 · 演练 · drill(s) ...`);
     raises RuleError if the rule is invalid."""
-    entities = entities or active_entities()
+    entities = entities or shipped_entities()
     lines: list[str] = []
     for leaf in leaves(parse(expression, entities=entities)):
         if not isinstance(leaf, Term):

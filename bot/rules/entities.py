@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -122,9 +123,6 @@ class Entities:
         return [n for s, n in ranked if s >= ranked[0][0] - 15][:limit]
 
 
-_active: Entities | None = None
-
-
 def shipped_path() -> Path:
     """`rules/entities.yaml` in the working directory, else the one beside the package."""
     from bot.config import REPO_ROOT
@@ -133,19 +131,12 @@ def shipped_path() -> Path:
     return local if local.is_file() else REPO_ROOT / "rules" / "entities.yaml"
 
 
-def active_entities() -> Entities:
-    """The entities rules are parsed against: the installed ones, else the shipped file."""
-    global _active  # noqa: PLW0603 - one process-wide set, replaced whole by install()
-    if _active is None:
-        path = shipped_path()
-        _active = load_entities(path) if path.is_file() else Entities()
-    return _active
-
-
-def install(entities: Entities) -> None:
-    """Make `entities` the set every later parse and compile uses (rules loaded at start)."""
-    global _active  # noqa: PLW0603
-    _active = entities
+@cache
+def shipped_entities() -> Entities:
+    """The shipped catalog (`shipped_path()`), read once: what rules are parsed against when
+    the caller names no catalog of its own (the App passes the one of its rules folder)."""
+    path = shipped_path()
+    return load_entities(path) if path.is_file() else Entities()
 
 
 def load_entities(path: Path) -> Entities:

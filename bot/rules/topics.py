@@ -1,7 +1,9 @@
 """Shared topics from `rules/*.yaml`; an invalid file is rejected loudly with file:line:col.
 
 `rules/entities.yaml` (bot.rules.entities) is checked first (duplicate aliases across entities,
-bad keys); topics are parsed against it and it becomes the entity set of the process.
+bad keys); topics are parsed against it, and `load_rule_files` returns it with the topics: the
+entity catalog the caller passes to everything that parses rules (the shipped catalog when the
+folder has no entities.yaml).
 `rules/history.yaml` (bot.rules.history: the historical events) and `rules/senses.yaml`
 (bot.rules.expand: more forms and other senses of bare terms) are checked too.
 
@@ -17,13 +19,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from bot.errors import ConfigError, RuleError
 from bot.models import Rule, Topic
-from bot.rules.entities import ENTITIES_FILE, Entities, active_entities, check_entities, install
+from bot.rules.entities import ENTITIES_FILE, Entities, check_entities, shipped_entities
 from bot.rules.expand import SENSES_FILE, load_senses
 from bot.rules.grammar import parse
 from bot.rules.history import HISTORY_FILE, load_history
@@ -32,8 +34,21 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _KEYS = {"name", "description", "expression", "min_outlets", "sources"}
 
 
+class RuleFiles(NamedTuple):
+    """A rules folder read: its entity catalog and its topics (parsed against that catalog)."""
+
+    entities: Entities
+    topics: list[Topic]
+
+
 def load_topics(rules_dir: Path) -> list[Topic]:
     """Every topic in `rules_dir/*.yaml`; raises ConfigError listing each problem found."""
+    return load_rule_files(rules_dir).topics
+
+
+def load_rule_files(rules_dir: Path) -> RuleFiles:
+    """The entity catalog and every topic of `rules_dir`; raises ConfigError listing each
+    problem found (in the catalog, the topics, the history and the senses files)."""
     topics: list[Topic] = []
     entities, problems = _entities(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
@@ -55,14 +70,13 @@ def load_topics(rules_dir: Path) -> list[Topic]:
                  if names.count(n) > 1]
     if problems:
         raise ConfigError("\n".join(problems))
-    install(entities)
-    return topics
+    return RuleFiles(entities, topics)
 
 
 def _entities(rules_dir: Path) -> tuple[Entities, list[str]]:
     """`rules_dir/entities.yaml` with its problems, or the shipped entities if it has none."""
     path = rules_dir / ENTITIES_FILE
-    return check_entities(path) if path.is_file() else (active_entities(), [])
+    return check_entities(path) if path.is_file() else (shipped_entities(), [])
 
 
 def topic_rule(topic: Topic) -> Rule:

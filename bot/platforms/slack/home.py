@@ -22,7 +22,7 @@ from bot.platforms.slack.render import (
     escape_mrkdwn,
     section,
 )
-from bot.rules.book import RuleBook
+from bot.routing import RuleBook
 
 log = logging.getLogger(__package__)
 

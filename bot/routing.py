@@ -1,4 +1,10 @@
-"""The active rules (shipped topics and every chat's rules), compiled once, rebuilt on change."""
+"""Who hears about a story: the active rules (shipped topics and every chat's rules), compiled
+once and rebuilt on change, and the chats each rule's matches go to.
+
+`bot.rules` only turns text into matches; this module ties those matches to chats (their
+subscriptions and their own rules, kept by `bot.chats`). Routing a story's matches to chats
+belongs here too.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from bot.chats import ChatDirectory
 from bot.errors import RuleError
 from bot.models import Rule, Topic
 from bot.rules.engine import RuleSet
-from bot.rules.entities import Entities
+from bot.rules.entities import Entities, shipped_entities
 from bot.rules.topics import topic_rule
 
 log = logging.getLogger(__name__)
@@ -20,17 +26,18 @@ class RuleBook:
     `current()` recompiles only when the chats' rules version moved or the topics were replaced
     (`set_topics`), and then only the expressions it has not compiled before: compiled rules are
     cached per expression and the automaton is reused while it holds every term needed.
+    `entities` is the catalog rules are parsed against (the App's; the shipped one if None).
     """
 
     def __init__(self, topics: list[Topic], chats: ChatDirectory, *,
                  entities: Entities | None = None) -> None:
         self.topics = {t.name: t for t in topics}
         self.chats = chats
-        self.entities = entities
+        self.entities = entities if entities is not None else shipped_entities()
         self._version = -1
         self._rules: dict[str, Rule] = {}
         self._skipped: set[tuple[str, str]] = set()
-        self.ruleset = RuleSet([], entities=entities)
+        self.ruleset = RuleSet([], entities=self.entities)
 
     def set_topics(self, topics: list[Topic]) -> None:
         """Replace the shared topics (rule files reloaded); the next `current()` recompiles."""

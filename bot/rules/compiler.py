@@ -1,0 +1,263 @@
+"""Rule expressions -> programs (`Compiler`, one per entity catalog): the AST (bot.rules.grammar)
+becomes compiled nodes over interned key and literal ids; actions are bound to whoever an AND
+names beside them, bare terms expand across scripts and languages (bot.rules.expand), and each
+program is lowered once into the C core's tables when the core is built.
+"""
+
+from __future__ import annotations
+
+import weakref
+from functools import lru_cache
+from typing import Any
+
+from bot.models import Rule
+from bot.rules import grammar as g
+from bot.rules import native
+from bot.rules.automata import Automata
+from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
+from bot.rules.entities import ACTION, Entities, Entity, gap_parts, key
+from bot.rules.expand import expand
+from bot.rules.program import Program, fast_form, names_of, triggers_of
+from bot.rules.scan import is_latin, is_word_char
+
+BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
+NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
+WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
+TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
+_CACHE_CAP = 100_000
+
+
+class _Build:
+    """What compiling one rule collects besides its tree: its keys and leaves."""
+
+    def __init__(self) -> None:
+        self.keys: set[int] = set()
+        self.leaves: list[Leaf] = []
+
+
+class Compiler:
+    """Turns expressions into programs for one entity set; caches programs, keys and leaves."""
+
+    def __init__(self, entities: Entities) -> None:
+        self.entities = entities
+        self.ids: dict[str, int] = {}
+        self.texts: list[str] = []
+        self.edges: list[tuple[bool, bool]] = []
+        self.latin = bytearray()  # key id -> whether the key is Latin (NEAR counts words)
+        self.lits: dict[tuple[str, str, bool], int] = {}
+        self.leaves: dict[tuple[str, str, bool, str | None], Leaf] = {}
+        self.programs: dict[str, Program] = {}
+        self.automaton: Automata | None = None
+        self.automaton_keys: frozenset[int] = frozenset()
+        self.tables = native.Tables() if native.AVAILABLE else None
+        self.native_automaton: Any = None
+        self.native_keys: frozenset[int] = frozenset()
+        self.near = 0  # > 0 while compiling a side of NEAR (sense limits need occurrences)
+
+    def key_id(self, folded: str) -> int:
+        found = self.ids.get(folded)
+        if found is None:
+            found = self.ids[folded] = len(self.texts)
+            self.texts.append(folded)
+            self.edges.append((is_word_char(folded[0]), is_word_char(folded[-1])))
+            self.latin.append(is_latin(folded))
+        return found
+
+    def lit_id(self, signature: tuple[str, str, bool]) -> int:
+        return self.lits.setdefault(signature, len(self.lits))
+
+    def program(self, expression: str) -> Program:
+        """The compiled rule; raises RuleError for an invalid expression."""
+        found = self.programs.get(expression)
+        if found is None:
+            if len(self.programs) >= _CACHE_CAP:
+                self.programs.clear()
+                if self.tables is not None:
+                    self.tables.clear_nodes()
+            build = _Build()
+            root = self.node(g.parse(expression, entities=self.entities), False, build, ())
+            triggers = triggers_of(root)
+            tables = self.tables
+            lowered = None if tables is None else (tables.generation, root.lower(tables),
+                                                   tables.triggers(triggers))
+            found = self.programs[expression] = Program(
+                root, triggers, frozenset(build.keys), tuple(build.leaves), fast_form(root),
+                *names_of(root), lowered)
+        return found
+
+    def node(self, ast: g.Node, title: bool, build: _Build, whom: tuple[Entity, ...]
+             ) -> CompiledNode:
+        """The compiled node; `whom`: the entities an enclosing AND names beside it (what the
+        `{who}` aliases of an action in it are made with)."""
+        if isinstance(ast, (g.Term, g.Phrase, g.EntityRef, g.Source)):
+            return self.leaf(ast, title, build, whom)
+        if isinstance(ast, g.Title):
+            return self.node(ast.child, True, build, whom)
+        if isinstance(ast, g.Not):
+            return NotNode(self.node(ast.child, title, build, whom))
+        if isinstance(ast, g.Near):
+            self.near += 1
+            try:
+                return NearNode(self.node(ast.left, title, build, whom),
+                             self.node(ast.right, title, build, whom), ast.distance)
+            finally:
+                self.near -= 1
+        if isinstance(ast, g.And):
+            return self.and_(ast, title, build, whom)
+        return OrNode([self.node(c, title, build, whom) for c in ast.children])
+
+    def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]
+             ) -> CompiledNode:
+        """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
+        BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
+        not that of anyone else the report names; beside several (`中国 + 台湾 + 演习`), of
+        each of them. A bare term's sense limit joins the AND."""
+        resolved = [(child, self.resolve(child)) for child in ast.children]
+        who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
+        whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
+        children: list[CompiledNode] = []
+        for child, entity in resolved:
+            node = self.node(child, title, build, whom)
+            senses: list[CompiledNode] = (list(node.children) if isinstance(node, AndNode)
+                                          else [node])
+            if who and entity is not None and entity.kind == ACTION:
+                own = senses[0]
+                senses[0] = _one_and([OrNode([
+                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE),
+                    AndNode([self.node(w, True, build, whom), own])]) for w in who])
+            children += senses
+        return AndNode(children)
+
+    def resolve(self, ast: g.Node) -> Entity | None:
+        """The entity a leaf stands for: an @ref, a bare term that is an alias, or a bare term
+        the catalog does not know with its expansion across scripts and languages
+        (`bot.rules.expand`) as a term's own entity."""
+        if isinstance(ast, g.EntityRef):
+            return self.entities.by_name[ast.name]
+        if not isinstance(ast, g.Term):
+            return None
+        return self.entities.expand(ast.text) or _expanded(ast.text)
+
+    def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
+             build: _Build, whom: tuple[Entity, ...] = ()) -> CompiledNode:
+        """A leaf; for a bare term whose expansion has other senses (`rules/senses.yaml`),
+        the leaf in the reports that mark none of them (one sense per discourse)."""
+        if isinstance(ast, g.Source):
+            return SourceTest(ast.name)
+        entity = self.resolve(ast)
+        display = None if isinstance(ast, g.EntityRef) else ast.text
+        found = self._leaf(entity, display, title, build, whom)
+        others = _others(ast.text) if isinstance(ast, g.Term) and entity is not None \
+            and entity.name.startswith("~") and not self.near else None
+        if others is None:
+            return found
+        return AndNode([found, NotNode(self._leaf(others, display, False, build, ()))])
+
+    def _leaf(self, entity: Entity | None, display: str | None, title: bool, build: _Build,
+              whom: tuple[Entity, ...]) -> Leaf:
+        if entity is not None and len(entity.plain) < len(entity.aliases):
+            entity = entity.about(e for e in dict.fromkeys(whom) if e is not entity)
+        signature = (("entity", entity.name, title) if entity
+                     else ("term", key(display or ""), title))
+        leaf = self.leaves.get((*signature, display))
+        if leaf is None:
+            lit = self.lit_id(signature)
+            leaf = self.entity(entity, lit, title, display) if entity else self.term(
+                signature[1], lit, title, display or "")
+            self.leaves[(*signature, display)] = leaf
+        build.keys.update(leaf.trigger, *leaf.masks.values(), *((b,) for _, b, _ in leaf.gaps))
+        build.leaves.append(leaf)
+        return leaf
+
+    def term(self, folded: str, lit: int, title: bool, display: str) -> Leaf:
+        k = self.key_id(folded)
+        return Leaf(lit=lit, keys={k: display}, order=(k,), latin={k: is_latin(folded)},
+                     title=title, display=display)
+
+    def entity(self, entity: Entity, lit: int, title: bool, display: str | None) -> Leaf:
+        aliases: dict[int, str] = {}
+        gaps: list[tuple[int, int, str]] = []
+        for alias in entity.aliases:
+            pair = gap_parts(alias)
+            if pair:
+                gaps.append((self.key_id(pair[0]), self.key_id(pair[1]), alias))
+            else:
+                aliases.setdefault(self.key_id(key(alias)), alias)
+        excluded = [key(e) for e in entity.exclude]
+        masks = {k: m for k in aliases if (m := tuple(
+            self.key_id(e) for e in excluded if self.texts[k] in e and self.texts[k] != e))}
+        latin = {k: is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
+                                                                   for k in (a, b)))}
+        order = tuple(sorted(aliases, key=self.texts.__getitem__))
+        return Leaf(lit=lit, keys=aliases, order=order, latin=latin, title=title,
+                     display=display, gaps=tuple(gaps), masks=masks, entity=True)
+
+    def automaton_for(self, needed: frozenset[int]) -> Automata:
+        """Automata holding every needed key: the last ones if they still fit, else new."""
+        if self.automaton is not None and needed <= self.automaton_keys \
+                and len(self.automaton_keys) <= 2 * len(needed) + 256:
+            return self.automaton
+        self.automaton = Automata([(k, self.texts[k], self.edges[k]) for k in sorted(needed)])
+        self.automaton_keys = needed
+        return self.automaton
+
+    def core(self, rules: list[Rule], programs: list[Program], keys: frozenset[int]) -> Any:
+        """The C core for one rule set (its automaton reused like `automaton_for`'s)."""
+        tables = self.tables
+        assert tables is not None
+        if self.native_automaton is None or not keys <= self.native_keys \
+                or len(self.native_keys) > 2 * len(keys) + 256:
+            self.native_automaton = native.automaton([
+                (k, self.texts[k], self.edges[k][0] | self.edges[k][1] << 1)
+                for k in sorted(keys)])
+            self.native_keys = keys
+        lowered = [p.lowered for p in programs if p.lowered is not None]
+        assert len(lowered) == len(programs)
+        return native.core(
+            tables, self.native_automaton, latin=self.latin,
+            roots=[root if generation == tables.generation else p.root.lower(tables)
+                   for p, (generation, root, _) in zip(programs, lowered, strict=True)],
+            triggers=[t for _, _, t in lowered],
+            sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
+                     if r.sources],
+            ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
+
+
+@lru_cache(maxsize=4096)
+def _others(term: str) -> Entity | None:
+    """What marks another sense of a bare term's expansion, as an entity (None: nothing); a
+    marker inside one of the term's own forms does not count ("fire drill" in "live-fire
+    drill")."""
+    found = expand(term)
+    if found is None or not found.others:
+        return None
+    own = tuple(a for a in found.aliases if not gap_parts(a))
+    return Entity(name=f"~{key(term)}!", aliases=found.others, kind=TERM, label=term,
+                  exclude=own)
+
+
+@lru_cache(maxsize=4096)
+def _expanded(term: str) -> Entity | None:
+    """A bare term's own entity: the term and its expansion (None when there is none)."""
+    found = expand(term)
+    if found is None:
+        return None
+    kind = NAME if found.name else ACTION if found.acts else TERM
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term)
+
+
+def _one_and(nodes: list[CompiledNode]) -> CompiledNode:
+    """The node, or an AND of several."""
+    return nodes[0] if len(nodes) == 1 else AndNode(nodes)
+
+
+_COMPILERS: weakref.WeakKeyDictionary[Entities, Compiler] = weakref.WeakKeyDictionary()
+
+
+def compiler_for(entities: Entities) -> Compiler:
+    """The compiler of one entity catalog (kept while the catalog lives), so rule sets rebuilt
+    from the same catalog share compiled programs and automata."""
+    found = _COMPILERS.get(entities)
+    if found is None:
+        found = _COMPILERS[entities] = Compiler(entities)
+    return found
