@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from bot.alerts import AlertComposer
 from bot.archive import Archive
 from bot.chats import ChatDirectory
+from bot.metrics import Metrics
 from bot.models import Delivery, Story
 from bot.pacing import Pace, Pacer, PacingStoppedError
 from bot.platforms.base import Channel
@@ -83,6 +84,29 @@ class InHand:
     leases: set[Lease] = field(default_factory=set)
 
 
+@contextlib.asynccontextmanager
+async def _forwarding(source: asyncio.Event | None, target: asyncio.Event
+                      ) -> AsyncIterator[None]:
+    """Within the block, set `target` as soon as `source` is set (nothing if they are one)."""
+    if source is None or source is target:
+        yield
+        return
+    if source.is_set():
+        target.set()
+
+    async def forward() -> None:
+        await source.wait()
+        target.set()
+
+    task = asyncio.create_task(forward(), name="delivery:stop")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class OutboxConsumer:
     """Reads the outbox as one consumer of its group; `_deliver_batch` does the work."""
 
@@ -91,12 +115,14 @@ class OutboxConsumer:
                  claim_idle_ms: int = CLAIM_IDLE_MS, paces: Mapping[str, Pace] | None = None,
                  concurrency: int = CONCURRENCY, coalesce_at: int = COALESCE_AT,
                  gather: float = GATHER_SECONDS, heartbeat_ttl: float = HEARTBEAT_TTL,
-                 admins: Sequence[str] = (),
+                 admins: Sequence[str] = (), metrics: Metrics | None = None,
+                 stop: asyncio.Event | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if coalesce_at < 2 or concurrency < 1:
             raise ValueError("delivery: coalesce_at must be >= 2 and concurrency >= 1")
         self.store = store
         self.clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
         self.composer = composer or AlertComposer(
             chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
         self.outbox = outbox
@@ -108,7 +134,7 @@ class OutboxConsumer:
         self.heartbeat_ttl = heartbeat_ttl
         self.admins = tuple(admins)  # told once when a chat is paused
         self._gate = asyncio.Semaphore(concurrency)
-        self._stop = asyncio.Event()
+        self._stop = stop or asyncio.Event()  # ends `run` and every wait for a slot
         self._in_hand = InHand()
         self._missing: dict[str, float] = {}  # consumers seen without heartbeat, since when
         self.pacer = Pacer(store, paces, name=self.consumer, stop=self._stop)
@@ -128,11 +154,12 @@ class OutboxConsumer:
                     await asyncio.sleep(0.2)  # a chat another worker is delivering to
         return delivered
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver continuously until `stop` is set, through Redis outages and failures."""
-        self._stop = self.pacer.stop = stop
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver continuously until `stop` (or the stop event given at construction) is set,
+        through Redis outages and failures."""
         next_reap = 0.0
-        async with self._working():
+        async with _forwarding(stop, self._stop), self._working():
+            stop = self._stop
             while not stop.is_set():
                 try:
                     if time.monotonic() >= next_reap:

@@ -39,7 +39,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.policy import Decision, PollPolicy, decide, feed_health
 from bot.feeds.poll import PollResult, outcome_fields, read_feed, unexpected
 from bot.logs import redact
-from bot.metrics import METRICS
+from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.store import STORE_FAILURES, Store
 from bot.store.schedule import PollSchedule
@@ -89,7 +89,8 @@ class PollEngine:
                  on_deactivated: OnDeactivated | None = None,
                  min_delay: MinDelay | None = None,
                  policy: PollPolicy | None = None, concurrency: int = 64, per_host: int = 4,
-                 lease_seconds: float = 120.0, rng: random.Random | None = None) -> None:
+                 lease_seconds: float = 120.0, rng: random.Random | None = None,
+                 metrics: Metrics | None = None) -> None:
         if concurrency < 1 or per_host < 1 or lease_seconds <= 0:
             raise ValueError("concurrency and per_host must be >= 1 and the lease positive")
         self.store = store
@@ -100,6 +101,7 @@ class PollEngine:
         self.lease_ms = int(lease_seconds * 1000)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.stats: Counter[str] = Counter()
+        self.metrics = metrics if metrics is not None else Metrics()
         self._source, self._handle, self._untrusted = source, handle, untrusted
         self._on_deactivated = on_deactivated
         self._min_delay = min_delay
@@ -271,7 +273,7 @@ class PollEngine:
         if floor is not None and floor > decision.delay:
             decision = Decision(floor, decision.fields)
         self.stats["polled"] += 1
-        METRICS.polled(result)
+        self.metrics.polled(result)
         self.stats["failed" if result.error else
                    "not_modified" if result.not_modified else "ok"] += 1
         fields = {**outcome_fields(result), **(result.validators or {}), **decision.fields}
