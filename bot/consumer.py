@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from bot.alerts import AlertComposer
 from bot.archive import Archive
 from bot.chats import ChatDirectory
+from bot.events import forwarding
 from bot.metrics import Metrics
 from bot.models import Delivery, Story
 from bot.pacing import Pace, Pacer, PacingStoppedError
@@ -84,29 +85,6 @@ class InHand:
     leases: set[Lease] = field(default_factory=set)
 
 
-@contextlib.asynccontextmanager
-async def _forwarding(source: asyncio.Event | None, target: asyncio.Event
-                      ) -> AsyncIterator[None]:
-    """Within the block, set `target` as soon as `source` is set (nothing if they are one)."""
-    if source is None or source is target:
-        yield
-        return
-    if source.is_set():
-        target.set()
-
-    async def forward() -> None:
-        await source.wait()
-        target.set()
-
-    task = asyncio.create_task(forward(), name="delivery:stop")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 class OutboxConsumer:
     """Reads the outbox as one consumer of its group; `_deliver_batch` does the work."""
 
@@ -158,7 +136,7 @@ class OutboxConsumer:
         """Deliver continuously until `stop` (or the stop event given at construction) is set,
         through Redis outages and failures."""
         next_reap = 0.0
-        async with _forwarding(stop, self._stop), self._working():
+        async with forwarding(stop, self._stop, name="delivery:stop"), self._working():
             stop = self._stop
             while not stop.is_set():
                 try:

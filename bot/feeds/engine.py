@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from urllib.parse import urlsplit
 
 from bot.errors import FeedError
+from bot.events import forwarding, in_background
 from bot.feeds.fetch import Fetcher
 from bot.feeds.policy import Decision, PollPolicy, decide, feed_health
 from bot.feeds.poll import PollResult, outcome_fields, read_feed, unexpected
@@ -165,7 +166,7 @@ class PollEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and poll due feeds until `stop` is set, then hand back what is unfinished."""
-        async with self._renewing(), self._waking_on(stop):
+        async with self._renewing(), forwarding(stop, self._wake, name="poll:stop"):
             while not stop.is_set():
                 self._wake.clear()
                 wait = await self._claim_and_start(cutoff=None)
@@ -341,16 +342,9 @@ class PollEngine:
         async with gate:
             yield
 
-    @contextlib.asynccontextmanager
-    async def _renewing(self) -> AsyncIterator[None]:
+    def _renewing(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Renew the leases of the feeds in flight every third of the lease, in the background."""
-        task = asyncio.create_task(self._renew_loop(), name="poll:renew")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return in_background(self._renew_loop(), name="poll:renew")
 
     async def _renew_loop(self) -> None:
         while True:
@@ -370,21 +364,6 @@ class PollEngine:
                 self._leased.discard(fid)
                 if (task := self._tasks.get(fid)) is not None:
                     task.cancel()
-
-    @contextlib.asynccontextmanager
-    async def _waking_on(self, stop: asyncio.Event) -> AsyncIterator[None]:
-        """Wake the run loop when `stop` is set."""
-        async def wake() -> None:
-            await stop.wait()
-            self._wake.set()
-
-        task = asyncio.create_task(wake(), name="poll:stop")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _finish(self, grace: float = 5.0) -> None:
         """Let polls in flight finish for `grace` seconds, then stop them and free their feeds."""
