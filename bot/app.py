@@ -1,23 +1,21 @@
 """One place wires everything: store, rules, story index, pipeline, outbox, channels, feeds,
-and for `newsbot run` the front ends, the HTTP servers and the periodic jobs (`serving`).
+and for `newsbot run` the front ends, the HTTP servers and the periodic jobs (`serving`, in
+bot/service.py).
 
-Shared pieces are built here once and passed in: the `Metrics` every counting object
-increments, the stop event every wait for a platform's slot gives way to (`stop`), the
-clocks. Nothing is assigned onto an object after it is built; bot/scheduler.py runs what
-`serving` built.
+Shared pieces are built here once and passed in at construction: the `Metrics` every
+counting object increments, the stop event every wait for a platform's slot gives way to
+(`stop`), the pacer of digests and notices. Nothing is assigned onto an object after it is
+built; bot/scheduler.py runs what `serving` built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Literal, Self
-
-from pydantic import SecretStr
+from typing import Self
 
 from bot import i18n
 from bot.alerts import AlertComposer
@@ -27,13 +25,12 @@ from bot.commands import AddedFeeds, CommandInterpreter
 from bot.config import Settings
 from bot.dedup.index import StoryIndex
 from bot.digest import Digests
-from bot.errors import ChannelError, ConfigError, FeedError
+from bot.errors import ChannelError, FeedError
 from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, commit_poll, poll_feed
 from bot.feeds.sources import load_feeds
 from bot.feeds.websub import WebSub
-from bot.http import HttpServer, build_http_app, health_routes, monitor_routes
 from bot.logs import redact
 from bot.metrics import Metrics
 from bot.models import FeedSpec, Topic
@@ -45,17 +42,12 @@ from bot.platforms.base import Channel
 from bot.platforms.console import ConsoleChannel
 from bot.rules.book import RuleBook
 from bot.rules.topics import load_topics
-from bot.store import Leader, Store, open_store
+from bot.service import ServiceWiring
+from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
-service_log = logging.getLogger("bot.scheduler")  # the service's lines, as they always were
 
 CONSOLE_CHAT = "console:local"
-FEED_SYNC_SECONDS = 30.0
-POLLER_LEASE_SECONDS = 15.0  # a dead poller's successor on another host waits this long
-DIGEST_TICK_SECONDS = 60.0
-
-Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]  # runs until the event is set
 
 
 def _log_rule_engine(rules: RuleBook) -> None:
@@ -69,29 +61,7 @@ def _log_rule_engine(rules: RuleBook) -> None:
                      "path": "python", "module": "bot.rules.engine"}})
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A periodic job of the service: `call` every `seconds`, first `awaited` before the
-    scheduler starts, run `now` as it starts, or one interval `later`."""
-
-    name: str
-    call: Callable[[], Awaitable[None]]
-    seconds: float
-    first: Literal["awaited", "now", "later"] = "later"
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """What `newsbot run` runs, built by `App.serving` (servers listening, front ends
-    started): the long-running loops by name, the periodic jobs, and the Telegram command
-    poller's campaign for its lease (None with a webhook or without Telegram)."""
-
-    loops: dict[str, Loop]
-    jobs: tuple[Job, ...]
-    lead: Loop | None = None
-
-
-class App:
+class App(ServiceWiring):
     """The running bot; an async context manager that owns every long-lived resource."""
 
     def __init__(self, settings: Settings, *, channels: Sequence[Channel] | None = None) -> None:
@@ -126,9 +96,9 @@ class App:
                                  outbox=self.outbox, archive=self.archive,
                                  metrics=self.metrics)
         self.composer = AlertComposer(chats=self.chats, archive=self.archive)
+        self.pacer = Pacer(self.store, stop=self.stop)  # digests and notices to admins
         self.digests = Digests(self.store, chats=self.chats, rules=self.rules,
-                               archive=self.archive, composer=self.composer,
-                               pacer=Pacer(self.store, stop=self.stop))
+                               archive=self.archive, composer=self.composer, pacer=self.pacer)
         self.commands = CommandInterpreter(
             self.store, chats=self.chats, rules=self.rules, archive=self.archive,
             admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds, digests=self.digests)
@@ -169,99 +139,6 @@ class App:
         await self._stack.aclose()
 
     # --- the service (`newsbot run`) ----------------------------------------------------------
-
-    @asynccontextmanager
-    async def serving(self) -> AsyncIterator[Service]:
-        """Start the HTTP servers (/healthz and webhooks; /metrics on its own address) and
-        the command front ends; yields what the service runs, and stops them on exit."""
-        from bot.platforms.slack import SlackChannel, SlackFrontEnd
-        from bot.platforms.telegram import TelegramChannel, TelegramFrontEnd
-
-        s, routes = self.settings, health_routes(self.monitor)
-        async with AsyncExitStack() as stack:
-            slack = self.channels.get("slack")
-            if isinstance(slack, SlackChannel) and (s.slack_signing_secret or s.slack_app_token):
-                front = await stack.enter_async_context(SlackFrontEnd(
-                    slack, self.commands, signing_secret=_secret(s.slack_signing_secret),
-                    app_token=_secret(s.slack_app_token)))
-                routes += front.routes()
-            telegram = self.channels.get("telegram")
-            tg_front = None
-            if isinstance(telegram, TelegramChannel):
-                tg_front = TelegramFrontEnd(
-                    telegram, self.commands, webhook_url=s.telegram_webhook_url,
-                    webhook_secret=_secret(s.telegram_webhook_secret), poll=False)
-                routes += tg_front.routes()
-            if self.websub is not None:
-                routes += self.websub.routes()
-            server = await stack.enter_async_context(HttpServer(s.http_port,
-                                                                build_http_app(routes)))
-            service_log.info("http: listening", extra={"kv": {
-                "host": server.host, "port": server.port}})
-            await self._metrics_server(stack)
-            lead = None
-            if tg_front is not None:
-                await stack.enter_async_context(tg_front)
-                if not tg_front.webhook_url:  # long polling, in the holder of the lease only
-                    leader = Leader(self.store, "telegram:poller", ttl=POLLER_LEASE_SECONDS)
-                    poller = tg_front
-
-                    async def lead(stop: asyncio.Event) -> None:
-                        await leader.run(stop, elected=poller.start_polling,
-                                         deposed=poller.stop_polling)
-            yield Service(loops=self._loops(), jobs=self._jobs(), lead=lead)
-
-    async def _metrics_server(self, stack: AsyncExitStack) -> HttpServer | None:
-        """/metrics and /healthz on NEWSBOT_METRICS_HOST:NEWSBOT_METRICS_PORT. A port already
-        taken (a second worker on one host with the default) is logged as an error and the
-        service runs on without it: metrics never stop alerts."""
-        s = self.settings
-        try:
-            server = await stack.enter_async_context(HttpServer(
-                s.metrics_port, build_http_app(monitor_routes(self.monitor)),
-                host=s.metrics_host))
-        except ConfigError as exc:
-            service_log.error("metrics: not served (give each worker on one host its own "
-                      "NEWSBOT_METRICS_PORT, or 0 for a free one)", extra={"kv": {
-                          "host": s.metrics_host, "port": s.metrics_port, "error": str(exc)}})
-            return None
-        service_log.info("metrics: listening", extra={"kv": {
-            "host": server.host, "port": server.port, "url": f"{server.url}/metrics"}})
-        return server
-
-    def _loops(self) -> dict[str, Loop]:
-        """The service's long-running tasks, each until its stop event is set."""
-        loops: dict[str, Loop] = {"polling": self.engine.run, "delivery": self.deliverer.run}
-        if self.websub is not None:
-            loops["websub"] = self.websub.run
-        return loops
-
-    def _jobs(self) -> tuple[Job, ...]:
-        """The periodic jobs: the feeds added or deleted from chat (once before the rest),
-        digests due (a late one on start too) and held alerts whose mute or quiet hours
-        ended, and the heartbeat the health check reads."""
-        return (Job("sync-feeds", self.sync_feeds, FEED_SYNC_SECONDS, first="awaited"),
-                Job("digests", self.digest_tick, DIGEST_TICK_SECONDS, first="now"),
-                Job("heartbeat", self.monitor.beat, self.monitor.heartbeat_seconds,
-                    first="now"))
-
-    async def sync_feeds(self) -> None:
-        """Start polling feeds added from chat and stop polling deleted ones (shared
-        schedule)."""
-        try:
-            added = await self.engine.sync()
-        except Exception:  # Redis away for a moment: the next sync tries again
-            service_log.exception("scheduler: syncing the feeds failed")
-            return
-        if added:
-            service_log.info("scheduler: feeds scheduled", extra={"kv": {"added": added}})
-
-    async def digest_tick(self) -> None:
-        """Send due digests and release held alerts; an error is logged, the job stays."""
-        try:
-            await self.digests.tick(self.channels)
-        except Exception:  # the next tick retries; one bad chat must not stop the scheduler
-            service_log.exception("scheduler: digest tick failed")
 
     def _policy(self) -> PollPolicy:
         s = self.settings
@@ -322,8 +199,8 @@ class App:
                              reason=reason, error=shown)
             try:
                 for message in channel.notice_messages(text):
-                    await self.digests.pacer.call(admin, channel.platform, channel.post, admin,
-                                                  message)
+                    await self.pacer.call(admin, channel.platform, channel.post, admin,
+                                          message)
             except (ChannelError, PacingStoppedError) as exc:
                 log.warning("feeds: could not tell an admin", extra={"kv": {
                     "admin": admin, "feed_id": feed.id, "error": str(exc)}})
@@ -362,7 +239,3 @@ class App:
         for result in results:
             await commit_poll(result, store=self.store)
         return delivered + await self.deliverer.drain()
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None

@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.app import App, Service
+from bot.app import App
+from bot.service import Service
 
 log = logging.getLogger(__name__)
 
