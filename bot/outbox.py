@@ -223,7 +223,7 @@ class Deliverer(ChatsGone):
         await self._keep(chat, [item.story], ref)
         await self.outbox.ack(*item.ids)
         self.metrics.delivered(channel.platform, item.story, edited=sent is not None,
-                          now=self.clock())
+                               now=self.clock())
         return Tally(done=1)
 
     async def _send_lists(self, chat: str, channel: Channel, items: list[Item]) -> Tally:

@@ -52,9 +52,9 @@ async def _run(app: App, service: Service, stop: asyncio.Event) -> None:
     for job in service.jobs:
         if job.first == "awaited":
             await job.call()
+        start = {"next_run_time": datetime.now(UTC)} if job.first == "now" else {}
         scheduler.add_job(job.call, "interval", seconds=job.seconds, id=job.name,
-                          max_instances=1, coalesce=True,
-                          **({"next_run_time": datetime.now(UTC)} if job.first == "now" else {}))
+                          max_instances=1, coalesce=True, **start)
     scheduler.start()
     log.info("scheduler: started", extra={"kv": {"feeds": len(app.feeds)}})
     tasks = {name: asyncio.create_task(run(stop), name=name)
