@@ -1,4 +1,12 @@
-"""One place wires everything: store, rules, story index, pipeline, outbox, channels, feeds."""
+"""One place wires everything: store, rules, story index, pipeline, outbox, channels, feeds,
+and for `newsbot run` the front ends, the HTTP servers and the periodic jobs (`serving`, in
+bot/service.py).
+
+Shared pieces are built here once and passed in at construction: the `Metrics` every
+counting object increments, the stop event every wait for a platform's slot gives way to
+(`stop`), the pacer of digests and notices. Nothing is assigned onto an object after it is
+built; bot/scheduler.py runs what `serving` built.
+"""
 
 from __future__ import annotations
 
@@ -25,21 +33,22 @@ from bot.feeds.poll import PollResult, commit_poll, poll_feed
 from bot.feeds.sources import load_feeds
 from bot.feeds.websub import WebSub
 from bot.logs import redact
-from bot.metrics import Monitor
+from bot.metrics import Metrics
 from bot.models import FeedSpec, Topic
+from bot.monitor import Monitor
 from bot.outbox import Deliverer, Outbox
-from bot.pacing import PacingStoppedError
+from bot.pacing import Pacer, PacingStoppedError
 from bot.pipeline import Outcome, Pipeline
 from bot.platforms.console import ConsoleChannel
 from bot.routing import RuleBook
 from bot.rules.entities import Entities
 from bot.rules.topics import load_rule_files
+from bot.service import ServiceWiring
 from bot.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
 CONSOLE_CHAT = "console:local"
-POLL_CONCURRENCY = 32
 
 
 def _log_rule_engine(rules: RuleBook) -> None:
@@ -53,7 +62,7 @@ def _log_rule_engine(rules: RuleBook) -> None:
                      "path": "python", "module": "bot.rules.engine"}})
 
 
-class App:
+class App(ServiceWiring):
     """The running bot; an async context manager that owns every long-lived resource."""
 
     def __init__(self, settings: Settings, *, channels: Sequence[Channel] | None = None) -> None:
@@ -65,6 +74,8 @@ class App:
         self._file_feed_ids = frozenset(f.id for f in self.feeds)
         self._extra_channels = list(channels or [])
         self._stack = AsyncExitStack()
+        self.metrics = Metrics()  # this process's counters, given to everything that counts
+        self.stop = asyncio.Event()  # set at shutdown: waits for a platform's slot give way
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -85,10 +96,12 @@ class App:
                                 seen_seconds=int(s.seen_days * 86_400))
         self.archive = Archive(self.store, ttl=s.window_seconds + 86_400)
         self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
-                                 outbox=self.outbox, archive=self.archive)
+                                 outbox=self.outbox, archive=self.archive,
+                                 metrics=self.metrics)
         self.composer = AlertComposer(chats=self.chats, archive=self.archive)
+        self.pacer = Pacer(self.store, stop=self.stop)  # digests and notices to admins
         self.digests = Digests(self.store, chats=self.chats, rules=self.rules,
-                               archive=self.archive, composer=self.composer)
+                               archive=self.archive, composer=self.composer, pacer=self.pacer)
         self.commands = CommandInterpreter(
             self.store, chats=self.chats, rules=self.rules, archive=self.archive,
             admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds, digests=self.digests)
@@ -96,12 +109,13 @@ class App:
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
                                    composer=self.composer,  # a consumer name of its own
-                                   admins=self.settings.admins)
+                                   admins=self.settings.admins, metrics=self.metrics,
+                                   stop=self.stop)
         self.websub = await self._websub()
         self.engine = self._poll_engine()
         self.monitor = Monitor(self.store, outbox=self.outbox, chats=self.chats,
                                engine=self.engine, websub=self.websub,
-                               max_poll_age=s.max_poll_age)
+                               metrics=self.metrics, max_poll_age=s.max_poll_age)
         if not (s.telegram_enabled or s.slack_enabled):
             for topic in self.topics:
                 await self.chats.subscribe(CONSOLE_CHAT, topic.name)
@@ -127,6 +141,8 @@ class App:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self._stack.aclose()
 
+    # --- the service (`newsbot run`) ----------------------------------------------------------
+
     def _policy(self) -> PollPolicy:
         s = self.settings
         return PollPolicy(min_interval=s.poll_min_interval, max_interval=s.poll_max_interval,
@@ -141,7 +157,8 @@ class App:
                           on_deactivated=self.feed_deactivated,
                           min_delay=self.websub.poll_floor if self.websub else None,
                           policy=self._policy(), concurrency=s.poll_concurrency,
-                          per_host=s.poll_per_host, lease_seconds=s.poll_lease)
+                          per_host=s.poll_per_host, lease_seconds=s.poll_lease,
+                          metrics=self.metrics)
 
     async def _websub(self) -> WebSub | None:
         """Subscriptions to the hubs feeds advertise, when NEWSBOT_PUBLIC_URL is set."""
@@ -153,7 +170,8 @@ class App:
             untrusted=self.from_chat, policy=self._policy(), lease_seconds=s.websub_lease,
             max_bytes=s.max_feed_bytes, max_items=s.max_items_per_feed, timeout=s.fetch_timeout,
             connect_timeout=s.fetch_connect_timeout,
-            allow_networks=self.fetcher.allow_networks, user_agent=s.http_user_agent))
+            allow_networks=self.fetcher.allow_networks, user_agent=s.http_user_agent,
+            metrics=self.metrics))
 
     def from_chat(self, feed: FeedSpec) -> bool:
         """True for a feed added from chat (fetched through the SSRF guard), not the file's."""
@@ -184,8 +202,8 @@ class App:
                              reason=reason, error=shown)
             try:
                 for message in channel.notice_messages(text):
-                    await self.digests.pacer.call(admin, channel.platform, channel.post, admin,
-                                                  message)
+                    await self.pacer.call(admin, channel.platform, channel.post, admin,
+                                          message)
             except (ChannelError, PacingStoppedError) as exc:
                 log.warning("feeds: could not tell an admin", extra={"kv": {
                     "admin": admin, "feed_id": feed.id, "error": str(exc)}})
@@ -194,14 +212,6 @@ class App:
         """The feeds file's feeds plus those admins added from chat."""
         added = await AddedFeeds(self.store).all()
         return [*self.feeds, *(f for f in added if f.id not in self._file_feed_ids)]
-
-    async def poll(self, feed: FeedSpec) -> list[Outcome]:
-        """Poll one feed and run its new articles through the pipeline."""
-        result = await poll_feed(feed, store=self.store, fetcher=self.fetcher,
-                                 guard=self.from_chat(feed))
-        outcomes = await self.process(result)
-        await commit_poll(result, store=self.store)
-        return outcomes
 
     async def handle_poll(self, result: PollResult) -> list[Outcome]:
         """The polling engine's handler: the articles through the pipeline, then the
@@ -218,7 +228,7 @@ class App:
     async def run_once(self) -> int:
         """Poll every feed once, process all articles (delivering after each chunk of them);
         returns the messages delivered."""
-        gate = asyncio.Semaphore(POLL_CONCURRENCY)
+        gate = asyncio.Semaphore(self.settings.poll_concurrency)
 
         async def fetch(feed: FeedSpec) -> PollResult:
             async with gate:

@@ -18,6 +18,8 @@ from bot.alerts import AlertComposer
 from bot.archive import Archive
 from bot.channel import Channel
 from bot.chats import ChatDirectory
+from bot.events import forwarding
+from bot.metrics import Metrics
 from bot.models import Delivery, Story
 from bot.pacing import Pace, Pacer, PacingStoppedError
 from bot.store import (
@@ -91,12 +93,14 @@ class OutboxConsumer:
                  claim_idle_ms: int = CLAIM_IDLE_MS, paces: Mapping[str, Pace] | None = None,
                  concurrency: int = CONCURRENCY, coalesce_at: int = COALESCE_AT,
                  gather: float = GATHER_SECONDS, heartbeat_ttl: float = HEARTBEAT_TTL,
-                 admins: Sequence[str] = (),
+                 admins: Sequence[str] = (), metrics: Metrics | None = None,
+                 stop: asyncio.Event | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         if coalesce_at < 2 or concurrency < 1:
             raise ValueError("delivery: coalesce_at must be >= 2 and concurrency >= 1")
         self.store = store
         self.clock = clock
+        self.metrics = metrics if metrics is not None else Metrics()
         self.composer = composer or AlertComposer(
             chats=ChatDirectory(store), archive=Archive(store, ttl=ARCHIVE_TTL))
         self.outbox = outbox
@@ -108,7 +112,7 @@ class OutboxConsumer:
         self.heartbeat_ttl = heartbeat_ttl
         self.admins = tuple(admins)  # told once when a chat is paused
         self._gate = asyncio.Semaphore(concurrency)
-        self._stop = asyncio.Event()
+        self._stop = stop or asyncio.Event()  # ends `run` and every wait for a slot
         self._in_hand = InHand()
         self._missing: dict[str, float] = {}  # consumers seen without heartbeat, since when
         self.pacer = Pacer(store, paces, name=self.consumer, stop=self._stop)
@@ -128,11 +132,12 @@ class OutboxConsumer:
                     await asyncio.sleep(0.2)  # a chat another worker is delivering to
         return delivered
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver continuously until `stop` is set, through Redis outages and failures."""
-        self._stop = self.pacer.stop = stop
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver continuously until `stop` (or the stop event given at construction) is set,
+        through Redis outages and failures."""
         next_reap = 0.0
-        async with self._working():
+        async with forwarding(stop, self._stop, name="delivery:stop"), self._working():
+            stop = self._stop
             while not stop.is_set():
                 try:
                     if time.monotonic() >= next_reap:

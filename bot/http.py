@@ -9,7 +9,7 @@ routes, and the metrics one (NEWSBOT_METRICS_HOST:NEWSBOT_METRICS_PORT, loopback
         ...
 
 `health_routes` serves `GET /healthz` (JSON; 200 when healthy, 503 with the reasons
-otherwise) from a `bot.metrics.Monitor`; `monitor_routes` serves it and `GET /metrics` (the
+otherwise) from a `bot.monitor.Monitor`; `monitor_routes` serves it and `GET /metrics` (the
 Prometheus text format), which stays off the public server: it tells anyone who can reach it
 how busy the bot is and which feeds fail.
 
@@ -22,18 +22,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Any, Protocol, Self
 
 from aiohttp import web
 
 from bot.errors import ConfigError
 
-if TYPE_CHECKING:
-    from bot.metrics import Monitor
-
 DEFAULT_HOST = "0.0.0.0"  # every interface: Slack and Telegram reach it via a proxy
 MAX_BODY_BYTES = 1024 * 1024  # Slack and Telegram payloads are far smaller
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Health(Protocol):
+    """What `/healthz` asks (`bot.monitor.Monitor`): healthy or not, and the report."""
+
+    async def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+
+class Scrape(Health, Protocol):
+    """What the metrics server asks: the health and the Prometheus text of the metrics."""
+
+    async def exposition(self) -> bytes: ...
 
 
 def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
@@ -43,7 +52,7 @@ def build_http_app(routes: Iterable[web.AbstractRouteDef] = ()) -> web.Applicati
     return app
 
 
-def health_routes(monitor: Monitor) -> list[web.RouteDef]:
+def health_routes(monitor: Health) -> list[web.RouteDef]:
     """`GET /healthz` for `monitor`."""
     async def healthz(request: web.Request) -> web.Response:
         healthy, report = await monitor.health()
@@ -53,7 +62,7 @@ def health_routes(monitor: Monitor) -> list[web.RouteDef]:
     return [web.get("/healthz", healthz, allow_head=True)]
 
 
-def monitor_routes(monitor: Monitor) -> list[web.RouteDef]:
+def monitor_routes(monitor: Scrape) -> list[web.RouteDef]:
     """`GET /healthz` and `GET /metrics` for `monitor` (the metrics server's routes)."""
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=await monitor.exposition(),

@@ -70,7 +70,6 @@ from bot.chats import ChatGoneError, ChatMovedError
 from bot.consumer import GATHER_SECONDS, Item, Tally
 from bot.errors import ChannelError, MessageGoneError
 from bot.gone import ChatsGone, paused_notice
-from bot.metrics import METRICS
 from bot.models import Delivery, Story
 from bot.pacing import PacingStoppedError
 from bot.store import LISTED_PREFIX, STORE_DOWN, Lease, Sent
@@ -223,8 +222,8 @@ class Deliverer(ChatsGone):
             return await self._failed(chat, item, exc)
         await self._keep(chat, [item.story], ref)
         await self.outbox.ack(*item.ids)
-        METRICS.delivered(channel.platform, item.story, edited=sent is not None,
-                          now=self.clock())
+        self.metrics.delivered(channel.platform, item.story, edited=sent is not None,
+                               now=self.clock())
         return Tally(done=1)
 
     async def _send_lists(self, chat: str, channel: Channel, items: list[Item]) -> Tally:
@@ -254,7 +253,7 @@ class Deliverer(ChatsGone):
             await self._keep(chat, [item.story for item in chunk], ref)
             await self.outbox.ack(*(entry_id for item in chunk for entry_id in item.ids))
             for item in chunk:
-                METRICS.delivered(channel.platform, item.story, edited=False, now=self.clock())
+                self.metrics.delivered(channel.platform, item.story, edited=False, now=self.clock())
             tally.done += len(refs)
             log.info("delivery: burst combined", extra={"kv": {
                 "chat": chat, "stories": len(chunk), "messages": len(refs)}})
@@ -268,11 +267,11 @@ class Deliverer(ChatsGone):
     async def _failed(self, chat: str, item: Item, exc: ChannelError) -> Tally:
         log.warning("delivery: failed", extra={"kv": {
             "chat": chat, "story_id": item.story.id, "error": str(exc)}})
-        METRICS.delivery_failed(chat)
+        self.metrics.delivery_failed(chat)
         delivery = Delivery(chat=chat, story_id=item.story.id, rule_ids=item.rules)
         for entry_id in item.ids:
             if await self.outbox.fail(entry_id, delivery, str(exc)):
-                METRICS.dead_lettered()
+                self.metrics.dead_lettered()
         return Tally(failed=1)
 
     async def _keep(self, chat: str, stories: Sequence[Story], ref: str) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from bot.archive import Archive, article_id
 from bot.dedup.index import Assignment, Placement, StoryIndex
 from bot.feeds.dating import date_articles
-from bot.metrics import METRICS
+from bot.metrics import Metrics
 from bot.models import Article, Delivery, Story
 from bot.outbox import Outbox
 from bot.routing import RuleBook
@@ -63,9 +63,10 @@ class Pipeline:
     """Runs new articles through dedup, matching and routing into the outbox."""
 
     def __init__(self, store: Store, *, index: StoryIndex, rules: RuleBook, outbox: Outbox,
-                 archive: Archive | None = None,
+                 archive: Archive | None = None, metrics: Metrics | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.metrics = metrics if metrics is not None else Metrics()
         self.archive = archive or Archive(store, ttl=index.window + 86_400)
         self.index = index
         self.rules = rules
@@ -150,7 +151,7 @@ class Pipeline:
                 step.story = placed.story
             elif was:
                 step.story = stories.get(placed.story_id)
-            METRICS.processed(step.assignment)
+            self.metrics.processed(step.assignment)
             steps.append(step)
         return steps
 

@@ -29,8 +29,8 @@ from bot.chats import ChatDirectory, ChatGoneError, ChatMovedError
 from bot.commands import CommandInterpreter
 from bot.config import Settings
 from bot.digest import Digests
-from bot.metrics import Monitor
 from bot.models import Alert, Delivery, Story
+from bot.monitor import Monitor
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import Pacer
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd

@@ -23,8 +23,8 @@ from bot.chats import ChatDirectory, ChatGoneError
 from bot.commands import CommandInterpreter
 from bot.digest import Digests
 from bot.http import HttpServer, build_http_app
-from bot.metrics import Monitor
 from bot.models import Alert, Delivery, Story
+from bot.monitor import Monitor
 from bot.outbox import Deliverer, Outbox
 from bot.pacing import Pacer
 from bot.platforms.slack import EVENTS_PATH, SlackChannel, SlackFrontEnd

@@ -32,7 +32,7 @@ from bot.feeds.engine import PollEngine, PollPolicy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.poll import PollResult, poll_feed
 from bot.feeds.sources import feed_id
-from bot.metrics import METRICS
+from bot.metrics import Metrics
 from bot.models import FeedSpec, Topic
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
@@ -444,7 +444,8 @@ async def test_a_feed_over_the_item_cap_keeps_the_newest_and_counts_the_rest(
         for n in range(12)]
     items += [{"title": "undated a"}, {"title": "undated b"}]
     feed = FeedSpec(id="capped", url=srv.add("/capped.xml", rss(items)))
-    before = METRICS.value("newsbot_feed_items_cut_total")
+    metrics = Metrics()
+    before = metrics.value("newsbot_feed_items_cut_total")
     caplog.set_level(logging.INFO)
     async with Fetcher(timeout=3, max_items=5) as fetcher:
         result = await poll_feed(feed, store=store, fetcher=fetcher)
@@ -453,8 +454,8 @@ async def test_a_feed_over_the_item_cap_keeps_the_newest_and_counts_the_rest(
     assert [a.title for a in result.articles] == [  # in the document's order
         str(i["title"]) for i in items if i in newest]
     assert result.cut == 9 and (await store.feed_state(feed.id))["items_cut"] == "9"
-    METRICS.polled(result)
-    assert METRICS.value("newsbot_feed_items_cut_total") == before + 9
+    metrics.polled(result)
+    assert metrics.value("newsbot_feed_items_cut_total") == before + 9
     lines = [r for r in caplog.records if "items over the cap" in r.message]
     assert len(lines) == 1 and lines[0].kv["cut"] == 9  # type: ignore[attr-defined]
 

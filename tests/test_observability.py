@@ -28,8 +28,9 @@ from bot.chats import ChatDirectory
 from bot.config import Settings
 from bot.feeds.poll import PollResult
 from bot.http import HttpServer, build_http_app, monitor_routes
-from bot.metrics import METRICS, Metrics, Monitor
+from bot.metrics import Metrics
 from bot.models import FeedSpec
+from bot.monitor import Monitor
 from bot.outbox import Outbox
 from bot.store import Store
 from tests.conftest import REPO, SEEDS
@@ -211,11 +212,11 @@ async def test_a_pipeline_run_over_the_seeds_moves_the_counters(
              ("newsbot_alerts_total", {"platform": "console", "action": "sent"}),
              ("newsbot_delivery_latency_seconds_count", {"platform": "console"})]
 
-    def now() -> list[float]:
-        return [METRICS.value(name, **labels) for name, labels in names]
-
-    before = now()
     async with App(settings) as app:
+        def now() -> list[float]:
+            return [app.metrics.value(name, **labels) for name, labels in names]
+
+        before = now()
         await app.engine.sync()
         assert await app.engine.run_once() == 1
         assert await app.deliverer.drain() == 2

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bot.app import App
 from bot.config import Settings
-from bot.metrics import METRICS
 from bot.outbox import MAX_ATTEMPTS
 from bot.store import Store
 from tests.conftest import REPO, SEEDS
@@ -41,12 +40,12 @@ async def test_dead_letters_are_listed_and_retried_until_delivered(
                                if k.startswith(("NEWSBOT_", "TELEGRAM_", "REDIS_"))})
         api.fail_next("sendMessage", 2 * MAX_ATTEMPTS, code=400,
                       description="Bad Request: chat is being migrated")
-        dead_before = METRICS.value("newsbot_dead_letters_total")
         async with App(settings) as app:
+            dead_before = app.metrics.value("newsbot_dead_letters_total")
             await app.chats.subscribe(f"telegram:{CHAT}", "dprk-troops")
             assert await app.run_once() == 0  # both alerts given up on
             entries = await store.redis.llen(app.outbox.dead)  # one per outbox entry
-        assert METRICS.value("newsbot_dead_letters_total") - dead_before == entries >= 2
+        assert app.metrics.value("newsbot_dead_letters_total") - dead_before == entries >= 2
         assert api.calls_of("sendMessage") == []
 
         shown = _newsbot("outbox", env=env)

@@ -37,7 +37,6 @@ from bot.feeds.poll import PollResult, poll_feed
 from bot.feeds.sources import feed_id
 from bot.feeds.websub import WebSub, signature_ok
 from bot.http import HttpServer, build_http_app
-from bot.metrics import METRICS
 from bot.models import FeedSpec
 from bot.platforms.console import ConsoleChannel
 from bot.scheduler import serve
@@ -284,8 +283,8 @@ async def test_a_push_alerts_through_the_service_and_the_next_poll_adds_nothing(
                 assert b"\nnewsbot_websub_subscriptions_active 1.0\n" in (
                     await app.monitor.exposition())
 
-                accepted = METRICS.value("newsbot_websub_pushes_total", result="accepted",
-                                         reason="ok")
+                accepted = app.metrics.value("newsbot_websub_pushes_total", result="accepted",
+                                             reason="ok")
                 body = with_hub(rss([{"title": HEADLINE, "guid": "news-1",
                                       "link": "https://www.voanews.com/a/1",
                                       "description": "韩国召见俄罗斯大使，抗议朝鲜派兵。",
@@ -295,17 +294,17 @@ async def test_a_push_alerts_through_the_service_and_the_next_poll_adds_nothing(
                 srv.add(path, body)
                 assert await hub.publish(topic, body) == [202]
                 await _until(lambda: _printed(console, HEADLINE), "the pushed alert")
-                assert METRICS.value("newsbot_websub_pushes_total", result="accepted",
-                                     reason="ok") == accepted + 1
+                assert app.metrics.value("newsbot_websub_pushes_total", result="accepted",
+                                         reason="ok") == accepted + 1
 
                 polls, fetched = app.engine.stats["polled"], srv.count(path)
-                duplicates = METRICS.value("newsbot_articles_processed_total",
-                                           result="duplicate")
+                duplicates = app.metrics.value("newsbot_articles_processed_total",
+                                               result="duplicate")
                 await app.engine.due_now(fid)
                 await _until(lambda: app.engine.stats["polled"] > polls, "the poll")
                 assert srv.count(path) == fetched + 1
-                assert METRICS.value("newsbot_articles_processed_total",
-                                     result="duplicate") >= duplicates + 2
+                assert app.metrics.value("newsbot_articles_processed_total",
+                                         result="duplicate") >= duplicates + 2
                 delay = await app.engine.next_due(fid) or 0.0
                 assert delay - await app.engine.server_time() >= 0.9 * 3600 - 5  # not 300 s
                 assert await app.outbox.depth() == 0
@@ -339,8 +338,8 @@ async def test_signed_pushes_are_processed_and_forged_ones_acknowledged_but_disc
         feed, rec = _feed(topic), Recorder()
         async with subscriber(store, [feed], rec, max_bytes=64 * 1024) as websub:
             await _subscribed(websub, hub, feed, topic, store=store, fetcher=fetcher)
-            rejected = METRICS.value("newsbot_websub_pushes_total", result="rejected",
-                                     reason="signature")
+            rejected = websub.metrics.value("newsbot_websub_pushes_total", result="rejected",
+                                            reason="signature")
             body = rss([{"title": "pushed"}])
             assert await hub.publish(topic, body, key="not-the-secret") == [202]
             assert await hub.publish(topic, body, sign=False) == [202]
@@ -351,8 +350,8 @@ async def test_signed_pushes_are_processed_and_forged_ones_acknowledged_but_disc
             await _until(lambda: websub.stats["processed"] == 4, "four processed pushes")
             assert sorted(rec.titles()) == ["sha1", "sha256", "sha384", "sha512"]
             assert {r.feed for r in rec.results} == {feed}
-            assert METRICS.value("newsbot_websub_pushes_total", result="rejected",
-                                 reason="signature") == rejected + 3
+            assert websub.metrics.value("newsbot_websub_pushes_total", result="rejected",
+                                        reason="signature") == rejected + 3
 
             assert await hub.publish(topic, rss([{"title": "x" * 70_000}])) == [413]
             async with aiohttp.ClientSession() as session, session.post(

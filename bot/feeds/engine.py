@@ -35,11 +35,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from urllib.parse import urlsplit
 
 from bot.errors import FeedError
+from bot.events import forwarding, in_background
 from bot.feeds.fetch import Fetcher
 from bot.feeds.policy import Decision, PollPolicy, decide, feed_health
 from bot.feeds.poll import PollResult, outcome_fields, read_feed, unexpected
 from bot.logs import redact
-from bot.metrics import METRICS
+from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.store import STORE_FAILURES, Store
 from bot.store.schedule import PollSchedule
@@ -89,7 +90,8 @@ class PollEngine:
                  on_deactivated: OnDeactivated | None = None,
                  min_delay: MinDelay | None = None,
                  policy: PollPolicy | None = None, concurrency: int = 64, per_host: int = 4,
-                 lease_seconds: float = 120.0, rng: random.Random | None = None) -> None:
+                 lease_seconds: float = 120.0, rng: random.Random | None = None,
+                 metrics: Metrics | None = None) -> None:
         if concurrency < 1 or per_host < 1 or lease_seconds <= 0:
             raise ValueError("concurrency and per_host must be >= 1 and the lease positive")
         self.store = store
@@ -100,6 +102,7 @@ class PollEngine:
         self.lease_ms = int(lease_seconds * 1000)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self.stats: Counter[str] = Counter()
+        self.metrics = metrics if metrics is not None else Metrics()
         self._source, self._handle, self._untrusted = source, handle, untrusted
         self._on_deactivated = on_deactivated
         self._min_delay = min_delay
@@ -163,7 +166,7 @@ class PollEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claim and poll due feeds until `stop` is set, then hand back what is unfinished."""
-        async with self._renewing(), self._waking_on(stop):
+        async with self._renewing(), forwarding(stop, self._wake, name="poll:stop"):
             while not stop.is_set():
                 self._wake.clear()
                 wait = await self._claim_and_start(cutoff=None)
@@ -271,7 +274,7 @@ class PollEngine:
         if floor is not None and floor > decision.delay:
             decision = Decision(floor, decision.fields)
         self.stats["polled"] += 1
-        METRICS.polled(result)
+        self.metrics.polled(result)
         self.stats["failed" if result.error else
                    "not_modified" if result.not_modified else "ok"] += 1
         fields = {**outcome_fields(result), **(result.validators or {}), **decision.fields}
@@ -339,16 +342,9 @@ class PollEngine:
         async with gate:
             yield
 
-    @contextlib.asynccontextmanager
-    async def _renewing(self) -> AsyncIterator[None]:
+    def _renewing(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Renew the leases of the feeds in flight every third of the lease, in the background."""
-        task = asyncio.create_task(self._renew_loop(), name="poll:renew")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return in_background(self._renew_loop(), name="poll:renew")
 
     async def _renew_loop(self) -> None:
         while True:
@@ -368,21 +364,6 @@ class PollEngine:
                 self._leased.discard(fid)
                 if (task := self._tasks.get(fid)) is not None:
                     task.cancel()
-
-    @contextlib.asynccontextmanager
-    async def _waking_on(self, stop: asyncio.Event) -> AsyncIterator[None]:
-        """Wake the run loop when `stop` is set."""
-        async def wake() -> None:
-            await stop.wait()
-            self._wake.set()
-
-        task = asyncio.create_task(wake(), name="poll:stop")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _finish(self, grace: float = 5.0) -> None:
         """Let polls in flight finish for `grace` seconds, then stop them and free their feeds."""

@@ -53,6 +53,7 @@ from bot.feeds.policy import PollPolicy, failure_delay
 from bot.feeds.poll import PollResult
 from bot.feeds.websub_callback import CALLBACK_PATH, Handler, HubCallback, signature_ok
 from bot.feeds.websub_hub import REQUESTS_AT_ONCE, HubAnswer, hub_client, post_form
+from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.store import Leader, Store, sleep_unless
 from bot.store.websub import Subscriptions
@@ -99,8 +100,10 @@ class WebSub(HubCallback):
                  connect_timeout: float = 10.0, allow_networks: Sequence[Network] = (),
                  verify_timeout: float = 600.0, min_renew: float = 60.0,
                  sync_seconds: float = 30.0, max_pushes: int = 16, leader_ttl: float = 15.0,
-                 rng: random.Random | None = None, user_agent: str = USER_AGENT) -> None:
+                 rng: random.Random | None = None, user_agent: str = USER_AGENT,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
+        self.metrics = metrics if metrics is not None else Metrics()
         self.user_agent = user_agent  # of subscription requests, like the feed fetches
         self.public_url = public_url.rstrip("/")
         self.policy = policy or PollPolicy()

@@ -36,7 +36,7 @@ from bot.feeds.engine import FeedSource
 from bot.feeds.parse import parse_document_async
 from bot.feeds.policy import PollPolicy
 from bot.feeds.poll import PollResult
-from bot.metrics import METRICS
+from bot.metrics import Metrics
 from bot.models import FeedSpec
 from bot.store import STORE_FAILURES, Store
 from bot.store.websub import Subscriptions
@@ -79,6 +79,7 @@ class HubCallback:
     """The routes hubs call; WebSub builds it (see its parameters)."""
 
     store: Store
+    metrics: Metrics
     subscriptions: Subscriptions
     policy: PollPolicy
     stats: Counter[str]
@@ -176,12 +177,12 @@ class HubCallback:
                                    name=f"websub:push:{feed_id}")
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
-        METRICS.pushed()
+        self.metrics.pushed()
         return web.Response(status=202)
 
     def _refuse(self, feed_id: str, reason: str, status: int, text: str, *,
                 headers: Mapping[str, str] | None = None) -> web.Response:
-        METRICS.pushed(reason)
+        self.metrics.pushed(reason)
         self.stats[f"push_{reason}"] += 1
         log.warning("websub: push discarded", extra={"kv": {
             "feed_id": feed_id, "reason": reason, "status": status}})
@@ -203,7 +204,7 @@ class HubCallback:
             await self.store.update_feed_state(feed_id, {"websub_last_push": time.time()})
             self.stats["processed"] += 1
             if parsed.cut:
-                METRICS.items_cut.inc(parsed.cut)
+                self.metrics.items_cut.inc(parsed.cut)
             log.info("websub: push processed", extra={"kv": {
                 "feed_id": feed_id, "articles": len(parsed.articles), "cut": parsed.cut}})
         except ParseError as exc:
