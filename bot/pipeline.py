@@ -178,33 +178,13 @@ class Pipeline:
             await self.store.merge_matched(changed, ttl=self.index.window + 86_400)
 
     async def _route(self, steps: Sequence[_Step]) -> None:
-        """Give each step one delivery per chat that should hear about its story now."""
-        ids = list(dict.fromkeys(_story(step).id for step in steps))
-        alerted = await self.store.alerted_chats(ids)
-        chats: dict[str, set[str]] = {}
-        for step in steps:
-            for rule_id in _story(step).matched:
-                rule = self.rules.rule(rule_id)
-                if rule is not None and rule_id not in chats:
-                    chats[rule_id] = await self.rules.chats_for(rule)
-            step.deliveries = self._deliveries(_story(step), chats=chats,
-                                               alerted=alerted[_story(step).id])
-
-    def _deliveries(self, story: Story, *, chats: Mapping[str, set[str]],
-                    alerted: Iterable[str]) -> tuple[Delivery, ...]:
-        """One delivery per chat of a rule `story` satisfies (with enough outlets) or already
-        alerted about it, with the rules that matched, all in sorted order."""
-        by_chat: dict[str, list[str]] = {}
-        for rule_id in sorted(story.matched):
-            rule = self.rules.rule(rule_id)
-            if rule is None or len(story.outlets) < rule.min_outlets:
-                continue
-            for chat in chats.get(rule_id, ()):
-                by_chat.setdefault(chat, []).append(rule_id)
-        for chat in alerted:
-            by_chat.setdefault(chat, [])
-        return tuple(Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))
-                     for chat, rules in sorted(by_chat.items()))
+        """Give each step one delivery per chat that should hear about its story now
+        (bot/routing.py), the chats already alerted about it included."""
+        stories = [_story(step) for step in steps]
+        alerted = await self.store.alerted_chats(list(dict.fromkeys(s.id for s in stories)))
+        routed = await self.rules.route(stories, alerted=alerted)
+        for step, deliveries in zip(steps, routed, strict=True):
+            step.deliveries = deliveries
 
     async def _queue(self, steps: Sequence[_Step]) -> None:
         """Queue each step's deliveries with its marker's clearing, in order; then clear the

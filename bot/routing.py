@@ -2,17 +2,18 @@
 once and rebuilt on change, and the chats each rule's matches go to.
 
 `bot.rules` only turns text into matches; this module ties those matches to chats (their
-subscriptions and their own rules, kept by `bot.chats`). Routing a story's matches to chats
-belongs here too.
+subscriptions and their own rules, kept by `bot.chats`): `RuleBook.route` gives each story one
+delivery per chat that should hear about it now.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 
 from bot.chats import ChatDirectory
 from bot.errors import RuleError
-from bot.models import Rule, Topic
+from bot.models import Delivery, Rule, Story, Topic
 from bot.rules.engine import RuleSet
 from bot.rules.entities import Entities, shipped_entities
 from bot.rules.topics import topic_rule
@@ -54,6 +55,35 @@ class RuleBook:
             self._rules = {r.id: r for r in self.ruleset.rules}
             self._version = version
         return self.ruleset
+
+    async def route(self, stories: Sequence[Story], *, alerted: Mapping[str, Iterable[str]]
+                    ) -> list[tuple[Delivery, ...]]:
+        """For each story (in order), its deliveries: one per chat of a rule the story
+        satisfies with enough outlets, or that was already alerted about it (`alerted`, by
+        story id: it hears of updates), with the rules that matched, all in sorted order."""
+        chats: dict[str, set[str]] = {}
+        routed: list[tuple[Delivery, ...]] = []
+        for story in stories:
+            for rule_id in story.matched:
+                rule = self.rule(rule_id)
+                if rule is not None and rule_id not in chats:
+                    chats[rule_id] = await self.chats_for(rule)
+            routed.append(self._deliveries(story, chats=chats, alerted=alerted[story.id]))
+        return routed
+
+    def _deliveries(self, story: Story, *, chats: Mapping[str, set[str]],
+                    alerted: Iterable[str]) -> tuple[Delivery, ...]:
+        by_chat: dict[str, list[str]] = {}
+        for rule_id in sorted(story.matched):
+            rule = self.rule(rule_id)
+            if rule is None or len(story.outlets) < rule.min_outlets:
+                continue
+            for chat in chats.get(rule_id, ()):
+                by_chat.setdefault(chat, []).append(rule_id)
+        for chat in alerted:
+            by_chat.setdefault(chat, [])
+        return tuple(Delivery(chat=chat, story_id=story.id, rule_ids=tuple(rules))
+                     for chat, rules in sorted(by_chat.items()))
 
     def rule(self, rule_id: str) -> Rule | None:
         """An active rule by id."""
