@@ -148,10 +148,11 @@ class Pacer:
         if pace is None:
             return
         self._sends += 1
+        member = f"{self.name}:{self._sends}"  # this message's, fixed before any wait: other
+        # slots of this pacer count on meanwhile, and two messages under one name count once
         while wait := await self._slots.reserve(
                 platform, chat, per_window=pace.per_window, window_ms=_ms(pace.window),
-                gap_ms=_ms(pace.gap), chat_gap_ms=_ms(pace.chat_gap(chat)),
-                member=f"{self.name}:{self._sends}"):
+                gap_ms=_ms(pace.gap), chat_gap_ms=_ms(pace.chat_gap(chat)), member=member):
             await self.sleep(wait / 1000)
 
     async def sleep(self, seconds: float) -> None:

@@ -517,7 +517,9 @@ async def test_feeds_add_refuses_names_that_resolve_to_internal_addresses(bot: B
             raise OSError(f"cannot resolve {host}")
         return answers[host]
 
-    bot.commands.resolve = dns
+    bot.commands = CommandInterpreter(  # the same interpreter, with this resolver
+        bot.store, chats=bot.chats, rules=bot.commands.rules, archive=bot.commands.archive,
+        admins=(ADMIN,), feeds=[FILE_FEED], clock=bot.commands.clock, resolve=dns)
     refused = await bot.say("/feeds add https://intranet.example.com/rss", user=ADMIN)
     assert not refused.ok and refused.text == (
         "Refused: intranet.example.com resolves to the internal address 10.20.30.40; feeds "

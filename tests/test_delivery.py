@@ -30,6 +30,7 @@ from bot.dedup.index import StoryIndex
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Delivery, Story, Topic
 from bot.outbox import GROUP, Deliverer, Outbox
+from bot.pacing import Pace, Pacer
 from bot.pipeline import Pipeline
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
 from bot.routing import RuleBook
@@ -219,6 +220,18 @@ async def test_two_workers_in_one_process_send_each_alert_once_and_keep_telegram
     assert sorted(p["chat_id"] for p in edits) == [1000 + c for c in range(chats)]
     assert all("VOA" in p["text"] for p in edits)
     assert api.rate_limited == 0
+
+
+async def test_every_message_of_concurrent_slots_counts_in_the_shared_window(
+        store: Store) -> None:
+    """Messages to many chats wait for their slots at the same time (as the deliverer sends
+    them): each is counted once in the platform's shared window, whatever the others did
+    while it waited, so every worker sees how many went out."""
+    pace = Pace(per_window=1000, window=60.0, gap=0.005, chat_interval=0.0, group_interval=0.0)
+    pacer = Pacer(store, {"telegram": pace})
+    await asyncio.gather(*(pacer.slot(f"telegram:{n}", "telegram") for n in range(40)))
+    window = await store.redis.zrange(store.keys("pace", "telegram"), 0, -1)
+    assert len(window) == len(set(window)) == 40
 
 
 async def test_a_429_storm_loses_nothing_and_every_retry_waits_its_retry_after(

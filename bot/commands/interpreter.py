@@ -71,15 +71,6 @@ class CommandInterpreter:
         """How far back stored articles reach (the archive's time to live)."""
         return self._ranking.window
 
-    @property
-    def resolve(self) -> Resolver:
-        """host, port -> addresses (DNS): what `/feeds add` checks a new feed's host with."""
-        return self._feeds.resolve
-
-    @resolve.setter
-    def resolve(self, resolve: Resolver) -> None:
-        self._feeds.resolve = resolve
-
     async def handle(self, request: CommandRequest) -> CommandReply:
         """Run one command and return the reply; malformed commands get their usage line.
 
