@@ -16,7 +16,7 @@ with the traceback when there is one. Either way `redact` masks chat-platform to
 query parameters named like `token`, `key`, `sig`, `secret`, `password`, `auth`), and the HTTP
 client libraries (httpx, httpcore, which log request URLs that carry the Telegram token) stay at
 WARNING or above. `redact` is also what every reply, listing and stored feed error uses to show
-a feed URL (bot/commands.py, bot/cli.py, bot/feeds/).
+a feed URL (bot/commands/, bot/cli.py, bot/feeds/).
 """
 
 from __future__ import annotations
