@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -45,6 +46,7 @@ from bot.rules.entities import Entities
 from bot.rules.topics import load_rule_files
 from bot.service import ServiceWiring
 from bot.store import Store, open_store
+from bot.timeparse import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class App(ServiceWiring):
         self._stack = AsyncExitStack()
         self.metrics = Metrics()  # this process's counters, given to everything that counts
         self.stop = asyncio.Event()  # set at shutdown: waits for a platform's slot give way
+        self.clock: Callable[[], datetime] = utc_now  # the one clock of every part that reads it
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -97,20 +100,22 @@ class App(ServiceWiring):
         self.archive = Archive(self.store, ttl=s.window_seconds + 86_400)
         self.pipeline = Pipeline(self.store, index=self.index, rules=self.rules,
                                  outbox=self.outbox, archive=self.archive,
-                                 metrics=self.metrics)
+                                 metrics=self.metrics, clock=self.clock)
         self.composer = AlertComposer(chats=self.chats, archive=self.archive)
         self.pacer = Pacer(self.store, stop=self.stop)  # digests and notices to admins
         self.digests = Digests(self.store, chats=self.chats, rules=self.rules,
-                               archive=self.archive, composer=self.composer, pacer=self.pacer)
+                               archive=self.archive, composer=self.composer, pacer=self.pacer,
+                               clock=self.clock)
         self.commands = CommandInterpreter(
             self.store, chats=self.chats, rules=self.rules, archive=self.archive,
-            admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds, digests=self.digests)
+            admins=(*s.admins, CONSOLE_CHAT), feeds=self.feeds, digests=self.digests,
+            clock=self.clock)
         self.channels = {c.platform: c for c in [ConsoleChannel(), *await self._platforms(),
                                                  *self._extra_channels]}
         self.deliverer = Deliverer(self.store, self.outbox, self.channels,
                                    composer=self.composer,  # a consumer name of its own
                                    admins=self.settings.admins, metrics=self.metrics,
-                                   stop=self.stop)
+                                   stop=self.stop, clock=self.clock)
         self.websub = await self._websub()
         self.engine = self._poll_engine()
         self.monitor = Monitor(self.store, outbox=self.outbox, chats=self.chats,

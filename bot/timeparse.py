@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -31,6 +31,11 @@ UNITS = {
     "w": 604_800, "wk": 604_800, "week": 604_800, "weeks": 604_800, "周": 604_800,
     "週": 604_800, "星期": 604_800,
 }
+
+
+def utc_now() -> datetime:
+    """The wall clock in UTC: the clock App gives to everything that reads the time."""
+    return datetime.now(UTC)
 
 
 def _folded(text: str) -> str:

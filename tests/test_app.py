@@ -47,6 +47,23 @@ async def test_console_follows_topics_without_platforms(tmp_path: Path, redis_ur
         assert await app.chats.topics_of(CONSOLE_CHAT) == {t.name for t in app.topics}
 
 
+async def test_the_app_hands_one_clock_metrics_catalog_and_stop_event_to_every_part(
+        tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
+    """App is the one place that wires: the parts that read the time, count, parse rules or
+    wait for a platform's slot get the App's own clock, counters, entity catalog and stop
+    event, none a default of its own."""
+    async with App(_settings(tmp_path, redis_url, key_prefix)) as app:
+        assert app.pipeline.clock is app.clock
+        assert app.digests.clock is app.clock
+        assert app.commands.clock is app.clock
+        assert app.deliverer.clock is app.clock
+        assert app.pipeline.metrics is app.metrics
+        assert app.deliverer.metrics is app.metrics
+        assert app.monitor.metrics is app.metrics
+        assert app.rules.entities is app.entities
+        assert app.pacer.stop is app.stop and app.digests.pacer is app.pacer
+
+
 async def test_slack_starts_with_its_token_and_receives_alerts(
         tmp_path: Path, redis_url: str, key_prefix: str, store: Store) -> None:
     """With SLACK_BOT_TOKEN set the bot checks it (auth.test) and alerts subscribed channels."""

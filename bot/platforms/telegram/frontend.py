@@ -114,7 +114,7 @@ class TelegramFrontEnd:
         """What the buttons under alerts do (made from the interpreter's store on first use)."""
         if self._actions is None:
             i = self.interpreter
-            self._actions = StoryActions(i.store, i.chats, i.rules)
+            self._actions = StoryActions(i.store, i.chats, i.rules, clock=i.clock)
         return self._actions
 
     @property
