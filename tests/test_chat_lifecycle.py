@@ -36,9 +36,9 @@ from bot.pacing import Pacer
 from bot.platforms.telegram import FloodControl, FloodLimits, TelegramChannel, TelegramFrontEnd
 from bot.routing import RuleBook
 from bot.rules.topics import load_topics
-from bot.store import Store, done, story_to_json
+from bot.store import Store, done
 from tests.conftest import REPO, SEEDS
-from tests.stories import headline, numbered_story
+from tests.stories import headline, numbered_story, put_matched
 from tests.telegram_server import KICKED, BotApiServer
 from tests.waiting import until
 
@@ -71,10 +71,7 @@ class Bot:
 
     async def alert(self, chat: int | str, story: Story) -> None:
         """Store `story` (matched by RULE) and queue its alert for `telegram:<chat>`."""
-        await self.store.redis.set(self.store.keys.story(story.id),
-                                   story_to_json(story, event_time=None))
-        await done(self.store.redis.hset(self.store.keys.story_matched(story.id),
-                                         mapping={RULE: json.dumps(["朝鲜", "派兵"])}))
+        await put_matched(self.store, story, RULE, ["朝鲜", "派兵"])
         await self.outbox.put(Delivery(chat=f"telegram:{chat}", story_id=story.id,
                                        rule_ids=(RULE,)))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import json
 import os
 import socket
 import subprocess
@@ -39,13 +38,11 @@ from bot.store import (
     Leader,
     Lease,
     Store,
-    done,
-    story_to_json,
     worker_gone,
     worker_name,
 )
 from tests.conftest import SEEDS
-from tests.stories import headline, numbered_story
+from tests.stories import headline, numbered_story, put_matched
 from tests.telegram_server import BotApiServer, Limits, parse_html
 from tests.waiting import until as _wait
 
@@ -66,10 +63,7 @@ _story = partial(numbered_story, at=T0)
 
 
 async def _put(store: Store, story: Story) -> Story:
-    await store.redis.set(store.keys.story(story.id), story_to_json(story, event_time=None))
-    await done(store.redis.hset(store.keys.story_matched(story.id),
-                                mapping={RULE: json.dumps(TERMS, ensure_ascii=False)}))
-    return story
+    return await put_matched(store, story, RULE, TERMS)
 
 
 async def _queue(outbox: Outbox, chat: str, story: Story) -> None:

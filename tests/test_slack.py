@@ -28,9 +28,10 @@ from bot.platforms.slack import (
     SlackChannel,
     render_blocks,
 )
-from bot.store import Store, done, story_to_json
+from bot.store import Store, done
 from tests.conftest import REPO
 from tests.slack_server import SignedRequest, SlackServer, sign
+from tests.stories import put_matched
 
 TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 T0 = datetime(2024, 10, 21, 8, 30, tzinfo=UTC)
@@ -380,9 +381,7 @@ async def test_signed_slash_command_drives_a_real_bolt_app(slack: SlackServer) -
 
 
 async def _put_story(store: Store, story: Story) -> None:
-    await store.redis.set(store.keys.story(story.id), story_to_json(story, event_time=None))
-    await done(store.redis.hset(store.keys.story_matched(story.id), "topic:nk",
-                                json.dumps(["朝鲜", "派兵"], ensure_ascii=False)))
+    await put_matched(store, story, "topic:nk", ["朝鲜", "派兵"])
 
 
 async def _deliver(deliverer: Deliverer, outbox: Outbox) -> int:

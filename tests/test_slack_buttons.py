@@ -39,9 +39,10 @@ from bot.platforms.slack import (
 )
 from bot.routing import RuleBook
 from bot.rules.topics import load_topics
-from bot.store import Store, done, story_to_json
+from bot.store import Store
 from tests.conftest import REPO
 from tests.slack_server import SignedRequest, SlackServer
+from tests.stories import put_matched
 
 TOKEN = "xoxb-1234-5678-SECRETtokenVALUE"
 NOW = datetime(2024, 10, 21, 9, 0, tzinfo=UTC)
@@ -76,10 +77,7 @@ class Bot:
 
     async def alert(self, channel: str, story: Story) -> None:
         """The story stored as the pipeline stores it (matched by the topic) and queued."""
-        await self.store.redis.set(self.store.keys.story(story.id),
-                                   story_to_json(story, event_time=None))
-        await done(self.store.redis.hset(self.store.keys.story_matched(story.id),
-                                         mapping={RULE: json.dumps(["朝鲜", "派兵"])}))
+        await put_matched(self.store, story, RULE, ["朝鲜", "派兵"])
         await self.outbox.put(Delivery(chat=f"slack:{channel}", story_id=story.id,
                                        rule_ids=(RULE,)))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,8 @@ from bot.platforms.telegram import (
     TelegramChannel,
     render_html,
 )
-from bot.store import Store, done, story_to_json
+from bot.store import Store
+from tests.stories import put_matched
 from tests.telegram_server import (
     BOT_USERNAME,
     TOKEN,
@@ -326,9 +326,7 @@ async def test_server_answers_setup_and_membership_methods(api: BotApiServer,
 
 
 async def _put_story(store: Store, story: Story) -> None:
-    await store.redis.set(store.keys.story(story.id), story_to_json(story, event_time=None))
-    await done(store.redis.hset(store.keys.story_matched(story.id),
-                                mapping={"topic:dprk": json.dumps(TERMS, ensure_ascii=False)}))
+    await put_matched(store, story, "topic:dprk", TERMS)
 
 
 async def _deliverer(store: Store, channel: TelegramChannel) -> tuple[Outbox, Deliverer]:
