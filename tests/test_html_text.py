@@ -23,7 +23,8 @@ from tests.feedserver import FeedServer, rss
 # `<body>` and the reopened elements, the cut's lead and closer (`<!--`, `-->`), the probes'
 # three tags.
 MOST_PER_PIECE = 2 * PARSE_TAGS + 1 + 1 + REOPEN_DEPTH + 2 + 3
-ARTICLES = sorted(p for folder in ("seeds", "tests/data/dev", "tests/data/heldout")
+ARTICLES = sorted(p for folder in ("seeds", "tests/data/dev", "tests/data/heldout",
+                                   "tests/data/heldout2")
                   for p in (REPO / folder).iterdir() if p.suffix in (".txt", ".html"))
 
 
@@ -44,8 +45,8 @@ def _in_pieces(html: str, size: int, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.name)
 def test_articles_read_the_same_cut_at_every_tag(path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The seeds and the dev and held-out articles give the same text parsed whole or cut
-    before every token (the smallest pieces there are)."""
+    """The seeds and the dev and both held-out sets' articles give the same text parsed whole
+    or cut before every token (the smallest pieces there are)."""
     html = path.read_text(encoding="utf-8")
     assert _in_pieces(html, 1, monkeypatch) == _whole(html, monkeypatch)
 
