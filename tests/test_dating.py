@@ -82,6 +82,12 @@ CASES = [
      WED, _late(2024, 10, 21, zone=0), "Monday (Oct. 21)"),
     ("Seoul protests", "The ministry said on Tuesday, Oct. 15, that it had lodged a protest.",
      WED, _late(2024, 10, 15, zone=0), "Tuesday, Oct. 15"),
+    ("Court ruling", "The Supreme Court ruled on Friday, 24 June, that the right ...",
+     datetime(2022, 7, 10, tzinfo=UTC), _late(2022, 6, 24, zone=0), "Friday, 24 June"),
+    ("Quake toll rises", "The earthquake struck before dawn on Monday (6 February 2023) ...",
+     datetime(2023, 3, 1, tzinfo=UTC), _late(2023, 2, 6, zone=0), "Monday (6 February 2023)"),
+    ("TikTok恢復服務", "TikTok週日(19日)恢復在美國的服務。",  # the last Sunday the 19th
+     datetime(2025, 4, 10, tzinfo=UTC), _late(2025, 1, 19), "週日(19日)"),
     ("Meeting in Kyiv", "The BBC understands the meeting took place on 21 October 2024 in Kyiv.",
      WED, _late(2024, 10, 21, zone=0), "21 October 2024"),
     ("Zelensky speaks", "Zelensky, who met NATO leaders last Monday, said yesterday that ...",

@@ -1,7 +1,14 @@
 """The same-story score of an article against one story's profile, with its parts kept for explain.
 
 score = cosine(article, story centroid)
-        - TIME_WEIGHT * how far the article lies outside the story's time span (in windows).
+        - TIME_WEIGHT * how far the article lies outside the story's time span (in windows)
+        - LATE_WEIGHT * the days of that distance beyond the first SAME_DAY_HOURS.
+
+Reports of one event come within about a day of each other (the event, then reactions and
+accounts that add no new development); a report a day or more away from every report of a
+story is more likely a new development (the ruling two days after the arrest, the service
+restored two days after the court upheld the ban), so past a day it needs more shared content
+to join, the more the later.
 
 The centroid is the mean direction of every member's IDF-weighted term vector (in the
 language-neutral vocabulary of bot.dedup.analysis), so an article is compared with the story
@@ -29,6 +36,8 @@ from bot.dedup.features import Features, cosine, merge
 CROSS_FACTOR = 0.5
 ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
 TIME_WEIGHT = 0.10
+LATE_WEIGHT = 0.10  # per day beyond SAME_DAY_HOURS away from the story's reports
+SAME_DAY_HOURS = 24.0
 SHOWN_TERMS = 6
 SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 _UNITS = 1_000_000
@@ -89,15 +98,21 @@ class Evidence:
     """The parts of one score, for the decision and for `explain`."""
 
     cosine: float
-    time: float
+    time: float  # windows between the article and the story's time span (at most 1)
     shared: tuple[str, ...] = field(default=())
     factor: float = 1.0
     languages: str = ""  # "zh report, en story" when the threshold was lowered for languages
+    late: float = 0.0  # days of that distance beyond SAME_DAY_HOURS
 
     @property
     def score(self) -> float:
         """The number compared with the threshold."""
-        return self.cosine - TIME_WEIGHT * self.time
+        return self.cosine - self.penalty
+
+    @property
+    def penalty(self) -> float:
+        """What the distance in time takes off the cosine."""
+        return TIME_WEIGHT * self.time + LATE_WEIGHT * self.late
 
     def passes(self, threshold: float) -> bool:
         """True when the score reaches `threshold` as adjusted for the languages."""
@@ -109,7 +124,7 @@ class Evidence:
         required = f"{threshold * self.factor:.2f}"
         if self.factor != 1.0:
             required += f" ({threshold:.2f} x {self.factor:.2f}: {self.languages})"
-        return (f"cosine {self.cosine:.2f} - time {TIME_WEIGHT * self.time:.2f} = "
+        return (f"cosine {self.cosine:.2f} - time {self.penalty:.2f} = "
                 f"{self.score:.2f} {verdict} {required}; shared: {', '.join(self.shared) or '-'}")
 
 
@@ -118,18 +133,19 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     """Score `feats` (published at `time`, None if undated) against a story's profile: against
     the story's reports in the article's own language, and against those in each other
     language with the lower cross-language bar; the better of the two, relative to its bar."""
-    gap = 0.0
+    seconds = 0.0
     if time is not None and profile.first is not None and profile.last is not None:
-        gap = max(0.0, profile.first - time, time - profile.last) / window
+        seconds = max(0.0, profile.first - time, time - profile.last)
+    gap, late = min(seconds / window, 1.0), max(0.0, seconds / 3600 - SAME_DAY_HOURS) / 24
     best: Evidence | None = None
     for lang, centroid in profile.centroids.items():
         same = lang in (feats.language, ANY_LANGUAGE)
-        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=min(gap, 1.0),
+        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=gap, late=late,
                             factor=1.0 if same else CROSS_FACTOR,
                             languages="" if same else f"{feats.language} report, {lang} story")
         if best is None or evidence.score / evidence.factor > best.score / best.factor:
             best = evidence
-    return best or Evidence(cosine=0.0, time=min(gap, 1.0))
+    return best or Evidence(cosine=0.0, time=gap, late=late)
 
 
 def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,

@@ -6,7 +6,7 @@ paragraphs); the best rank wins, then the earliest statement:
 0. datelines: `【新华社北京10月21日电】`, `(中央社台北21日电)`, `SEOUL, Oct 21 (Reuters) -`,
    `WASHINGTON, October 21, 2024 —`;
 1. statements relative to the reference that name the day: `周一(10月21日)`, `週一(21日)`,
-   `今(23)日`, `今天(23日)`, `当地时间21日`, `on Monday (Oct. 21)`;
+   `今(23)日`, `今天(23日)`, `当地时间21日`, `on Monday (Oct. 21)`, `on Friday, 24 June`;
 2. bare weekdays and days relative to the reference: `本周一`, `星期一`, `今天`, `昨日`,
    `on Monday` (the latest Monday not after the reference), `today`, `yesterday`;
 3. explicit dates: `2024年10月21日`, `10月21日`, `21日`, `Oct. 21`, `21 October 2024`; one
@@ -16,7 +16,9 @@ Not read: captions (a line opening with a full date and a comma, or a photo cred
 with a background, deadline or event-name word beside them (`上周一`, `去年10月21日`,
 `将于11月1日`, `11月1日前`, `周日生效`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and
 `10·21`, `9/11`. A missing year or month is the latest one that keeps the date not after the
-reference's next day; a weekday given with a date picks between this year and the last.
+reference's next day; a weekday given with a date picks the one that falls on it between this
+year and the last (a month and day) or among the last WEEKDAY_MONTHS months (a bare day:
+`周日(19日)` read in April is 19 January when that was the last Sunday the 19th), else the latest.
 Days are counted in UTC+8 for Chinese text, UTC+9 under a Korean or Japanese dateline city,
 else UTC; a day other than the reference's is dated at its last minute (a report known only
 by its day does not claim to precede the reports of that day that carry a time), never after
@@ -30,6 +32,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from itertools import islice
 
 from bot.models import Article
 
@@ -40,6 +43,7 @@ MAX_PARAGRAPH = 1_000  # a lead's date is in its first sentences; this bounds th
 MAX_EVIDENCE = 48
 MAX_AGE = timedelta(days=400)
 BACKGROUND = timedelta(days=31)
+WEEKDAY_MONTHS = 12  # a weekday with a bare day (`周日(19日)`) picks among this many months
 DATELINE, RELATIVE, WEEKDAY, EXPLICIT = 0, 1, 2, 3
 
 CHINA = timezone(timedelta(hours=8))
@@ -255,8 +259,8 @@ def _read_date(match: re.Match[str], ref_day: date) -> date | None:
     if first is None or not groups.get("wd"):
         return first
     weekday = _weekday(groups["wd"])
-    choices = (first, next(recent, None))
-    return next((d for d in choices if d is not None and d.weekday() == weekday), first)
+    choices = [first, *islice(recent, 1 if month else WEEKDAY_MONTHS - 1)]
+    return next((d for d in choices if d.weekday() == weekday), first)
 
 
 def _read_weekday(match: re.Match[str], ref_day: date) -> date:
@@ -310,6 +314,7 @@ _ZH_DATE_WEEKDAY = r"(?<![\d年])(?P<mo>\d{1,2})月(?P<d>\d{1,2})日" + _ZH_WD_A
 _ZH_TODAY_DATE = r"(?P<rel>[今昨])[天日]?\((?:(?P<mo>\d{1,2})月)?(?P<d>\d{1,2})日?\)日?"
 _ZH_LOCAL_DATE = r"(?:当地|當地|北京)(?:时间|時間)(?:(?P<mo>\d{1,2})月)?(?P<d>\d{1,2})日"
 _EN_WEEKDAY_DATE = rf"{_EN_WD}(?: *\(|,? ){_MONTH} ?(?P<d>\d{{1,2}})\b\)?"
+_EN_WEEKDAY_DAY_MONTH = rf"{_EN_WD}(?: *\(|,? )(?P<d>\d{{1,2}}) {_MONTH}(?: (?P<y>\d{{4}})\b)?\)?"
 _ZH_RELATIVE = (r"(?<!时至)(?<!時至)(?P<rel>[今昨])[天日晨早晚夜]"
                 r"(?!俄罗斯|俄羅斯|美国|美國|头条|頭條|说法|說法|关注|關注|亚洲|亞洲)")
 _EN_RELATIVE = r"(?<!USA )(?<!Russia )\b(?P<rel>[Tt]oday|[Yy]esterday)\b"
@@ -326,6 +331,7 @@ _FORMS = (  # the grammar in the module docstring; among equals, earlier forms w
     _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date),
     _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date),
     _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date),
+    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DAY_MONTH), _read_date),
     _Form(WEEKDAY, re.compile(_ZH_WD), _read_weekday),
     _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday),
     _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False),
