@@ -1,5 +1,5 @@
-"""Quality of story grouping: B-cubed P/R/F1 on the labelled dev set, the two held-out sets
-(tests/data/heldout and the fresher tests/data/heldout2) and the UCI headline sample (all
+"""Quality of story grouping: B-cubed P/R/F1 on the labelled dev set, the three held-out sets
+(tests/data/heldout, the fresher heldout2 and heldout3) and the UCI headline sample (all
 through the real StoryIndex on a real Redis), and precision, recall and ROC-AUC of the
 same-story score on the SemEval-2022 Task 8 pairs.
 
@@ -95,8 +95,10 @@ async def fresh_index(url: str, *, threshold: float) -> AsyncIterator[StoryIndex
 def held_out(folder: Path = REPO / "tests/data/heldout") -> tuple[list[Article], list[str]]:
     """A held-out folder with its labels, dated like the service dates them, in replay order:
     tests/data/heldout (news the engine was not tuned on: Middle East, South China Sea, central
-    banks, disasters) or tests/data/heldout2 (written later, when the first had been looked at
-    too often: elections, coups, quakes and floods, court rulings, space, tariffs)."""
+    banks, disasters), tests/data/heldout2 (written later, when the first had been looked at
+    too often: elections, coups, quakes and floods, court rulings, space, tariffs) or
+    tests/data/heldout3 (written after the engine was changed on the second's errors: banks,
+    elections, Thai court rulings, air crashes, the Paris Olympics, Sri Lanka, Peru, Artemis I)."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     articles = replay_order(date_articles(read_seed_folder(folder, feed_id=folder.name)[0],
                                           seen=NOW))
@@ -227,8 +229,10 @@ async def main() -> None:
     async with server_url() as url:
         await grouping(url, "dev set", *dev_set(), threshold=args.threshold)
         await grouping(url, "held-out set", *held_out(), threshold=args.threshold)
-        await grouping(url, "fresh held-out set", *held_out(REPO / "tests/data/heldout2"),
-                       threshold=args.threshold)
+        for name, folder in (("fresh held-out set", "heldout2"),
+                             ("third held-out set", "heldout3")):
+            await grouping(url, name, *held_out(REPO / "tests/data" / folder),
+                           threshold=args.threshold)
         uci = args.eval / "uci-news-aggregator-sample.csv"
         if not uci.exists():
             print(f"UCI headlines: skipped, {uci} not found")

@@ -24,7 +24,7 @@ from tests.feedserver import FeedServer, rss
 # three tags.
 MOST_PER_PIECE = 2 * PARSE_TAGS + 1 + 1 + REOPEN_DEPTH + 2 + 3
 ARTICLES = sorted(p for folder in ("seeds", "tests/data/dev", "tests/data/heldout",
-                                   "tests/data/heldout2")
+                                   "tests/data/heldout2", "tests/data/heldout3")
                   for p in (REPO / folder).iterdir() if p.suffix in (".txt", ".html"))
 
 

@@ -228,14 +228,14 @@ async def test_explain_shows_each_reports_event_time(store: Store) -> None:
 def test_the_fast_check_agrees_with_the_full_event_time_on_every_local_report() -> None:
     """`History.historical` (what `RuleSet.match` asks, reading the rest of the lead only
     when the title or first sentence point back) says what `event_time(...).historical`
-    says, on every seed, dev, held-out (both sets) and intent-set report and on the cases
+    says, on every seed, dev, held-out (all three sets) and intent-set report and on the cases
     above."""
     from bot.feeds.seeds import read_seed_folder
     from tests.conftest import REPO
 
     history = shipped_history()
     folders = [REPO / "seeds", REPO / "tests/data/dev", REPO / "tests/data/heldout",
-               REPO / "tests/data/heldout2",
+               REPO / "tests/data/heldout2", REPO / "tests/data/heldout3",
                *(REPO / "tests/data/intent").iterdir()]
     articles = [article for folder in folders if folder.is_dir()
                 for article in read_seed_folder(folder)[0]]
