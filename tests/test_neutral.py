@@ -33,6 +33,16 @@ def test_chinese_words_are_glossed_into_english_stems(word: str, stems: set[str]
     assert math.isclose(sum(w * w for w in glosses.values()), 1.0, abs_tol=0.01)
 
 
+@pytest.mark.parametrize(("word", "acronym"), [("汇丰", "hsbc"), ("上合组织", "sco"),
+                                            ("中国人民解放军", "pla"), ("北约", "nato")])
+def test_an_organisation_is_glossed_mainly_as_its_acronym(word: str, acronym: str) -> None:
+    """`Hong Kong and Shanghai Banking Corporation (HSBC)`: English reports print `HSBC`; the
+    spelled-out words (`bank`) weigh less than the acronym, when the dictionary gives both."""
+    glosses = dict(lexicon.gloss(word))
+    assert max(glosses, key=lambda term: glosses[term]) == acronym
+    assert all(weight < glosses[acronym] for term, weight in glosses.items() if term != acronym)
+
+
 def test_words_the_dictionary_lacks_have_no_gloss() -> None:
     """A transliterated name CC-CEDICT does not list stays a Chinese word (no gloss)."""
     assert lexicon.gloss("季诺维也夫") == () and not lexicon.knows("季诺维也夫")

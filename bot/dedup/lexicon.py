@@ -23,6 +23,8 @@ from bot.dedup.stems import stem
 
 MAX_SENSES = 3
 MAX_STEMS = 4
+ACRONYM_SPELLED = 0.5
+_ACRONYM_RE = re.compile(r"\(([A-Z][A-Z0-9&]{1,7})\)")
 _NOTE_RE = re.compile(r"\([^()]*\)|\[[^\]]*\]")  # "(military etc)", "[pin1 yin1]"
 _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?")  # references to other words
 _WORD_RE = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -53,16 +55,29 @@ def _sense_stems(sense: str, *, proper: bool) -> list[str]:
     return out
 
 
+def _acronyms(sense: str) -> list[str]:
+    """The acronyms a proper noun's sense gives in parentheses (`... Corporation (HSBC)`), as
+    stems: the name English reports print."""
+    return [term for found in _ACRONYM_RE.findall(sense) if (term := stem(found.lower()))]
+
+
 def _gloss(senses: list[str], *, proper: bool) -> str:
-    """`stem weight` pairs of one entry, heaviest first, packed in one string."""
+    """`stem weight` pairs of one entry, heaviest first, packed in one string. A proper noun
+    whose first sense gives an acronym is glossed mainly as the acronym, its spelled-out words
+    at ACRONYM_SPELLED of that (汇丰 -> `hsbc`, then `hong`, `kong`, `bank`...): reports name
+    the organisation by its acronym, and its words alone (`bank`) name nothing in particular."""
     weights: dict[str, float] = {}
     kept = 0
     for sense in senses:
         stems = _sense_stems(sense, proper=proper)
         if not stems:
             continue
+        acronyms = _acronyms(sense) if proper else []
         for term in stems:
-            weights[term] = max(weights.get(term, 0.0), 1.0 / (1.0 + 0.5 * kept))
+            share = ACRONYM_SPELLED if acronyms else 1.0
+            weights[term] = max(weights.get(term, 0.0), share / (1.0 + 0.5 * kept))
+        for term in acronyms:
+            weights[term] = 1.0
         kept += 1
         if proper or kept >= MAX_SENSES:
             break
