@@ -19,11 +19,13 @@ from pydantic import SecretStr
 from bot.channel import Channel
 from bot.commands import CommandInterpreter
 from bot.config import Settings
+from bot.dedup.index import StoryIndex
 from bot.digest import Digests
 from bot.errors import ConfigError
 from bot.feeds.engine import PollEngine
 from bot.feeds.websub import WebSub
 from bot.http import HttpServer, build_http_app, health_routes, monitor_routes
+from bot.models import Article
 from bot.monitor import Monitor
 from bot.outbox import Deliverer
 from bot.store import Leader, Store
@@ -62,6 +64,13 @@ class Service:
     lead: Loop | None = None
 
 
+# Analysed once in a thread before the service serves: the segmenter's and the bilingual
+# dictionary's first use loads them (seconds on a busy machine), which would otherwise stall
+# the event loop, /healthz and /metrics included, during the first poll.
+WARM_UP = Article(outlet="newsbot", title="韩国召见俄罗斯大使 South Korea summons envoy",
+                  text="韓國外交部週一召見俄羅斯駐首爾大使。")
+
+
 class ServiceWiring:
     """App's part that builds the service (App holds the pieces it is built from)."""
 
@@ -74,11 +83,14 @@ class ServiceWiring:
     engine: PollEngine
     websub: WebSub | None
     monitor: Monitor
+    index: StoryIndex
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[Service]:
-        """Start the HTTP servers (/healthz and webhooks; /metrics on its own address) and
-        the command front ends; yields what the service runs, and stops them on exit."""
+        """Load the text analysis' dictionaries, then start the HTTP servers (/healthz and
+        webhooks; /metrics on its own address) and the command front ends; yields what the
+        service runs, and stops them on exit."""
+        await asyncio.to_thread(self.index.analyzer.analyse, WARM_UP)
         async with AsyncExitStack() as stack:
             routes, telegram = await self._front_ends(stack)
             server = await stack.enter_async_context(HttpServer(
