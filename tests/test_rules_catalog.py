@@ -71,6 +71,15 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     ("@china", "The Chinese military tests a new drone", "", True),
     ("@china", "Eastern Theater Command releases patrol footage", "", True),
     ("@china", "Plaza hotel reopens", "", False),
+    # a named operation names the sides it involves, in every script
+    ("中国 + 台湾 + 演习", "东部战区:“联合利剑—2024B”演习圆满完成", "", True),
+    ("中国 + 台湾 + 演习", "聯合利劍2024B 單日共機153架次", "", True),
+    ("中国 + 台湾 + 演习", "Joint Sword drills end after two days", "", True),
+    ("中国 + 台湾 + 演习", "专家解读“海峡雷霆”演练", "", True),
+    ("中国 + 台湾 + 演习", "海峽雷霆演習 國軍全程監控", "", True),
+    ("中国 + 台湾 + 演习", "Analysts weigh Strait Thunder exercise", "", True),
+    ("@pla-taiwan-drills", "海峡雷霆-2025A", "", True),
+    ("@taiwan", "Joint Sword-2024A", "", True),
 ])
 def test_actions_as_reports_state_them(rule: str, title: str, text: str, matches: bool,
                                        native: bool) -> None:
