@@ -7,6 +7,7 @@
         aliases: [朝鲜, 北韩, DPRK, North Korea, 平壤]
         exclude: [南朝鲜]             # longer words that contain an alias but mean something else
         involves: [china]            # an operation's names also name its sides (optional)
+        other_senses: [阅兵]          # a report saying one uses the aliases in another sense
 
 An alias matches like a quoted phrase (folded; Latin aliases on word boundaries). An alias with
 `...` in it, like `召见...大使`, matches its two parts in that order at most GAP_CHARS
@@ -40,7 +41,7 @@ GAP = "..."
 GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_KEYS = {"label", "kind", "aliases", "exclude", "involves"}
+_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses"}
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
 
@@ -55,6 +56,7 @@ class Entity:
     kind: str = ""
     exclude: tuple[str, ...] = ()
     involves: tuple[str, ...] = ()  # entities this one names too (an operation: its sides)
+    other_senses: tuple[str, ...] = ()  # words that mark a report using it in another sense
 
     @property
     def plain(self) -> tuple[str, ...]:
@@ -69,7 +71,8 @@ class Entity:
                 for entity in whom for who in entity.plain if GAP not in who]
         name = self.name + "".join(f"@{e.name}" for e in whom)
         return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
-                      kind=self.kind, exclude=self.exclude, involves=self.involves)
+                      kind=self.kind, exclude=self.exclude, involves=self.involves,
+                      other_senses=self.other_senses)
 
 
 def key(text: str) -> str:
@@ -200,7 +203,8 @@ def _entity(name_node: yaml.Node, node: yaml.Node, path: Path, problems: list[st
     return Entity(name=name, aliases=aliases, label=str(_scalar(fields.get("label")) or name),
                   kind=str(_scalar(fields.get("kind")) or ""),
                   exclude=_strings(fields.get("exclude"), path, problems, name),
-                  involves=_strings(fields.get("involves"), path, problems, name))
+                  involves=_strings(fields.get("involves"), path, problems, name),
+                  other_senses=_strings(fields.get("other_senses"), path, problems, name))
 
 
 def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
