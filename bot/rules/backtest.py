@@ -67,7 +67,8 @@ def backtest(expression: str, articles: Iterable[Article], *,
     results: list[BacktestResult] = []
     for article in articles:
         found = ruleset.match_detail(article).get(_RULE_ID)
-        history, denied = None, ()
+        history: EventTime | None = None
+        denied: tuple[str, ...] = ()
         if found is None:
             literal = literal or RuleSet(rules, entities=entities, negation=Negation())
             if literal.match(article):
