@@ -177,9 +177,7 @@ def check_entities(path: Path) -> tuple[Entities, list[str]]:
         return Entities(), [*problems, f"{_where(path, items or root)}: expected a mapping "
                             "under 'entities'"]
     entities = [e for k, v in items.value if (e := _entity(k, v, path, problems))]
-    names = {e.name for e in entities}
-    problems += [f"{path}: entity {e.name!r} involves unknown entity {n!r}"
-                 for e in entities for n in e.involves if n not in names or n == e.name]
+    problems += _unknown_sides(items, {e.name for e in entities}, path)
     problems += _duplicates(items, path)
     return Entities(entities), problems
 
@@ -225,6 +223,20 @@ def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
         else:
             out.append(text)
     return tuple(out)
+
+
+def _unknown_sides(items: yaml.MappingNode, names: set[str], path: Path) -> list[str]:
+    """An `involves` entry that names no other entity of the file."""
+    problems: list[str] = []
+    for name_node, node in items.value:
+        sides = node.value if isinstance(node, yaml.MappingNode) else []
+        for k, v in sides:
+            if k.value == "involves" and isinstance(v, yaml.SequenceNode):
+                problems += [f"{_where(path, side)}: entity {name_node.value!r} involves "
+                             f"{side.value!r}, which is no other entity" for side in v.value
+                             if isinstance(side, yaml.ScalarNode)
+                             and (side.value not in names or side.value == name_node.value)]
+    return problems
 
 
 def _duplicates(items: yaml.MappingNode, path: Path) -> list[str]:
