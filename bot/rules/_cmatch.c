@@ -903,26 +903,32 @@ static KOcc denied(const Core *c, const Hit *h) {
     return (KOcc){h->f, a, b};
 }
 
+/* scopes holds the KEEP phrases found first, then the denied spans (from `first` on). */
 static void negate(Core *c) {
     c->scopes.n = 0;
+    for (Py_ssize_t i = 0; i < c->hits.n; i++) {
+        const Hit *h = &c->hits.p[i];
+        if (c->cues[h->k] == CUE_KEEP) PUSH(c, c->scopes, ((KOcc){h->f, h->s, h->e}));
+    }
+    Py_ssize_t first = c->scopes.n;
     for (Py_ssize_t i = 0; i < c->hits.n; i++) {
         const Hit *h = &c->hits.p[i];
         int cue = c->cues[h->k];
         if (cue != CUE_BEFORE && cue != CUE_AFTER) continue;
         int kept = 0;
-        for (Py_ssize_t j = 0; j < c->hits.n && !kept; j++) {
-            const Hit *g = &c->hits.p[j];
-            kept = c->cues[g->k] == CUE_KEEP && g->f == h->f && g->s <= h->s && h->e <= g->e;
+        for (Py_ssize_t j = 0; j < first && !kept; j++) {
+            KOcc g = c->scopes.p[j];
+            kept = g.f == h->f && g.s <= h->s && h->e <= g.e;
         }
         if (!kept) PUSH(c, c->scopes, denied(c, h));
     }
-    if (c->scopes.n == 0) return;
+    if (c->scopes.n == first) return;
     Py_ssize_t out = 0;
     for (Py_ssize_t i = 0; i < c->hits.n; i++) {
         Hit h = c->hits.p[i];
         int drop = 0;
         if (c->cues[h.k] == CUE_NONE)
-            for (Py_ssize_t j = 0; j < c->scopes.n && !drop; j++) {
+            for (Py_ssize_t j = first; j < c->scopes.n && !drop; j++) {
                 KOcc z = c->scopes.p[j];
                 drop = z.f == h.f && z.s <= h.s && h.e <= z.e;
             }
