@@ -13,7 +13,9 @@ they want one of its reports: this counts what a chat actually receives. Without
 embedded Valkey server is started. The baseline is literal matching: each term of the rule as
 written (no entity aliases, no history), in the same run. `--rule` evaluates another rule for a
 subject; `--misses` lists the reports each rule gets wrong. Subjects whose labels say "Held-out"
-were written after the rules engine was tuned and are marked `(held out)`.
+were written after the rules engine was tuned and are marked `(held out)`: iran-sanctions,
+israel-ceasefire and russia-drones (written after the negation and named-operations round,
+never used for a decision). A new subject is a new folder; nothing here needs editing.
 """
 
 from __future__ import annotations

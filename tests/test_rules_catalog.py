@@ -51,6 +51,19 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     # troops alone never stand for sending troops
     ("派兵", "North Korean soldiers marched in Pyongyang", "", False),
     ("朝鲜 + 派兵", "韩国外交部表示,朝鲜半岛局势紧张,海外派兵仍会维持", "", False),
+    # troops at home are not troops sent: the border, the DMZ, a parade beside them
+    ("朝鲜 + 派兵", "北韓士兵越過軍事分界線 南韓鳴槍警告", "", False),
+    ("朝鲜 + 派兵", "韩军:朝鲜在军事分界线附近增派兵力", "", False),
+    ("朝鲜 + 派兵", "数名朝鲜士兵进入非军事区", "", False),
+    ("朝鲜 + 派兵", "北韓士兵在非軍事區埋設地雷", "", False),
+    ("朝鲜 + 派兵", "朝鲜军队举行阅兵", "", False),
+    ("朝鲜 + 派兵", "北韓部隊閱兵 新型飛彈亮相", "", False),
+    ("朝鲜 + 派兵", "North Korean soldiers briefly crossed the military demarcation line", "",
+     False),
+    ("朝鲜 + 派兵", "North Korean troops dig trenches in the demilitarized zone", "", False),
+    ("朝鲜 + 派兵", "North Korean soldiers seen near the DMZ", "", False),
+    ("朝鲜 + 派兵", "North Korean troops rehearse for a military parade", "", False),
+    ("朝鲜 + 派兵", "韩国称朝鲜已向俄罗斯派兵", "资料图:朝鲜在平壤举行阅兵式,民众观看。", True),
     # the name of the place is not the country
     ("朝鲜", "朝鲜族居民欢度中秋", "", False),
     # an organization in every script; a philosopher who shares its first characters is not it
@@ -71,6 +84,15 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     ("@china", "The Chinese military tests a new drone", "", True),
     ("@china", "Eastern Theater Command releases patrol footage", "", True),
     ("@china", "Plaza hotel reopens", "", False),
+    # a named operation names the sides it involves, in every script
+    ("中国 + 台湾 + 演习", "东部战区:“联合利剑—2024B”演习圆满完成", "", True),
+    ("中国 + 台湾 + 演习", "聯合利劍2024B 單日共機153架次", "", True),
+    ("中国 + 台湾 + 演习", "Joint Sword drills end after two days", "", True),
+    ("中国 + 台湾 + 演习", "专家解读“海峡雷霆”演练", "", True),
+    ("中国 + 台湾 + 演习", "海峽雷霆演習 國軍全程監控", "", True),
+    ("中国 + 台湾 + 演习", "Analysts weigh Strait Thunder exercise", "", True),
+    ("@pla-taiwan-drills", "海峡雷霆-2025A", "", True),
+    ("@taiwan", "Joint Sword-2024A", "", True),
 ])
 def test_actions_as_reports_state_them(rule: str, title: str, text: str, matches: bool,
                                        native: bool) -> None:

@@ -40,10 +40,12 @@ from bot.rules.entities import (
     shipped_entities,
 )
 from bot.rules.expand import expand
+from bot.rules.negation import shipped_negation
 from bot.text import fold
 from tests.conftest import SEEDS
 
 FIELDS = ("title", "text")
+NEGATION = shipped_negation()  # the cues that deny a mention, data like the catalog
 _WORD_RE = re.compile(r"[^\W_]+")
 # The engine paths every test runs: `match` in the C core (when built), and in Python.
 PATHS = [pytest.param(True, id="c-core", marks=pytest.mark.skipif(
@@ -88,6 +90,19 @@ class Others:
             a for a in found.aliases if gap_parts(a) is None))
 
 
+@dataclass(frozen=True)
+class Markers:
+    """What marks another sense of a catalog entity (its `other_senses`): it must not occur
+    within BIND_DISTANCE of the entity for it to count; an alias of its own holding a marker
+    does not count as one."""
+
+    of: Entity
+
+    def entity(self) -> Entity:
+        return Entity(name=f"{self.of.name}!", aliases=self.of.other_senses, exclude=tuple(
+            a for a in self.of.plain if gap_parts(a) is None))
+
+
 def others(node: g.Node, entities: Entities) -> Others | None:
     """The sense limit of a bare term the catalog does not know, if its expansion has one."""
     if not isinstance(node, g.Term) or entities.expand(node.text) is not None:
@@ -129,6 +144,9 @@ def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = (), *,
     if isinstance(node, g.And):
         return bind_and(node, entities, whom, near=near)
     bound = bind_leaf(node, entities, whom)
+    entity = resolve(node, entities)
+    if not near and entity is not None and entity.other_senses:
+        return g.And((bound, g.Not(g.Near(bound, Markers(entity), BIND_DISTANCE))))  # type: ignore[arg-type]
     limit = None if near else others(node, entities)
     return bound if limit is None else g.And((bound, g.Not(limit)))  # type: ignore[arg-type]
 
@@ -178,13 +196,50 @@ class Reference:
         self.outlet = article.outlet.casefold()
         self.entities = entities
         self.found: dict[tuple[str, bool], list[tuple[int, int, int]]] = {}
+        self.cues = {key(c): kind for kind, words in ((3, NEGATION.keep), (2, NEGATION.after),
+                                                      (1, NEGATION.before)) for c in words}
+        self.denied: list[tuple[int, int, int]] = []
+        keeps = [o for c, kind in self.cues.items() if kind == 3 for o in self.find(c, False)]
+        for cue, kind in self.cues.items():
+            if kind == 3:
+                continue
+            for f, s, e in self.find(cue, False):
+                if not any(kf == f and ks <= s and e <= ke for kf, ks, ke in keeps):
+                    self.denied.append(self.scope(f, s, e, kind, latin(cue)))
+
+    def scope(self, f: int, s: int, e: int, kind: int, is_latin: bool) -> tuple[int, int, int]:
+        """What a negation cue denies: the rest of its clause after it (kind 1) or before it
+        (kind 2), at most NEGATION.chars characters (CJK cue) or NEGATION.words words."""
+        text = self.texts[f]
+        if kind == 1:
+            rest = re.split(r"[,.;:!?()\[\]。]", text[e:])[0]
+            if not is_latin:
+                return f, e, e + min(len(rest), NEGATION.chars)
+            words = list(_WORD_RE.finditer(rest))
+            return f, e, e + (words[NEGATION.words].start() if len(words) > NEGATION.words
+                              else len(rest))
+        head = re.split(r"[,.;:!?()\[\]。]", text[:s])[-1]
+        if not is_latin:
+            return f, s - min(len(head), NEGATION.chars), s
+        words = list(_WORD_RE.finditer(head))
+        return f, s - len(head) + (words[-NEGATION.words - 1].end()
+                                   if len(words) > NEGATION.words else 0), s
 
     def find(self, word: str, title: bool) -> list[tuple[int, int, int]]:
         """Every occurrence (field, start, end) of a folded word, whole words where it starts or
-        ends with a word character."""
+        ends with a word character; none that a negation cue denies (unless it is a cue)."""
         found = self.found.get((word, title))
         if found is not None:
             return found
+        if word not in self.cues and hasattr(self, "denied"):
+            found = self.found[(word, title)] = [
+                (f, s, e) for f, s, e in self.raw(word, title)
+                if not any(df == f and ds <= s and e <= de for df, ds, de in self.denied)]
+            return found
+        return self.raw(word, title)
+
+    def raw(self, word: str, title: bool) -> list[tuple[int, int, int]]:
+        """`find` without negation."""
         out = []
         for f, text in enumerate(self.texts[:1] if title else self.texts):
             i = text.find(word)
@@ -195,7 +250,8 @@ class Reference:
                                  and word_char(text[end])):
                     out.append((f, i, end))
                 i = text.find(word, i + 1)
-        self.found[(word, title)] = out
+        if word in self.cues or not hasattr(self, "denied"):
+            self.found[(word, title)] = out
         return out
 
     def close(self, a: Occ, b: Occ, distance: int) -> bool:
@@ -211,10 +267,12 @@ class Reference:
             return sum(first.end <= s < second.start for s in starts) <= distance
         return second.start - first.end <= distance
 
-    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others, title: bool
-             ) -> list[Occ]:
+    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others | Markers,
+             title: bool) -> list[Occ]:
         if isinstance(node, Others):  # anywhere in the report
             return self.entity(node.entity(), node.term, False)
+        if isinstance(node, Markers):
+            return self.entity(node.entity(), None, False)
         if isinstance(node, About):
             entity = resolve(node.leaf, self.entities)
             assert entity is not None
@@ -273,7 +331,7 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others))
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:

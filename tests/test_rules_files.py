@@ -50,6 +50,18 @@ def test_shipped_lists_leave_out_over_broad_aliases(term: str) -> None:
     assert load_entities(SHIPPED).expand(term) is None
 
 
+def test_an_operation_names_the_sides_it_involves(tmp_path: Path) -> None:
+    """An entity's `involves` adds its aliases to each side's; a bare term that is one of
+    them still names the operation itself."""
+    path = tmp_path / "entities.yaml"
+    path.write_text("entities:\n  a:\n    aliases: [甲]\n  op:\n    aliases: [行动]\n"
+                    "    involves: [a]\n", encoding="utf-8")
+    entities = load_entities(path)
+    assert entities.by_name["a"].aliases == ("甲", "行动")
+    found = entities.expand("行动")
+    assert found is not None and found.name == "op"
+
+
 def test_shipped_entities_file_is_valid() -> None:
     """rules/entities.yaml has no problems: no alias is shared by two entities."""
     entities, problems = check_entities(SHIPPED)
@@ -63,6 +75,11 @@ def test_shipped_entities_file_is_valid() -> None:
      "alias '北韩' of entity 'b' is already an alias of 'a' (line 3)"),
     ("entities:\n  a:\n    aliases: [x]\n    alias: [y]\n", ":4:12", "unknown key 'alias'"),
     ("entities:\n  Bad Name:\n    aliases: [x]\n", ":2:3", "must be lower-case"),
+    ("entities:\n  a:\n    aliases: [x]\n    involves: [b]\n", ":4:16",
+     "entity 'a' involves 'b', which is no other entity"),
+    ("entities:\n  a:\n    aliases: [x]\n    involves: [a]\n", ":4:16",
+     "entity 'a' involves 'a', which is no other entity"),
+    ("entities:\n  a:\n    aliases: [x]\n    other_senses: x\n", ":4:19", "expected a list"),
     ("entities:\n  a:\n    label: x\n", ":2:3", "needs a list of aliases"),
     ("entities:\n  a:\n    aliases: [x, '...y']\n", ":3:18", "malformed alias"),
     ("entities: [a]\n", ":1:11", "expected a mapping under 'entities'"),

@@ -136,6 +136,8 @@ def test_core_rejects_malformed_tables() -> None:
         {**args, "ids": args["ids"][:-1]},  # fewer ids than rules
         {**args, "sources": array("i", [len(args["ids"]), 1, 0])},  # a rule that does not exist
         {**args, "latin": b""},  # fewer keys than the automaton holds
+        {**args, "cues": b"\x01"},  # negation cue kinds for fewer keys than there are
+        {**args, "cues": b"\x09" * len(args["latin"])},  # an unknown cue kind
         {**args, "nodes": array("i", [native.NOT, 0, 0])},  # a child that is not before it
         {**args, "nodes": chain, "node_count": 1002, "roots": array("i", [0] * len(args["ids"])),
          "triggers": array("i", [-1] * len(args["ids"]))},  # a tree too deep to walk

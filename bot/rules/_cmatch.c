@@ -315,6 +315,8 @@ typedef struct {
     int32_t gap_chars, gap_words, outlet;
     int ready, busy;
     uint8_t *latin;
+    uint8_t *cues; /* key -> negation cue kind (CUE_*), NULL: no negation */
+    int32_t neg_chars, neg_words;
     int32_t *lit_off, *lit_data, *nodes, *roots, *src_off, *src;
     int32_t *klit_start, *klit, *tlit_start, *tlit; /* key -> literals (title ones apart) */
     int32_t *lrule_start, *lrule, *orule_start, *orule, *always, n_always;
@@ -336,6 +338,7 @@ typedef struct {
     VEC(Occ) arena;
     VEC(First) firsts;
     IVec pool, tmp, keys_found, lits_found, true_lits, names, afpool, ws[2], wc[2];
+    VEC(KOcc) scopes;
 } Core;
 
 #define CORE_ARRAYS(X) X(latin) X(lit_off) X(lit_data) X(nodes) X(roots) X(src_off) X(src) \
@@ -344,7 +347,7 @@ typedef struct {
     X(nocc_stamp) X(ntest_stamp) X(seen) X(near_seen) X(key_first) X(key_n) X(key_fill) \
     X(key_title) X(lit_val) X(ntest_val) X(spots) X(afs) X(noccs) X(cand) X(hits.p) X(kocc.p) \
     X(arena.p) X(firsts.p) X(pool.p) X(tmp.p) X(keys_found.p) X(lits_found.p) X(true_lits.p) \
-    X(names.p) X(afpool.p) X(ws[0].p) X(ws[1].p) X(wc[0].p) X(wc[1].p)
+    X(names.p) X(afpool.p) X(ws[0].p) X(ws[1].p) X(wc[0].p) X(wc[1].p) X(cues) X(scopes.p)
 
 static void core_dealloc(Core *c) {
 #define FREE(x) PyMem_Free(c->x);
@@ -850,6 +853,90 @@ static void scan(Core *c, int32_t field) {
     }
 }
 
+/* ---- negation (bot.rules.negation): a cue denies what follows (CUE_BEFORE, `否认`, `not`)
+   or what precedes it (CUE_AFTER, `无关`) in its clause, up to neg_chars characters (a CJK cue)
+   or neg_words words (a Latin one); a cue inside a CUE_KEEP phrase (`not only`) denies nothing.
+   The hits of other keys inside a denied span are dropped before anything else sees them. */
+
+enum { CUE_NONE, CUE_BEFORE, CUE_AFTER, CUE_KEEP };
+
+/* bot.rules.negation.BREAKS: what ends a clause */
+static inline int is_break(Py_UCS4 ch) {
+    switch (ch) {
+    case ',': case '.': case ';': case ':': case '!': case '?': case '(': case ')':
+    case '[': case ']': case 0x3002: /* 。 */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The span a cue hit denies (bot.rules.negation.scope). */
+static KOcc denied(const Core *c, const Hit *h) {
+    int kind = c->kinds[h->f];
+    const void *data = c->datas[h->f];
+    int32_t n = c->lens[h->f], a, b;
+    int latin = c->latin[h->k];
+    if (c->cues[h->k] == CUE_BEFORE) {
+        a = b = h->e;
+        int32_t words = 0;
+        int prev = 0;
+        for (; b < n; b++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, b);
+            if (is_break(ch) || (!latin && b - a >= c->neg_chars)) break;
+            int al = is_alnum(ch);
+            if (latin && al && !prev && words++ == c->neg_words) break;
+            prev = al;
+        }
+    } else {
+        a = b = h->s;
+        int32_t words = 0;
+        int prev = 0;
+        for (; a > 0; a--) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, a - 1);
+            if (is_break(ch) || (!latin && b - a >= c->neg_chars)) break;
+            int al = is_alnum(ch);
+            if (latin && al && !prev && words++ == c->neg_words) break;
+            prev = al;
+        }
+    }
+    return (KOcc){h->f, a, b};
+}
+
+/* scopes holds the KEEP phrases found first, then the denied spans (from `first` on). */
+static void negate(Core *c) {
+    c->scopes.n = 0;
+    for (Py_ssize_t i = 0; i < c->hits.n; i++) {
+        const Hit *h = &c->hits.p[i];
+        if (c->cues[h->k] == CUE_KEEP) PUSH(c, c->scopes, ((KOcc){h->f, h->s, h->e}));
+    }
+    Py_ssize_t first = c->scopes.n;
+    for (Py_ssize_t i = 0; i < c->hits.n; i++) {
+        const Hit *h = &c->hits.p[i];
+        int cue = c->cues[h->k];
+        if (cue != CUE_BEFORE && cue != CUE_AFTER) continue;
+        int kept = 0;
+        for (Py_ssize_t j = 0; j < first && !kept; j++) {
+            KOcc g = c->scopes.p[j];
+            kept = g.f == h->f && g.s <= h->s && h->e <= g.e;
+        }
+        if (!kept) PUSH(c, c->scopes, denied(c, h));
+    }
+    if (c->scopes.n == first) return;
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < c->hits.n; i++) {
+        Hit h = c->hits.p[i];
+        int drop = 0;
+        if (c->cues[h.k] == CUE_NONE)
+            for (Py_ssize_t j = first; j < c->scopes.n && !drop; j++) {
+                KOcc z = c->scopes.p[j];
+                drop = z.f == h.f && z.s <= h.s && h.e <= z.e;
+            }
+        if (!drop) c->hits.p[out++] = h;
+    }
+    c->hits.n = out;
+}
+
 /* Each key's occurrences, contiguous and in order of (field, start) (the hits come so). */
 static void index_keys(Core *c) {
     c->keys_found.n = 0;
@@ -974,6 +1061,7 @@ static PyObject *core_match(Core *c, PyObject *args) {
     c->hits.n = c->arena.n = c->pool.n = c->afpool.n = 0;
     scan(c, 0);
     scan(c, 1);
+    if (c->cues != NULL) negate(c);
     index_keys(c);
     settle(c);
     memset(c->cand, 0, (size_t)c->n_words * sizeof(uint64_t));
@@ -1303,19 +1391,20 @@ oom:
 static int core_init(Core *c, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"automaton", "latin", "lit_offsets", "lit_data", "nodes",
                              "node_count", "terms", "roots", "triggers", "sources", "ids",
-                             "statics", "outlet_count", "gap_chars", "gap_words", NULL};
+                             "statics", "outlet_count", "gap_chars", "gap_words", "cues",
+                             "neg_chars", "neg_words", NULL};
     PyObject *ac, *terms, *ids, *statics;
-    Py_buffer latin, lit_off, lit_data, nodes, roots, trig, src;
-    int node_count, outlets, gap_chars, gap_words, rc = -1;
+    Py_buffer latin, lit_off, lit_data, nodes, roots, trig, src, cues = {0};
+    int node_count, outlets, gap_chars, gap_words, neg_chars = 0, neg_words = 0, rc = -1;
     if (c->ready || c->ac != NULL || c->latin != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Core.__init__ runs once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!y*y*y*y*iO!y*y*y*O!O!iii:Core", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!y*y*y*y*iO!y*y*y*O!O!iii|y*ii:Core", kwlist,
                                      &AutomatonType, &ac, &latin, &lit_off, &lit_data, &nodes,
                                      &node_count, &PyTuple_Type, &terms, &roots, &trig, &src,
                                      &PyTuple_Type, &ids, &PyTuple_Type, &statics, &outlets,
-                                     &gap_chars, &gap_words))
+                                     &gap_chars, &gap_words, &cues, &neg_chars, &neg_words))
         return -1;
     int32_t n_data = 0, n_words = 0, n_roots = 0, n_trig = 0, n_src = 0;
     int32_t *trig_ints = NULL;
@@ -1361,6 +1450,25 @@ static int core_init(Core *c, PyObject *args, PyObject *kw) {
         goto done;
     }
     memcpy(c->latin, latin.buf, (size_t)c->n_keys);
+    if (cues.buf != NULL && cues.len > 0) { /* one cue kind per key */
+        if (cues.len != latin.len || neg_chars < 0 || neg_words < 0) {
+            bad("cues");
+            goto done;
+        }
+        c->cues = PyMem_Malloc((size_t)c->n_keys + 1);
+        if (c->cues == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(c->cues, cues.buf, (size_t)c->n_keys);
+        for (int32_t k = 0; k < c->n_keys; k++)
+            if (c->cues[k] > CUE_KEEP) {
+                bad("cue kind");
+                goto done;
+            }
+        c->neg_chars = neg_chars;
+        c->neg_words = neg_words;
+    }
     if (!(c->lit_off = copy_ints(&lit_off, &c->n_lits, "lit_offsets"))
             || !(c->lit_data = copy_ints(&lit_data, &n_data, "lit_data"))
             || !(c->nodes = copy_ints(&nodes, &n_words, "nodes"))
@@ -1390,6 +1498,7 @@ done:
     PyBuffer_Release(&roots);
     PyBuffer_Release(&trig);
     PyBuffer_Release(&src);
+    if (cues.buf != NULL) PyBuffer_Release(&cues);
     return rc; /* on failure the core stays not ready: match() refuses it */
 }
 

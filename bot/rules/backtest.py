@@ -20,6 +20,8 @@ from bot.rules.entities import Entities, shipped_entities
 from bot.rules.expand import expand
 from bot.rules.grammar import Term, leaves, parse
 from bot.rules.history import EventTime
+from bot.rules.negation import KEEP, Negation
+from bot.text import fold
 
 EXIT_OK = 0
 EXIT_RULE_ERROR = 2
@@ -39,6 +41,7 @@ class BacktestResult:
     terms: tuple[str, ...] = ()
     hits: tuple[MatchedTerm, ...] = ()
     history: EventTime | None = None  # when the words matched but the report is about the past
+    denied: tuple[str, ...] = ()  # the negation cues that kept the words from matching
 
     def as_json(self) -> dict[str, object]:
         """The `--json` object: url, title, outlet, path, matched, terms, hits, and for a
@@ -50,24 +53,39 @@ class BacktestResult:
                       "end": h.end} for h in self.hits]}
         if self.history is not None:
             found["history"] = {"year": self.history.year, "evidence": self.history.evidence}
+        if self.denied:
+            found["denied"] = list(self.denied)
         return found
 
 
 def backtest(expression: str, articles: Iterable[Article], *,
              entities: Entities | None = None) -> list[BacktestResult]:
     """Run `expression` over `articles`; raises RuleError if the expression is invalid."""
-    ruleset = RuleSet([Rule(id=_RULE_ID, expression=expression)], entities=entities)
+    rules = [Rule(id=_RULE_ID, expression=expression)]
+    ruleset = RuleSet(rules, entities=entities)
+    literal: RuleSet | None = None  # the same rule reading no negation: what a cue denied
     results: list[BacktestResult] = []
     for article in articles:
         found = ruleset.match_detail(article).get(_RULE_ID)
-        history = None
-        if found is not None and not ruleset.in_time(article, {_RULE_ID: found}):
+        history: EventTime | None = None
+        denied: tuple[str, ...] = ()
+        if found is None:
+            literal = literal or RuleSet(rules, entities=entities, negation=Negation())
+            if literal.match(article):
+                denied = cues_in(article, ruleset.negation)
+        elif not ruleset.in_time(article, {_RULE_ID: found}):
             history, found = ruleset.history.event_time(article), None
         results.append(BacktestResult(
             url=article.url, title=article.title, outlet=article.outlet, path=article.path,
             matched=found is not None, terms=found.terms if found else (),
-            hits=found.hits if found else (), history=history))
+            hits=found.hits if found else (), history=history, denied=denied))
     return results
+
+
+def cues_in(article: Article, negation: Negation) -> tuple[str, ...]:
+    """The negation cues an article says (folded), for showing why a rule did not match."""
+    text = fold(f"{article.title} {article.text}")
+    return tuple(c for c, kind in negation.cues().items() if kind != KEEP and c in text)
 
 
 def described_terms(expression: str, *, entities: Entities | None = None) -> list[str]:
@@ -151,6 +169,9 @@ def _line(result: BacktestResult) -> str:
     where = result.url or result.path or ""
     mark = "MATCH" if result.matched else "-    "
     terms = f"  [{', '.join(result.terms)}]" if result.matched else ""
+    if result.denied:
+        mark = "DENY "
+        terms = f"  (a mention is denied: {', '.join(result.denied)})"
     if result.history is not None:
         mark = "PAST "
         year = f"{result.history.year}, " if result.history.year else ""

@@ -147,11 +147,15 @@ class Compiler:
         entity = self.resolve(ast)
         display = None if isinstance(ast, g.EntityRef) else ast.text
         found = self._leaf(entity, display, title, build, whom)
-        others = _others(ast.text) if isinstance(ast, g.Term) and entity is not None \
-            and entity.name.startswith("~") and not self.near else None
+        others = None if entity is None or self.near else _catalog_others(entity) \
+            if entity.other_senses else _others(ast.text) \
+            if isinstance(ast, g.Term) and entity.name.startswith("~") else None
         if others is None:
             return found
-        return AndNode([found, NotNode(self._leaf(others, display, False, build, ()))])
+        marker = self._leaf(others, display, False, build, ())
+        if entity is not None and entity.other_senses:  # a catalog entity: beside its words
+            return AndNode([found, NotNode(NearNode(found, marker, BIND_DISTANCE))])
+        return AndNode([found, NotNode(marker)])
 
     def _leaf(self, entity: Entity | None, display: str | None, title: bool, build: _Build,
               whom: tuple[Entity, ...]) -> Leaf:
@@ -201,8 +205,10 @@ class Compiler:
         self.automaton_keys = needed
         return self.automaton
 
-    def core(self, rules: list[Rule], programs: list[Program], keys: frozenset[int]) -> Any:
-        """The C core for one rule set (its automaton reused like `automaton_for`'s)."""
+    def core(self, rules: list[Rule], programs: list[Program], keys: frozenset[int], *,
+             cues: tuple[dict[int, int], int, int] = ({}, 0, 0)) -> Any:
+        """The C core for one rule set (its automaton reused like `automaton_for`'s); `cues`:
+        the negation cue kind of some keys, and how far cues reach (characters, words)."""
         tables = self.tables
         assert tables is not None
         if self.native_automaton is None or not keys <= self.native_keys \
@@ -220,7 +226,8 @@ class Compiler:
             triggers=[t for _, _, t in lowered],
             sources=[(i, [s.casefold() for s in r.sources]) for i, r in enumerate(rules)
                      if r.sources],
-            ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs))
+            ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs),
+            cues=cues)
 
 
 @lru_cache(maxsize=4096)
@@ -234,6 +241,16 @@ def _others(term: str) -> Entity | None:
     own = tuple(a for a in found.aliases if not gap_parts(a))
     return Entity(name=f"~{key(term)}!", aliases=found.others, kind=TERM, label=term,
                   exclude=own)
+
+
+@lru_cache(maxsize=4096)
+def _catalog_others(entity: Entity) -> Entity:
+    """What marks another sense of a catalog entity's aliases (its `other_senses`: troops at
+    a parade or a border at home are not troops sent), as an entity; it counts within
+    BIND_DISTANCE of one of the aliases (a photo caption of a parade elsewhere in the report
+    does not), and an alias of its own holding a marker still counts."""
+    return Entity(name=f"{entity.name}!", aliases=entity.other_senses, kind=TERM,
+                  label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
 
 
 @lru_cache(maxsize=4096)

@@ -52,6 +52,7 @@ from bot.rules.entities import Entities, shipped_entities
 from bot.rules.grammar import rule_options
 from bot.rules.history import History, shipped_history
 from bot.rules.index import Index
+from bot.rules.negation import Negation, shipped_negation
 from bot.rules.program import Program, run_plan
 from bot.rules.scan import FIELDS, MatchedTerm, RuleMatch, Scan, is_word_char
 from bot.text import fold
@@ -72,9 +73,11 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[Rule], *, entities: Entities | None = None,
                  on_error: Callable[[Rule, RuleError], None] | None = None,
-                 native: bool | None = None, history: History | None = None) -> None:
+                 native: bool | None = None, history: History | None = None,
+                 negation: Negation | None = None) -> None:
         compiler = self._compiler = compiler_for(entities or shipped_entities())
         self.history = history or shipped_history()
+        self.negation = negation if negation is not None else shipped_negation()
         self.rules: list[Rule] = []
         self._programs: list[Program] = []
         for rule in rules:
@@ -92,12 +95,15 @@ class RuleSet:
             self._programs.append(program)
         self._history_of = {r.id: r.history for r in self.rules}
         self._history_only = any(r.history == "only" for r in self.rules)
-        self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs))
+        self._cues: dict[int, int] = {compiler.key_id(cue): kind for cue, kind
+                                      in self.negation.cues().items()} if self.rules else {}
+        self._keys: frozenset[int] = frozenset().union(*(p.keys for p in self._programs),
+                                                       self._cues)
         if native and compiler.tables is None:
             raise RuntimeError("bot.rules._cmatch is not built: reinstall with a C compiler")
         use_core = compiler.tables is not None and native is not False
-        self._core: Any = compiler.core(self.rules, self._programs, self._keys) if use_core \
-            else None
+        self._core: Any = compiler.core(self.rules, self._programs, self._keys, cues=(
+            self._cues, self.negation.chars, self.negation.words)) if use_core else None
         self._outlets = compiler.tables.outlets if compiler.tables is not None else {}
         self._python: Index | None = None
 
@@ -121,7 +127,8 @@ class RuleSet:
     def _index(self) -> Index:
         if self._python is None:
             self._python = Index(self.rules, self._programs,
-                                  self._compiler.automaton_for(self._keys))
+                                  self._compiler.automaton_for(self._keys),
+                                  cues=(self._cues, self.negation.chars, self.negation.words))
         return self._python
 
     def match(self, article: Article) -> Mapping[str, tuple[str, ...]]:

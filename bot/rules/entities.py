@@ -6,6 +6,8 @@
         kind: country                # free text: country, person, organization, action, ...
         aliases: [朝鲜, 北韩, DPRK, North Korea, 平壤]
         exclude: [南朝鲜]             # longer words that contain an alias but mean something else
+        involves: [china]            # an operation's names also name its sides (optional)
+        other_senses: [阅兵]          # a report saying one uses the aliases in another sense
 
 An alias matches like a quoted phrase (folded; Latin aliases on word boundaries). An alias with
 `...` in it, like `召见...大使`, matches its two parts in that order at most GAP_CHARS
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -39,7 +41,7 @@ GAP = "..."
 GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_KEYS = {"label", "kind", "aliases", "exclude"}
+_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses"}
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
 
@@ -53,6 +55,8 @@ class Entity:
     label: str = ""
     kind: str = ""
     exclude: tuple[str, ...] = ()
+    involves: tuple[str, ...] = ()  # entities this one names too (an operation: its sides)
+    other_senses: tuple[str, ...] = ()  # words that mark a report using it in another sense
 
     @property
     def plain(self) -> tuple[str, ...]:
@@ -67,7 +71,8 @@ class Entity:
                 for entity in whom for who in entity.plain if GAP not in who]
         name = self.name + "".join(f"@{e.name}" for e in whom)
         return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
-                      kind=self.kind, exclude=self.exclude)
+                      kind=self.kind, exclude=self.exclude, involves=self.involves,
+                      other_senses=self.other_senses)
 
 
 def key(text: str) -> str:
@@ -95,6 +100,13 @@ class Entities:
             self.by_name[entity.name] = entity
             for alias in (*entity.plain, entity.name):
                 self._lookup.setdefault(key(alias), entity.name)
+        for entity in list(self.by_name.values()):  # an operation's names name its sides too
+            for name in entity.involves:
+                side = self.by_name.get(name)
+                if side is not None and side is not entity:
+                    self.by_name[name] = replace(side, aliases=tuple(dict.fromkeys(
+                        (*side.aliases, *entity.plain))), exclude=tuple(dict.fromkeys(
+                            (*side.exclude, *entity.exclude))))
 
     def __iter__(self) -> Iterator[Entity]:
         return iter(self.by_name.values())
@@ -165,6 +177,7 @@ def check_entities(path: Path) -> tuple[Entities, list[str]]:
         return Entities(), [*problems, f"{_where(path, items or root)}: expected a mapping "
                             "under 'entities'"]
     entities = [e for k, v in items.value if (e := _entity(k, v, path, problems))]
+    problems += _unknown_sides(items, {e.name for e in entities}, path)
     problems += _duplicates(items, path)
     return Entities(entities), problems
 
@@ -187,7 +200,9 @@ def _entity(name_node: yaml.Node, node: yaml.Node, path: Path, problems: list[st
         return None
     return Entity(name=name, aliases=aliases, label=str(_scalar(fields.get("label")) or name),
                   kind=str(_scalar(fields.get("kind")) or ""),
-                  exclude=_strings(fields.get("exclude"), path, problems, name))
+                  exclude=_strings(fields.get("exclude"), path, problems, name),
+                  involves=_strings(fields.get("involves"), path, problems, name),
+                  other_senses=_strings(fields.get("other_senses"), path, problems, name))
 
 
 def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
@@ -208,6 +223,20 @@ def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
         else:
             out.append(text)
     return tuple(out)
+
+
+def _unknown_sides(items: yaml.MappingNode, names: set[str], path: Path) -> list[str]:
+    """An `involves` entry that names no other entity of the file."""
+    problems: list[str] = []
+    for name_node, node in items.value:
+        sides = node.value if isinstance(node, yaml.MappingNode) else []
+        for k, v in sides:
+            if k.value == "involves" and isinstance(v, yaml.SequenceNode):
+                problems += [f"{_where(path, side)}: entity {name_node.value!r} involves "
+                             f"{side.value!r}, which is no other entity" for side in v.value
+                             if isinstance(side, yaml.ScalarNode)
+                             and (side.value not in names or side.value == name_node.value)]
+    return problems
 
 
 def _duplicates(items: yaml.MappingNode, path: Path) -> list[str]:

@@ -10,6 +10,7 @@ from bot.models import Rule
 from bot.rules.automata import Automata
 from bot.rules.compiled import Leaf
 from bot.rules.compiler import Compiler
+from bot.rules.negation import NONE, deny, inside
 from bot.rules.program import Program
 from bot.rules.scan import Scan
 
@@ -19,8 +20,10 @@ class Index:
 
     Built when the Python path first runs (match_detail, or match without the C core)."""
 
-    def __init__(self, rules: list[Rule], programs: list[Program], automaton: Automata) -> None:
+    def __init__(self, rules: list[Rule], programs: list[Program], automaton: Automata, *,
+                 cues: tuple[dict[int, int], int, int] = ({}, 0, 0)) -> None:
         self.programs = programs
+        self.cues, self.reach = cues[0], cues[1:]  # negation (bot.rules.negation)
         self.sources = [frozenset(s.casefold() for s in r.sources) for r in rules]
         self.fast = [p.fast for p in programs]
         self.automaton = automaton
@@ -57,6 +60,8 @@ class Index:
         keys = title | automata.keys_in(texts[1], 1, positions) if texts[1] else set(title)
         scan = Scan(texts, keys, title, outlet, positions=positions, strings=compiler.texts,
                      edges=compiler.edges)
+        if self.cues and not keys.isdisjoint(self.cues):
+            self._deny(scan, compiler)
         true = scan.true
         for found, index in ((keys, self.key_lits), (title, self.title_key_lits)):
             for k in found:
@@ -67,6 +72,25 @@ class Index:
             if not self.leaf_of[lit].holds(scan):
                 true.discard(lit)
         return scan
+
+    def _deny(self, scan: Scan, compiler: Compiler) -> None:
+        """Drop the occurrences of keys that a negation cue denies (as the C core's
+        `negate`): a key left with none does not occur."""
+        cues, latin = self.cues, compiler.latin
+        spans = deny(scan.texts, scan.keys, cues, scan.at, lambda k: bool(latin[k]),
+                     chars=self.reach[0], words=self.reach[1])
+        if spans is None:
+            return
+        for k in [k for k in scan.keys if cues.get(k, NONE) == NONE]:
+            found = scan.at(k)
+            kept = [o for o in found if not inside(spans, *o)]
+            if len(kept) == len(found):
+                continue
+            scan.positions[k] = kept
+            if not kept:
+                scan.keys.discard(k)
+            if not any(f == 0 for f, _, _ in kept):
+                scan.title.discard(k)
 
     def matching(self, scan: Scan) -> list[int]:
         """Indexes of the rules that hold, in rule order; only triggered rules are tested."""

@@ -130,10 +130,16 @@ def automaton(keys: list[tuple[int, str, int]]) -> Any:
 
 def core(tables: Tables, automaton: Any, *, latin: bytearray, roots: Sequence[int],
          triggers: Iterable[bytes], sources: Iterable[tuple[int, Iterable[str]]],
-         ids: tuple[str, ...], statics: tuple[tuple[str, ...] | None, ...]) -> Any:
+         ids: tuple[str, ...], statics: tuple[tuple[str, ...] | None, ...],
+         cues: tuple[dict[int, int], int, int] = ({}, 0, 0)) -> Any:
     """One rule set's C core: the tables as they are now, and its rules in order; `sources`:
-    (rule index, outlet names casefolded) for the rules limited to some outlets."""
+    (rule index, outlet names casefolded) for the rules limited to some outlets; `cues`: the
+    negation cue kind of some keys (bot.rules.negation), characters and words they reach."""
     assert _cmatch is not None
+    kinds, chars, words = cues
+    cue_bytes = bytearray(len(latin)) if kinds else bytearray()
+    for k, kind in kinds.items():
+        cue_bytes[k] = kind
     flat = _ints()
     for rule, names in sources:
         outlets = sorted({tables.outlet(n) for n in names})
@@ -141,4 +147,4 @@ def core(tables: Tables, automaton: Any, *, latin: bytearray, roots: Sequence[in
     return _cmatch.Core(automaton, bytes(latin), tables.lit_offsets, tables.lit_data,
                         tables.nodes, tables.node_count, tables.terms_tuple(), _ints(roots),
                         b"".join(triggers), flat, ids, statics, len(tables.outlets), GAP_CHARS,
-                        GAP_WORDS)
+                        GAP_WORDS, bytes(cue_bytes), chars, words)

@@ -4,8 +4,9 @@
 bad keys); topics are parsed against it, and `load_rule_files` returns it with the topics: the
 entity catalog the caller passes to everything that parses rules (the shipped catalog when the
 folder has no entities.yaml).
-`rules/history.yaml` (bot.rules.history: the historical events) and `rules/senses.yaml`
-(bot.rules.expand: more forms and other senses of bare terms) are checked too.
+`rules/history.yaml` (bot.rules.history: the historical events), `rules/senses.yaml`
+(bot.rules.expand: more forms and other senses of bare terms) and `rules/negation.yaml`
+(bot.rules.negation: the cues that deny a mention) are checked too.
 
     topics:
       - name: dprk-troops            # letters, digits, - and _
@@ -29,6 +30,7 @@ from bot.rules.entities import ENTITIES_FILE, Entities, check_entities, shipped_
 from bot.rules.expand import SENSES_FILE, load_senses
 from bot.rules.grammar import parse
 from bot.rules.history import HISTORY_FILE, load_history
+from bot.rules.negation import NEGATION_FILE, load_negation
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _KEYS = {"name", "description", "expression", "min_outlets", "sources"}
@@ -48,14 +50,16 @@ def load_topics(rules_dir: Path) -> list[Topic]:
 
 def load_rule_files(rules_dir: Path) -> RuleFiles:
     """The entity catalog and every topic of `rules_dir`; raises ConfigError listing each
-    problem found (in the catalog, the topics, the history and the senses files)."""
+    problem found (in the catalog, the topics, the history, senses and negation files)."""
     topics: list[Topic] = []
     entities, problems = _entities(rules_dir)
     files = sorted(rules_dir.glob("*.yaml")) if rules_dir.is_dir() else []
     for file in files:
-        if file.name in (HISTORY_FILE, SENSES_FILE):
+        loader = {HISTORY_FILE: load_history, SENSES_FILE: load_senses,
+                  NEGATION_FILE: load_negation}.get(file.name)
+        if loader is not None:
             try:
-                (load_history if file.name == HISTORY_FILE else load_senses)(file)
+                loader(file)
             except ConfigError as exc:
                 problems.append(str(exc))
             continue
