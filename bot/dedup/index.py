@@ -77,6 +77,7 @@ from bot.dedup.rounds import (
     member_json,
     near_copy,
     story_id_for,
+    with_sent,
 )
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
@@ -234,8 +235,10 @@ class StoryIndex:
         seq = int(found[0])
         done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
+        sent: dict[str, str] = {}
         for i, ask, reply in zip(pending, asks, found[1:], strict=True):
-            decision = self._decide(probes[i], reply, ask, totals, seq=seq, round_=done_here)
+            decision = self._decide(probes[i], with_sent(reply, sent), ask, totals, seq=seq,
+                                    round_=done_here)
             if decision.kind == "copy":
                 results[i] = Placement("copy", decision.story_id, decision.score,
                                        decision.reason)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from bot.dedup import fingerprints
 from bot.dedup.features import Features
@@ -233,6 +233,21 @@ class ProfileCache:
         if len(self._kept) >= self.size:  # drop the least recently stored
             del self._kept[next(iter(self._kept))]
         self._kept[story_id] = (version, profile)
+
+
+def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:
+    """One article's reply of the read script with the candidates' stored profiles filled
+    in: the script sends each candidate's text once a call (later articles get its id and
+    ""), `sent` keeps them by id for the articles after."""
+    if reply[0] != "ok":
+        return reply
+    flat = reply[2]
+    for i in range(0, len(flat), 2):
+        if flat[i + 1]:
+            sent[flat[i]] = flat[i + 1]
+        else:
+            flat[i + 1] = sent[flat[i]]
+    return reply
 
 
 def near_copy(probe: Probe, feats: Features, sigs: list[str],

@@ -28,10 +28,22 @@ from __future__ import annotations
 #        count], tmin, tmax (null: undated), bands: [fields], salient: [terms],
 #        terms: [terms whose document frequency is wanted]}
 # Returns {seq, result...}, each result {"copy", story_id, kind} or
-#         {"ok", signatures, {id, "version\nprofile"}..., df, total}.
+#         {"ok", signatures, {id, "version\nprofile"}..., df, total}; a candidate already
+#         sent to an earlier article of the call comes as its id and "" (the same text).
 READ = """
 local per_term, max_cand, max_lsh = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local vec_pre, vec_suf, term_pre = ARGV[5], ARGV[6], ARGV[7]
+
+local read_postings, undated, sent = {}, {}, {}  -- this call's: postings read, profiles sent
+
+local function memo(t, k)  -- the table under t[k], made if missing
+  local sub = t[k]
+  if not sub then
+    sub = {}
+    t[k] = sub
+  end
+  return sub
+end
 
 local function read(p)
   for _, key in ipairs(p.copy) do
@@ -55,12 +67,19 @@ local function read(p)
     end
   end
   local dated = p.tmin ~= cjson.null
+  -- a term's postings over one time range are read once a call (the articles of a round
+  -- share terms and, often, times): by term, then the exact numbers of the range
+  local ranges = dated and memo(memo(read_postings, p.tmin), p.tmax) or memo(undated, 0)
   for _, term in ipairs(p.salient) do
-    local ids
-    if dated then
-      ids = redis.call('ZREVRANGEBYSCORE', term_pre .. term, p.tmax, p.tmin, 'LIMIT', 0, per_term)
-    else
-      ids = redis.call('ZREVRANGE', term_pre .. term, 0, per_term - 1)
+    local ids = ranges[term]
+    if not ids then
+      if dated then
+        ids = redis.call('ZREVRANGEBYSCORE', term_pre .. term, p.tmax, p.tmin, 'LIMIT', 0,
+                         per_term)
+      else
+        ids = redis.call('ZREVRANGE', term_pre .. term, 0, per_term - 1)
+      end
+      ranges[term] = ids
     end
     for _, id in ipairs(ids) do hits[id] = (hits[id] or 0) + 1 end
   end
@@ -89,10 +108,17 @@ local function read(p)
   end
   local cands = {}
   for _, id in ipairs(chosen) do
-    local profile = redis.call('GET', vec_pre .. id .. vec_suf)
-    if profile then
+    local profile = sent[id]
+    if profile == nil then  -- first asked for in this call: read it and send it
+      profile = redis.call('GET', vec_pre .. id .. vec_suf) or false
+      sent[id] = profile
+      if profile then
+        cands[#cands + 1] = id
+        cands[#cands + 1] = profile
+      end
+    elseif profile then  -- an earlier article of the call was sent it: the id alone
       cands[#cands + 1] = id
-      cands[#cands + 1] = profile
+      cands[#cands + 1] = ''
     end
   end
   local df, total = {}, 0
