@@ -22,7 +22,7 @@ stories they started or joined, as they will be, join its candidates the way the
 have found them, and their fingerprints its copies), so a batch groups as one article at a time
 does. There is no WATCH: the write checks that no copy key appeared, that the joined story's
 version is the one read, and, for a new story, that no other writer added a story to the
-article's salient postings since the read (per-term stamps). A refused write is retried with a
+article's salient postings since the read (a log of stamps). A refused write is retried with a
 fresh read, so two workers placing related articles at the same moment serialize: whoever
 commits second sees the first one's story.
 
@@ -92,7 +92,7 @@ POSTINGS_KEPT = 256
 MAX_LSH_MATCHES = 8
 MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
-STAMPS_KEPT = 64  # per term: the stories most recently posted under it, for the write check
+STAMPS_KEPT = 512  # the latest writes that posted a story under new terms, for the write check
 PROFILE_CACHE = 4096
 
 
@@ -133,7 +133,7 @@ class StoryIndex:
         vec_pre, vec_suf = self._vec = keys.story_vector("\x00").split("\x00")
         self._seq_key = keys("dedup", "seq")
         self._term_pre = keys.term("")
-        self._stamp_pre = keys("termnew", "")
+        self._stamp_log = keys("dedup", "stamps")
         self._read_head = [self._seq_key, POSTINGS_PER_TERM, MAX_CANDIDATES, MAX_LSH_MATCHES,
                            vec_pre, vec_suf, self._term_pre]
 
@@ -343,8 +343,7 @@ class StoryIndex:
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
-            entry = {"vec": feats.vector,
-                     "floor": self._threshold(feats) * CROSS_FACTOR}
+            entry = {"floor": self._threshold(feats) * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
             payload = member_json(member)
@@ -372,6 +371,6 @@ class StoryIndex:
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys
         return [self._seq_key, keys.stories(), now.timestamp(), self.window + DAY_SECONDS,
-                self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_pre,
+                self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_log,
                 STAMPS_KEPT, *self._vec]
 

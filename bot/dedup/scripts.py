@@ -3,21 +3,28 @@
 Kept as Python strings so they ship inside the package. Key names are built by `Keys` in Python
 and passed in, whole or as prefixes (and a suffix) from which the scripts compose a candidate
 story's vector key (version, newline, profile JSON: a centroid per language) and a term's
-posting and stamp keys (so `Keys` stays the one place that names keys). Each article's part
-travels as one JSON argument: packing hundreds of separate arguments cost more than running the
-scripts.
+posting key (so `Keys` stays the one place that names keys). Each article's part travels as
+one JSON argument: packing hundreds of separate arguments cost more than running the scripts.
 
 No WATCH: the read returns the index's sequence number, and the write refuses an article
 (`conflict`) when one of its copy keys appeared, the joined story's version moved, or, for a new
 story, another writer has since added to one of the postings the article read a story close
-enough that the article might have joined it. Each term's stamp key (a sorted set: story id ->
-sequence number of the write that posted it, the newest STAMPS_KEPT kept) says which stories
-arrived after the read; "close enough" is a plain cosine of the article's vector with one of
-that story's centroids against the lowest score the article could join with (its threshold
-across languages): conservative, so an unrelated story posted under a shared word costs no
-retry, and a related one always does. Stories of the same write call do not count (the client
-already decided the round's articles one after another), and when the sequence number has not
-moved since the read no other writer wrote, so nothing is checked.
+enough that the article might have joined it. The stamp log (one sorted set for the index:
+"seq, story id, the terms it was newly posted under", scored by the sequence number of the
+write, the newest STAMPS_KEPT kept; one ZADD a write rather than one a term) says which
+stories arrived after the read under which terms; "close enough" is a plain cosine of the
+article's vector (its new story's one centroid, in millionths) with one of that story's
+centroids against the lowest score the article could join with (its threshold across
+languages, less what rounding to millionths can move): conservative, so an unrelated story
+posted under a shared word costs no retry, and a related one always does. Stories of the same
+write call do not count (the client already decided the round's articles one after another),
+and when the sequence number has not moved since the read no other writer wrote, so nothing is
+checked.
+
+Cost: Redis runs each command a script calls at a few microseconds of overhead on top of the
+command itself, so the scripts call as few as they can: the read fetches a term's postings over
+one time range once a call (the articles of a round share terms) and sends a candidate's
+profile once a call; the write stamps once a write.
 """
 
 from __future__ import annotations
@@ -139,31 +146,32 @@ return out
 """
 
 # ARGV: 1 sequence key, 2 stories key, 3 updated and first-seen time, 4 story ttl, 5 window,
-#       6 copy-key ttl, 7 postings kept, 8 term_pre, 9 stamp_pre, 10 stamps kept, 11 vec_pre,
-#       12 vec_suf, then three per article:
+#       6 copy-key ttl, 7 postings kept, 8 term_pre, 9 stamp log key, 10 stamps kept,
+#       11 vec_pre, 12 vec_suf, then three per article:
 #       a JSON object {v: expected version (0 = new story), id, t: article time or null,
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
 #       record or "", bands, salient (read: checked for newer stories), posted (the terms
 #       the story is posted under), terms (counted for IDF), copy: [keys],
-#       keys: {story, vec, lsh, df}, and for a new story vec: {term: weight} and floor: the
-#       threshold less the most names can add}, the story's profile JSON, and the JSON of the
-#       new story (v = 0) or of the joining article
+#       keys: {story, vec, lsh, df}, and for a new story floor: the threshold less the most
+#       names can add}, the story's profile JSON (a new story's one centroid is the article's
+#       vector), and the JSON of the new story (v = 0) or of the joining article
 # Returns one result per article: {"ok", story JSON} or {"conflict", why}.
 WRITE = """
 local seq_key, stories = ARGV[1], ARGV[2]
 local now, ttl, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local seen_ttl, kept = tonumber(ARGV[6]), tonumber(ARGV[7])
-local term_pre, stamp_pre, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local term_pre, stamp_log, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local vec_pre, vec_suf = ARGV[11], ARGV[12]
-local df, day_keys, posted, stamped = {}, {}, {}, {}  -- written once at the end
+local df, day_keys, posted = {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
+local since = {}  -- sequence number read -> the stamps after it: {id, {term = true}}...
 local before = tonumber(redis.call('GET', seq_key) or '0')  -- no writer since a read of this
 
-local function cosine(vec, weights)
+local function cosine(vec, weights)  -- both in millionths
   local sum = 0
   for term, weight in pairs(vec) do
     local w = weights[term]
-    if type(w) == 'number' then sum = sum + weight * w / 1000000 end
+    if type(w) == 'number' then sum = sum + weight * w / 1000000000000 end
   end
   return sum
 end
@@ -180,14 +188,40 @@ local function close(a, id)  -- any of the story's centroids (one per language) 
   return false
 end
 
-local function newer_story_close(a)
-  for _, term in ipairs(a.salient) do
-    local newer = redis.call('ZRANGEBYSCORE', stamp_pre .. term, '(' .. a.seq, '+inf')
-    if #newer >= stamps then
-      return true  -- it may have been trimmed past the read: cannot tell, assume the worst
+local function stamps_after(seq)  -- nil when the log may have been trimmed past `seq`
+  local found = since[seq]
+  if found == nil then
+    local newer = redis.call('ZRANGEBYSCORE', stamp_log, '(' .. seq, '+inf')
+    found = false
+    if #newer < stamps then
+      found = {}
+      for _, stamp in ipairs(newer) do  -- "seq<TAB>id<TAB>term<TAB>term..."
+        local fields = {}
+        for field in string.gmatch(stamp, '[^\t]+') do fields[#fields + 1] = field end
+        local terms = {}
+        for k = 3, #fields do terms[fields[k]] = true end
+        found[#found + 1] = {fields[2], terms}
+      end
     end
-    for _, id in ipairs(newer) do
-      if not mine[id] and not checked[id] then
+    since[seq] = found
+  end
+  return found or nil
+end
+
+local function newer_story_close(a, profile)
+  local newer = stamps_after(a.seq)
+  if not newer then
+    return true  -- stamps may have been trimmed past the read: cannot tell, assume the worst
+  end
+  local vec
+  for _, term in ipairs(a.salient) do
+    for _, stamp in ipairs(newer) do
+      local id = stamp[1]
+      if stamp[2][term] and not mine[id] and not checked[id] then
+        if not vec then  -- the new story's one centroid: the article's own vector
+          for _, centroid in pairs(cjson.decode(profile).w) do vec = centroid end
+          a.vec, a.floor = vec, a.floor - 0.0001  -- less what rounding to millionths moved
+        end
         if close(a, id) then return true end
         checked[id] = true
       end
@@ -196,7 +230,7 @@ local function newer_story_close(a)
   return false
 end
 
-local function refuse(a)
+local function refuse(a, profile)
   for _, key in ipairs(a.copy) do
     if redis.call('EXISTS', key) == 1 then return 'copy' end
   end
@@ -206,7 +240,7 @@ local function refuse(a)
   if current ~= a.v then return 'version' end
   if a.v == 0 and before > a.seq then  -- another writer wrote after this article's read
     checked = {}
-    if newer_story_close(a) then return 'new story nearby' end
+    if newer_story_close(a, profile) then return 'new story nearby' end
   end
   return nil
 end
@@ -226,7 +260,7 @@ local function story_json(a, payload)
 end
 
 local function write(a, profile, payload)
-  local why = refuse(a)
+  local why = refuse(a, profile)
   if why then return {'conflict', why} end
   local json = story_json(a, payload)
   if not json then return {'conflict', 'gone'} end
@@ -235,18 +269,18 @@ local function write(a, profile, payload)
   redis.call('SET', a.keys.story, json, 'EX', ttl)
   redis.call('SET', a.keys.vec, (a.v + 1) .. '\\n' .. profile, 'EX', ttl)
   if a.v == 0 then redis.call('ZADD', stories, now, a.id) end
+  local stamp = {seq, a.id}
   for _, term in ipairs(a.posted) do
     local key = term_pre .. term
     if redis.call('ZADD', key, a.score, a.id) == 1 then
-      local stamp = stamp_pre .. term
-      redis.call('ZADD', stamp, seq, a.id)
-      if seq % 8 == 0 then
-        redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1)
-        redis.call('ZREMRANGEBYRANK', stamp, 0, -stamps - 1)
-      end
-      stamped[stamp] = true
+      stamp[#stamp + 1] = term
+      if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1) end
       posted[key] = true  -- a posting is found only within the window of its story's start
     end
+  end
+  if #stamp > 2 then  -- one stamp a write: the story and the terms it is newly posted under
+    redis.call('ZADD', stamp_log, seq, table.concat(stamp, '\t'))
+    if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', stamp_log, 0, -stamps - 1) end
   end
   for _, key in ipairs(a.copy) do redis.call('SET', key, a.id, 'EX', seen_ttl, 'NX') end
   if a.sig ~= '' then
@@ -276,7 +310,7 @@ for key, counts in pairs(df) do  -- document frequencies, one HINCRBY per term a
 end
 for key in pairs(day_keys) do redis.call('EXPIRE', key, window + 86400) end
 for key in pairs(posted) do redis.call('EXPIRE', key, window) end
-for key in pairs(stamped) do redis.call('EXPIRE', key, 3600) end
+if next(posted) then redis.call('EXPIRE', stamp_log, 3600) end
 redis.call('ZREMRANGEBYSCORE', stories, '-inf', now - ttl)
 return out
 """
