@@ -103,15 +103,25 @@ local function read(p)
     bucket[#bucket + 1] = id
   end
   table.sort(counts)
-  local later = function(x, y) return x > y end  -- ids start with the day: newest first
   for c = #counts, 1, -1 do
-    if #chosen == max_cand then break end
-    local bucket = buckets[counts[c]]
-    table.sort(bucket, later)  -- a stable choice among ties, whatever the table order
-    for _, id in ipairs(bucket) do
-      if #chosen == max_cand then break end
-      chosen[#chosen + 1] = id
+    local need = max_cand - #chosen
+    if need == 0 then break end
+    -- ids start with the day: the newest (greatest) first, a stable choice among ties
+    -- whatever the table order; the `need` greatest kept in order as the bucket is scanned
+    -- (a bucket holds up to a hundred ids, a full sort cost more than the rest of the read)
+    local top = {}
+    for _, id in ipairs(buckets[counts[c]]) do
+      local n = #top
+      if n < need or id > top[n] then
+        local k = n < need and n + 1 or n
+        while k > 1 and top[k - 1] < id do
+          top[k] = top[k - 1]
+          k = k - 1
+        end
+        top[k] = id
+      end
     end
+    for _, id in ipairs(top) do chosen[#chosen + 1] = id end
   end
   local cands = {}
   for _, id in ipairs(chosen) do
