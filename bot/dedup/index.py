@@ -74,7 +74,6 @@ from bot.dedup.rounds import (
     days_between,
     digest,
     exact_keys,
-    member_json,
     near_copy,
     story_id_for,
     with_sent,
@@ -82,7 +81,7 @@ from bot.dedup.rounds import (
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Scripts, Store, story_from_json, story_to_json
+from bot.store import Scripts, Store, member_to_json, story_from_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -346,7 +345,7 @@ class StoryIndex:
             entry = {"floor": self._threshold(feats) * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
-            payload = member_json(member)
+            payload = member_to_json(member)
             profile = decision.profile.add(feats, time=probe.time)
             entry = {}
         day = day_name(int(probe.when.timestamp() // DAY_SECONDS))

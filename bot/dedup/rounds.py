@@ -7,7 +7,6 @@ and the names of copies, stories and days."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +17,7 @@ from typing import Any, Literal
 from bot.dedup import fingerprints
 from bot.dedup.features import Features
 from bot.dedup.scoring import Profile
-from bot.models import Article, Story, StoryArticle
-from bot.store import story_to_json
+from bot.models import Article, Story
 from bot.text import canonical_url, normalized_title
 
 COPY_SIMILARITY = 0.75
@@ -270,11 +268,3 @@ def near_copy(probe: Probe, feats: Features, sigs: list[str],
         return Decision("copy", story_id, sim, reason)
     profile, version = profiles[story_id]
     return Decision("joined", story_id, sim, reason, profile, version, feats)
-
-
-def member_json(member: StoryArticle) -> str:
-    """One member as stored in a story's JSON (the format `story_to_json` writes)."""
-    holder = Story(id="", headline="", first_seen=member.time, updated=member.time, version=0,
-                   articles=(member,))
-    return json.dumps(json.loads(story_to_json(holder, event_time=None))["articles"][0],
-                      ensure_ascii=False)
