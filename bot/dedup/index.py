@@ -47,6 +47,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from bot.dedup import fingerprints, scripts
@@ -63,6 +64,8 @@ from bot.dedup.features import (
 from bot.dedup.rounds import (
     DAY_SECONDS,
     MAX_CANDIDATES,
+    Ahead,
+    Analysed,
     Decision,
     DfAsk,
     DfCache,
@@ -158,8 +161,11 @@ class StoryIndex:
         article whose write was refused goes again at the head of the next round. Inside a
         round each article is decided after the earlier ones: the stories they start or join
         are scored as they will be after those writes (see `Round`). While a round's write
-        runs on the server, the next articles are analysed here.
+        runs on the server, and while a round's read runs, the next articles are analysed
+        here (`Ahead`: what no read changes; their document frequencies and salient terms are
+        settled just before their own round, as if nothing ran ahead).
         """
+        ahead = Ahead(articles, partial(self._analysed, now=now))
         probes: list[Probe] = []
         results: list[Placement | None] = [None] * len(articles)
         tries = [0] * len(articles)
@@ -168,10 +174,10 @@ class StoryIndex:
         try:
             while True:
                 start = len(probes)
-                probes.extend(self._probe(article, now=now) for article in
-                              articles[start:start + max(ROUND_SIZE - len(retry), 0)])
+                end = min(start + max(ROUND_SIZE - len(retry), 0), len(articles))
+                probes.extend(self._probe(ahead.take(i)) for i in range(start, end))
                 if landing is not None:
-                    retry = sorted([*retry, *await landing])
+                    retry = sorted([*retry, *await ahead.meanwhile(landing)])
                     landing = None
                 batch = [*retry, *range(start, len(probes))]
                 if not batch:
@@ -179,7 +185,8 @@ class StoryIndex:
                 self._count_tries(batch, tries, probes)
                 if retry and len(batch) == len(retry):  # only conflicts left: back off a bit
                     await asyncio.sleep(random.uniform(0, 0.0005 * max(tries)))
-                retry, landing = await self._round(probes, batch, results, tries, now=now)
+                retry, landing = await self._round(probes, batch, results, tries, ahead,
+                                                   now=now)
         finally:
             if landing is not None:
                 landing.cancel()
@@ -194,12 +201,22 @@ class StoryIndex:
                 raise StoreError(f"dedup: could not place {article.url or article.title!r}: "
                                  f"{MAX_ATTEMPTS} conflicting writers in a row")
 
-    def _probe(self, article: Article, *, now: datetime) -> Probe:
+    def _analysed(self, article: Article, *, now: datetime) -> Analysed:
+        """What placing `article` needs that no read changes."""
         analysis = self.analyzer.analyse(article)
         raw = analysis.raw
         if len(raw) > MAX_TERMS:
             raw = dict(sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
-        when = article.published or now
+        keys = self.store.keys
+        sig = fingerprints.signature(analysis.lead)
+        return Analysed(article, analysis, raw, sig, article.published or now,
+                        fingerprints.band_fields(sig) if sig else [],
+                        [keys.seen(kind, d) for kind, d in exact_keys(article)])
+
+    def _probe(self, analysed: Analysed) -> Probe:
+        """The article's probe: its salient terms by the document frequencies known now."""
+        article, analysis, raw, when = (analysed.article, analysed.analysis, analysed.raw,
+                                        analysed.when)
         at = when.timestamp()
         days = days_between(at - self.window, at)
         fetch, known = self._df.lookup(raw, days)
@@ -209,18 +226,15 @@ class StoryIndex:
         feats = Features(vector={}, salient=(*neutral[:SALIENT_TERMS], *native),
                          lead=analysis.lead,
                          language=analysis.language, sources=analysis.sources)
-        keys = self.store.keys
-        sig = fingerprints.signature(analysis.lead)
-        return Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
+        return Probe(article=article, raw=raw, feats=feats, sig=analysed.sig, when=when,
                       time=article.published.timestamp() if article.published else None,
-                      copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
-                      df_days=days, bands=fingerprints.band_fields(sig) if sig else [],
+                      copy_keys=analysed.copy_keys, df_days=days, bands=analysed.bands,
                       ask=DfAsk(days, fetch, known, count=True),
                       posted=(*neutral[:POSTED_TERMS], *native))
 
     async def _round(self, probes: list[Probe], pending: list[int],
-                     results: list[Placement | None], tries: list[int], *, now: datetime
-                     ) -> tuple[list[int], asyncio.Task[list[int]] | None]:
+                     results: list[Placement | None], tries: list[int], ahead: Ahead, *,
+                     now: datetime) -> tuple[list[int], asyncio.Task[list[int]] | None]:
         """One read call, then one write call sent for `pending`: returns the indices to
         retry and the task that lands the write (it returns the refused indices)."""
         asks: list[DfAsk] = []
@@ -230,7 +244,7 @@ class StoryIndex:
             asks.append(replace(ask, count=count))
         entries = [self._read_entry(probes[i], ask, now=now)
                    for i, ask in zip(pending, asks, strict=True)]
-        found = await self._scripts.run("read", [*self._read_head, *entries])
+        found = await ahead.meanwhile(self._scripts.run("read", [*self._read_head, *entries]))
         seq = int(found[0])
         done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
