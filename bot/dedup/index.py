@@ -16,8 +16,11 @@ new story, whose id is a digest of its first article (a replay gives the same id
 
 Reads and writes go through two Lua scripts (scripts.py), each taking a round of up to
 ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its articles in
-rounds and analyses the next round's articles while the last round's write runs on the server.
-Inside a round each article is decided as if the earlier ones were stored (`_Round`: the
+rounds and, whenever it waits for the server (a round's read, the last round's write), analyses
+the next articles (`Ahead`: the analysis depends on no read; document frequencies and salient
+terms are settled just before an article's round). The read sends a candidate's profile once a
+call; cosine and MinHash run in an optional C core (`_cdedup`, same results as the Python).
+Inside a round each article is decided as if the earlier ones were stored (`Round`: the
 stories they started or joined, as they will be, join its candidates the way the read would
 have found them, and their fingerprints its copies), so a batch groups as one article at a time
 does. There is no WATCH: the write checks that no copy key appeared, that the joined story's
