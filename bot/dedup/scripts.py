@@ -23,8 +23,9 @@ checked.
 
 Cost: Redis runs each command a script calls at a few microseconds of overhead on top of the
 command itself, so the scripts call as few as they can: the read fetches a term's postings over
-one time range once a call (the articles of a round share terms) and sends a candidate's
-profile once a call; the write stamps once a write.
+one time range once a call (the articles of a round share terms), sends a candidate's profile
+once a call and takes the candidates of a tied count by one scan (a full sort with a Lua
+comparator cost more than the rest of the read); the write stamps once a write.
 """
 
 from __future__ import annotations
