@@ -28,6 +28,11 @@ import rjieba
 from bot.dedup.stems import stem
 from bot.text import fold, is_cjk
 
+try:
+    from bot.dedup import _cdedup
+except ImportError:  # installed without a C compiler: the Python paths run instead
+    _cdedup = None  # type: ignore[assignment]
+
 # Part-of-speech tag (jieba's tag set) -> weight of a word with that tag.
 POS_WEIGHTS: Mapping[str, float] = {
     "nr": 3.0, "nrt": 3.0, "nrfg": 3.0, "ns": 3.0, "nt": 3.0, "nz": 2.5, "eng": 2.0,
@@ -196,7 +201,15 @@ def ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Cosine of two unit vectors held as sparse dicts (an exactly rounded sum: the same
-    vectors give the same bits whatever order a process's hashing puts the terms in)."""
+    vectors give the same bits whatever order a process's hashing puts the terms in; the C
+    core, when built, sums by math.fsum's algorithm and returns the same bits)."""
+    if _cdedup is not None and (exact := _cdedup.cosine(a, b)) is not None:
+        return exact
+    return python_cosine(a, b)
+
+
+def python_cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """`cosine` without the C core."""
     return math.fsum([a[t] * b[t] for t in a.keys() & b.keys()])
 
 

@@ -13,6 +13,9 @@ Shingle hashes are CPython's hash of a tuple of integers (code points, or CRC-32
 deterministic across processes (integer hashing is not salted), fast (the loop runs in C).
 Signatures stored by one Python version are compared by the same version in practice; they
 expire with the window anyway.
+
+The bins and their densification run in the optional C core (bot/dedup/_cdedup.c) when it was
+built, with the same result as the Python path (tests/test_dedup_native.py runs both).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from itertools import repeat
 from operator import and_, rshift
 
 from bot.text import is_cjk
+
+try:
+    from bot.dedup import _cdedup
+except ImportError:  # installed without a C compiler: the Python path runs instead
+    _cdedup = None  # type: ignore[assignment]
 
 SIGNATURE_SIZE = 64
 LSH_BANDS = 16
@@ -62,6 +70,14 @@ def signature(text: str) -> tuple[int, ...] | None:
     hashes = shingle_hashes(text)
     if len(hashes) < (MIN_SHINGLES if is_cjk(text[:200]) else MIN_WORD_SHINGLES):
         return None
+    if _cdedup is not None and (sig := _cdedup.minhash(hashes)) is not None:
+        return sig
+    return python_minhash(hashes)
+
+
+def python_minhash(hashes: set[int]) -> tuple[int, ...]:
+    """The densified one-permutation MinHash of 64-bit `hashes` (the C core's `minhash`
+    returns the same)."""
     ordered = sorted(hashes, reverse=True)
     # bin -> the value of its smallest hash: later (smaller) hashes overwrite, all in C
     bins = map(and_, ordered, repeat(SIGNATURE_SIZE - 1))

@@ -16,13 +16,16 @@ new story, whose id is a digest of its first article (a replay gives the same id
 
 Reads and writes go through two Lua scripts (scripts.py), each taking a round of up to
 ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its articles in
-rounds and analyses the next round's articles while the last round's write runs on the server.
-Inside a round each article is decided as if the earlier ones were stored (`_Round`: the
+rounds and, whenever it waits for the server (a round's read, the last round's write), analyses
+the next articles (`Ahead`: the analysis depends on no read; document frequencies and salient
+terms are settled just before an article's round). The read sends a candidate's profile once a
+call; cosine and MinHash run in an optional C core (`_cdedup`, same results as the Python).
+Inside a round each article is decided as if the earlier ones were stored (`Round`: the
 stories they started or joined, as they will be, join its candidates the way the read would
 have found them, and their fingerprints its copies), so a batch groups as one article at a time
 does. There is no WATCH: the write checks that no copy key appeared, that the joined story's
 version is the one read, and, for a new story, that no other writer added a story to the
-article's salient postings since the read (per-term stamps). A refused write is retried with a
+article's salient postings since the read (a log of stamps). A refused write is retried with a
 fresh read, so two workers placing related articles at the same moment serialize: whoever
 commits second sees the first one's story.
 
@@ -47,6 +50,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Literal
 
 from bot.dedup import fingerprints, scripts
@@ -63,6 +67,8 @@ from bot.dedup.features import (
 from bot.dedup.rounds import (
     DAY_SECONDS,
     MAX_CANDIDATES,
+    Ahead,
+    Analysed,
     Decision,
     DfAsk,
     DfCache,
@@ -74,14 +80,14 @@ from bot.dedup.rounds import (
     days_between,
     digest,
     exact_keys,
-    member_json,
     near_copy,
     story_id_for,
+    with_sent,
 )
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Scripts, Store, story_from_json, story_to_json
+from bot.store import Scripts, Store, member_to_json, story_from_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -91,7 +97,7 @@ POSTINGS_KEPT = 256
 MAX_LSH_MATCHES = 8
 MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
-STAMPS_KEPT = 64  # per term: the stories most recently posted under it, for the write check
+STAMPS_KEPT = 512  # the latest writes that posted a story under new terms, for the write check
 PROFILE_CACHE = 4096
 
 
@@ -132,7 +138,7 @@ class StoryIndex:
         vec_pre, vec_suf = self._vec = keys.story_vector("\x00").split("\x00")
         self._seq_key = keys("dedup", "seq")
         self._term_pre = keys.term("")
-        self._stamp_pre = keys("termnew", "")
+        self._stamp_log = keys("dedup", "stamps")
         self._read_head = [self._seq_key, POSTINGS_PER_TERM, MAX_CANDIDATES, MAX_LSH_MATCHES,
                            vec_pre, vec_suf, self._term_pre]
 
@@ -158,8 +164,11 @@ class StoryIndex:
         article whose write was refused goes again at the head of the next round. Inside a
         round each article is decided after the earlier ones: the stories they start or join
         are scored as they will be after those writes (see `Round`). While a round's write
-        runs on the server, the next articles are analysed here.
+        runs on the server, and while a round's read runs, the next articles are analysed
+        here (`Ahead`: what no read changes; their document frequencies and salient terms are
+        settled just before their own round, as if nothing ran ahead).
         """
+        ahead = Ahead(articles, partial(self._analysed, now=now))
         probes: list[Probe] = []
         results: list[Placement | None] = [None] * len(articles)
         tries = [0] * len(articles)
@@ -168,10 +177,10 @@ class StoryIndex:
         try:
             while True:
                 start = len(probes)
-                probes.extend(self._probe(article, now=now) for article in
-                              articles[start:start + max(ROUND_SIZE - len(retry), 0)])
+                end = min(start + max(ROUND_SIZE - len(retry), 0), len(articles))
+                probes.extend(self._probe(ahead.take(i)) for i in range(start, end))
                 if landing is not None:
-                    retry = sorted([*retry, *await landing])
+                    retry = sorted([*retry, *await ahead.meanwhile(landing)])
                     landing = None
                 batch = [*retry, *range(start, len(probes))]
                 if not batch:
@@ -179,7 +188,8 @@ class StoryIndex:
                 self._count_tries(batch, tries, probes)
                 if retry and len(batch) == len(retry):  # only conflicts left: back off a bit
                     await asyncio.sleep(random.uniform(0, 0.0005 * max(tries)))
-                retry, landing = await self._round(probes, batch, results, tries, now=now)
+                retry, landing = await self._round(probes, batch, results, tries, ahead,
+                                                   now=now)
         finally:
             if landing is not None:
                 landing.cancel()
@@ -194,12 +204,22 @@ class StoryIndex:
                 raise StoreError(f"dedup: could not place {article.url or article.title!r}: "
                                  f"{MAX_ATTEMPTS} conflicting writers in a row")
 
-    def _probe(self, article: Article, *, now: datetime) -> Probe:
+    def _analysed(self, article: Article, *, now: datetime) -> Analysed:
+        """What placing `article` needs that no read changes."""
         analysis = self.analyzer.analyse(article)
         raw = analysis.raw
         if len(raw) > MAX_TERMS:
             raw = dict(sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
-        when = article.published or now
+        keys = self.store.keys
+        sig = fingerprints.signature(analysis.lead)
+        return Analysed(article, analysis, raw, sig, article.published or now,
+                        fingerprints.band_fields(sig) if sig else [],
+                        [keys.seen(kind, d) for kind, d in exact_keys(article)])
+
+    def _probe(self, analysed: Analysed) -> Probe:
+        """The article's probe: its salient terms by the document frequencies known now."""
+        article, analysis, raw, when = (analysed.article, analysed.analysis, analysed.raw,
+                                        analysed.when)
         at = when.timestamp()
         days = days_between(at - self.window, at)
         fetch, known = self._df.lookup(raw, days)
@@ -209,18 +229,15 @@ class StoryIndex:
         feats = Features(vector={}, salient=(*neutral[:SALIENT_TERMS], *native),
                          lead=analysis.lead,
                          language=analysis.language, sources=analysis.sources)
-        keys = self.store.keys
-        sig = fingerprints.signature(analysis.lead)
-        return Probe(article=article, raw=raw, feats=feats, sig=sig, when=when,
+        return Probe(article=article, raw=raw, feats=feats, sig=analysed.sig, when=when,
                       time=article.published.timestamp() if article.published else None,
-                      copy_keys=[keys.seen(kind, d) for kind, d in exact_keys(article)],
-                      df_days=days, bands=fingerprints.band_fields(sig) if sig else [],
+                      copy_keys=analysed.copy_keys, df_days=days, bands=analysed.bands,
                       ask=DfAsk(days, fetch, known, count=True),
                       posted=(*neutral[:POSTED_TERMS], *native))
 
     async def _round(self, probes: list[Probe], pending: list[int],
-                     results: list[Placement | None], tries: list[int], *, now: datetime
-                     ) -> tuple[list[int], asyncio.Task[list[int]] | None]:
+                     results: list[Placement | None], tries: list[int], ahead: Ahead, *,
+                     now: datetime) -> tuple[list[int], asyncio.Task[list[int]] | None]:
         """One read call, then one write call sent for `pending`: returns the indices to
         retry and the task that lands the write (it returns the refused indices)."""
         asks: list[DfAsk] = []
@@ -230,12 +247,14 @@ class StoryIndex:
             asks.append(replace(ask, count=count))
         entries = [self._read_entry(probes[i], ask, now=now)
                    for i, ask in zip(pending, asks, strict=True)]
-        found = await self._scripts.run("read", [*self._read_head, *entries])
+        found = await ahead.meanwhile(self._scripts.run("read", [*self._read_head, *entries]))
         seq = int(found[0])
         done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
+        sent: dict[str, str] = {}
         for i, ask, reply in zip(pending, asks, found[1:], strict=True):
-            decision = self._decide(probes[i], reply, ask, totals, seq=seq, round_=done_here)
+            decision = self._decide(probes[i], with_sent(reply, sent), ask, totals, seq=seq,
+                                    round_=done_here)
             if decision.kind == "copy":
                 results[i] = Placement("copy", decision.story_id, decision.score,
                                        decision.reason)
@@ -340,11 +359,10 @@ class StoryIndex:
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
-            entry = {"vec": feats.vector,
-                     "floor": self._threshold(feats) * CROSS_FACTOR}
+            entry = {"floor": self._threshold(feats) * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
-            payload = member_json(member)
+            payload = member_to_json(member)
             profile = decision.profile.add(feats, time=probe.time)
             entry = {}
         day = day_name(int(probe.when.timestamp() // DAY_SECONDS))
@@ -369,6 +387,6 @@ class StoryIndex:
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys
         return [self._seq_key, keys.stories(), now.timestamp(), self.window + DAY_SECONDS,
-                self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_pre,
+                self.window, self.seen_ttl, POSTINGS_KEPT, self._term_pre, self._stamp_log,
                 STAMPS_KEPT, *self._vec]
 

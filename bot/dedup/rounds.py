@@ -1,27 +1,29 @@
-"""The working records of placing articles (bot.dedup.index): what one article needs before
-any round trip (`Probe`), what its read led to (`Decision`), its planned write (`Write`), what
+"""The working records of placing articles (bot.dedup.index): what one article needs that
+no read changes (`Analysed`, made ahead while the server works: `Ahead`), what it needs before
+its round trip (`Probe`), what its read led to (`Decision`), its planned write (`Write`), what
 the earlier articles of a round will write (`Round`), the client's caches of document
 frequencies (`DfCache`) and parsed story profiles (`ProfileCache`), near-copies by MinHash,
 and the names of copies, stories and days."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from bot.dedup import fingerprints
+from bot.dedup.analysis import Analysis
 from bot.dedup.features import Features
 from bot.dedup.scoring import Profile
-from bot.models import Article, Story, StoryArticle
-from bot.store import story_to_json
+from bot.models import Article, Story
 from bot.text import canonical_url, normalized_title
 
+T = TypeVar("T")
 COPY_SIMILARITY = 0.75
 MAX_CANDIDATES = 8
 DF_REFRESH = 0.1
@@ -38,6 +40,53 @@ class DfAsk:
     terms: list[str]
     known: dict[str, int]
     count: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    """What placing one article needs that no read changes (its terms, at most MAX_TERMS
+    of them, its fingerprint, its copy keys): computed ahead of its round."""
+
+    article: Article
+    analysis: Analysis
+    raw: dict[str, float]
+    sig: tuple[int, ...] | None
+    when: datetime
+    bands: list[str]
+    copy_keys: list[str]
+
+
+class Ahead:
+    """The articles of a `place_many` call analysed ahead of their rounds: whenever placement
+    waits for the server, the next ones are analysed meanwhile, one at a time until the reply
+    is in (an analysis depends on no read, so when it runs changes nothing)."""
+
+    def __init__(self, articles: Sequence[Article], analyse: Callable[[Article], Analysed]
+                 ) -> None:
+        self._articles, self._analyse = articles, analyse
+        self._done: list[Analysed] = []
+
+    def take(self, index: int) -> Analysed:
+        """The analysis of article `index` (made now if it was not made ahead)."""
+        while len(self._done) <= index:
+            self._next()
+        return self._done[index]
+
+    def _next(self) -> None:
+        self._done.append(self._analyse(self._articles[len(self._done)]))
+
+    async def meanwhile(self, work: Awaitable[T]) -> T:
+        """The result of `work`, analysing the next articles while it runs."""
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.sleep(0)  # let it send its command
+            while not task.done() and len(self._done) < len(self._articles):
+                self._next()
+                await asyncio.sleep(0)  # let its reply in
+            return await task
+        except BaseException:
+            task.cancel()
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +284,21 @@ class ProfileCache:
         self._kept[story_id] = (version, profile)
 
 
+def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:
+    """One article's reply of the read script with the candidates' stored profiles filled
+    in: the script sends each candidate's text once a call (later articles get its id and
+    ""), `sent` keeps them by id for the articles after."""
+    if reply[0] != "ok":
+        return reply
+    flat = reply[2]
+    for i in range(0, len(flat), 2):
+        if flat[i + 1]:
+            sent[flat[i]] = flat[i + 1]
+        else:
+            flat[i + 1] = sent[flat[i]]
+    return reply
+
+
 def near_copy(probe: Probe, feats: Features, sigs: list[str],
               profiles: dict[str, tuple[Profile, int]]) -> Decision | None:
     """A copy found by MinHash among the fingerprint records `sigs`: dropped if from the same
@@ -255,11 +319,3 @@ def near_copy(probe: Probe, feats: Features, sigs: list[str],
         return Decision("copy", story_id, sim, reason)
     profile, version = profiles[story_id]
     return Decision("joined", story_id, sim, reason, profile, version, feats)
-
-
-def member_json(member: StoryArticle) -> str:
-    """One member as stored in a story's JSON (the format `story_to_json` writes)."""
-    holder = Story(id="", headline="", first_seen=member.time, updated=member.time, version=0,
-                   articles=(member,))
-    return json.dumps(json.loads(story_to_json(holder, event_time=None))["articles"][0],
-                      ensure_ascii=False)

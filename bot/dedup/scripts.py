@@ -3,21 +3,29 @@
 Kept as Python strings so they ship inside the package. Key names are built by `Keys` in Python
 and passed in, whole or as prefixes (and a suffix) from which the scripts compose a candidate
 story's vector key (version, newline, profile JSON: a centroid per language) and a term's
-posting and stamp keys (so `Keys` stays the one place that names keys). Each article's part
-travels as one JSON argument: packing hundreds of separate arguments cost more than running the
-scripts.
+posting key (so `Keys` stays the one place that names keys). Each article's part travels as
+one JSON argument: packing hundreds of separate arguments cost more than running the scripts.
 
 No WATCH: the read returns the index's sequence number, and the write refuses an article
 (`conflict`) when one of its copy keys appeared, the joined story's version moved, or, for a new
 story, another writer has since added to one of the postings the article read a story close
-enough that the article might have joined it. Each term's stamp key (a sorted set: story id ->
-sequence number of the write that posted it, the newest STAMPS_KEPT kept) says which stories
-arrived after the read; "close enough" is a plain cosine of the article's vector with one of
-that story's centroids against the lowest score the article could join with (its threshold
-across languages): conservative, so an unrelated story posted under a shared word costs no
-retry, and a related one always does. Stories of the same write call do not count (the client
-already decided the round's articles one after another), and when the sequence number has not
-moved since the read no other writer wrote, so nothing is checked.
+enough that the article might have joined it. The stamp log (one sorted set for the index:
+"seq, story id, the terms it was newly posted under", scored by the sequence number of the
+write, the newest STAMPS_KEPT kept; one ZADD a write rather than one a term) says which
+stories arrived after the read under which terms; "close enough" is a plain cosine of the
+article's vector (its new story's one centroid, in millionths) with one of that story's
+centroids against the lowest score the article could join with (its threshold across
+languages, less what rounding to millionths can move): conservative, so an unrelated story
+posted under a shared word costs no retry, and a related one always does. Stories of the same
+write call do not count (the client already decided the round's articles one after another),
+and when the sequence number has not moved since the read no other writer wrote, so nothing is
+checked.
+
+Cost: Redis runs each command a script calls at a few microseconds of overhead on top of the
+command itself, so the scripts call as few as they can: the read fetches a term's postings over
+one time range once a call (the articles of a round share terms), sends a candidate's profile
+once a call and takes the candidates of a tied count by one scan (a full sort with a Lua
+comparator cost more than the rest of the read); the write stamps once a write.
 """
 
 from __future__ import annotations
@@ -28,10 +36,22 @@ from __future__ import annotations
 #        count], tmin, tmax (null: undated), bands: [fields], salient: [terms],
 #        terms: [terms whose document frequency is wanted]}
 # Returns {seq, result...}, each result {"copy", story_id, kind} or
-#         {"ok", signatures, {id, "version\nprofile"}..., df, total}.
+#         {"ok", signatures, {id, "version\nprofile"}..., df, total}; a candidate already
+#         sent to an earlier article of the call comes as its id and "" (the same text).
 READ = """
 local per_term, max_cand, max_lsh = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local vec_pre, vec_suf, term_pre = ARGV[5], ARGV[6], ARGV[7]
+
+local read_postings, undated, sent = {}, {}, {}  -- this call's: postings read, profiles sent
+
+local function memo(t, k)  -- the table under t[k], made if missing
+  local sub = t[k]
+  if not sub then
+    sub = {}
+    t[k] = sub
+  end
+  return sub
+end
 
 local function read(p)
   for _, key in ipairs(p.copy) do
@@ -55,12 +75,19 @@ local function read(p)
     end
   end
   local dated = p.tmin ~= cjson.null
+  -- a term's postings over one time range are read once a call (the articles of a round
+  -- share terms and, often, times): by term, then the exact numbers of the range
+  local ranges = dated and memo(memo(read_postings, p.tmin), p.tmax) or memo(undated, 0)
   for _, term in ipairs(p.salient) do
-    local ids
-    if dated then
-      ids = redis.call('ZREVRANGEBYSCORE', term_pre .. term, p.tmax, p.tmin, 'LIMIT', 0, per_term)
-    else
-      ids = redis.call('ZREVRANGE', term_pre .. term, 0, per_term - 1)
+    local ids = ranges[term]
+    if not ids then
+      if dated then
+        ids = redis.call('ZREVRANGEBYSCORE', term_pre .. term, p.tmax, p.tmin, 'LIMIT', 0,
+                         per_term)
+      else
+        ids = redis.call('ZREVRANGE', term_pre .. term, 0, per_term - 1)
+      end
+      ranges[term] = ids
     end
     for _, id in ipairs(ids) do hits[id] = (hits[id] or 0) + 1 end
   end
@@ -77,22 +104,39 @@ local function read(p)
     bucket[#bucket + 1] = id
   end
   table.sort(counts)
-  local later = function(x, y) return x > y end  -- ids start with the day: newest first
   for c = #counts, 1, -1 do
-    if #chosen == max_cand then break end
-    local bucket = buckets[counts[c]]
-    table.sort(bucket, later)  -- a stable choice among ties, whatever the table order
-    for _, id in ipairs(bucket) do
-      if #chosen == max_cand then break end
-      chosen[#chosen + 1] = id
+    local need = max_cand - #chosen
+    if need == 0 then break end
+    -- ids start with the day: the newest (greatest) first, a stable choice among ties
+    -- whatever the table order; the `need` greatest kept in order as the bucket is scanned
+    -- (a bucket holds up to a hundred ids, a full sort cost more than the rest of the read)
+    local top = {}
+    for _, id in ipairs(buckets[counts[c]]) do
+      local n = #top
+      if n < need or id > top[n] then
+        local k = n < need and n + 1 or n
+        while k > 1 and top[k - 1] < id do
+          top[k] = top[k - 1]
+          k = k - 1
+        end
+        top[k] = id
+      end
     end
+    for _, id in ipairs(top) do chosen[#chosen + 1] = id end
   end
   local cands = {}
   for _, id in ipairs(chosen) do
-    local profile = redis.call('GET', vec_pre .. id .. vec_suf)
-    if profile then
+    local profile = sent[id]
+    if profile == nil then  -- first asked for in this call: read it and send it
+      profile = redis.call('GET', vec_pre .. id .. vec_suf) or false
+      sent[id] = profile
+      if profile then
+        cands[#cands + 1] = id
+        cands[#cands + 1] = profile
+      end
+    elseif profile then  -- an earlier article of the call was sent it: the id alone
       cands[#cands + 1] = id
-      cands[#cands + 1] = profile
+      cands[#cands + 1] = ''
     end
   end
   local df, total = {}, 0
@@ -113,31 +157,32 @@ return out
 """
 
 # ARGV: 1 sequence key, 2 stories key, 3 updated and first-seen time, 4 story ttl, 5 window,
-#       6 copy-key ttl, 7 postings kept, 8 term_pre, 9 stamp_pre, 10 stamps kept, 11 vec_pre,
-#       12 vec_suf, then three per article:
+#       6 copy-key ttl, 7 postings kept, 8 term_pre, 9 stamp log key, 10 stamps kept,
+#       11 vec_pre, 12 vec_suf, then three per article:
 #       a JSON object {v: expected version (0 = new story), id, t: article time or null,
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
 #       record or "", bands, salient (read: checked for newer stories), posted (the terms
 #       the story is posted under), terms (counted for IDF), copy: [keys],
-#       keys: {story, vec, lsh, df}, and for a new story vec: {term: weight} and floor: the
-#       threshold less the most names can add}, the story's profile JSON, and the JSON of the
-#       new story (v = 0) or of the joining article
+#       keys: {story, vec, lsh, df}, and for a new story floor: the threshold less the most
+#       names can add}, the story's profile JSON (a new story's one centroid is the article's
+#       vector), and the JSON of the new story (v = 0) or of the joining article
 # Returns one result per article: {"ok", story JSON} or {"conflict", why}.
 WRITE = """
 local seq_key, stories = ARGV[1], ARGV[2]
 local now, ttl, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local seen_ttl, kept = tonumber(ARGV[6]), tonumber(ARGV[7])
-local term_pre, stamp_pre, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local term_pre, stamp_log, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local vec_pre, vec_suf = ARGV[11], ARGV[12]
-local df, day_keys, posted, stamped = {}, {}, {}, {}  -- written once at the end
+local df, day_keys, posted = {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
+local since = {}  -- sequence number read -> the stamps after it: {id, {term = true}}...
 local before = tonumber(redis.call('GET', seq_key) or '0')  -- no writer since a read of this
 
-local function cosine(vec, weights)
+local function cosine(vec, weights)  -- both in millionths
   local sum = 0
   for term, weight in pairs(vec) do
     local w = weights[term]
-    if type(w) == 'number' then sum = sum + weight * w / 1000000 end
+    if type(w) == 'number' then sum = sum + weight * w / 1000000000000 end
   end
   return sum
 end
@@ -154,14 +199,40 @@ local function close(a, id)  -- any of the story's centroids (one per language) 
   return false
 end
 
-local function newer_story_close(a)
-  for _, term in ipairs(a.salient) do
-    local newer = redis.call('ZRANGEBYSCORE', stamp_pre .. term, '(' .. a.seq, '+inf')
-    if #newer >= stamps then
-      return true  -- it may have been trimmed past the read: cannot tell, assume the worst
+local function stamps_after(seq)  -- nil when the log may have been trimmed past `seq`
+  local found = since[seq]
+  if found == nil then
+    local newer = redis.call('ZRANGEBYSCORE', stamp_log, '(' .. seq, '+inf')
+    found = false
+    if #newer < stamps then
+      found = {}
+      for _, stamp in ipairs(newer) do  -- "seq<TAB>id<TAB>term<TAB>term..."
+        local fields = {}
+        for field in string.gmatch(stamp, '[^\t]+') do fields[#fields + 1] = field end
+        local terms = {}
+        for k = 3, #fields do terms[fields[k]] = true end
+        found[#found + 1] = {fields[2], terms}
+      end
     end
-    for _, id in ipairs(newer) do
-      if not mine[id] and not checked[id] then
+    since[seq] = found
+  end
+  return found or nil
+end
+
+local function newer_story_close(a, profile)
+  local newer = stamps_after(a.seq)
+  if not newer then
+    return true  -- stamps may have been trimmed past the read: cannot tell, assume the worst
+  end
+  local vec
+  for _, term in ipairs(a.salient) do
+    for _, stamp in ipairs(newer) do
+      local id = stamp[1]
+      if stamp[2][term] and not mine[id] and not checked[id] then
+        if not vec then  -- the new story's one centroid: the article's own vector
+          for _, centroid in pairs(cjson.decode(profile).w) do vec = centroid end
+          a.vec, a.floor = vec, a.floor - 0.0001  -- less what rounding to millionths moved
+        end
         if close(a, id) then return true end
         checked[id] = true
       end
@@ -170,7 +241,7 @@ local function newer_story_close(a)
   return false
 end
 
-local function refuse(a)
+local function refuse(a, profile)
   for _, key in ipairs(a.copy) do
     if redis.call('EXISTS', key) == 1 then return 'copy' end
   end
@@ -180,7 +251,7 @@ local function refuse(a)
   if current ~= a.v then return 'version' end
   if a.v == 0 and before > a.seq then  -- another writer wrote after this article's read
     checked = {}
-    if newer_story_close(a) then return 'new story nearby' end
+    if newer_story_close(a, profile) then return 'new story nearby' end
   end
   return nil
 end
@@ -200,7 +271,7 @@ local function story_json(a, payload)
 end
 
 local function write(a, profile, payload)
-  local why = refuse(a)
+  local why = refuse(a, profile)
   if why then return {'conflict', why} end
   local json = story_json(a, payload)
   if not json then return {'conflict', 'gone'} end
@@ -209,18 +280,18 @@ local function write(a, profile, payload)
   redis.call('SET', a.keys.story, json, 'EX', ttl)
   redis.call('SET', a.keys.vec, (a.v + 1) .. '\\n' .. profile, 'EX', ttl)
   if a.v == 0 then redis.call('ZADD', stories, now, a.id) end
+  local stamp = {seq, a.id}
   for _, term in ipairs(a.posted) do
     local key = term_pre .. term
     if redis.call('ZADD', key, a.score, a.id) == 1 then
-      local stamp = stamp_pre .. term
-      redis.call('ZADD', stamp, seq, a.id)
-      if seq % 8 == 0 then
-        redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1)
-        redis.call('ZREMRANGEBYRANK', stamp, 0, -stamps - 1)
-      end
-      stamped[stamp] = true
+      stamp[#stamp + 1] = term
+      if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1) end
       posted[key] = true  -- a posting is found only within the window of its story's start
     end
+  end
+  if #stamp > 2 then  -- one stamp a write: the story and the terms it is newly posted under
+    redis.call('ZADD', stamp_log, seq, table.concat(stamp, '\t'))
+    if seq % 8 == 0 then redis.call('ZREMRANGEBYRANK', stamp_log, 0, -stamps - 1) end
   end
   for _, key in ipairs(a.copy) do redis.call('SET', key, a.id, 'EX', seen_ttl, 'NX') end
   if a.sig ~= '' then
@@ -250,7 +321,7 @@ for key, counts in pairs(df) do  -- document frequencies, one HINCRBY per term a
 end
 for key in pairs(day_keys) do redis.call('EXPIRE', key, window + 86400) end
 for key in pairs(posted) do redis.call('EXPIRE', key, window) end
-for key in pairs(stamped) do redis.call('EXPIRE', key, 3600) end
+if next(posted) then redis.call('EXPIRE', stamp_log, 3600) end
 redis.call('ZREMRANGEBYSCORE', stories, '-inf', now - ttl)
 return out
 """

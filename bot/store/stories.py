@@ -30,11 +30,19 @@ def story_to_json(story: Story, *, event_time: float | None) -> str:
     return json.dumps({
         "id": story.id, "headline": story.headline, "first_seen": _ts(story.first_seen),
         "updated": _ts(story.updated), "version": story.version, "time": event_time,
-        "articles": [{"outlet": a.outlet, "title": a.title, "url": a.url, "time": _ts(a.time),
-                      "dated": a.dated, "ts": a.time_source, "te": a.time_evidence,
-                      "path": a.path, "score": a.score, "reason": a.reason}
-                     for a in story.articles],
+        "articles": [_member(a) for a in story.articles],
     }, ensure_ascii=False)
+
+
+def member_to_json(member: StoryArticle) -> str:
+    """One member as `story_to_json` writes it in a story's articles."""
+    return json.dumps(_member(member), ensure_ascii=False)
+
+
+def _member(a: StoryArticle) -> dict[str, Any]:
+    return {"outlet": a.outlet, "title": a.title, "url": a.url, "time": _ts(a.time),
+            "dated": a.dated, "ts": a.time_source, "te": a.time_evidence, "path": a.path,
+            "score": a.score, "reason": a.reason}
 
 
 def story_from_json(raw: str | Mapping[str, Any]) -> tuple[Story, float | None]:
