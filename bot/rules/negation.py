@@ -91,25 +91,17 @@ def scope(text: str, field: int, start: int, end: int, kind: int, *, latin: bool
           chars: int, words: int) -> Span:
     """The span a cue at [start, end) of `text` denies (the C core's `denied`)."""
     if kind == BEFORE:
-        a = b = end
-        count, prev = 0, False
-        while b < len(text):
-            ch = text[b]
-            if ch in BREAKS or (not latin and b - a >= chars):
-                break
-            alnum = ch.isalnum()
-            if latin and alnum and not prev:
-                if count == words:
-                    break
-                count += 1
-            prev = alnum
-            b += 1
-        return field, a, b
-    a = b = start
-    count, prev = 0, False
-    while a > 0:
-        ch = text[a - 1]
-        if ch in BREAKS or (not latin and b - a >= chars):
+        return field, end, _reach(text, end, 1, latin=latin, chars=chars, words=words)
+    return field, _reach(text, start, -1, latin=latin, chars=chars, words=words), start
+
+
+def _reach(text: str, origin: int, step: int, *, latin: bool, chars: int, words: int) -> int:
+    """How far from `origin` a cue reaches, forward (`step` 1) or back (-1): to a clause
+    break, or `chars` characters of Chinese, or `words` words of Latin text."""
+    pos, count, prev = origin, 0, False
+    while pos < len(text) if step > 0 else pos > 0:
+        ch = text[pos] if step > 0 else text[pos - 1]
+        if ch in BREAKS or (not latin and abs(pos - origin) >= chars):
             break
         alnum = ch.isalnum()
         if latin and alnum and not prev:
@@ -117,8 +109,8 @@ def scope(text: str, field: int, start: int, end: int, kind: int, *, latin: bool
                 break
             count += 1
         prev = alnum
-        a -= 1
-    return field, a, b
+        pos += step
+    return pos
 
 
 def deny(texts: tuple[str, str], found: Iterable[int], kinds: Mapping[int, int],
