@@ -48,6 +48,7 @@ async def _run(app: App, service: Service, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await app.warm_up()  # a signal meanwhile is kept: the jobs then stop at once
     scheduler = AsyncIOScheduler(timezone=UTC)
     for job in service.jobs:
         if job.first == "awaited":

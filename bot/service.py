@@ -64,9 +64,9 @@ class Service:
     lead: Loop | None = None
 
 
-# Analysed once in a thread before the service serves: the segmenter's and the bilingual
-# dictionary's first use loads them (seconds on a busy machine), which would otherwise stall
-# the event loop, /healthz and /metrics included, during the first poll.
+# Analysed once in a thread before the first poll (`ServiceWiring.warm_up`): the segmenter's
+# and the bilingual dictionary's first use loads them (seconds on a busy machine), which would
+# otherwise stall the event loop, /healthz and /metrics included, during the first poll.
 WARM_UP = Article(outlet="newsbot", title="韩国召见俄罗斯大使 South Korea summons envoy",
                   text="韓國外交部週一召見俄羅斯駐首爾大使。")
 
@@ -87,10 +87,8 @@ class ServiceWiring:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[Service]:
-        """Load the text analysis' dictionaries, then start the HTTP servers (/healthz and
-        webhooks; /metrics on its own address) and the command front ends; yields what the
-        service runs, and stops them on exit."""
-        await asyncio.to_thread(self.index.analyzer.analyse, WARM_UP)
+        """Start the HTTP servers (/healthz and webhooks; /metrics on its own address) and
+        the command front ends; yields what the service runs, and stops them on exit."""
         async with AsyncExitStack() as stack:
             routes, telegram = await self._front_ends(stack)
             server = await stack.enter_async_context(HttpServer(
@@ -130,6 +128,10 @@ class ServiceWiring:
         if self.websub is not None:
             routes += self.websub.routes()
         return routes, tg_front
+
+    async def warm_up(self) -> None:
+        """Load the text analysis' dictionaries in a thread (see WARM_UP)."""
+        await asyncio.to_thread(self.index.analyzer.analyse, WARM_UP)
 
     def _poller(self, front: TelegramFrontEnd) -> Loop:
         """Telegram's long polling, in one worker at a time: the holder of the lease."""

@@ -153,10 +153,6 @@ def test_cli_commands_work_on_the_store_of_a_running_bot(tmp_path: Path) -> None
         record = bot.started()
         assert record["role"] == "run" and _pings(record["url"])
 
-        added = _newsbot("chat", "/rule add 朝鲜 + 派兵", env=env)
-        assert added.returncode == 0, added.stdout + added.stderr
-        assert "Rule #1 added: 朝鲜 + 派兵" in added.stdout
-
         def seed_stories() -> list[dict[str, Any]] | None:
             listed = _newsbot("stories", "--since", "1h", "--json", env=env)
             assert listed.returncode == 0, listed.stderr
@@ -165,6 +161,10 @@ def test_cli_commands_work_on_the_store_of_a_running_bot(tmp_path: Path) -> None
         stories = _until(seed_stories, "the running bot to place the five seeds")
         groups = sorted(sorted(Path(a["path"]).name[:3] for a in s["articles"]) for s in stories)
         assert groups == [["000"], ["001", "002", "003"], ["004"]]
+        # The rule is added once the seeds are placed: they were placed under no rule.
+        added = _newsbot("chat", "/rule add 朝鲜 + 派兵", env=env)
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert "Rule #1 added: 朝鲜 + 派兵" in added.stdout
 
         outbox = _newsbot("outbox", env=env)
         assert outbox.returncode == 0, outbox.stderr

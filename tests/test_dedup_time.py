@@ -1,4 +1,5 @@
-"""Time in the same-story score: reports a day or more away from a story need more to join."""
+"""Time in the same-story score: across languages, reports a day or more away from a story
+need more to join."""
 
 from __future__ import annotations
 
@@ -21,27 +22,27 @@ HOUR = 3600.0
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _feats() -> Features:
-    return Features(vector={"arrest": 0.8, "court": 0.6}, salient=("arrest", "court"), lead="")
+def _feats(language: str = "en") -> Features:
+    return Features(vector={"arrest": 0.8, "court": 0.6}, salient=("arrest", "court"), lead="",
+                    language=language)
 
 
-@pytest.mark.parametrize(("hours", "penalty"), [
-    (0, 0.0),
-    (12, TIME_WEIGHT * 12 / 72),
-    (24, TIME_WEIGHT * 24 / 72),
-    (36, TIME_WEIGHT * 36 / 72 + LATE_WEIGHT * 0.5),
-    (60, TIME_WEIGHT * 60 / 72 + LATE_WEIGHT * 1.5),
-])
-def test_past_a_day_every_hour_costs_more(hours: float, penalty: float) -> None:
-    """Within a day only the window-wide slope counts; past it, LATE_WEIGHT per day more,
-    on either side of the story's span."""
-    story = Profile.of(_feats(), time=0.0).add(_feats(), time=2 * HOUR)
-    later = evaluate(_feats(), story, time=2 * HOUR + hours * HOUR, window=WINDOW)
-    earlier = evaluate(_feats(), story, time=-hours * HOUR, window=WINDOW)
-    for evidence in (later, earlier):
-        assert evidence.penalty == pytest.approx(penalty)
-        assert evidence.score == pytest.approx(1.0 - penalty)
-    assert f"time {penalty:.2f}" in later.reason(0.3)
+@pytest.mark.parametrize(("hours", "late_days"), [(0, 0.0), (12, 0.0), (24, 0.0), (36, 0.5),
+                                                  (60, 1.5)])
+def test_past_a_day_every_hour_costs_more_across_languages(hours: float, late_days: float
+                                                           ) -> None:
+    """Within one language only the window-wide slope counts, however late (the cosine tells
+    a rewrite from a follow-up); against the reports of another language, LATE_WEIGHT per day
+    more past the first day, on either side of the story's span."""
+    story = Profile.of(_feats("zh"), time=0.0).add(_feats("zh"), time=2 * HOUR)
+    slope = TIME_WEIGHT * hours / 72
+    for language, penalty in (("zh", slope), ("en", slope + LATE_WEIGHT * late_days)):
+        later = evaluate(_feats(language), story, time=2 * HOUR + hours * HOUR, window=WINDOW)
+        earlier = evaluate(_feats(language), story, time=-hours * HOUR, window=WINDOW)
+        for evidence in (later, earlier):
+            assert evidence.penalty == pytest.approx(penalty)
+            assert evidence.score == pytest.approx(1.0 - penalty)
+        assert f"time {penalty:.2f}" in later.reason(0.3)
 
 
 async def test_a_new_development_two_days_later_is_a_new_story(store: Store) -> None:
