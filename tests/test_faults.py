@@ -230,8 +230,9 @@ class Trigger:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        if not self.fired.is_set():
+            self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)  # a fired action completes
 
     async def _watch(self, ready: asyncio.Event) -> None:
         client = aioredis.Redis.from_url(self.url, decode_responses=True)
@@ -241,8 +242,8 @@ class Trigger:
                 async for info in monitor.listen():
                     command = str(info.get("command", ""))
                     if any(command.startswith(n) for n in self.needles):
-                        await self.action()
-                        self.fired.set()
+                        self.fired.set()  # before the action: a wait for it must not see
+                        await self.action()  # the process gone first and call that a failure
                         return
         finally:
             ready.set()
