@@ -46,20 +46,24 @@ VOCAB = [f"{a}{b}{c}" for a in "bcdfghklmnprstvz" for b in "aeiou" for c in
 class Synth:
     """Deterministic synthetic news: events with their own words, reports that reuse them."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, common: Sequence[str] = VOCAB,
+                 named: Sequence[str] = VOCAB) -> None:
+        """`common` words (Zipf-weighted, in rank order) fill the text; an event's own
+        words are drawn from `named`."""
         self.rng = random.Random(seed)
-        self.weights = [1 / (i + 1) for i in range(len(VOCAB))]
+        self.common, self.named = list(common), list(named)
+        self.weights = [1 / (i + 1) for i in range(len(self.common))]
         self.events: list[list[str]] = []
 
     def _common(self, k: int) -> list[str]:
-        return self.rng.choices(VOCAB, weights=self.weights, k=k)
+        return self.rng.choices(self.common, weights=self.weights, k=k)
 
     def article(self, *, at: datetime, join: bool) -> Article:
         """A report of an existing event (`join`) or of a new one."""
         if join and self.events:
             words = self.rng.choice(self.events[-2000:])
         else:
-            words = [*self.rng.sample(VOCAB, 8), str(self.rng.randint(100, 99999))]
+            words = [*self.rng.sample(self.named, 8), str(self.rng.randint(100, 99999))]
             self.events.append(words)
         title = " ".join(self.rng.sample(words, 4) + self._common(3))
         lead = " ".join(self.rng.sample(words, 6) + self._common(50) + self.rng.sample(words, 3))

@@ -117,8 +117,8 @@ class Pipeline:
         steps = await self._steps(articles, markers, placements=placements,
                                   interrupted=interrupted)
         live = [step for step in steps if step.story is not None]
-        for step in live:
-            await self.archive.add(step.article, story_id=_story(step).id, seen_at=now)
+        await self.archive.add_many([(step.article, _story(step).id) for step in live],
+                                    seen_at=now)
         await self._record_matches(live, ruleset)
         await self._route(live)
         await self._queue(steps)

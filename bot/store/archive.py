@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.models import Article, TimeSource
@@ -31,18 +32,21 @@ class Archive(RecordsOf):
 
     async def add(self, article: Article, *, story_id: str, seen_at: datetime) -> None:
         """File one article under its story."""
-        aid = article_id(article)
-        record = {"outlet": article.outlet, "title": article.title, "text": article.text,
-                  "url": article.url, "guid": article.guid, "language": article.language,
-                  "published": article.published.timestamp() if article.published else None,
-                  "feed_id": article.feed_id, "path": article.path, "story": story_id,
-                  "time_source": article.time_source, "time_evidence": article.time_evidence}
+        await self.add_many([(article, story_id)], seen_at=seen_at)
+
+    async def add_many(self, filed: Sequence[tuple[Article, str]], *, seen_at: datetime
+                       ) -> None:
+        """File (article, story id) pairs, all in one transaction (one round trip)."""
+        if not filed:
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(self.keys("article", aid), json.dumps(record, ensure_ascii=False),
-                     ex=self.ttl)
-            pipe.zadd(self.index, {aid: seen_at.timestamp()})
-            pipe.rpush(self.keys("story", story_id, "articles"), aid)
-            pipe.expire(self.keys("story", story_id, "articles"), self.ttl)
+            for article, story_id in filed:
+                aid = article_id(article)
+                pipe.set(self.keys("article", aid), json.dumps(_record(article, story_id),
+                                                               ensure_ascii=False), ex=self.ttl)
+                pipe.zadd(self.index, {aid: seen_at.timestamp()})
+                pipe.rpush(self.keys("story", story_id, "articles"), aid)
+                pipe.expire(self.keys("story", story_id, "articles"), self.ttl)
             pipe.zremrangebyscore(self.index, "-inf", seen_at.timestamp() - self.ttl)
             await pipe.execute()
 
@@ -66,6 +70,14 @@ class Archive(RecordsOf):
         keys = [self.keys("article", aid) for aid in dict.fromkeys(ids)]
         raws = await self.redis.mget(keys) if keys else []
         return [_article(json.loads(raw))[0] for raw in raws if raw]
+
+
+def _record(article: Article, story_id: str) -> dict[str, object]:
+    return {"outlet": article.outlet, "title": article.title, "text": article.text,
+            "url": article.url, "guid": article.guid, "language": article.language,
+            "published": article.published.timestamp() if article.published else None,
+            "feed_id": article.feed_id, "path": article.path, "story": story_id,
+            "time_source": article.time_source, "time_evidence": article.time_evidence}
 
 
 def _article(data: dict[str, object]) -> tuple[Article, str]:
