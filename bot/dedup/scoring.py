@@ -18,16 +18,11 @@ as a whole, never with its nearest member (no chains).
 
 Reports of one event in two languages share fewer terms than two reports in one language (a
 glossed word spreads over its senses, names the dictionary lacks stay apart), so their scores
-run lower. A story therefore keeps one centroid per language of its reports. A story that has
-reports in the article's language is judged by those, with the threshold: they are the closer
-evidence, and the lowered bar across languages would otherwise let in an article that its own
-language's reports already reject (the opening ceremony's English report, cosine 0.25 with the
-English report of the rail arson that morning, under 0.30, passed with 0.21 against the arson's
-Chinese reports, over 0.15, on Paris, the Olympics and the disruption they all mention). Only a
-story with no report in the article's language is scored across languages, against each of its
-centroids with the threshold times CROSS_FACTOR (`Evidence.factor`). So an English report never
-meets a lowered bar against English reports just because the story also has Chinese ones, nor a
-lowered bar against Chinese ones that outvotes them.
+run lower. A story therefore keeps one centroid per language of its reports: an article is
+scored against the centroid of its own language with the threshold, and against each other
+language's centroid with the threshold times CROSS_FACTOR (`Evidence.factor`); it joins if
+either reaches its bar. So an English report never meets a lowered bar against English reports
+just because the story also has Chinese ones.
 """
 
 from __future__ import annotations
@@ -138,28 +133,22 @@ class Evidence:
 def evaluate(feats: Features, profile: Profile, *, time: float | None, window: float
              ) -> Evidence:
     """Score `feats` (published at `time`, None if undated) against a story's profile: against
-    the story's reports in the article's own language when it has any (the threshold), else
-    against those in each other language with the lower cross-language bar (the best,
-    relative to its bar)."""
+    the story's reports in the article's own language, and against those in each other
+    language with the lower cross-language bar; the better of the two, relative to its bar."""
     seconds = 0.0
     if time is not None and profile.first is not None and profile.last is not None:
         seconds = max(0.0, profile.first - time, time - profile.last)
     gap, late = min(seconds / window, 1.0), max(0.0, seconds / 3600 - SAME_DAY_HOURS) / 24
-    own: Evidence | None = None
-    other: Evidence | None = None
+    best: Evidence | None = None
     for lang, centroid in profile.centroids.items():
         same = lang in (feats.language, ANY_LANGUAGE)
         evidence = Evidence(cosine=cosine(feats.vector, centroid), time=gap,
                             late=0.0 if same else late,
                             factor=1.0 if same else CROSS_FACTOR,
                             languages="" if same else f"{feats.language} report, {lang} story")
-        best = own if same else other
         if best is None or evidence.score / evidence.factor > best.score / best.factor:
-            if same:
-                own = evidence
-            else:
-                other = evidence
-    return own or other or Evidence(cosine=0.0, time=gap, late=late)
+            best = evidence
+    return best or Evidence(cosine=0.0, time=gap, late=late)
 
 
 def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,
