@@ -98,7 +98,9 @@ def held_out(folder: Path = REPO / "tests/data/heldout") -> tuple[list[Article],
     banks, disasters), tests/data/heldout2 (written later, when the first had been looked at
     too often: elections, coups, quakes and floods, court rulings, space, tariffs) or
     tests/data/heldout3 (written after the engine was changed on the second's errors: banks,
-    elections, Thai court rulings, air crashes, the Paris Olympics, Sri Lanka, Peru, Artemis I)."""
+    elections, Thai court rulings, air crashes, the Paris Olympics, Sri Lanka, Peru, Artemis I)
+    or tests/data/heldout4 (written later still: quakes, Starship flights, Nippon Steel,
+    Duterte, two finals on one Sunday, the Hong Kong 47, Xi's tour, Kenya, Valencia floods)."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     articles = replay_order(date_articles(read_seed_folder(folder, feed_id=folder.name)[0],
                                           seen=NOW))
@@ -230,7 +232,8 @@ async def main() -> None:
         await grouping(url, "dev set", *dev_set(), threshold=args.threshold)
         await grouping(url, "held-out set", *held_out(), threshold=args.threshold)
         for name, folder in (("fresh held-out set", "heldout2"),
-                             ("third held-out set", "heldout3")):
+                             ("third held-out set", "heldout3"),
+                             ("fourth held-out set", "heldout4")):
             await grouping(url, name, *held_out(REPO / "tests/data" / folder),
                            threshold=args.threshold)
         uci = args.eval / "uci-news-aggregator-sample.csv"

@@ -186,6 +186,53 @@ def test_the_time_of_the_news_is_the_reference_without_feed_mates() -> None:
     assert live.published is not None and _is_day(live.published, 2026, 10, 21)
 
 
+def _folder(*times: datetime) -> list[Article]:
+    """Dated mates of one feed (an archive folder), one at each of `times`."""
+    return [_article(f"Dated {n}", feed_id="a", published=when) for n, when in enumerate(times)]
+
+
+ARCHIVE = (datetime(2023, 3, 28, 6, tzinfo=UTC), datetime(2023, 3, 29, 2, tzinfo=UTC),
+           datetime(2024, 11, 5, 3, tzinfo=UTC), datetime(2025, 6, 14, 8, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("title", "text", "day"), [
+    ("缅甸3月28日发生强震", "", (2023, 3, 28)),  # month and day: the mates of late March 2023
+    ("緬甸強震", "（中央社曼谷3月28日電）緬甸中部28日發生強烈地震。", (2023, 3, 28)),
+    ("Strong quake hits Myanmar", "BANGKOK, March 28 (Reuters) - A strong earthquake...",
+     (2023, 3, 28)),
+    ("缅甸地震", "缅甸2023年3月28日发生强震。", (2023, 3, 28)),  # background against 2025
+    ("美国大选", "美国选民11月5日投票。", (2024, 11, 5)),
+    ("六月十日的消息", "6月10日，议会表决。", (2025, 6, 10)),  # near the newest: read as before
+])
+def test_an_archive_folder_dates_a_stated_day_in_the_year_its_mates_come_from(
+        title: str, text: str, day: tuple[int, int, int]) -> None:
+    """In a folder spanning years, a month and day is read in the year of the dated mates it
+    falls within two days of (newest first), not always in the newest mate's year."""
+    undated = _article(title, text, feed_id="a")
+    dated = date_articles([*_folder(*ARCHIVE), undated], seen=SEEN)[-1]
+    assert dated.published is not None and _is_day(dated.published, *day), dated.published
+    assert dated.time_source == "text"
+
+
+def test_a_weekday_or_bare_day_keeps_the_newest_mate_as_reference() -> None:
+    """A weekday or a bare day names no month: nothing ties it to an older mate's year, so it
+    is read against the newest mate as before (the latest such day not after it)."""
+    weekday = _article("议会周一表决", feed_id="a")
+    bare = _article("（中央社台北10日電）立法院今天表決。", feed_id="a")
+    dated = date_articles([*_folder(*ARCHIVE), weekday, bare], seen=SEEN)
+    assert dated[-2].published is not None and _is_day(dated[-2].published, 2025, 6, 9)
+    assert dated[-1].published is not None and _is_day(dated[-1].published, 2025, 6, 10)
+
+
+def test_a_live_feed_reads_an_older_stated_day_as_before() -> None:
+    """Mates all of this week: a report stating a day ten days back keeps that day (no mate
+    is near it, so the newest mate's reading stands)."""
+    week = [datetime(2025, 6, d, 9, tzinfo=UTC) for d in (10, 12, 14)]
+    undated = _article("议会6月4日表决", feed_id="a")
+    dated = date_articles([*_folder(*week), undated], seen=SEEN)[-1]
+    assert dated.published is not None and _is_day(dated.published, 2025, 6, 4)
+
+
 _FRAGMENTS = st.sampled_from([
     "周一", "(10月21日)", "今(23)日", "昨天", "今日", "2024年", "12月", "31日", "29日", "2月",
     "电", "【新华社北京", "SEOUL, ", "Oct. ", "31", " (Reuters) - ", "on Monday", "today",

@@ -43,6 +43,8 @@ MAX_PARAGRAPH = 1_000  # a lead's date is in its first sentences; this bounds th
 MAX_EVIDENCE = 48
 MAX_AGE = timedelta(days=400)
 BACKGROUND = timedelta(days=31)
+NEAR = timedelta(days=2)  # a stated date this close before a mate's time is that mate's year
+MATE_DAYS = 400  # a feed's mates' days tried as references for one undated article
 WEEKDAY_MONTHS = 12  # a weekday with a bare day (`周日(19日)`) picks among this many months
 DATELINE, RELATIVE, WEEKDAY, EXPLICIT = 0, 1, 2, 3
 
@@ -98,6 +100,7 @@ class StatedTime:
 
     time: datetime
     evidence: str
+    anchored: bool = False  # the words name a month or a year (not a bare day or weekday)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,7 @@ class _Statement:
     key: tuple[int, int, int, int]
     day: date
     evidence: str
+    anchored: bool
 
 
 def stated_time(article: Article, *, reference: datetime) -> StatedTime | None:
@@ -135,31 +139,55 @@ def date_articles(articles: Sequence[Article], *, seen: datetime,
     The text is read relative to the newest feed time among the article's feed mates in
     `articles`, else to `news` (the newest feed time the bot has read lately, when earlier
     than `seen`: while an archive is replayed, the news are older than the clock), else to
-    `seen`."""
-    newest = _newest_by_feed(articles)
+    `seen`. A month and day (or a full date) that lands more than NEAR before the newest
+    mate is read again against the mates' earlier days, newest first: the first of them that
+    it falls within NEAR of gives the year (an archive folder spanning years dates its
+    undated `3月28日` report in the year its dated mates of late March come from, not in the
+    newest one; a live feed, whose mates are all recent, reads it as before)."""
+    mates = _days_by_feed(articles)
     fallback = min(news, seen) if news is not None else seen
     return [article if article.published is not None
-            else _dated(article, reference=newest.get(article.feed_id, fallback), seen=seen)
+            else _dated(article, references=mates.get(article.feed_id, [fallback]), seen=seen)
             for article in articles]
 
 
-def _newest_by_feed(articles: Sequence[Article]) -> dict[str, datetime]:
-    """The newest feed time of each feed's dated articles: it tells the undated their year."""
-    newest: dict[str, datetime] = {}
+def _days_by_feed(articles: Sequence[Article]) -> dict[str, list[datetime]]:
+    """Each feed's dated articles' times, the newest of each UTC day, newest day first (at
+    most MATE_DAYS days): they tell the undated their year."""
+    newest: dict[str, dict[date, datetime]] = {}
     for article in articles:
-        when = article.published
-        if when is not None and (article.feed_id not in newest or when > newest[article.feed_id]):
-            newest[article.feed_id] = when
-    return newest
+        if (when := article.published) is not None:
+            days = newest.setdefault(article.feed_id, {})
+            day = _as_utc(when).date()
+            if day not in days or when > days[day]:
+                days[day] = when
+    return {feed: sorted(days.values(), reverse=True)[:MATE_DAYS]
+            for feed, days in newest.items()}
 
 
-def _dated(article: Article, *, reference: datetime, seen: datetime) -> Article:
-    """`article` dated by what its text states relative to `reference`, else by `seen`."""
-    found = stated_time(article, reference=reference)
+def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) -> Article:
+    """`article` dated by what its text states relative to its mates' times (`references`,
+    newest first), else by `seen`."""
+    found = stated_time(article, reference=references[0])
+    if (found.anchored and references[0] - found.time > NEAR) if found is not None \
+            else len(references) > 1 and _names_a_month(article, references[0]):
+        for reference in references[1:]:
+            again = stated_time(article, reference=reference)
+            if again is not None and again.anchored and reference - again.time <= NEAR:
+                found = again
+                break
     if found is None:
         return replace(article, published=seen, time_source="seen")
     return replace(article, published=found.time, time_source="text",
                    time_evidence=found.evidence)
+
+
+def _names_a_month(article: Article, reference: datetime) -> bool:
+    """True if the lead states a month or a year anywhere (whether or not it was kept)."""
+    try:
+        return any(s.anchored for s in _statements(_lead(article), _as_utc(reference).date()))
+    except (ValueError, OverflowError):
+        return False
 
 
 def _as_utc(when: datetime) -> datetime:
@@ -177,7 +205,7 @@ def _stated(article: Article, reference: datetime) -> StatedTime | None:
     when = _time_of(best.day, reference=reference, zone=zone)
     if reference - when > MAX_AGE:
         return None
-    return StatedTime(time=when, evidence=best.evidence)
+    return StatedTime(time=when, evidence=best.evidence, anchored=best.anchored)
 
 
 def _lead(article: Article) -> list[str]:
@@ -225,8 +253,11 @@ def _statements(lead: Sequence[str], ref_day: date) -> Iterator[_Statement]:
                     continue
                 day = form.read(match, ref_day)
                 if day is not None:
+                    named = match.groupdict()
                     yield _Statement(key=(form.rank, where, match.start(), order), day=day,
-                                     evidence=match.group(0).strip()[:MAX_EVIDENCE])
+                                     evidence=match.group(0).strip()[:MAX_EVIDENCE],
+                                     anchored=bool(named.get("mo") or named.get("mon")
+                                                   or named.get("y")))
 
 
 def _beside_background(match: re.Match[str]) -> bool:
