@@ -191,7 +191,7 @@ def _folder(*times: datetime) -> list[Article]:
     return [_article(f"Dated {n}", feed_id="a", published=when) for n, when in enumerate(times)]
 
 
-ARCHIVE = (datetime(2023, 3, 28, 6, tzinfo=UTC), datetime(2023, 3, 29, 2, tzinfo=UTC),
+ARCHIVE = (datetime(2022, 10, 24, 9, tzinfo=UTC), datetime(2023, 3, 28, 6, tzinfo=UTC), datetime(2023, 3, 29, 2, tzinfo=UTC),
            datetime(2024, 11, 5, 3, tzinfo=UTC), datetime(2025, 6, 14, 8, tzinfo=UTC))
 
 
@@ -202,7 +202,8 @@ ARCHIVE = (datetime(2023, 3, 28, 6, tzinfo=UTC), datetime(2023, 3, 29, 2, tzinfo
      (2023, 3, 28)),
     ("缅甸地震", "缅甸2023年3月28日发生强震。", (2023, 3, 28)),  # background against 2025
     ("美国大选", "美国选民11月5日投票。", (2024, 11, 5)),
-    ("六月十日的消息", "6月10日，议会表决。", (2025, 6, 10)),  # near the newest: read as before
+    ("六月十日的消息", "6月10日，议会表决。", (2025, 6, 10)),  # no mate near: read as before
+    ("辛偉誠當選保守黨黨魁", "英國前財相辛偉誠周一（24日）自動當選。", (2022, 10, 24)),
 ])
 def test_an_archive_folder_dates_a_stated_day_in_the_year_its_mates_come_from(
         title: str, text: str, day: tuple[int, int, int]) -> None:
@@ -212,6 +213,16 @@ def test_an_archive_folder_dates_a_stated_day_in_the_year_its_mates_come_from(
     dated = date_articles([*_folder(*ARCHIVE), undated], seen=SEEN)[-1]
     assert dated.published is not None and _is_day(dated.published, *day), dated.published
     assert dated.time_source == "text"
+
+
+def test_a_stated_weekday_that_does_not_fit_the_newest_year_looks_further() -> None:
+    """`7月13日星期三` against a newest mate of 14 July 2025 (the 13th a Sunday) is not read as
+    2025: the mates of 13 July 2022, a Wednesday, give the year."""
+    mates = _folder(datetime(2022, 7, 13, 5, tzinfo=UTC), datetime(2025, 7, 14, 2, tzinfo=UTC))
+    undated = _article("斯里兰卡总统逃往马尔代夫", "斯里兰卡总统7月13日星期三凌晨乘飞机逃往马尔代夫。",
+                       feed_id="a")
+    dated = date_articles([*mates, undated], seen=SEEN)[-1]
+    assert dated.published is not None and _is_day(dated.published, 2022, 7, 13)
 
 
 def test_a_weekday_or_bare_day_keeps_the_newest_mate_as_reference() -> None:

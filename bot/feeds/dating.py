@@ -100,7 +100,8 @@ class StatedTime:
 
     time: datetime
     evidence: str
-    anchored: bool = False  # the words name a month or a year (not a bare day or weekday)
+    anchored: bool = False  # the words name a month, a year, or a weekday with its day
+    consistent: bool = True  # a weekday given with the day falls on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class _Statement:
     day: date
     evidence: str
     anchored: bool
+    consistent: bool
 
 
 def stated_time(article: Article, *, reference: datetime) -> StatedTime | None:
@@ -139,11 +141,12 @@ def date_articles(articles: Sequence[Article], *, seen: datetime,
     The text is read relative to the newest feed time among the article's feed mates in
     `articles`, else to `news` (the newest feed time the bot has read lately, when earlier
     than `seen`: while an archive is replayed, the news are older than the clock), else to
-    `seen`. A month and day (or a full date) that lands more than NEAR before the newest
-    mate is read again against the mates' earlier days, newest first: the first of them that
-    it falls within NEAR of gives the year (an archive folder spanning years dates its
-    undated `3月28日` report in the year its dated mates of late March come from, not in the
-    newest one; a live feed, whose mates are all recent, reads it as before)."""
+    `seen`. A month and day (or a full date, or a weekday with its day: `周一(24日)`) that
+    lands more than NEAR before the newest mate, or on another weekday than it says, is read
+    again against the mates' earlier days, newest first: the first of them that it falls
+    within NEAR of, on its weekday, gives the year (an archive folder spanning years dates
+    its undated `3月28日` report in the year its dated mates of late March come from, not in
+    the newest one; a live feed, whose mates are all recent, reads it as before)."""
     mates = _days_by_feed(articles)
     fallback = min(news, seen) if news is not None else seen
     return [article if article.published is not None
@@ -169,11 +172,13 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
     """`article` dated by what its text states relative to its mates' times (`references`,
     newest first), else by `seen`."""
     found = stated_time(article, reference=references[0])
-    if (found.anchored and references[0] - found.time > NEAR) if found is not None \
-            else len(references) > 1 and _names_a_month(article, references[0]):
+    if (found.anchored and (references[0] - found.time > NEAR or not found.consistent))\
+            if found is not None else len(references) > 1 and _names_a_month(article,
+                                                                             references[0]):
         for reference in references[1:]:
             again = stated_time(article, reference=reference)
-            if again is not None and again.anchored and reference - again.time <= NEAR:
+            if again is not None and again.anchored and again.consistent \
+                    and reference - again.time <= NEAR:
                 found = again
                 break
     if found is None:
@@ -183,7 +188,8 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
 
 
 def _names_a_month(article: Article, reference: datetime) -> bool:
-    """True if the lead states a month or a year anywhere (whether or not it was kept)."""
+    """True if the lead states a month, a year or a weekday with its day anywhere (whether
+    or not it was kept)."""
     try:
         return any(s.anchored for s in _statements(_lead(article), _as_utc(reference).date()))
     except (ValueError, OverflowError):
@@ -205,7 +211,8 @@ def _stated(article: Article, reference: datetime) -> StatedTime | None:
     when = _time_of(best.day, reference=reference, zone=zone)
     if reference - when > MAX_AGE:
         return None
-    return StatedTime(time=when, evidence=best.evidence, anchored=best.anchored)
+    return StatedTime(time=when, evidence=best.evidence, anchored=best.anchored,
+                      consistent=best.consistent)
 
 
 def _lead(article: Article) -> list[str]:
@@ -254,10 +261,13 @@ def _statements(lead: Sequence[str], ref_day: date) -> Iterator[_Statement]:
                 day = form.read(match, ref_day)
                 if day is not None:
                     named = match.groupdict()
+                    weekday = named.get("wd") if named.get("d") else None
                     yield _Statement(key=(form.rank, where, match.start(), order), day=day,
                                      evidence=match.group(0).strip()[:MAX_EVIDENCE],
                                      anchored=bool(named.get("mo") or named.get("mon")
-                                                   or named.get("y")))
+                                                   or named.get("y") or weekday),
+                                     consistent=not weekday
+                                     or day.weekday() == _weekday(weekday))
 
 
 def _beside_background(match: re.Match[str]) -> bool:
