@@ -191,8 +191,8 @@ def _folder(*times: datetime) -> list[Article]:
     return [_article(f"Dated {n}", feed_id="a", published=when) for n, when in enumerate(times)]
 
 
-ARCHIVE = (datetime(2022, 10, 24, 9, tzinfo=UTC), datetime(2023, 3, 28, 6, tzinfo=UTC), datetime(2023, 3, 29, 2, tzinfo=UTC),
-           datetime(2024, 11, 5, 3, tzinfo=UTC), datetime(2025, 6, 14, 8, tzinfo=UTC))
+ARCHIVE = (datetime(2022, 10, 24, 9, tzinfo=UTC), datetime(2023, 3, 28, 6, tzinfo=UTC),
+           datetime(2023, 3, 29, 2, tzinfo=UTC), datetime(2024, 11, 5, 3, tzinfo=UTC), datetime(2025, 6, 14, 8, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("title", "text", "day"), [
@@ -219,8 +219,8 @@ def test_a_stated_weekday_that_does_not_fit_the_newest_year_looks_further() -> N
     """`7月13日星期三` against a newest mate of 14 July 2025 (the 13th a Sunday) is not read as
     2025: the mates of 13 July 2022, a Wednesday, give the year."""
     mates = _folder(datetime(2022, 7, 13, 5, tzinfo=UTC), datetime(2025, 7, 14, 2, tzinfo=UTC))
-    undated = _article("斯里兰卡总统逃往马尔代夫", "斯里兰卡总统7月13日星期三凌晨乘飞机逃往马尔代夫。",
-                       feed_id="a")
+    undated = _article("斯里兰卡总统逃往马尔代夫",
+                       "斯里兰卡总统7月13日星期三凌晨乘飞机逃往马尔代夫。", feed_id="a")
     dated = date_articles([*mates, undated], seen=SEEN)[-1]
     assert dated.published is not None and _is_day(dated.published, 2022, 7, 13)
 
