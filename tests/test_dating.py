@@ -192,7 +192,8 @@ def _folder(*times: datetime) -> list[Article]:
 
 
 ARCHIVE = (datetime(2022, 10, 24, 9, tzinfo=UTC), datetime(2023, 3, 28, 6, tzinfo=UTC),
-           datetime(2023, 3, 29, 2, tzinfo=UTC), datetime(2024, 11, 5, 3, tzinfo=UTC), datetime(2025, 6, 14, 8, tzinfo=UTC))
+           datetime(2023, 3, 29, 2, tzinfo=UTC), datetime(2024, 11, 5, 3, tzinfo=UTC),
+           datetime(2025, 6, 14, 8, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("title", "text", "day"), [
