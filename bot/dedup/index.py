@@ -99,6 +99,10 @@ MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
 STAMPS_KEPT = 512  # the latest writes that posted a story under new terms, for the write check
 PROFILE_CACHE = 4096
+# The write's check for a story another writer added since the read (scripts.WRITE) counts one
+# of the new story's language as close from this share of the bar: a retry's fresh document
+# frequencies move a cosine by a few hundredths; across languages the bar itself.
+NEARBY_SHARE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +363,9 @@ class StoryIndex:
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
-            entry = {"floor": self._threshold(feats) * CROSS_FACTOR}
+            bar = self._threshold(feats)
+            entry = {"lang": feats.language, "floor": bar * NEARBY_SHARE,
+                     "cross": bar * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
             payload = member_to_json(member)

@@ -14,9 +14,11 @@ enough that the article might have joined it. The stamp log (one sorted set for 
 write, the newest STAMPS_KEPT kept; one ZADD a write rather than one a term) says which
 stories arrived after the read under which terms; "close enough" is a plain cosine of the
 article's vector (its new story's one centroid, in millionths) with one of that story's
-centroids against the lowest score the article could join with (its threshold across
-languages, less what rounding to millionths can move): conservative, so an unrelated story
-posted under a shared word costs no retry, and a related one always does. Stories of the same
+centroids against the lowest score the article could join it with: its threshold across
+languages for a centroid of another language, NEARBY_SHARE of its threshold for one of its
+own (the retry's fresh document frequencies move a cosine by a few hundredths), less what
+rounding to millionths can move. Conservative, so an unrelated story posted under a shared
+word costs no retry, and a related one always does. Stories of the same
 write call do not count (the client already decided the round's articles one after another),
 and when the sequence number has not moved since the read no other writer wrote, so nothing is
 checked.
@@ -163,8 +165,9 @@ return out
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
 #       record or "", bands, salient (read: checked for newer stories), posted (the terms
 #       the story is posted under), terms (counted for IDF), copy: [keys],
-#       keys: {story, vec, lsh, df}, and for a new story floor: the threshold less the most
-#       names can add}, the story's profile JSON (a new story's one centroid is the article's
+#       keys: {story, vec, lsh, df}, and for a new story lang: its language, floor and
+#       cross: the cosines below which a centroid of its language, of another language cannot
+#       take it}, the story's profile JSON (a new story's one centroid is the article's
 #       vector), and the JSON of the new story (v = 0) or of the joining article
 # Returns one result per article: {"ok", story JSON} or {"conflict", why}.
 WRITE = """
@@ -192,9 +195,12 @@ local function close(a, id)  -- any of the story's centroids (one per language) 
   local newline = stored and string.find(stored, '\\n', 1, true)
   if not newline then return false end
   local weights = cjson.decode(string.sub(stored, newline + 1)).w or {}
-  if cosine(a.vec, weights) >= a.floor then return true end  -- a single (older) centroid
-  for _, centroid in pairs(weights) do
-    if type(centroid) == 'table' and cosine(a.vec, centroid) >= a.floor then return true end
+  if cosine(a.vec, weights) >= a.cross then return true end  -- a single (older) centroid
+  for lang, centroid in pairs(weights) do
+    if type(centroid) == 'table' then  -- its own language's bar, or the lower one across
+      local floor = (lang == a.lang or lang == '*') and a.floor or a.cross
+      if cosine(a.vec, centroid) >= floor then return true end
+    end
   end
   return false
 end
@@ -231,7 +237,8 @@ local function newer_story_close(a, profile)
       if stamp[2][term] and not mine[id] and not checked[id] then
         if not vec then  -- the new story's one centroid: the article's own vector
           for _, centroid in pairs(cjson.decode(profile).w) do vec = centroid end
-          a.vec, a.floor = vec, a.floor - 0.0001  -- less what rounding to millionths moved
+          a.vec = vec  -- the floors less what rounding to millionths moved
+          a.floor, a.cross = a.floor - 0.0001, a.cross - 0.0001
         end
         if close(a, id) then return true end
         checked[id] = true
