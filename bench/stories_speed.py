@@ -13,11 +13,12 @@ last one's write runs), and --workers processes, each with its own StoryIndex an
 connection, splitting the chunks between them (the window is filled that way too). The second
 is the throughput figure (the speed-up and the cost ratio use it). Client CPU per article
 (process time, the workers' summed) and Redis CPU per article (INFO cpu, the whole server's)
-are printed as well, since on a shared machine they say more than wall time. Workers are
-started and warmed up (dictionaries loaded, one article analysed) before any clock starts.
-The baseline scores each new article with rapidfuzz against every article in the window held
-in memory (no Redis cost at all); it is timed on --sample articles and its per-article cost
-extrapolated.
+are printed as well, since on a shared machine they say more than wall time, and the
+workers' writes refused for a conflict with another worker (each costs a fresh read and
+decision). Workers are started and warmed up (dictionaries loaded, one article analysed)
+before any clock starts. The baseline scores each new article with rapidfuzz against every
+article in the window held in memory (no Redis cost at all); it is timed on --sample articles
+and its per-article cost extrapolated.
 """
 
 from __future__ import annotations
@@ -75,17 +76,20 @@ class Synth:
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds of wall time, client CPU and Redis server CPU for one timed run."""
+    """Seconds of wall time, client CPU and Redis server CPU for one timed run, and the
+    writes refused."""
 
     wall: float
     client: float
     server: float
+    refused: int = 0  # writes refused (a conflict with another worker) and retried
 
     def per_article(self, n: int) -> str:
         """`n` articles: rate and costs per article."""
         return (f"{n / self.wall:6.0f}/s ({self.wall / n * 1e6:5.0f} us wall, "
                 f"{self.client / n * 1e6:4.0f} us client CPU, "
-                f"{self.server / n * 1e6:4.0f} us Redis CPU)")
+                f"{self.server / n * 1e6:4.0f} us Redis CPU"
+                + (f", {self.refused} writes retried)" if self.refused else ")"))
 
 
 async def server_cpu(client: aioredis.Redis) -> float:
@@ -137,11 +141,12 @@ class Workers:
         server0, wall0 = await server_cpu(client), time.perf_counter()
         for pipe in self._pipes:
             pipe.send("go")
-        cpu = 0.0
+        cpu, refused = 0.0, 0
         for pipe in self._pipes:
-            cpu += await asyncio.to_thread(pipe.recv)
+            seconds, count = await asyncio.to_thread(pipe.recv)
+            cpu, refused = cpu + seconds, refused + count
         wall = time.perf_counter() - wall0
-        return Timing(wall, cpu, await server_cpu(client) - server0)
+        return Timing(wall, cpu, await server_cpu(client) - server0, refused)
 
     def close(self) -> None:
         for pipe, proc in zip(self._pipes, self._procs, strict=True):
@@ -161,10 +166,10 @@ def _worker(url: str, prefix: str, pipe: Connection) -> None:
         while (chunks := pipe.recv()) is not None:
             pipe.send("loaded")
             pipe.recv()
-            cpu0 = time.process_time()
+            cpu0, refused0 = time.process_time(), index.refused.total()
             for part in chunks:
                 runner.run(index.place_many(part, now=NOW))
-            pipe.send(time.process_time() - cpu0)
+            pipe.send((time.process_time() - cpu0, index.refused.total() - refused0))
         runner.run(client.aclose())
 
 
