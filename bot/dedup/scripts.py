@@ -182,7 +182,7 @@ local term_pre, stamp_log, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local vec_pre, vec_suf = ARGV[11], ARGV[12]
 local df, day_keys, posted = {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
-local since = {}  -- sequence number read -> the stamps after it: {id, {term = true}}...
+local since = {}  -- sequence number read -> term -> the stories stamped under it since
 local before = tonumber(redis.call('GET', seq_key) or '0')  -- no writer since a read of this
 
 local function cosine(vec, weights)  -- both in millionths
@@ -223,17 +223,28 @@ local function stamps_after(seq)  -- nil when the log may have been trimmed past
     if #newer < stamps then
       found = {}
       for _, stamp in ipairs(newer) do  -- "seq<TAB>id<TAB>term<TAB>term..."
-        local fields = {}
-        for field in string.gmatch(stamp, '[^\t]+') do fields[#fields + 1] = field end
-        local terms = {}
-        for k = 3, #fields do terms[fields[k]] = true end
-        found[#found + 1] = {fields[2], terms}
+        local k, id = 0, nil
+        for field in string.gmatch(stamp, '[^\t]+') do
+          k = k + 1
+          if k == 2 then
+            id = field
+          elseif k > 2 then
+            local ids = found[field]
+            if not ids then
+              ids = {}
+              found[field] = ids
+            end
+            ids[#ids + 1] = id
+          end
+        end
       end
     end
     since[seq] = found
   end
   return found or nil
 end
+
+local none = {}
 
 local function newer_story_close(a, profile)
   local newer = stamps_after(a.seq)
@@ -242,9 +253,8 @@ local function newer_story_close(a, profile)
   end
   local vec
   for _, term in ipairs(a.salient) do
-    for _, stamp in ipairs(newer) do
-      local id = stamp[1]
-      if stamp[2][term] and not mine[id] and not checked[id] then
+    for _, id in ipairs(newer[term] or none) do
+      if not mine[id] and not checked[id] then
         if not vec then  -- the new story's one centroid: the article's own vector
           for _, centroid in pairs(cjson.decode(profile).w) do vec = centroid end
           a.vec = vec  -- the floors less what rounding to millionths moved
