@@ -135,6 +135,31 @@ async def test_concurrent_workers_make_one_story(store: Store, redis_url: str,
         await other.aclose()
 
 
+async def test_a_join_edits_the_stored_story_in_either_layout(store: Store) -> None:
+    """A joining article is appended to its story as stored: in the layout the index writes
+    (edited as text) and in any other JSON layout (an older index re-encoded it), alike."""
+    arts = _articles()
+    stories = []
+    for layout in ("written", "compact, articles first"):
+        index = _index(Store(store.redis, prefix=f"{store.keys.prefix}{len(stories)}:"))
+        first = await index.place(arts["001"], now=NOW)
+        if layout != "written":
+            key = index.store.keys.story(first.story_id)
+            data = json.loads(await store.redis.get(key))
+            data = {"articles": data.pop("articles"), **data}
+            await store.redis.set(key, json.dumps(data, separators=(",", ":")))
+        joined = await index.place(arts["002"], now=NOW + timedelta(minutes=5))
+        assert joined.kind == "joined" and joined.story_id == first.story_id
+        stored = await index.store.get_story(first.story_id)
+        assert stored == joined.story
+        stories.append(stored)
+    written, other = stories
+    assert written is not None and other is not None
+    assert written.version == other.version == 2
+    assert written.articles == other.articles and len(written.articles) == 2
+    assert written.updated == other.updated == NOW + timedelta(minutes=5)
+
+
 async def test_concurrent_copies_place_once(store: Store, redis_url: str) -> None:
     """The same article placed by two workers at once is placed once and dropped once."""
     other = aioredis.Redis.from_url(redis_url, decode_responses=True)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -99,6 +100,7 @@ MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
 STAMPS_KEPT = 512  # the latest writes that posted a story under new terms, for the write check
 PROFILE_CACHE = 4096
+NEARBY_SHARE = 0.8  # of the bar: a same-language story another writer added is close (WRITE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class StoryIndex:
         self.seen_ttl = seen_seconds
         self.threshold = threshold
         self._scripts = Scripts(store, {"read": scripts.READ, "write": scripts.WRITE})
+        self.refused: Counter[str] = Counter()  # writes refused, by reason (benchmarks)
         self._profiles = ProfileCache(PROFILE_CACHE)
         self._df = DfCache()
         keys = store.keys
@@ -275,6 +278,7 @@ class StoryIndex:
         refused: list[int] = []
         for write, reply in zip(planned, replies, strict=True):
             if reply[0] != "ok":
+                self.refused[reply[1]] += 1
                 refused.append(write.index)
                 continue
             self._profiles.remember(write.story_id, str(write.version + 1), write.profile)
@@ -359,7 +363,9 @@ class StoryIndex:
                               version=1, articles=(member,))
             payload = story_to_json(new_story, event_time=probe.time)
             profile = Profile.of(feats, time=probe.time)
-            entry = {"floor": self._threshold(feats) * CROSS_FACTOR}
+            bar = self._threshold(feats)
+            entry = {"lang": feats.language, "floor": bar * NEARBY_SHARE,
+                     "cross": bar * CROSS_FACTOR}
         else:
             kind, story_id = "joined", decision.story_id
             payload = member_to_json(member)

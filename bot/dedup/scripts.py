@@ -14,9 +14,11 @@ enough that the article might have joined it. The stamp log (one sorted set for 
 write, the newest STAMPS_KEPT kept; one ZADD a write rather than one a term) says which
 stories arrived after the read under which terms; "close enough" is a plain cosine of the
 article's vector (its new story's one centroid, in millionths) with one of that story's
-centroids against the lowest score the article could join with (its threshold across
-languages, less what rounding to millionths can move): conservative, so an unrelated story
-posted under a shared word costs no retry, and a related one always does. Stories of the same
+centroids against the lowest score the article could join it with: its threshold across
+languages for a centroid of another language, NEARBY_SHARE of its threshold for one of its
+own (the retry's fresh document frequencies move a cosine by a few hundredths), less what
+rounding to millionths can move. Conservative, so an unrelated story posted under a shared
+word costs no retry, and a related one always does. Stories of the same
 write call do not count (the client already decided the round's articles one after another),
 and when the sequence number has not moved since the read no other writer wrote, so nothing is
 checked.
@@ -25,7 +27,10 @@ Cost: Redis runs each command a script calls at a few microseconds of overhead o
 command itself, so the scripts call as few as they can: the read fetches a term's postings over
 one time range once a call (the articles of a round share terms), sends a candidate's profile
 once a call and takes the candidates of a tied count by one scan (a full sort with a Lua
-comparator cost more than the rest of the read); the write stamps once a write.
+comparator cost more than the rest of the read); the write stamps once a write, reads a
+story's version with GETRANGE (not its whole profile) and adds a member to a story's JSON as
+text when the story is laid out as `story_to_json` writes it (decoding and encoding every
+member grows with the story: about 70 us at six members; another layout is decoded as before).
 """
 
 from __future__ import annotations
@@ -163,19 +168,21 @@ return out
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
 #       record or "", bands, salient (read: checked for newer stories), posted (the terms
 #       the story is posted under), terms (counted for IDF), copy: [keys],
-#       keys: {story, vec, lsh, df}, and for a new story floor: the threshold less the most
-#       names can add}, the story's profile JSON (a new story's one centroid is the article's
+#       keys: {story, vec, lsh, df}, and for a new story lang: its language, floor and
+#       cross: the cosines below which a centroid of its language, of another language cannot
+#       take it}, the story's profile JSON (a new story's one centroid is the article's
 #       vector), and the JSON of the new story (v = 0) or of the joining article
 # Returns one result per article: {"ok", story JSON} or {"conflict", why}.
 WRITE = """
 local seq_key, stories = ARGV[1], ARGV[2]
 local now, ttl, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now_text = ARGV[3]
 local seen_ttl, kept = tonumber(ARGV[6]), tonumber(ARGV[7])
 local term_pre, stamp_log, stamps = ARGV[8], ARGV[9], tonumber(ARGV[10])
 local vec_pre, vec_suf = ARGV[11], ARGV[12]
 local df, day_keys, posted = {}, {}, {}  -- written once at the end
 local mine, checked = {}, {}  -- stories this call wrote; stories already found not close
-local since = {}  -- sequence number read -> the stamps after it: {id, {term = true}}...
+local since = {}  -- sequence number read -> term -> the stories stamped under it since
 local before = tonumber(redis.call('GET', seq_key) or '0')  -- no writer since a read of this
 
 local function cosine(vec, weights)  -- both in millionths
@@ -187,14 +194,23 @@ local function cosine(vec, weights)  -- both in millionths
   return sum
 end
 
+local decoded = {}  -- story id -> its centroids, decoded once a call (or false: gone)
+
 local function close(a, id)  -- any of the story's centroids (one per language) close enough
-  local stored = redis.call('GET', vec_pre .. id .. vec_suf)
-  local newline = stored and string.find(stored, '\\n', 1, true)
-  if not newline then return false end
-  local weights = cjson.decode(string.sub(stored, newline + 1)).w or {}
-  if cosine(a.vec, weights) >= a.floor then return true end  -- a single (older) centroid
-  for _, centroid in pairs(weights) do
-    if type(centroid) == 'table' and cosine(a.vec, centroid) >= a.floor then return true end
+  local weights = decoded[id]
+  if weights == nil then
+    local stored = redis.call('GET', vec_pre .. id .. vec_suf)
+    local newline = stored and string.find(stored, '\\n', 1, true)
+    weights = newline and (cjson.decode(string.sub(stored, newline + 1)).w or {}) or false
+    decoded[id] = weights
+  end
+  if not weights then return false end
+  if cosine(a.vec, weights) >= a.cross then return true end  -- a single (older) centroid
+  for lang, centroid in pairs(weights) do
+    if type(centroid) == 'table' then  -- its own language's bar, or the lower one across
+      local floor = (lang == a.lang or lang == '*') and a.floor or a.cross
+      if cosine(a.vec, centroid) >= floor then return true end
+    end
   end
   return false
 end
@@ -207,17 +223,28 @@ local function stamps_after(seq)  -- nil when the log may have been trimmed past
     if #newer < stamps then
       found = {}
       for _, stamp in ipairs(newer) do  -- "seq<TAB>id<TAB>term<TAB>term..."
-        local fields = {}
-        for field in string.gmatch(stamp, '[^\t]+') do fields[#fields + 1] = field end
-        local terms = {}
-        for k = 3, #fields do terms[fields[k]] = true end
-        found[#found + 1] = {fields[2], terms}
+        local k, id = 0, nil
+        for field in string.gmatch(stamp, '[^\t]+') do
+          k = k + 1
+          if k == 2 then
+            id = field
+          elseif k > 2 then
+            local ids = found[field]
+            if not ids then
+              ids = {}
+              found[field] = ids
+            end
+            ids[#ids + 1] = id
+          end
+        end
       end
     end
     since[seq] = found
   end
   return found or nil
 end
+
+local none = {}
 
 local function newer_story_close(a, profile)
   local newer = stamps_after(a.seq)
@@ -226,12 +253,12 @@ local function newer_story_close(a, profile)
   end
   local vec
   for _, term in ipairs(a.salient) do
-    for _, stamp in ipairs(newer) do
-      local id = stamp[1]
-      if stamp[2][term] and not mine[id] and not checked[id] then
+    for _, id in ipairs(newer[term] or none) do
+      if not mine[id] and not checked[id] then
         if not vec then  -- the new story's one centroid: the article's own vector
           for _, centroid in pairs(cjson.decode(profile).w) do vec = centroid end
-          a.vec, a.floor = vec, a.floor - 0.0001  -- less what rounding to millionths moved
+          a.vec = vec  -- the floors less what rounding to millionths moved
+          a.floor, a.cross = a.floor - 0.0001, a.cross - 0.0001
         end
         if close(a, id) then return true end
         checked[id] = true
@@ -246,8 +273,8 @@ local function refuse(a, profile)
     if redis.call('EXISTS', key) == 1 then return 'copy' end
   end
   local current = 0
-  local stored = redis.call('GET', a.keys.vec)
-  if stored then current = tonumber(string.match(stored, '^(%d+)\\n') or '-1') end
+  local stored = redis.call('GETRANGE', a.keys.vec, 0, 19)  -- the version, not the profile
+  if stored ~= '' then current = tonumber(string.match(stored, '^(%d+)\\n') or '-1') end
   if current ~= a.v then return 'version' end
   if a.v == 0 and before > a.seq then  -- another writer wrote after this article's read
     checked = {}
@@ -256,11 +283,28 @@ local function refuse(a, profile)
   return nil
 end
 
+-- the story with one more article, edited as text when it is laid out as story_to_json
+-- writes it (its fields, then the articles): no decoding and encoding of every member
+local function appended(raw, a, payload)
+  local at = string.find(raw, ', "articles": [', 1, true)
+  if not at or string.sub(raw, -2) ~= ']}' then return nil end
+  local head, version, time = string.match(string.sub(raw, 1, at - 1),
+    '^(.*), "updated": [^,]+, "version": (%d+), "time": ([^,]+)$')
+  if not head or tonumber(version) ~= a.v then return nil end
+  if a.t ~= cjson.null and (time == 'null' or a.t < tonumber(time)) then
+    time = string.format('%.17g', a.t)
+  end
+  return head .. ', "updated": ' .. now_text .. ', "version": ' .. (a.v + 1) ..
+    ', "time": ' .. time .. string.sub(raw, at, -3) .. ', ' .. payload .. ']}'
+end
+
 local function story_json(a, payload)
   if a.v == 0 then return payload end
   local raw = redis.call('GET', a.keys.story)
   if not raw then return nil end
-  local story = cjson.decode(raw)
+  local edited = appended(raw, a, payload)
+  if edited then return edited end
+  local story = cjson.decode(raw)  -- stored by cjson (an earlier version of this script)
   table.insert(story.articles, cjson.decode(payload))
   story.version = a.v + 1
   story.updated = now
