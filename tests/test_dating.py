@@ -216,6 +216,14 @@ def test_an_archive_folder_dates_a_stated_day_in_the_year_its_mates_come_from(
     assert dated.time_source == "text"
 
 
+def test_a_mate_gives_the_year_not_the_time() -> None:
+    """Read in a mate's year, a report known by its day is dated at that day's last minute
+    like any other (it does not take the time of the mate that gave the year)."""
+    undated = _article("缅甸3月28日发生强震", feed_id="a")
+    dated = date_articles([*_folder(*ARCHIVE), undated], seen=SEEN)[-1]
+    assert dated.published == _late(2023, 3, 28)
+
+
 def test_a_stated_weekday_that_does_not_fit_the_newest_year_looks_further() -> None:
     """`7月13日星期三` against a newest mate of 14 July 2025 (the 13th a Sunday) is not read as
     2025: the mates of 13 July 2022, a Wednesday, give the year."""

@@ -175,11 +175,11 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
     if (found.anchored and (references[0] - found.time > NEAR or not found.consistent))\
             if found is not None else len(references) > 1 and _names_a_month(article,
                                                                              references[0]):
-        for reference in references[1:]:
-            again = stated_time(article, reference=reference)
+        for mate in references[1:]:  # read past the mate's day: a mate only gives the year
+            again = stated_time(article, reference=mate + NEAR)
             if again is not None and again.anchored and again.consistent \
-                    and reference - again.time <= NEAR:
-                found = again
+                    and -timedelta(days=1) <= mate - again.time <= NEAR:
+                found = replace(again, time=min(again.time, references[0]))
                 break
     if found is None:
         return replace(article, published=seen, time_source="seen")
