@@ -34,7 +34,7 @@ import yaml
 from rapidfuzz import fuzz
 
 from bot.errors import ConfigError
-from bot.text import fold
+from bot.text import fold_key
 
 ENTITIES_FILE = "entities.yaml"
 GAP = "..."
@@ -44,6 +44,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses"}
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
+key = fold_key  # the folded form aliases and terms are compared in (one space per run)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,11 +74,6 @@ class Entity:
         return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
                       kind=self.kind, exclude=self.exclude, involves=self.involves,
                       other_senses=self.other_senses)
-
-
-def key(text: str) -> str:
-    """The folded form aliases and terms are compared in (whitespace runs become one space)."""
-    return " ".join(fold(text).split())
 
 
 def gap_parts(alias: str) -> tuple[str, str] | None:

@@ -35,7 +35,8 @@ import yaml
 
 from bot import cedict
 from bot.errors import ConfigError
-from bot.text import fold, is_cjk
+from bot.text import fold_key as key_of
+from bot.text import is_cjk
 
 SENSES_FILE = "senses.yaml"
 
@@ -124,11 +125,6 @@ class Senses:
     drop: dict[str, tuple[str, ...]]
 
 
-def key_of(text: str) -> str:
-    """The folded form terms and words are looked up in."""
-    return " ".join(fold(text).split())
-
-
 def load_senses(path: Path) -> Senses:
     """The forms and senses of one file; ConfigError naming the file for a bad entry."""
     try:
@@ -181,7 +177,7 @@ class _Word:
 
 def expand(term: str) -> Expansion | None:
     """The expansion of a bare term, or None when the dictionary says nothing more."""
-    folded = " ".join(fold(term).split())
+    folded = key_of(term)
     if not folded:
         return None
     found = _chinese(folded) if is_cjk(folded) else _english(folded)
