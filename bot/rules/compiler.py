@@ -15,10 +15,10 @@ from bot.rules import grammar as g
 from bot.rules import native
 from bot.rules.automata import Automata
 from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
-from bot.rules.entities import ACTION, Entities, Entity, gap_parts, key
+from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
 from bot.rules.expand import expand
 from bot.rules.program import Program, fast_form, names_of, triggers_of
-from bot.rules.scan import is_latin, is_word_char
+from bot.rules.scan import AGENT, CLAUSE, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
@@ -109,9 +109,12 @@ class Compiler:
     def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]
              ) -> CompiledNode:
         """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
-        BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
-        not that of anyone else the report names; beside several (`中国 + 台湾 + 演习`), of
-        each of them. A bare term's sense limit joins the AND."""
+        BIND_DISTANCE of them in one sentence, or they must be named in the headline: the
+        action is theirs, not that of anyone else the report names; beside several (`中国 +
+        台湾 + 演习`), of each of them. Beside one, an action whose `role` is `agent` (the
+        default: sanctions are `target`, a ceasefire `party`) must be done by them, not to
+        them (`scan.bound`), and a headline that says the action binds nothing in the text.
+        A bare term's sense limit joins the AND."""
         resolved = [(child, self.resolve(child)) for child in ast.children]
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
@@ -122,9 +125,14 @@ class Compiler:
                                           else [node])
             if who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
+                agent = len(who) == 1 and entity.role == ROLES[0]
+                # with one doer, a headline that says the action says whose it is, beside it
+                unsaid = [NotNode(self.node(child, True, build, whom))] \
+                    if agent and not title else []
                 senses[0] = _one_and([OrNode([
-                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE),
-                    AndNode([self.node(w, True, build, whom), own])]) for w in who])
+                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE,
+                             CLAUSE | (AGENT if agent else 0)),
+                    AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who])
             children += senses
         return AndNode(children)
 
@@ -260,7 +268,8 @@ def _expanded(term: str) -> Entity | None:
     if found is None:
         return None
     kind = NAME if found.name else ACTION if found.acts else TERM
-    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term)
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term,
+                  role=found.role, exclude=found.exclude)
 
 
 def _one_and(nodes: list[CompiledNode]) -> CompiledNode:
