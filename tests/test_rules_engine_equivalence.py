@@ -112,6 +112,21 @@ class Bound(g.Near):
     agent: bool = False
 
 
+@dataclass(frozen=True)
+class Actors:
+    """Everyone the catalog names who acts: beside one actor in a rule, a headline naming them
+    does not take an action the text gives one of these (when the actor's own binding fails,
+    whoever is bound to the action is someone else)."""
+
+    entities: Entities
+
+    def entity(self) -> Entity:
+        who = [e for e in self.entities if e.kind in WHO_KINDS]
+        return Entity(name="~actors", aliases=tuple(
+            a for e in who for a in e.aliases if WHO not in a and gap_parts(a) is None),
+            exclude=tuple(x for e in who for x in e.exclude))
+
+
 _STOP_RE = re.compile(r"[。!?;]|(?<=[^\W_][^\W_])\.(?= |$)")
 _SAYS_RE = re.compile(r"(?:说|称|表示|指出),")
 _CJK_SPACE_RE = re.compile(r"(?<=[\u2e80-\U0010ffff]) (?=[\u2e80-\U0010ffff])")
@@ -191,6 +206,9 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
         if who and entity is not None and entity.kind == ACTION:
             agent = len(who) == 1 and entity.role == "agent"
             unsaid = (g.Not(g.Title(bound)),) if agent and not title else ()
+            if len(who) == 1:
+                unsaid += (g.Not(Bound(Actors(entities), parts[0], BIND_DISTANCE,  # type: ignore[arg-type]
+                                       agent=agent)),)
             tied = [g.Or((Bound(w, parts[0], BIND_DISTANCE, agent=agent),
                           g.And((g.Title(w), parts[0], *unsaid)))) for w in who]
             parts[0] = tied[0] if len(tied) == 1 else g.And(tuple(tied))
@@ -286,11 +304,11 @@ class Reference:
             return sum(first.end <= s < second.start for s in starts) <= distance
         return second.start - first.end <= distance
 
-    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others | Markers,
+    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others | Markers | Actors,
              title: bool) -> list[Occ]:
         if isinstance(node, Others):  # anywhere in the report
             return self.entity(node.entity(), node.term, False)
-        if isinstance(node, Markers):
+        if isinstance(node, Markers | Actors):  # anywhere in the report
             return self.entity(node.entity(), None, False)
         if isinstance(node, About):
             entity = resolve(node.leaf, self.entities)
@@ -373,7 +391,7 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers))
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers, Actors))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:

@@ -295,7 +295,12 @@ CASES = [
     ("俄罗斯 + 袭击", "港口起火", "俄军发表声明,承认发动了袭击。", True),
     ("俄罗斯 + 袭击", "港口起火", "Drones attacked the port. Russia calls for calm.", False),
     ("俄罗斯 + 袭击", "Talks", "Russia and the U.S. trade blame as drones attack a port", True),
-    ("俄罗斯 + 袭击", "俄罗斯呼吁克制", "胡塞武装用无人机袭击以色列。", True),
+    ("俄罗斯 + 袭击", "俄罗斯呼吁克制", "据报道,无人机夜间袭击了一座港口。", True),
+    # a headline naming the actor does not take an action the text gives someone else
+    ("俄罗斯 + 袭击", "俄罗斯呼吁克制", "胡塞武装用无人机袭击以色列。", False),
+    ("俄罗斯 + 袭击", "俄罗斯国防部称击落无人机", "并称乌方企图袭击民用设施。", False),
+    ("以色列 + 停火", "Israel strikes a port",
+     "The Houthis say their attacks will stop only with a ceasefire.", False),
     ("俄罗斯 + 袭击", "无人机袭击以色列 俄罗斯呼吁克制", "胡塞武装用无人机袭击以色列。", False),
     # one sentence, whatever the role
     ("以色列 + 停火", "两国同意停火", "双方同意停火。阿塞拜疆多年来从以色列采购武器。", False),

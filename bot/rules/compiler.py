@@ -129,9 +129,16 @@ class Compiler:
                 # with one doer, a headline that says the action says whose it is, beside it
                 unsaid = [NotNode(self.node(child, True, build, whom))] \
                     if agent and not title else []
+                flags = CLAUSE | (AGENT if agent else 0)
+                # nor, beside one actor, an action the text gives someone the catalog names
+                # (乌方企图袭击): when the actor's own binding fails, any actor bound to it is
+                # someone else
+                if len(who) == 1:
+                    unsaid.append(NotNode(NearNode(self._leaf(
+                        _actors(self.entities), None, False, build, ()), own, BIND_DISTANCE,
+                        flags)))
                 senses[0] = _one_and([OrNode([
-                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE,
-                             CLAUSE | (AGENT if agent else 0)),
+                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
                     AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who])
             children += senses
         return AndNode(children)
@@ -259,6 +266,17 @@ def _catalog_others(entity: Entity) -> Entity:
     does not), and an alias of its own holding a marker still counts."""
     return Entity(name=f"{entity.name}!", aliases=entity.other_senses, kind=TERM,
                   label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
+
+
+@lru_cache(maxsize=16)
+def _actors(entities: Entities) -> Entity:
+    """Everyone the catalog names who acts (countries, people, organizations), as one entity
+    (one literal for every rule)."""
+    who = [e for e in entities if e.kind in WHO_KINDS]
+    return Entity(name="~actors", kind=TERM, label="actors",
+                  aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
+                                              if not gap_parts(a))),
+                  exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))
 
 
 @lru_cache(maxsize=4096)
