@@ -62,6 +62,12 @@ def fold(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
 
 
+def fold_key(text: str) -> str:
+    """`fold`ed, with whitespace runs as one space: the form rule terms, entity aliases, cues
+    and historical names are compared in."""
+    return " ".join(fold(text).split())
+
+
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment, without scripts, images or captions; one line a block.
 

@@ -69,8 +69,8 @@ def test_history_is_listed_with_its_reason_and_kept_out_unless_asked() -> None:
     """A report about the Korean War has both words but is listed as about the past (with the
     year and the words that say so), not as a match; `history:any` matches it."""
     essay = Article(outlet="x", title="抗美援朝战争胜利71周年 志愿军出兵朝鲜的历史回顾",
-                    text="1950年10月,中国人民志愿军出兵朝鲜。", published=datetime(2024, 10, 25,
-                                                                          tzinfo=UTC))
+                    text="1950年6月,朝鲜派兵越过三八线;10月,中国人民志愿军出兵朝鲜。",
+                    published=datetime(2024, 10, 25, tzinfo=UTC))  # (出兵朝鲜: sent to it)
     [kept_out] = backtest("朝鲜 + 派兵", [essay])
     assert not kept_out.matched and kept_out.history is not None
     assert kept_out.history.year == 1950 and "抗美援朝" in kept_out.history.evidence

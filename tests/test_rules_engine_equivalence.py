@@ -103,6 +103,35 @@ class Markers:
             a for a in self.of.plain if gap_parts(a) is None))
 
 
+@dataclass(frozen=True)
+class Bound(g.Near):
+    """An action tied to someone a rule names beside it (`left`: them, `right`: the action):
+    a NEAR whose pairs lie in one sentence and, for a doer (`agent`), are not the action done
+    to them nor (Chinese) in another clause; see `Reference.bound`."""
+
+    agent: bool = False
+
+
+@dataclass(frozen=True)
+class Actors:
+    """Everyone the catalog names who acts: beside one actor in a rule, a headline naming them
+    does not take an action the text gives one of these (when the actor's own binding fails,
+    whoever is bound to the action is someone else)."""
+
+    entities: Entities
+
+    def entity(self) -> Entity:
+        who = [e for e in self.entities if e.kind in WHO_KINDS]
+        return Entity(name="~actors", aliases=tuple(
+            a for e in who for a in e.aliases if WHO not in a and gap_parts(a) is None),
+            exclude=tuple(x for e in who for x in e.exclude))
+
+
+_STOP_RE = re.compile(r"[。!?;]|(?<=[^\W_][^\W_])\.(?= |$)")
+_SAYS_RE = re.compile(r"(?:说|称|表示|指出),")
+_CJK_SPACE_RE = re.compile(r"(?<=[\u2e80-\U0010ffff]) (?=[\u2e80-\U0010ffff])")
+
+
 def others(node: g.Node, entities: Entities) -> Others | None:
     """The sense limit of a bare term the catalog does not know, if its expansion has one."""
     if not isinstance(node, g.Term) or entities.expand(node.text) is not None:
@@ -125,24 +154,27 @@ def expanded(term: str) -> Entity | None:
     found = expand(term)
     return None if found is None else Entity(name=f"~{key(term)}", aliases=found.aliases,
                                              kind="name" if found.name else ACTION
-                                             if found.acts else "term")
+                                             if found.acts else "term", role=found.role,
+                                             exclude=found.exclude)
 
 
 def bind(node: g.Node, entities: Entities, whom: tuple[Entity, ...] = (), *,
-         near: bool = False) -> g.Node:
+         near: bool = False, title: bool = False) -> g.Node:
     """The rule as the engine reads it: in an AND naming someone (a non-action entity), an
-    action holds within BIND_DISTANCE of each of them or with them in the headline, and its
-    `{who}` aliases are theirs; outside NEAR a bare term counts only where no other sense of
-    it is marked."""
+    action holds tied to each of them (`Bound`) or with them in the headline (for a doer's
+    action, a headline that does not say it), and its `{who}` aliases are theirs; outside NEAR
+    a bare term counts only where no other sense of it is marked."""
     if isinstance(node, g.Title | g.Not):
-        return type(node)(bind(node.child, entities, whom, near=near))
+        return type(node)(bind(node.child, entities, whom, near=near,
+                               title=title or isinstance(node, g.Title)))
     if isinstance(node, g.Near):
-        return g.Near(bind(node.left, entities, whom, near=True),
-                      bind(node.right, entities, whom, near=True), node.distance)
+        return g.Near(bind(node.left, entities, whom, near=True, title=title),
+                      bind(node.right, entities, whom, near=True, title=title), node.distance)
     if isinstance(node, g.Or):
-        return g.Or(tuple(bind(c, entities, whom, near=near) for c in node.children))
+        return g.Or(tuple(bind(c, entities, whom, near=near, title=title)
+                          for c in node.children))
     if isinstance(node, g.And):
-        return bind_and(node, entities, whom, near=near)
+        return bind_and(node, entities, whom, near=near, title=title)
     bound = bind_leaf(node, entities, whom)
     entity = resolve(node, entities)
     if not near and entity is not None and entity.other_senses:
@@ -160,8 +192,8 @@ def bind_leaf(node: g.Node, entities: Entities, whom: tuple[Entity, ...]) -> g.N
     return node
 
 
-def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near: bool
-             ) -> g.Node:
+def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near: bool,
+             title: bool) -> g.Node:
     """`bind` of an AND: the actions in it tied to each of whom it names."""
     who = [c for c in node.children
            if (e := resolve(c, entities)) is not None and e.kind in WHO_KINDS]
@@ -169,11 +201,16 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
     out: list[g.Node] = []
     for child in node.children:
         entity = resolve(child, entities)
-        bound = bind(child, entities, whom, near=near)
+        bound = bind(child, entities, whom, near=near, title=title)
         parts = list(bound.children) if isinstance(bound, g.And) else [bound]  # sense limit
         if who and entity is not None and entity.kind == ACTION:
-            tied = [g.Or((g.Near(w, parts[0], BIND_DISTANCE), g.And((g.Title(w), parts[0]))))
-                    for w in who]
+            agent = len(who) == 1 and entity.role == "agent"
+            unsaid = (g.Not(g.Title(bound)),) if agent and not title else ()
+            if len(who) == 1:
+                unsaid += (g.Not(Bound(Actors(entities), parts[0], BIND_DISTANCE,  # type: ignore[arg-type]
+                                       agent=agent)),)
+            tied = [g.Or((Bound(w, parts[0], BIND_DISTANCE, agent=agent),
+                          g.And((g.Title(w), parts[0], *unsaid)))) for w in who]
             parts[0] = tied[0] if len(tied) == 1 else g.And(tuple(tied))
         out += parts
     return g.And(tuple(out))
@@ -267,11 +304,11 @@ class Reference:
             return sum(first.end <= s < second.start for s in starts) <= distance
         return second.start - first.end <= distance
 
-    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others | Markers,
+    def leaf(self, node: g.Term | g.Phrase | g.EntityRef | About | Others | Markers | Actors,
              title: bool) -> list[Occ]:
         if isinstance(node, Others):  # anywhere in the report
             return self.entity(node.entity(), node.term, False)
-        if isinstance(node, Markers):
+        if isinstance(node, Markers | Actors):  # anywhere in the report
             return self.entity(node.entity(), None, False)
         if isinstance(node, About):
             entity = resolve(node.leaf, self.entities)
@@ -318,10 +355,33 @@ class Reference:
         left, right = self.occ(node.left, title), self.occ(node.right, title)
         pairs = [(a, b) for a in left for b in right if b.start >= a.start]
         pairs += [(b, a) for b in right for a in left if a.start > b.start]
+        if isinstance(node, Bound):
+            pairs = [(a, b) for a, b in pairs if self.bound(*((a, b) if a in left else (b, a)),
+                                                            agent=node.agent)]
         return sorted((Occ(a.field, min(a.start, b.start), max(a.end, b.end),
                            a.latin and b.latin, parts=(a, b))
                        for a, b in pairs if self.close(a, b, node.distance)),
                       key=lambda o: (o.field, o.start))
+
+    def bound(self, who: Occ, act: Occ, *, agent: bool) -> bool:
+        """Whether an action is theirs: no sentence ends between them; for a doer, they are
+        not what it is done to (right after it, or after 对/向 before it) and, in Chinese, not
+        in a clause begun after it (a comma, a space between Chinese characters) nor before
+        a comma after 说/称/表示/指出."""
+        text = self.texts[who.field]
+        lo, hi = sorted((who, act), key=lambda o: o.start)
+        if who.field != act.field or any(lo.end <= m.start() < hi.start
+                                         for m in _STOP_RE.finditer(text)):
+            return False
+        after = who.start >= act.end
+        chinese = not (who.latin and act.latin)
+        clause = chinese and (
+            ("," in text[act.end:who.start] or _CJK_SPACE_RE.search(
+                text, act.end - 1, who.start + 1) is not None) if after
+            else any(lo.end <= m.end() - 1 < hi.start for m in _SAYS_RE.finditer(text)))
+        done_to = text[act.end:who.start].strip() in ("", "了", "on", "against", "at") \
+            if after else who.end <= act.start and text[:who.start].endswith(("对", "向"))
+        return not agent or not (clause or done_to)
 
     def occ(self, node: g.Node, title: bool) -> list[Occ]:
         if isinstance(node, g.Title):
@@ -331,7 +391,7 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers))
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers, Actors))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:

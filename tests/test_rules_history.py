@@ -44,6 +44,8 @@ HISTORY = {
                     "Fifty years ago, North Korean pilots flew alongside Hanoi's air force.", 1974),
     "hans-event": ("抗美援朝：志愿军出兵朝鲜",
                    "中国人民志愿军跨过鸭绿江出兵朝鲜，开始了抗美援朝战争。", 1950),
+    "hans-war-start": ("朝鲜战争爆发：朝鲜派兵南下",
+                       "1950年6月，朝鲜人民军越过三八线，朝鲜派兵南下。", 1950),
     "hant-event": ("抗美援朝出國作戰74週年 北韓紀念中國派兵",
                    "北韓紀念中國人民志願軍出兵朝鮮74週年，金正恩致函習近平。", 1950),
     "en-event": ("How Chinese troops entered the Korean War",
@@ -93,6 +95,9 @@ def test_reports_about_the_past_are_historical_with_their_year(case: str) -> Non
     ("Would Beijing ever send warships to the Gulf?", True),
     ("What if the Houthis closed the strait for a year?", True),
     ("WOULD SEOUL SEND ARMS TO KYIV?", True),
+    ("Could China blockade the island within weeks?", True),
+    ("Might Tehran close the Strait of Hormuz?", True),
+    ("Moscow could send more troops, Kyiv warns", False),
     ("如果美伊开战，俄罗斯会出兵吗？", True),
     ("假如日本修宪 自卫队会出海作战吗?", True),
     ("假若停火破裂，以军会重返加沙吗？", True),
@@ -187,7 +192,7 @@ def test_history_option_decides_which_rules_a_past_report_matches() -> None:
     ruleset = RuleSet([Rule(id="default", expression="朝鲜 + 派兵"),
                        Rule(id="any", expression="朝鲜 + 派兵 history:any"),
                        Rule(id="only", expression="朝鲜 + 派兵 history:only")])
-    past = _article(*HISTORY["hans-event"][:2])
+    past = _article(*HISTORY["hans-war-start"][:2])  # (志愿军出兵朝鲜: sent to North Korea)
     news = _article(*CURRENT["hans-1950-treaty"])
     assert set(ruleset.match(past)) == {"any", "only"}
     assert set(ruleset.match(news)) == {"default", "any"}

@@ -41,6 +41,9 @@ CASES = [
     ("朝鲜 + 派兵", "朝鲜拒绝派兵参战", False),
     ("中国 + 台湾 + 演习", "中国称此次演习不针对台湾", False),
     ("中国 + 台湾 + 演习", "中国称演习无关乎台湾", False),
+    # a scenario imagined is no event
+    ("俄罗斯 + 袭击", "日本举行防空训练 设想遭俄罗斯袭击", False),
+    ("俄罗斯 + 袭击", "自衛隊演練假想俄軍攻擊港口", False),
     ("朝鲜 + 派兵", "North Korea denied sending troops to Russia", False),
     ("朝鲜 + 派兵", "North Korea denies sending troops to Russia", False),
     ("朝鲜 + 派兵", "Officials in North Korea deny sending troops", False),

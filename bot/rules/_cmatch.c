@@ -652,11 +652,67 @@ static void next_near_stamp(Core *c) {
     }
 }
 
+/* A binding NEAR's flags, above BIND_SHIFT in its distance (bot.rules.scan.CLAUSE, AGENT). */
+#define BIND_SHIFT 16
+#define BIND_AGENT 2
+
+static inline Py_UCS4 char_at(Core *c, int f, int32_t i) {
+    return PyUnicode_READ(c->kinds[f], c->datas[f], i);
+}
+
+/* bot.rules.scan.bound: who and their action in one sentence; with BIND_AGENT, who neither the
+   one the action is done to nor in another clause of Chinese text. */
+static int says_before(Core *c, int f, int32_t i) { /* bot.rules.scan._SAYS ends at i */
+    Py_UCS4 a = i >= 1 ? char_at(c, f, i - 1) : 0, b = i >= 2 ? char_at(c, f, i - 2) : 0;
+    return a == 0x8BF4 /* 说 */ || a == 0x79F0 /* 称 */
+        || (b == 0x8868 && a == 0x793A) /* 表示 */ || (b == 0x6307 && a == 0x51FA) /* 指出 */;
+}
+
+static int bound(Core *c, const Occ *who, const Occ *act, int flags) {
+    int f = who->f;
+    int32_t n = c->lens[f];
+    const Occ *first = who->s <= act->s ? who : act, *second = first == who ? act : who;
+    int agent = flags & BIND_AGENT, after = who->s >= act->e;
+    int chinese = agent && !(who->latin && act->latin);
+    for (int32_t i = first->e; i < second->s; i++) {
+        Py_UCS4 ch = char_at(c, f, i);
+        if (ch == 0x3002 || ch == '!' || ch == '?' || ch == ';') return 0;
+        if (ch == '.' && (i + 1 == n || char_at(c, f, i + 1) == ' ') && i >= 2
+            && is_alnum(char_at(c, f, i - 1)) && is_alnum(char_at(c, f, i - 2)))
+            return 0;
+        if (chinese && ch == ',' && (after || says_before(c, f, i))) return 0;
+        if (chinese && after && ch == ' ' && i > 0 && i < n - 1
+            && char_at(c, f, i - 1) >= 0x2E80 && char_at(c, f, i + 1) >= 0x2E80)
+            return 0;
+    }
+    if (!agent) return 1;
+    if (after) { /* the gap, stripped of white space, is no object's */
+        int32_t a = act->e, b = who->s;
+        while (a < b && Py_UNICODE_ISSPACE(char_at(c, f, a))) a++;
+        while (b > a && Py_UNICODE_ISSPACE(char_at(c, f, b - 1))) b--;
+        static const char *gaps[] = {"on", "against", "at"};
+        if (a == b || (b - a == 1 && char_at(c, f, a) == 0x4E86 /* 了 */)) return 0;
+        for (size_t g = 0; g < sizeof gaps / sizeof *gaps; g++) {
+            int32_t len = (int32_t)strlen(gaps[g]), k = 0;
+            if (b - a != len) continue;
+            while (k < len && char_at(c, f, a + k) == (Py_UCS4)gaps[g][k]) k++;
+            if (k == len) return 0;
+        }
+        return 1;
+    }
+    if (who->e > act->s || who->s == 0) return 1;
+    Py_UCS4 mark = char_at(c, f, who->s - 1);
+    return mark != 0x5BF9 /* 对 */ && mark != 0x5411 /* 向 */;
+}
+
 /* bot.rules.engine._ordered_pairs: every close pair (x, y), x in the merge of both sides (the
    left first on ties), y from the other side at or after x. P_TEST: whether there is one;
-   P_OCC: push each as an occurrence; P_NAMES: report their terms until all `wanted` are seen. */
+   P_OCC: push each as an occurrence; P_NAMES: report their terms until all `wanted` are seen.
+   A binding NEAR (flags above BIND_SHIFT) keeps only the pairs `bound` keeps. */
 static int pairs(Core *c, List left, List right, int32_t distance, int mode, int32_t *wanted) {
-    int32_t i = 0, j = 0, seen = 0;
+    int32_t i = 0, j = 0, seen = 0, flags = distance >> BIND_SHIFT;
+    int from_left;
+    distance &= (1 << BIND_SHIFT) - 1;
     while (i < left.n || j < right.n) {
         List other;
         int32_t x, k;
@@ -665,10 +721,12 @@ static int pairs(Core *c, List left, List right, int32_t distance, int mode, int
             x = c->pool.p[left.off + i++];
             other = right;
             k = j;
+            from_left = 1;
         } else {
             x = c->pool.p[right.off + j++];
             other = left;
             k = i;
+            from_left = 0;
         }
         Occ X = c->arena.p[x];
         if (k == other.n || c->arena.p[c->pool.p[other.off + k]].f != X.f) continue;
@@ -678,6 +736,8 @@ static int pairs(Core *c, List left, List right, int32_t distance, int mode, int
             Occ Y = c->arena.p[y];
             if (Y.f != X.f || Y.s > limit) break;
             if (!close_to(c, &X, &Y, distance)) continue;
+            if (flags && !(from_left ? bound(c, &X, &Y, flags) : bound(c, &Y, &X, flags)))
+                continue;
             if (mode == P_TEST) return 1;
             if (mode == P_OCC) {
                 push_occ(c, (Occ){X.f, X.s, X.e > Y.e ? X.e : Y.e, -1, x, y, X.latin && Y.latin});

@@ -294,14 +294,22 @@ class OrNode:
 
 
 class NearNode:
-    __slots__ = ("distance", "left", "right")
+    """A NEAR; with `bind` flags (bot.rules.scan.CLAUSE, AGENT) the binding of an action (on
+    the right) to whoever a rule names beside it (on the left): see `scan.bound`."""
 
-    def __init__(self, left: CompiledNode, right: CompiledNode, distance: int) -> None:
-        self.left, self.right, self.distance = left, right, distance
+    __slots__ = ("bind", "distance", "left", "right")
+
+    def __init__(self, left: CompiledNode, right: CompiledNode, distance: int,
+                 bind: int = 0) -> None:
+        self.left, self.right, self.distance, self.bind = left, right, distance, bind
 
     def test(self, scan: Scan) -> bool:
-        return self.left.test(scan) and self.right.test(scan) and any_close(
-            scan, self.left.spots(scan), self.right.spots(scan), self.distance)
+        if not (self.left.test(scan) and self.right.test(scan)):
+            return False
+        if self.bind:
+            return next(ordered_pairs(scan, self.left.spots(scan), self.right.spots(scan),
+                                      self.distance, self.bind), None) is not None
+        return any_close(scan, self.left.spots(scan), self.right.spots(scan), self.distance)
 
     def occurrences(self, scan: Scan) -> list[Occ]:
         """Each close pair as one occurrence, in order of position (the earlier one's)."""
@@ -311,7 +319,7 @@ class NearNode:
                 Occ(a.field, min(a.start, b.start), max(a.end, b.end), a.latin and b.latin,
                      parts=(a, b)) for a, b, _ in ordered_pairs(
                     scan, self.left.occurrences(scan), self.right.occurrences(scan),
-                    self.distance)]
+                    self.distance, self.bind)]
         return found
 
     def spots(self, scan: Scan) -> list[Occ]:
@@ -323,7 +331,7 @@ class NearNode:
         (left, shown_left), (right, shown_right) = _side(self.left, scan), _side(self.right, scan)
         possible = len(_side_terms(left, shown_left) | _side_terms(right, shown_right))
         seen: dict[str, None] = {}
-        for x, y, from_left in ordered_pairs(scan, left, right, self.distance):
+        for x, y, from_left in ordered_pairs(scan, left, right, self.distance, self.bind):
             shown_x, shown_y = (shown_left, shown_right) if from_left else (shown_right,
                                                                              shown_left)
             seen.update(dict.fromkeys(_occ_terms(x, shown_x)))
@@ -337,7 +345,7 @@ class NearNode:
 
     def lower(self, tables: native.Tables) -> int:
         return tables.node(native.NEAR, self.left.lower(tables), self.right.lower(tables),
-                           self.distance)
+                           self.distance | self.bind << native.BIND_SHIFT)
 
 
 CompiledNode = Leaf | SourceTest | NotNode | AndNode | OrNode | NearNode

@@ -15,10 +15,10 @@ from bot.rules import grammar as g
 from bot.rules import native
 from bot.rules.automata import Automata
 from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
-from bot.rules.entities import ACTION, Entities, Entity, gap_parts, key
+from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
 from bot.rules.expand import expand
 from bot.rules.program import Program, fast_form, names_of, triggers_of
-from bot.rules.scan import is_latin, is_word_char
+from bot.rules.scan import AGENT, CLAUSE, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
@@ -109,9 +109,12 @@ class Compiler:
     def and_(self, ast: g.And, title: bool, build: _Build, whom: tuple[Entity, ...]
              ) -> CompiledNode:
         """An AND; an action in it beside someone (`朝鲜 + 派兵`) must occur within
-        BIND_DISTANCE of them, or they must be named in the headline: the action is theirs,
-        not that of anyone else the report names; beside several (`中国 + 台湾 + 演习`), of
-        each of them. A bare term's sense limit joins the AND."""
+        BIND_DISTANCE of them in one sentence, or they must be named in the headline: the
+        action is theirs, not that of anyone else the report names; beside several (`中国 +
+        台湾 + 演习`), of each of them. Beside one, an action whose `role` is `agent` (the
+        default: sanctions are `target`, a ceasefire `party`) must be done by them, not to
+        them (`scan.bound`), and a headline that says the action binds nothing in the text.
+        A bare term's sense limit joins the AND."""
         resolved = [(child, self.resolve(child)) for child in ast.children]
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
@@ -122,9 +125,21 @@ class Compiler:
                                           else [node])
             if who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
+                agent = len(who) == 1 and entity.role == ROLES[0]
+                # with one doer, a headline that says the action says whose it is, beside it
+                unsaid = [NotNode(self.node(child, True, build, whom))] \
+                    if agent and not title else []
+                flags = CLAUSE | (AGENT if agent else 0)
+                # nor, beside one actor, an action the text gives someone the catalog names
+                # (乌方企图袭击): when the actor's own binding fails, any actor bound to it is
+                # someone else
+                if len(who) == 1:
+                    unsaid.append(NotNode(NearNode(self._leaf(
+                        _actors(self.entities), None, False, build, ()), own, BIND_DISTANCE,
+                        flags)))
                 senses[0] = _one_and([OrNode([
-                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE),
-                    AndNode([self.node(w, True, build, whom), own])]) for w in who])
+                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
+                    AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who])
             children += senses
         return AndNode(children)
 
@@ -253,6 +268,17 @@ def _catalog_others(entity: Entity) -> Entity:
                   label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
 
 
+@lru_cache(maxsize=16)
+def _actors(entities: Entities) -> Entity:
+    """Everyone the catalog names who acts (countries, people, organizations), as one entity
+    (one literal for every rule)."""
+    who = [e for e in entities if e.kind in WHO_KINDS]
+    return Entity(name="~actors", kind=TERM, label="actors",
+                  aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
+                                              if not gap_parts(a))),
+                  exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))
+
+
 @lru_cache(maxsize=4096)
 def _expanded(term: str) -> Entity | None:
     """A bare term's own entity: the term and its expansion (None when there is none)."""
@@ -260,7 +286,8 @@ def _expanded(term: str) -> Entity | None:
     if found is None:
         return None
     kind = NAME if found.name else ACTION if found.acts else TERM
-    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term)
+    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term,
+                  role=found.role, exclude=found.exclude)
 
 
 def _one_and(nodes: list[CompiledNode]) -> CompiledNode:

@@ -8,6 +8,7 @@
         exclude: [南朝鲜]             # longer words that contain an alias but mean something else
         involves: [china]            # an operation's names also name its sides (optional)
         other_senses: [阅兵]          # a report saying one uses the aliases in another sense
+        role: target                 # an action whose rule means the one it is done to
 
 An alias matches like a quoted phrase (folded; Latin aliases on word boundaries). An alias with
 `...` in it, like `召见...大使`, matches its two parts in that order at most GAP_CHARS
@@ -34,16 +35,19 @@ import yaml
 from rapidfuzz import fuzz
 
 from bot.errors import ConfigError
-from bot.text import fold
+from bot.text import fold_key
 
 ENTITIES_FILE = "entities.yaml"
 GAP = "..."
 GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses"}
+_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses", "role"}
+ROLES = ("agent", "target", "party")  # whom a rule naming someone beside an action means:
+# its doer, the one it is done to (sanctions), or a side of it (a ceasefire)
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
+key = fold_key  # the folded form aliases and terms are compared in (one space per run)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +61,7 @@ class Entity:
     exclude: tuple[str, ...] = ()
     involves: tuple[str, ...] = ()  # entities this one names too (an operation: its sides)
     other_senses: tuple[str, ...] = ()  # words that mark a report using it in another sense
+    role: str = "agent"  # an action: whom a rule naming someone beside it means (ROLES)
 
     @property
     def plain(self) -> tuple[str, ...]:
@@ -72,12 +77,7 @@ class Entity:
         name = self.name + "".join(f"@{e.name}" for e in whom)
         return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
                       kind=self.kind, exclude=self.exclude, involves=self.involves,
-                      other_senses=self.other_senses)
-
-
-def key(text: str) -> str:
-    """The folded form aliases and terms are compared in (whitespace runs become one space)."""
-    return " ".join(fold(text).split())
+                      other_senses=self.other_senses, role=self.role)
 
 
 def gap_parts(alias: str) -> tuple[str, str] | None:
@@ -198,7 +198,12 @@ def _entity(name_node: yaml.Node, node: yaml.Node, path: Path, problems: list[st
         problems.append(f"{_where(path, fields.get('aliases', name_node))}: entity {name!r} needs "
                         "a list of aliases")
         return None
+    role = str(_scalar(fields.get("role")) or ROLES[0])
+    if role not in ROLES:
+        problems.append(f"{_where(path, fields['role'])}: entity {name!r}: role must be one of "
+                        f"{', '.join(ROLES)}")
     return Entity(name=name, aliases=aliases, label=str(_scalar(fields.get("label")) or name),
+                  role=role if role in ROLES else ROLES[0],
                   kind=str(_scalar(fields.get("kind")) or ""),
                   exclude=_strings(fields.get("exclude"), path, problems, name),
                   involves=_strings(fields.get("involves"), path, problems, name),

@@ -27,7 +27,7 @@ show it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -35,7 +35,8 @@ import yaml
 
 from bot import cedict
 from bot.errors import ConfigError
-from bot.text import fold, is_cjk
+from bot.text import fold_key as key_of
+from bot.text import is_cjk
 
 SENSES_FILE = "senses.yaml"
 
@@ -99,6 +100,19 @@ class Expansion:
         return tuple(dict.fromkeys((self.term, *self.chinese, *forms, *self.forms)))
 
     @property
+    def exclude(self) -> tuple[str, ...]:
+        """Longer words that contain one of the aliases and mean something else (攻击型 is
+        a kind of weapon, 轰炸机 a bomber): an alias inside one does not count."""
+        table = shipped_senses().exclude
+        return tuple(dict.fromkeys(w for a in self.aliases for w in table.get(key_of(a), ())))
+
+    @property
+    def role(self) -> str:
+        """Whom a rule naming someone beside the term means (`bot.rules.entities.ROLES`): a
+        side of it for the `parties` of `rules/senses.yaml` (a ceasefire), else its doer."""
+        return "party" if self.term in shipped_senses().parties else "agent"
+
+    @property
     def others(self) -> tuple[str, ...]:
         """What marks another sense of one of the aliases (`fire drill` for drill)."""
         table = shipped_senses().others
@@ -122,11 +136,8 @@ class Senses:
     forms: dict[str, tuple[str, ...]]
     others: dict[str, tuple[str, ...]]
     drop: dict[str, tuple[str, ...]]
-
-
-def key_of(text: str) -> str:
-    """The folded form terms and words are looked up in."""
-    return " ".join(fold(text).split())
+    parties: frozenset[str] = frozenset()  # terms whose rule names a side, not a doer
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> longer words
 
 
 def load_senses(path: Path) -> Senses:
@@ -135,8 +146,14 @@ def load_senses(path: Path) -> Senses:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the senses: {exc}") from exc
-    if not isinstance(data, dict) or set(data) - {"forms", "senses", "drop"}:
-        raise ConfigError(f"{path}: expected a mapping with `forms`, `senses` and `drop`")
+    if not isinstance(data, dict) or set(data) - {"forms", "senses", "drop", "parties",
+                                                  "exclude"}:
+        raise ConfigError(f"{path}: expected a mapping with `forms`, `senses`, `drop`, "
+                          "`parties` and `exclude`")
+    parties = data.get("parties") or []
+    if not (isinstance(parties, list) and all(isinstance(p, str) and p.strip()
+                                               for p in parties)):
+        raise ConfigError(f"{path}: `parties` must be a list of words")
     forms = _lists(data.get("forms"), path, "forms")
     others: dict[str, tuple[str, ...]] = {}
     for word, markers in _lists(data.get("senses"), path, "senses").items():
@@ -144,7 +161,8 @@ def load_senses(path: Path) -> Senses:
         for form in inflected:
             others[form] = tuple(dict.fromkeys((*others.get(form, ()), *markers)))
     drop = {w: tuple(map(key_of, d)) for w, d in _lists(data.get("drop"), path, "drop").items()}
-    return Senses(forms, others, drop)
+    return Senses(forms, others, drop, frozenset(map(key_of, parties)),
+                  _lists(data.get("exclude"), path, "exclude"))
 
 
 def _lists(node: object, path: Path, section: str) -> dict[str, tuple[str, ...]]:
@@ -181,7 +199,7 @@ class _Word:
 
 def expand(term: str) -> Expansion | None:
     """The expansion of a bare term, or None when the dictionary says nothing more."""
-    folded = " ".join(fold(term).split())
+    folded = key_of(term)
     if not folded:
         return None
     found = _chinese(folded) if is_cjk(folded) else _english(folded)

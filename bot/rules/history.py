@@ -36,7 +36,7 @@ import yaml
 
 from bot.errors import ConfigError
 from bot.models import Article
-from bot.text import fold, is_cjk
+from bot.text import fold, fold_key, is_cjk
 
 HISTORY_FILE = "history.yaml"
 HISTORY_YEARS = 2  # events at least this many years before publication are history
@@ -107,11 +107,11 @@ class History:
     def __init__(self, events: Iterable[HistoricalEvent] = (),
                  hypothetical: Iterable[str] = ()) -> None:
         self.events = tuple(events)
-        self.hypothetical = tuple(" ".join(fold(w).split()) for w in hypothetical)
+        self.hypothetical = tuple(fold_key(w) for w in hypothetical)
         self._automaton: ahocorasick.Automaton = ahocorasick.Automaton()
         for event in self.events:
             for name in event.names:
-                if folded := " ".join(fold(name).split()):
+                if folded := fold_key(name):
                     self._automaton.add_word(folded, (folded, event))
         self._ready = len(self._automaton) > 0
         if self._ready:

@@ -36,6 +36,7 @@ except ImportError:  # installed without a C compiler: the engine's Python path 
 
 AVAILABLE = _cmatch is not None
 LEAF, SOURCE, NOT, AND, OR, NEAR = range(6)
+BIND_SHIFT = 16  # a NEAR's distance field: the distance, and its binding flags shifted by this
 # The C core keeps offsets in 32 bits; longer articles go through the Python path.
 MAX_CHARS = 1 << 29
 

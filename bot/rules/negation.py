@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from bot.errors import ConfigError
-from bot.text import fold
+from bot.text import fold_key
 
 NEGATION_FILE = "negation.yaml"
 NONE, BEFORE, AFTER, KEEP = range(4)  # a key's cue kind (the C core's CUE_*)
@@ -46,12 +46,8 @@ class Negation:
         out: dict[str, int] = {}
         for kind, words in ((KEEP, self.keep), (AFTER, self.after), (BEFORE, self.before)):
             for word in words:
-                out.setdefault(_key(word), kind)
+                out.setdefault(fold_key(word), kind)
         return out
-
-
-def _key(text: str) -> str:
-    return " ".join(fold(text).split())
 
 
 def load_negation(path: Path) -> Negation:
@@ -65,7 +61,7 @@ def load_negation(path: Path) -> Negation:
     lists: dict[str, tuple[str, ...]] = {}
     for section in ("before", "after", "keep"):
         items = data.get(section) or []
-        if not isinstance(items, list) or not all(isinstance(i, str) and _key(i)
+        if not isinstance(items, list) or not all(isinstance(i, str) and fold_key(i)
                                                   for i in items):
             raise ConfigError(f"{path}: `{section}` must be a list of words")
         lists[section] = tuple(str(i).strip() for i in items)

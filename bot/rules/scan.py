@@ -198,16 +198,63 @@ def any_close(scan: Scan, xs: list[Occ], ys: list[Occ], distance: int) -> bool:
     return False
 
 
+CLAUSE, AGENT = 1, 2  # a binding NEAR's flags (the C core's BIND_*): see `bound`
+_STOPS = frozenset("。!?;")  # what ends a sentence (folded: ！？； are !?; already)
+_OBJECT_GAPS = frozenset({"", "了", "on", "against", "at"})  # action then whom it is done to
+_OBJECT_MARKS = frozenset("对向")  # 对/向 someone, then the action: done to them
+_SAYS = ("说", "称", "表示", "指出")  # `X说，` then what X says, with a subject of its own
+
+
+def bound(scan: Scan, who: Occ, act: Occ, flags: int) -> bool:
+    """Whether an action is someone's, for a pair already within the binding distance: both
+    in one sentence and, with AGENT (the one a rule names beside an action is its doer),
+    `who` neither the one the action is done to (`袭击俄罗斯`, `attacks on Russia`,
+    `对俄罗斯发动袭击`) nor in another clause of Chinese text: one begun after the action (a
+    comma or a space between Chinese characters: `袭击以色列 俄罗斯呼吁克制`), or what they
+    say (`俄罗斯州长说，乌克兰无人机袭击...`)."""
+    text = scan.texts[who.field]
+    first, second = (who, act) if who.start <= act.start else (act, who)
+    agent = flags & AGENT
+    after = who.start >= act.end
+    chinese = agent and not (who.latin and act.latin)
+    for i in range(first.end, second.start):
+        ch = text[i]
+        if ch in _STOPS or (ch == "." and _full_stop(text, i)):
+            return False
+        if chinese and ch == "," and (after or text.endswith(_SAYS, 0, i)):
+            return False
+        if chinese and after and ch == " " and _between_chinese(text, i):
+            return False
+    if not agent:
+        return True
+    if after:
+        return text[act.end:who.start].strip() not in _OBJECT_GAPS
+    return who.end > act.start or who.start == 0 or text[who.start - 1] not in _OBJECT_MARKS
+
+
+def _full_stop(text: str, i: int) -> bool:
+    """A period at i that ends a sentence: then a space (or the end), after a word of two
+    letters or more (not the dots of U.S. or D.C.)."""
+    return (i + 1 == len(text) or text[i + 1] == " ") and i >= 2 and text[i - 1].isalnum() \
+        and text[i - 2].isalnum()
+
+
+def _between_chinese(text: str, i: int) -> bool:
+    """A space at i with Chinese on both sides: a headline's clause break."""
+    return 0 < i < len(text) - 1 and text[i - 1] >= "\u2e80" and text[i + 1] >= "\u2e80"
+
+
 def by_position(occurrences: list[Occ]) -> list[Occ]:
     return sorted(occurrences, key=lambda o: (o.field, o.start))
 
 
-def ordered_pairs(scan: Scan, left: list[Occ], right: list[Occ], distance: int
-                   ) -> Iterator[tuple[Occ, Occ, bool]]:
+def ordered_pairs(scan: Scan, left: list[Occ], right: list[Occ], distance: int,
+                  bind: int = 0) -> Iterator[tuple[Occ, Occ, bool]]:
     """Every pair (x, y) within `distance`, x from one side and y from the other starting at or
     after x (strictly after when x is from the right), with whether x is from the left; in the
     order of x, a merge of the two sides (the left first on ties), then of y. Each x's partners
-    start at the other side's merge cursor, so an x with none costs a comparison."""
+    start at the other side's merge cursor, so an x with none costs a comparison. `bind`: the
+    flags of a binding NEAR (someone on the left, their action on the right; see `bound`)."""
     i = j = 0
     while i < len(left) or j < len(right):
         if j == len(right) or (i < len(left) and (left[i].field, left[i].start)
@@ -225,6 +272,7 @@ def ordered_pairs(scan: Scan, left: list[Occ], right: list[Occ], distance: int
             after = bisect_left(words, x.end) + distance
             limit = max(limit, words[after] if after < len(words) else len(scan.texts[x.field]))
         while k < len(others) and others[k].field == x.field and others[k].start <= limit:
-            if _close(scan, x, others[k], distance, ordered=False):
+            if _close(scan, x, others[k], distance, ordered=False) and (not bind or bound(
+                    scan, *((x, others[k]) if from_left else (others[k], x)), bind)):
                 yield x, others[k], from_left
             k += 1
