@@ -12,7 +12,8 @@ names the folder, and `newsbot run --once` runs in a child process with a new
 NEWSBOT_DATA_DIR and no REDIS_URL (the embedded Valkey it starts). Printed per size: wall
 time from the command's start to its exit (store start, reading the folder, analysis,
 grouping, rules, delivery to stdout), articles per second, the command's own last line, and
-the child's CPU (the command and the store it started). The baseline is the smallest size in
+the child's CPU (RUSAGE_CHILDREN: the command's own, and the store's only where the
+command waits for the store it started). The baseline is the smallest size in
 the same run: the cost per article at each larger size is printed as a ratio of it, so the
 figure says how the whole path scales with the window, whatever the machine's load.
 """
