@@ -154,9 +154,12 @@ def test_a_light_verb_with_no_act_gives_nothing_new() -> None:
 
 def test_an_act_is_the_words_own() -> None:
     """An act makes no other word a word of the same sense: 突袭 ("to raid") keeps its
-    words, and the drill tool stays out of 演习 as before."""
+    words, and the drill tool stays out of 演习 as before; an English term that says the
+    light-verb sense stands for the word."""
     raid = expand("突袭")
     assert raid is not None and "空袭" not in raid.chinese
+    said = expand("make an air raid")  # an English term that says the sense: the word's own
+    assert said is not None and said.chinese == ("空袭",) and said.acts
     drill = expand("演习")
     assert drill is not None and not {"钻头", "钻探", "钻井"} & set(drill.chinese)
 

@@ -75,14 +75,23 @@ def act(part: str, acts: frozenset[str]) -> Phrase | None:
     """The act a light-verb sense names (`to make an air raid` -> air raid), a noun of one to
     three words whose last is one of `acts` (the dictionary's verbs); None for any other
     sense (see the module docstring)."""
+    found = light_object(part)
+    if found is None or found.rpartition(" ")[2] not in acts:
+        return None
+    return Phrase(found, act=True)
+
+
+def light_object(part: str) -> str | None:
+    """The noun after a light verb and an indefinite article (`to make an air raid`, or
+    `make an air raid` as an English rule term says it), cleaned as a rendering; None when
+    the words are no light verb and one noun."""
     part = " ".join(part.split())
-    light = _LIGHT_RE.match(part)
-    if light is None or _FUNCTION & set(part[light.end():].split()):
+    light = _LIGHT_RE.match(part if part.startswith("to ") else f"to {part}")
+    if light is None:
         return None
-    found = _plain(part[light.end():], verb=False, proper=False)
-    if found is None or found.text.rpartition(" ")[2] not in acts:
-        return None
-    return Phrase(found.text, act=True)
+    rest = (part if part.startswith("to ") else f"to {part}")[light.end():]
+    found = None if _FUNCTION & set(rest.split()) else _plain(rest, verb=False, proper=False)
+    return None if found is None else found.text
 
 
 def phrase(part: str, *, proper: bool) -> Phrase | None:

@@ -35,7 +35,7 @@ import yaml
 
 from bot import cedict
 from bot.errors import ConfigError
-from bot.rules.english import PHRASE_RE, Phrase, act, phrase, singular, verbs
+from bot.rules.english import PHRASE_RE, Phrase, act, light_object, phrase, singular, verbs
 from bot.text import fold_key as key_of
 from bot.text import is_cjk
 
@@ -221,6 +221,8 @@ def _english(term: str) -> Expansion | None:
     """An English term's Chinese renderings (the words whose first senses give it)."""
     words = [*_by_phrase().get(term, ()), *_by_phrase().get(singular(term), ())]
     acts = any(p.verb and p.text == term for w in words for p in _words()[w].phrases)
+    if (noun := light_object(term)) is not None and (doing := _by_act().get(noun, ())):
+        words, acts = [*words, *doing], True  # `make an air raid` -> 空袭
     return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), (), acts=acts)
 
 
@@ -283,6 +285,17 @@ def _by_phrase() -> dict[str, tuple[str, ...]]:
             for rendering in entry.phrases:
                 if not rendering.act:  # the word's own (bot.rules.english)
                     index.setdefault(rendering.text, []).append(word)
+    return {p: tuple(words) for p, words in index.items()}
+
+
+@cache
+def _by_act() -> dict[str, tuple[str, ...]]:
+    """The act of a light-verb sense -> the Chinese words whose sense it is."""
+    index: dict[str, list[str]] = {}
+    for word, entry in _words().items():
+        for rendering in entry.phrases:
+            if rendering.act:
+                index.setdefault(rendering.text, []).append(word)
     return {p: tuple(words) for p, words in index.items()}
 
 
