@@ -42,6 +42,9 @@ HISTORY = {
                       "半個世紀前，北韓曾派遣空軍飛行員參加越戰。", 1955),
     "en-relative": ("Fifty years ago, North Korea sent pilots abroad",
                     "Fifty years ago, North Korean pilots flew alongside Hanoi's air force.", 1974),
+    "en-since": ("28 years since the Gangneung submarine incursion",
+                 "Gangneung residents remembered on Sunday the day, 28 years since, when a North "
+                 "Korean submarine ran aground and its crew fled inland.", 1996),
     "hans-event": ("抗美援朝：志愿军出兵朝鲜",
                    "中国人民志愿军跨过鸭绿江出兵朝鲜，开始了抗美援朝战争。", 1950),
     "hans-war-start": ("朝鲜战争爆发：朝鲜派兵南下",
@@ -54,6 +57,9 @@ HISTORY = {
 
 # Reports of 2024 events that name the past: still news.
 CURRENT = {
+    "en-first-in-years": (
+        "North Korean troops fight abroad for the first time in 70 years since the armistice",
+        "Seoul said on Monday that North Korean soldiers had joined Russian units in Kursk."),
     "en-1950-treaty": (
         "North Korea deploys troops to Russia, citing 1950 treaty",
         "South Korea said on Wednesday that North Korea has deployed troops to Russia. "

@@ -44,6 +44,13 @@ CASES = [
     # a scenario imagined is no event
     ("俄罗斯 + 袭击", "日本举行防空训练 设想遭俄罗斯袭击", False),
     ("俄罗斯 + 袭击", "自衛隊演練假想俄軍攻擊港口", False),
+    ("俄罗斯 + 袭击", "芬兰举行民防演练 模拟俄罗斯无人机袭击电网", False),
+    ("俄罗斯 + 袭击", "瑞典海軍演習模擬俄軍攻擊港口", False),
+    ("俄罗斯 + 袭击", "Finland holds drills simulating a Russian attack on its ports", False),
+    ("俄罗斯 + 袭击", "Estonia's exercise simulated Russian attacks on the grid", False),
+    ("俄罗斯 + 袭击", "Drills simulate Russian attacks on Baltic ports", False),
+    ("俄罗斯 + 袭击", "Poland's drill simulates Russian attacks on rail lines", False),
+    ("俄罗斯 + 袭击", "A simulation of Russian attacks on the grid ran all day", False),
     ("朝鲜 + 派兵", "North Korea denied sending troops to Russia", False),
     ("朝鲜 + 派兵", "North Korea denies sending troops to Russia", False),
     ("朝鲜 + 派兵", "Officials in North Korea deny sending troops", False),

@@ -59,8 +59,10 @@ _EN_YEAR_RE = re.compile(
     r"winter|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2},)?)"
     r"\s+(1[5-9]\d\d|20\d\d)\b|\b(1[5-9]\d\d|20\d\d)\s*[-–]\s*(?:1[5-9]|20)?\d\d\b(?![-:])")
 _EN_DECADE_RE = re.compile(r"\b(?:the\s+)?(1[5-9]\d0|20[0-2]0)s\b")
-_EN_AGO_RE = re.compile(r"\b(\d{1,3}|[a-z]+)\s+years?\s+(?:ago|earlier|before)\b")
-_EN_BACK_RE = re.compile(r"\b(?:decades|a century|half a century|centuries)\s+ago\b|"
+_EN_AGO_RE = re.compile(r"(?<!\bin )(?<!\bfor )(?<!\bfirst )\b(\d{1,3}|[a-z]+)\s+years?\s+"
+                        r"(?:ago|earlier|before|since)\b")  # not "the first time in 70 years since"
+_EN_BACK_RE = re.compile(r"\b(?:decades|a century|half a century|centuries)\s+(?:ago|since)\b|"
+                         r"\b(?:a century|half a century)\s+after\b|"
                          r"\banniversary\b|\bin the last century\b")
 _ZH_NOW_RE = re.compile(r"(?:本|这|上|今)?(?:周|週|星期|礼拜)[一二三四五六日天]|今[天日晨早晚]"
                         r"|昨[天日晚]|本周|这周|本月|目前|当地时间"
@@ -253,7 +255,8 @@ def _spans(text: str, published: int, weight: float) -> Iterator[_Reference]:
         count = _count(match.group(1))
         if count >= HISTORY_YEARS:
             yield _Reference(True, weight, published - count, match.group(0))
-    en_back = "ago" in text or "anniversary" in text or "last century" in text
+    en_back = "ago" in text or "anniversary" in text or "century" in text \
+        or "decades since" in text
     for pattern in (_ZH_BACK_RE,) * zh_back + (_EN_BACK_RE,) * en_back:
         for match in pattern.finditer(text):
             yield _Reference(True, weight, None, match.group(0))
