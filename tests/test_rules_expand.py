@@ -13,8 +13,9 @@ import pytest
 
 from bot.models import Article, Rule
 from bot.rules.engine import RuleSet
+from bot.rules.english import Phrase, act
 from bot.rules.entities import load_entities, shipped_path
-from bot.rules.expand import expand
+from bot.rules.expand import expand, phrases
 from tests.conftest import REPO
 
 PUBLISHED = datetime(2024, 5, 23, 8, 0, tzinfo=UTC)
@@ -114,3 +115,63 @@ def test_rules_test_shows_what_each_term_stands_for(tmp_path: Path) -> None:
     assert lines[0] == "  台湾 = @taiwan: Taiwan (ROC)"
     assert lines[1].startswith("  演习 -> 演習 · 演练") and "drill(s)" in lines[1]
     assert not any("军演 ->" in line for line in lines)
+
+
+def test_a_light_verb_sense_gives_the_act_it_names() -> None:
+    """"to make an air raid" (空袭), "to carry out a raid" (进袭), "to mount a sneak attack"
+    (偷袭), "to conduct a witch hunt" (猎巫): each term stands for the act, a noun with its
+    plural, not for the light verb."""
+    cases = {"空袭": "air raid", "进袭": "raid", "偷袭": "sneak attack", "猎巫": "witch hunt"}
+    for term, noun in cases.items():
+        found = expand(term)
+        assert found is not None, term
+        assert noun in {p.text for p in found.english}, found.shown()
+        assert {noun, f"{noun}s"} <= set(found.aliases), found.shown()
+        assert not any(a.startswith(("make ", "carry out", "mount ", "conduct "))
+                       for a in found.aliases), found.shown()
+    air = expand("空袭")
+    assert air is not None and air.acts and air.shown() == "空袭 -> 空襲 · air raid(s)"
+
+
+def test_a_light_verb_with_no_act_gives_nothing_new() -> None:
+    """Only a light verb, then one act (an indefinite article), whose noun the dictionary
+    also gives as a verb: a satellite launched, a presentation given, "the list" made, "make
+    public" and "a lot of excuses" are no act; such a sense is read as it stands, as before
+    (three words or less after "to": a verb phrase), never as its noun alone."""
+    acts = frozenset({"raid", "strike", "hunt", "excuse", "list"})
+    assert act("to launch an air strike", acts) == Phrase("air strike", act=True)
+    assert act("to carry out  a raid", acts) == Phrase("raid", act=True)
+    for sense in ("to launch a satellite", "to give a presentation", "to make the list",
+                  "to make public", "to make a lot of excuses", "to drill",
+                  "to take a raid", "to make a raid on"):
+        assert act(sense, acts) is None, sense
+    found = phrases(("to launch a satellite", "satellite launch"), proper=False, acts=acts)
+    assert [(p.text, p.act) for p in found] == [("launch a satellite", False),
+                                                ("satellite launch", False)]  # as before
+    found = phrases(("to make an air raid", "air strike"), proper=False, acts=acts)
+    assert [(p.text, p.act) for p in found] == [("air strike", False), ("air raid", True)]
+
+
+def test_an_act_is_the_words_own() -> None:
+    """An act makes no other word a word of the same sense: 突袭 ("to raid") keeps its
+    words, and the drill tool stays out of 演习 as before; an English term that says the
+    light-verb sense stands for the word."""
+    raid = expand("突袭")
+    assert raid is not None and "空袭" not in raid.chinese
+    said = expand("make an air raid")  # an English term that says the sense: the word's own
+    assert said is not None and said.chinese == ("空袭",) and said.acts
+    drill = expand("演习")
+    assert drill is not None and not {"钻头", "钻探", "钻井"} & set(drill.chinese)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C core", "Python"])
+def test_a_light_verb_term_matches_the_act_in_english(native: bool) -> None:
+    """`空袭` alerts on an English report of air raids, and on 空襲; quoted, only on 空袭."""
+    reports = {"en": ("Jets carry out air raids on border town", "Two air raids hit the town."),
+               "hant": ("戰機空襲邊境小鎮", "戰機夜間空襲邊境小鎮。"),
+               "other": ("Town holds a parade", "The town held a parade on Sunday.")}
+    for expression, wanted in (("空袭", {"en", "hant"}), ('"空袭"', {"hant"})):
+        rules = RuleSet([Rule(id="r", expression=expression)],
+                        entities=load_entities(shipped_path()), native=native)
+        assert {name for name, (title, text) in reports.items()
+                if rules.match(_article(title, text))} == wanted, expression

@@ -35,6 +35,7 @@ import yaml
 
 from bot import cedict
 from bot.errors import ConfigError
+from bot.rules.english import PHRASE_RE, Phrase, act, light_object, phrase, singular, verbs
 from bot.text import fold_key as key_of
 from bot.text import is_cjk
 
@@ -48,36 +49,6 @@ _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?")
 _SKIP = ("cl:", "variant of", "old variant", "see ", "see also", "taiwan pr", "also pr",
          "also written", "surname ", "used in", "erhua variant", "japanese variant",
          "korean variant", "classifier for", "abbr. for", "radical")
-_ARTICLES = ("a ", "an ", "the ")
-_PHRASE_RE = re.compile(r"^[a-z][a-z' -]*[a-z]$")
-_VAGUE = frozenset("be do have get make take go come give put set thing matter way kind "
-                   "sort type part state".split())
-_NOT_WORDS = frozenset({"sb", "sth", "one's", "oneself", "etc"})
-
-
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """An English rendering: its words (a noun in the singular), and whether the dictionary
-    gives it as a verb (`to attack`) or as a name."""
-
-    text: str
-    verb: bool = False
-    name: bool = False
-
-    def forms(self) -> tuple[str, ...]:
-        """The phrase and its inflections: a noun's plural; a verb's -s, -ed and -ing."""
-        if self.name:
-            return (self.text,)
-        head, _, last = self.text.rpartition(" ")
-        prefix = f"{head} " if head else ""
-        forms = [self.text, prefix + _plural(last)]
-        if self.verb and not head:
-            forms += [_past(last), _gerund(last)]
-        return tuple(dict.fromkeys(forms))
-
-    def shown(self) -> str:
-        """`drill(s)`, `arms sale(s)`, `Yemen`."""
-        return self.text.title() if self.name else f"{self.text}(s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +128,7 @@ def load_senses(path: Path) -> Senses:
     forms = _lists(data.get("forms"), path, "forms")
     others: dict[str, tuple[str, ...]] = {}
     for word, markers in _lists(data.get("senses"), path, "senses").items():
-        inflected = Phrase(word, verb=True).forms() if _PHRASE_RE.match(word) else (word,)
+        inflected = Phrase(word, verb=True).forms() if PHRASE_RE.match(word) else (word,)
         for form in inflected:
             others[form] = tuple(dict.fromkeys((*others.get(form, ()), *markers)))
     drop = {w: tuple(map(key_of, d)) for w, d in _lists(data.get("drop"), path, "drop").items()}
@@ -236,27 +207,33 @@ def _same_sense(term: str, word: _Word) -> list[str]:
     mine = {p.text for p in word.phrases}
     first = word.phrases[0].text
     table, out = _words(), []
-    for phrase in word.phrases:
-        for other in _by_phrase().get(phrase.text, ()):
+    for rendering in word.phrases:
+        for other in _by_phrase().get(rendering.text, ()):
             candidate = table[other]
             if other != term and set(term) & set(other) \
                     and candidate.phrases[0].text in mine \
-                    and first in {p.text for p in candidate.phrases}:
+                    and first in {p.text for p in candidate.phrases if not p.act}:
                 out.append(other)
     return out
 
 
 def _english(term: str) -> Expansion | None:
     """An English term's Chinese renderings (the words whose first senses give it)."""
-    words = [*_by_phrase().get(term, ()), *_by_phrase().get(_singular(term), ())]
+    words = [*_by_phrase().get(term, ()), *_by_phrase().get(singular(term), ())]
     acts = any(p.verb and p.text == term for w in words for p in _words()[w].phrases)
+    if (noun := light_object(term)) is not None and (doing := _by_act().get(noun, ())):
+        words, acts = [*words, *doing], True  # `make an air raid` -> 空袭
     return Expansion(term, (), tuple(_commonest(words)[:MAX_CHINESE]), (), acts=acts)
 
 
-def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
+def phrases(senses: tuple[str, ...], *, proper: bool,
+            acts: frozenset[str] = frozenset()) -> tuple[Phrase, ...]:
     """The English phrases of the first senses: notes and references removed, articles
-    dropped, nouns in the singular, one to three words each; a proper noun its name only."""
+    dropped, nouns in the singular, one to three words each; a proper noun its name only; a
+    light verb with an act (a word of `acts`, the dictionary's verbs) the act
+    (`bot.rules.english`: "to make an air raid" -> air raid)."""
     out: dict[str, Phrase] = {}
+    named: list[Phrase] = []  # the acts of light verbs, after the plain renderings
     kept = 0
     for sense in senses:
         low = sense.strip().lower()
@@ -265,10 +242,12 @@ def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
         text = re.split(r"[(,;]", sense, maxsplit=1)[0] if proper else sense
         text = _HANZI_RE.sub(" ", _NOTE_RE.sub(" ", text)).lower()
         for part in re.split(r"[;,]", text):
-            if (phrase := _phrase(part, proper=proper)) is not None:
-                known = out.setdefault(phrase.text, phrase)
-                if phrase.verb and not known.verb:  # a noun and a verb: both forms count
-                    out[phrase.text] = Phrase(phrase.text, verb=True)
+            if not proper and (done := act(part, acts)) is not None:
+                named.append(done)
+            elif (found := phrase(part, proper=proper)) is not None:
+                known = out.setdefault(found.text, found)
+                if found.verb and not known.verb:  # a noun and a verb: both forms count
+                    out[found.text] = Phrase(found.text, verb=True)
         kept += 1
         if proper or kept >= MAX_SENSES:
             break
@@ -276,70 +255,20 @@ def phrases(senses: tuple[str, ...], *, proper: bool) -> tuple[Phrase, ...]:
         words = sense.lower().split()
         if len(words) == 2 and words[0] == "to" and words[1] in out:
             out[words[1]] = Phrase(words[1], verb=True)
+    for done in named:
+        out.setdefault(done.text, done)
     return tuple(out.values())
-
-
-def _phrase(part: str, *, proper: bool) -> Phrase | None:
-    """One cleaned rendering, or None when it is not a plain phrase of one to three words."""
-    words = part.split()
-    verb = bool(words) and words[0] == "to"
-    text = " ".join(words[1:] if verb else words)
-    for article in _ARTICLES:
-        text = text.removeprefix(article)
-    if not (_PHRASE_RE.match(text) and len(text.split()) <= 3 and len(text) > 2) \
-            or text in _VAGUE or _NOT_WORDS & set(text.split()):
-        return None
-    if not proper and not verb:
-        head, _, last = text.rpartition(" ")
-        text = (f"{head} " if head else "") + _singular(last)
-    return Phrase(text, verb=verb, name=proper)
-
-
-def _plural(word: str) -> str:
-    if word.endswith(("s", "sh", "ch", "x", "z")):
-        return word + "es"
-    if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
-
-
-def _doubled(word: str) -> str:
-    """`ship` -> `shipp`: a short word ending consonant-vowel-consonant doubles its last."""
-    if 3 <= len(word) <= 4 and word[-1] not in "aeiouwxy" and word[-2] in "aeiou" \
-            and word[-3] not in "aeiou":
-        return word + word[-1]
-    return word
-
-
-def _past(word: str) -> str:
-    if word.endswith("e"):
-        return word + "d"
-    if word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
-        return word[:-1] + "ied"
-    return _doubled(word) + "ed"
-
-
-def _gerund(word: str) -> str:
-    if word.endswith("e") and not word.endswith("ee"):
-        return word[:-1] + "ing"
-    return _doubled(word) + "ing"
 
 
 @cache
 def _words() -> dict[str, _Word]:
     """Simplified word -> its Traditional form and renderings (the first entry of a word)."""
     table: dict[str, _Word] = {}
-    for entry in cedict.entries():
+    entries = tuple(cedict.entries())
+    acts = verbs(entry.senses for entry in entries)
+    for entry in entries:
         if entry.simplified not in table:
-            found = phrases(entry.senses, proper=entry.proper)
+            found = phrases(entry.senses, proper=entry.proper, acts=acts)
             if found:
                 verb = any(p.verb for p in found) or any(
                     s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
@@ -353,8 +282,20 @@ def _by_phrase() -> dict[str, tuple[str, ...]]:
     index: dict[str, list[str]] = {}
     for word, entry in _words().items():
         if not entry.proper:
-            for phrase in entry.phrases:
-                index.setdefault(phrase.text, []).append(word)
+            for rendering in entry.phrases:
+                if not rendering.act:  # the word's own (bot.rules.english)
+                    index.setdefault(rendering.text, []).append(word)
+    return {p: tuple(words) for p, words in index.items()}
+
+
+@cache
+def _by_act() -> dict[str, tuple[str, ...]]:
+    """The act of a light-verb sense -> the Chinese words whose sense it is."""
+    index: dict[str, list[str]] = {}
+    for word, entry in _words().items():
+        for rendering in entry.phrases:
+            if rendering.act:
+                index.setdefault(rendering.text, []).append(word)
     return {p: tuple(words) for p, words in index.items()}
 
 
