@@ -9,7 +9,9 @@ A bare term that is no entity of the catalog (`演习`, `袭击`, `attack`) stan
 - the Chinese words of the same sense: each gives one of the term's renderings first, the term
   gives that word's first rendering among its own, and the two share a character (`演习` ->
   演练 "to drill", not 练习 "to practice", and never 钻头 "drill bit");
-- for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击).
+- for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击);
+- for a place, the forms reports use beside its name (`bot.rules.names`: 印军, 印方, 印巴,
+  Indian).
 
 `rules/senses.yaml` adds what the dictionary lacks, as data: more `forms` of a term (`演习` ->
 军演, 演训, war games; `袭击` -> 遇袭, 击中, `向...发射`) and, for a word, what marks its other
@@ -35,6 +37,7 @@ import yaml
 
 from bot import cedict
 from bot.errors import ConfigError
+from bot.rules import names
 from bot.rules.english import PHRASE_RE, Phrase, act, light_object, phrase, singular, verbs
 from bot.text import fold_key as key_of
 from bot.text import is_cjk
@@ -62,6 +65,7 @@ class Expansion:
     forms: tuple[str, ...] = ()  # from rules/senses.yaml
     acts: bool = False  # the dictionary gives it as something done (`to attack`, a verb)
     name: bool = False  # the dictionary gives it as a proper name (以色列 Israel, 哈马斯 Hamas)
+    guards: tuple[str, ...] = ()  # longer words its forms sit in meaning something else
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -75,7 +79,8 @@ class Expansion:
         """Longer words that contain one of the aliases and mean something else (攻击型 is
         a kind of weapon, 轰炸机 a bomber): an alias inside one does not count."""
         table = shipped_senses().exclude
-        return tuple(dict.fromkeys(w for a in self.aliases for w in table.get(key_of(a), ())))
+        return tuple(dict.fromkeys((*(w for a in self.aliases for w in table.get(key_of(a), ())),
+                                    *self.guards)))
 
     @property
     def role(self) -> str:
@@ -196,8 +201,12 @@ def _chinese(term: str) -> Expansion | None:
         return None
     traditional = (word.traditional,) if word.traditional != term else ()
     phrases = word.phrases[:MAX_ENGLISH]
-    if word.proper:
-        return Expansion(term, traditional, (), phrases[:1], name=True)
+    if word.proper:  # a place also in the forms reports use beside its name (印军, Indian)
+        english = phrases[0].text if phrases else ""
+        forms = names.chinese_forms(term, english)
+        people = tuple(Phrase(p) for p in names.english_forms(term, english))
+        return Expansion(term, traditional, forms, (*phrases[:1], *people), name=True,
+                         guards=names.guards(forms))
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
     return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
 

@@ -1,0 +1,173 @@
+"""A place a bare rule term names, in the forms reports use beside its name (`bot.rules.expand`).
+
+Chinese reports shorten a country to one character once it has been named: the side (菲方,
+巴方), its forces (印军), the country (巴国), its media (菲媒), its nationals (菲籍), and the
+pair of two countries (印巴 "India and Pakistan"). English reports name its people and say
+its adjective (Filipino, Philippine; Pakistani; Indian). From the dictionary, for any place
+it knows:
+
+- the term's abbreviations are the single characters whose senses say `abbr. for` the term
+  (in Chinese, `abbr. for 印度`, or by its English name, `abbr. for Pakistan`); each one
+  followed by one of `ROLES` is a form;
+- a pair word is a two-character word made of abbreviations whose sense names the place
+  (`印巴` "India and Pakistan", not `中巴` "minibus" nor `巴西` "Brazil");
+- the people and the adjective are the forms English builds from the name (`-i`, `-n`,
+  `-ian`, `-ese`, a plural name without its `s`), kept when general English uses them often
+  (wordfreq), with the dictionary's word for its people (`菲律宾人` "Filipino"); built
+  forms only for a place the dictionary abbreviates or names a people of (a country, not a
+  person: `Marcos` gives no `Marco`).
+
+A role form inside a longer common word does not count (以方便, 越来越方便, 新媒体): the guard
+reads the abbreviation with the word after it, and errs toward no match where both readings
+exist (see `guards`). An abbreviation that stands for several places (巴: Pakistan and
+Palestine) gives its forms to each: the rule's other terms tell them apart, and a chat drops
+one with `-"巴方"`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from bot import cedict
+
+ROLES = ("方", "军", "国", "媒", "籍")
+MIN_ZIPF = 3.0  # how often general English must use a built form (wordfreq's Zipf scale)
+COMMON_ZIPF = 4.0  # a common Chinese word a role form may sit inside
+COMMON_CHAR_ZIPF = 5.0  # an abbreviation this common is a word of its own first
+_ABBR_RE = re.compile(r"\babbr\. for\b|\(abbr\.\)")
+_HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?|\[[^\]]*\]|\([^)]*\)")
+_NOTE_RE = re.compile(r"\([^()]*\)")
+_PAIR_RE = re.compile(r"^[A-Z][\w.]*(?: [A-Z]\w*)*(?:-| and )[A-Z][\w.]*(?: [A-Z]\w*)*$")
+_PEOPLE_RE = re.compile(r"\((?:person|people)\)|\b(?:person|people)\b|\bor\b|^an? ", re.I)
+
+
+def chinese_forms(term: str, english: str) -> tuple[str, ...]:
+    """The term's abbreviation followed by a role, and the pair words that name it."""
+    abbreviations = _abbreviations(term, english)
+    if not abbreviations:
+        return ()
+    forms = [a + role for a in abbreviations for role in ROLES]
+    for word, senses in _pairs():
+        if set(word) & set(abbreviations) and any(_names(s, english) for s in senses):
+            forms.append(word)
+    return tuple(f for f in dict.fromkeys(forms) if f != term)
+
+
+def guards(forms: tuple[str, ...]) -> tuple[str, ...]:
+    """Longer words a role form sits inside without meaning the place: the abbreviation
+    before a common word that starts with the role (以 + 方便, 新 + 媒体, 越 + 方向; `方` and
+    `媒` always, `国` and `军` after an abbreviation that is itself a common word, 新 + 国家,
+    since after a rarer one the form reads on: 巴国 + 境内, 印军 + 方面): an occurrence inside
+    one does not count (`Expansion.exclude`)."""
+    starting, common = _common_by_first(), _common_chars()
+    return tuple(dict.fromkeys(form[:-1] + word for form in forms
+                               if len(form) == 2 and form[-1] in ROLES
+                               and (form[-1] in "方媒" or form[0] in common)
+                               for word in starting.get(form[-1], ())))
+
+
+@cache
+def _common_by_first() -> dict[str, tuple[str, ...]]:
+    """Common Chinese words of two characters that start with a role character."""
+    from wordfreq import get_frequency_dict
+
+    floor = 10 ** (COMMON_ZIPF - 9)
+    out: dict[str, list[str]] = {}
+    for word, freq in get_frequency_dict("zh", wordlist="large").items():
+        if freq >= floor and len(word) == 2 and word[0] in ROLES:
+            out.setdefault(word[0], []).append(word)
+    return {first: tuple(words) for first, words in out.items()}
+
+
+@cache
+def _common_chars() -> frozenset[str]:
+    """Characters general Chinese uses very often as words of their own (新, 以, 加, 日)."""
+    from wordfreq import get_frequency_dict
+
+    floor = 10 ** (COMMON_CHAR_ZIPF - 9)
+    return frozenset(w for w, f in get_frequency_dict("zh", wordlist="large").items()
+                     if len(w) == 1 and f >= floor)
+
+
+def english_forms(term: str, english: str) -> tuple[str, ...]:
+    """Its people and adjective: the dictionary's word for its people, and the forms built
+    from the name that general English uses (`Pakistani`, `Philippine`)."""
+    from wordfreq import zipf_frequency
+
+    name = english.lower()
+    people = _people(term)
+    out = [word for word in people if word != name]
+    if " " not in name and (people or _abbreviations(term, name)):  # a people, a country
+        out += [form for form in _built(name)
+                if form != name and zipf_frequency(form, "en") >= MIN_ZIPF]
+    return tuple(dict.fromkeys(out))
+
+
+def _built(name: str) -> tuple[str, ...]:
+    stem = name[:-1] if name.endswith(("a", "e", "o", "y")) else name
+    return (name + "i", name + "n", name + "an", name + "ian", stem + "ian", stem + "an",
+            name + "ese",
+            stem + "ese", name[:-1] if name.endswith("s") else name)
+
+
+def _names(sense: str, english: str) -> bool:
+    return re.search(rf"\b{re.escape(english)}", sense, re.I) is not None
+
+
+def _abbreviations(term: str, english: str) -> tuple[str, ...]:
+    """The characters that abbreviate the term: their sense names it alone, in Chinese right
+    after `abbr. for` or in English as the whole of what follows (`abbr. for Pakistan`,
+    `abbr. for 伊拉克, Iraq`, `Taiwan (abbr.)`); not `abbr. for east Sichuan or Chongqing`
+    for Sichuan, nor 竺 "abbr. for 天竺 India (esp. in Tang or Buddhist context)"."""
+    out = []
+    for char, sense in _abbreviation_senses():
+        head, _, tail = sense.partition("abbr. for")
+        said = tail if tail else head.replace("(abbr.)", "")
+        named = re.findall(r"([^\x00-\x7f|]+)\[", said)  # the Chinese names it gives
+        if named and term not in named:
+            continue
+        if named or (english and any(
+                part.strip().removeprefix("the ") == english
+                for part in re.split(r",| or ", _HANZI_RE.sub(" ", said).lower()))):
+            out.append(char)
+    return tuple(dict.fromkeys(out))
+
+
+@cache
+def _abbreviation_senses() -> tuple[tuple[str, str], ...]:
+    """(character, sense) for every single character's sense that says it abbreviates."""
+    return tuple((entry.simplified, sense) for entry in cedict.entries(min_length=1)
+                 if len(entry.simplified) == 1 for sense in entry.senses
+                 if _ABBR_RE.search(sense))
+
+
+@cache
+def _pairs() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Two-character words made of two abbreviations that name a pair of places in every
+    entry (`印巴` "India and Pakistan"; not `美德`, also "virtue", nor `反日` "anti-Japan")."""
+    chars = {char for char, _ in _abbreviation_senses()}
+    words: dict[str, list[tuple[str, ...]]] = {}
+    for entry in cedict.entries():
+        if len(entry.simplified) == 2 and set(entry.simplified) <= chars \
+                and entry.simplified[0] != entry.simplified[1]:
+            words.setdefault(entry.simplified, []).append(entry.senses)
+    return tuple((word, tuple(s for senses in entries for s in senses))
+                 for word, entries in words.items()
+                 if all(_PAIR_RE.match(_NOTE_RE.sub("", senses[0]).strip())
+                        for senses in entries))
+
+
+def _people(term: str) -> tuple[str, ...]:
+    """The dictionary's first word for the term's people (`菲律宾人` "Filipino")."""
+    for sense in _people_senses().get(term + "人", ())[:1]:
+        word = _PEOPLE_RE.sub(" ", sense).split()
+        if len(word) == 1 and word[0][:1].isupper():
+            return (word[0].lower(),)
+    return ()
+
+
+@cache
+def _people_senses() -> dict[str, tuple[str, ...]]:
+    return {entry.simplified: entry.senses for entry in cedict.entries(min_length=3)
+            if entry.simplified.endswith("人")}

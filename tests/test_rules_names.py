@@ -1,0 +1,63 @@
+"""`bot.rules.names`: a place a bare rule term names counts in the forms reports use beside its
+name: its abbreviation before a role (菲方, 印軍, 巴國), the pair words naming it (印巴), its
+people and adjective in English (Filipino, Philippine, Pakistani); not inside a longer common
+word (越来越方便 is no Vietnam), and a person's name gives no such forms. Both engine paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.rules import names
+from bot.rules.expand import expand
+from tests.test_rules_senses import _matches
+
+# (rule, title, text, matches)
+CASES = [
+    ("菲律宾 + 海警", "中国海警对菲方船只实施管控", "", True),
+    ("菲律宾 + 海警", "菲軍稱中國海警船在仁愛暗沙衝撞補給船", "", True),
+    ("菲律宾 + 海警", "China coast guard blocks Philippine supply boat", "", True),
+    ("菲律宾 + 海警", "Filipino sailors injured as coast guard ships collide", "", True),
+    ("菲律宾 + 海警", "Coast guard rescues Filipinos off Palawan", "", True),
+    ("印度 + 巴基斯坦 + 空袭", "印巴互相空襲對方空軍基地", "", True),
+    ("印度 + 巴基斯坦", "印軍稱已回擊巴國境內目標", "", True),
+    ("印度 + 巴基斯坦", "印方与巴方同意停火", "", True),
+    ("印度 + 巴基斯坦", "Indian and Pakistani officers talk on the hotline", "", True),
+    ("越南", "越来越方便的网购", "", False),
+    ("越南", "越方称将加强合作", "", True),
+    ("新加坡", "新媒体改变新闻业", "", False),
+    ("新加坡", "新方案公布", "", False),
+    ("新加坡", "新方表示欢迎", "", True),
+    ("新加坡", "新国家安全法生效", "", False),
+    ("印度 + 巴基斯坦", "印軍稱已打擊巴國軍事目標", "", True),
+    ("巴基斯坦", "巴西总统访问中国", "", False),
+    ("巴基斯坦", "中巴车翻覆 十人受伤", "", False),
+]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize(("rule", "title", "text", "wanted"), CASES)
+def test_a_place_counts_in_its_short_forms(rule: str, title: str, text: str, wanted: bool,
+                                           native: bool) -> None:
+    assert _matches(rule, title, text, native=native) is wanted
+
+
+def test_forms_come_from_the_dictionary_for_places_only() -> None:
+    """An abbreviation whose sense names the place alone gives forms; one of another name
+    (竺 "abbr. for 天竺 India (esp. in Tang or Buddhist context)") or a homograph pair (美德
+    "virtue", 反日 "anti-Japan") gives none; a person gets no built English forms."""
+    india = names.chinese_forms("印度", "india")
+    assert {"印方", "印军", "印巴"} <= set(india)
+    assert not any(f.startswith("竺") for f in india)
+    assert "美德" not in names.chinese_forms("德国", "germany")
+    assert "反日" not in names.chinese_forms("日本", "japan")
+    assert names.english_forms("菲律宾", "philippines") == ("filipino", "philippine")
+    assert names.english_forms("巴基斯坦", "pakistan") == ("pakistani",)
+    assert names.english_forms("马科斯", "marcos") == ()
+    assert "以方便" in names.guards(("以方",))
+
+
+def test_the_expansion_shows_the_forms() -> None:
+    found = expand("菲律宾")
+    assert found is not None and found.name
+    assert "菲方" in found.shown() and "filipino(s)" in found.shown()
+    assert "菲方便" in found.exclude
