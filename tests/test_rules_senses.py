@@ -237,6 +237,16 @@ CASES = [
     ("袭击", "Lightning strike sparks a fire", "", False),
     ("袭击", "Farmer struck by lightning", "", False),
     ("袭击", "Strikes spread", "码头工人罢工进入第三天。", False),
+    # forms of 空袭
+    ("空袭", "以军对加沙发动空中打击", "", True),
+    ("空袭", "Airstrike hits a fuel depot", "", True),
+    ("空袭", "Airstrikes resume overnight", "", True),
+    ("空袭", "An air strike on the depot", "", True),
+    ("空袭", "Air strikes pound the city", "", True),
+    ("空袭", "An air-strike on the airfield", "", True),
+    ("空袭", "Air-strikes continue", "", True),
+    ("空袭", "An air-raid warning sounds", "", True),
+    ("空袭", "Air-raids on the port", "", True),
     # 地震 in politics, or rehearsed
     ("地震", "大选结果引发政坛地震", "执政党失去多数席位。", False),
     ("地震", "執政聯盟破裂 政壇掀起大地震", "", False),
