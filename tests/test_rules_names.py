@@ -59,5 +59,5 @@ def test_forms_come_from_the_dictionary_for_places_only() -> None:
 def test_the_expansion_shows_the_forms() -> None:
     found = expand("菲律宾")
     assert found is not None and found.name
-    assert "菲方" in found.shown() and "filipino(s)" in found.shown()
+    assert "菲方" in found.shown() and "Filipino(s)" in found.shown()
     assert "菲方便" in found.exclude

@@ -204,7 +204,7 @@ def _chinese(term: str) -> Expansion | None:
     if word.proper:  # a place also in the forms reports use beside its name (印军, Indian)
         english = phrases[0].text if phrases else ""
         forms = names.chinese_forms(term, english)
-        people = tuple(Phrase(p) for p in names.english_forms(term, english))
+        people = tuple(Phrase(p.title()) for p in names.english_forms(term, english))
         return Expansion(term, traditional, forms, (*phrases[:1], *people), name=True,
                          guards=names.guards(forms))
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
