@@ -13,8 +13,9 @@ against all 400 mates: the worst case); far, an older mate fits: `3月28日`, th
 March 2025 give the year; far in English: `BANGKOK, March 28 (Reuters) -`; a weekday that
 does not fit: `周一(24日)`; near: `6月13日` (read once against the newest mate, both ways).
 Each figure is the time of dating the one undated report given its feed's mates' days (the
-grouping of the mates by day, once per batch, is printed apart), the best of --repeat runs;
-the old/new ratio is per case. Both ways must give the same articles (checked first).
+grouping of the mates by day, once per batch, is printed apart), the least CPU time of
+--repeat runs, new and old alternating; the old/new ratio is per case. Both ways must give
+the same articles (checked first).
 """
 
 from __future__ import annotations
@@ -113,14 +114,22 @@ CASES: list[tuple[str, Callable[[], list[Article]]]] = [
 ]
 
 
-def _best(run: Callable[[], list[Article]], repeat: int) -> tuple[float, list[Article]]:
-    """The best of `repeat` timed runs, and what the last one returned."""
-    best, out = float("inf"), []
+def _best(run: Callable[[], object], repeat: int) -> float:
+    """The least CPU time (this process's: on a shared machine wall time swings with the
+    load) of `repeat` runs of `run`, in seconds."""
+    best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
-        out = run()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        start = time.process_time()
+        run()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _pair(new: Callable[[], object], old: Callable[[], object],
+          repeat: int) -> tuple[float, float]:
+    """_best of `new` and of `old`, their runs alternating so that both see the same load."""
+    times = [(_best(new, 1), _best(old, 1)) for _ in range(repeat)]
+    return min(t[0] for t in times), min(t[1] for t in times)
 
 
 def main() -> None:
@@ -129,8 +138,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     report = CASES[0][1]()[-1]
-    parse = _best(lambda: [Reading.of(report)], args.repeat)[0]
-    grouping = _best(lambda: [_days_by_feed(CASES[0][1]())], args.repeat)[0]
+    parse = _best(lambda: Reading.of(report), args.repeat)
+    mates = CASES[0][1]()
+    grouping = _best(lambda: _days_by_feed(mates), args.repeat)
     print(f"one match of the long lead {parse * 1000:.2f} ms; grouping 400 mates by day "
           f"{grouping * 1000:.2f} ms (once per batch, not in the figures below)")
     for name, build in CASES:
@@ -138,9 +148,8 @@ def main() -> None:
         dated = date_articles(articles, seen=SEEN)
         assert dated == old_date_articles(articles, seen=SEEN), name
         report, references = articles[-1], _days_by_feed(articles)["a"]
-        new = _best(lambda r=report, refs=references: [_dated(r, references=refs, seen=SEEN)],
-                    args.repeat)[0]
-        old = _best(lambda r=report, refs=references: [_old_dated(r, refs, SEEN)], args.repeat)[0]
+        new, old = _pair(lambda r=report, refs=references: _dated(r, references=refs, seen=SEEN),
+                         lambda r=report, refs=references: _old_dated(r, refs, SEEN), args.repeat)
         print(f"{name:<40} new {new * 1000:7.2f} ms  old {old * 1000:8.2f} ms  "
               f"old/new {old / new:6.1f}x  -> {dated[-1].published} {dated[-1].time_evidence!r}")
 
