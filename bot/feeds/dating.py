@@ -22,8 +22,9 @@ year and the last (a month and day) or among the last WEEKDAY_MONTHS months (a b
 Days are counted in UTC+8 for Chinese text, UTC+9 under a Korean or Japanese dateline city,
 else UTC; a day other than the reference's is dated at its last minute (a report known only
 by its day does not claim to precede the reports of that day that carry a time), never after
-the reference.
+the reference. The forms and their readers are in bot/feeds/dating_grammar.py.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -100,9 +101,9 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
                                                                              references[0]):
         near = _near_days(reading, references[1:])
         for mate in references[1:]:  # read past the mate's day: a mate only gives the year
-            reference = mate + NEAR
+            reference = mate + NEAR  # (for every mate: at the calendar's end it raises as it did)
             if mate.tzinfo is not None and _as_utc(mate).toordinal() not in near:
-                continue  # no anchored statement can land by this mate: it would not fit
+                continue  # no anchored statement can fit this mate (a naive one is read)
             again = _stated(reading, reference)
             if again is not None and again.anchored and again.consistent \
                     and -timedelta(days=1) <= mate - again.time <= NEAR:
