@@ -131,9 +131,11 @@ async def test_service_is_healthy_and_counts_the_seeds_run(tmp_path: Path, redis
         async def alerted() -> dict[Any, float] | None:
             parsed = samples((await metrics.get("/metrics")).text)
             sent = value(parsed, "newsbot_alerts_total", platform="console", action="sent")
-            return parsed if sent >= 2 else None
+            # a send is counted before its outbox entry is acknowledged: wait for both
+            settled = value(parsed, "newsbot_outbox_depth") == 0
+            return parsed if sent >= 2 and settled else None
 
-        parsed = await until(alerted, "two alerts counted")
+        parsed = await until(alerted, "two alerts counted and the outbox emptied")
         health = await client.get("/healthz")
         assert health.status_code == 200, health.text
         report = health.json()
