@@ -7,11 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from bot.dedup import index as index_module
 from bot.dedup import rounds
 from bot.dedup.index import Placement, StoryIndex
+from bot.dedup.rounds import Write
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Story
 from bot.store import Store, story_joined
@@ -62,21 +65,34 @@ async def test_joined_stories_built_by_the_client_are_the_stored_ones(
         assert placed.story == await _as_stored(store, placed)
 
 
-async def test_a_client_without_the_story_is_sent_it(store: Store, built: Counter[str]
-                                                     ) -> None:
-    """A second client joins a story the first one wrote: it is sent the JSON, then builds
-    its next join of that story itself; both equal the stored story."""
+async def test_a_client_without_the_story_is_sent_it(store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second client joins stories the first one wrote: each first join is sent the JSON,
+    the later joins of the same story (it holds it now) are not; all equal the stored story."""
     articles, _ = read_seed_folder(REPO / "tests" / "data" / "dev")
     first = await _index(store).place_many(articles[:20], now=NOW)
+    sent: list[tuple[str, bool]] = []  # joins landed by the second client: story, JSON sent
+
+    def spy(write: Write, reply: list[Any], held: dict[str, tuple[Story, float]], *,
+            now: float) -> tuple[Story, Story, float]:
+        if write.kind == "joined":
+            sent.append((write.story_id, len(reply) > 1))
+        return rounds.landed(write, reply, held, now=now)
+
+    monkeypatch.setattr(index_module, "landed", spy)
     other = _index(store)
-    rest = []
     for article in articles[20:]:
         placed = await other.place(article, now=NOW)
         if placed.kind == "joined":
-            rest.append(placed)
             assert placed.story == await _as_stored(store, placed)
-    assert first and rest
-    known = {p.story_id for p in first}
-    again = [p for p in rest if p.story_id in known]
-    assert again, "no join of a story the first client wrote"
-    assert 0 < built["built"] < len(rest) + len(first)
+    theirs = {p.story_id for p in first}
+    firsts: set[str] = set()
+    again = 0
+    for story_id, with_json in sent:
+        if story_id in theirs and story_id not in firsts:
+            firsts.add(story_id)
+            assert with_json, story_id
+        elif story_id in firsts:
+            again += 1
+            assert not with_json, story_id
+    assert firsts and again
