@@ -76,19 +76,22 @@ from bot.dedup.rounds import (
     Probe,
     ProfileCache,
     Round,
+    StoryCache,
     Write,
     day_name,
     days_between,
     digest,
     exact_keys,
+    landed,
     near_copy,
+    read_entry,
     story_id_for,
     with_sent,
 )
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Scripts, Store, member_to_json, story_from_json, story_to_json
+from bot.store import Scripts, Store, member_to_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -100,6 +103,7 @@ MAX_ATTEMPTS = 50
 ROUND_SIZE = 64  # articles per read and write call
 STAMPS_KEPT = 512  # the latest writes that posted a story under new terms, for the write check
 PROFILE_CACHE = 4096
+STORY_CACHE = 4096
 NEARBY_SHARE = 0.8  # of the bar: a same-language story another writer added is close (WRITE)
 
 
@@ -136,6 +140,7 @@ class StoryIndex:
         self._scripts = Scripts(store, {"read": scripts.READ, "write": scripts.WRITE})
         self.refused: Counter[str] = Counter()  # writes refused, by reason (benchmarks)
         self._profiles = ProfileCache(PROFILE_CACHE)
+        self._stories = StoryCache(STORY_CACHE)
         self._df = DfCache()
         keys = store.keys
         vec_pre, vec_suf = self._vec = keys.story_vector("\x00").split("\x00")
@@ -248,7 +253,7 @@ class StoryIndex:
             ask = probes[i].ask
             count = bool(ask.terms) or all(a.days != ask.days for a in asks if a.count)
             asks.append(replace(ask, count=count))
-        entries = [self._read_entry(probes[i], ask, now=now)
+        entries = [read_entry(probes[i], ask, self.store.keys, window=self.window, now=now)
                    for i, ask in zip(pending, asks, strict=True)]
         found = await ahead.meanwhile(self._scripts.run("read", [*self._read_head, *entries]))
         seq = int(found[0])
@@ -262,8 +267,8 @@ class StoryIndex:
                 results[i] = Placement("copy", decision.story_id, decision.score,
                                        decision.reason)
                 continue
-            done_here.add(self._plan(i, probes[i], decision, now=now, attempt=tries[i]),
-                          probes[i])
+            done_here.add(self._plan(i, probes[i], decision, now=now, attempt=tries[i],
+                                     chain=decision.story_id in done_here.stories), probes[i])
         if not done_here.writes:
             return [], None
         landing = asyncio.create_task(self._land(done_here.writes, results, now=now))
@@ -276,30 +281,19 @@ class StoryIndex:
         replies = await self._scripts.run("write", [*self._write_head(now),
                                                     *(a for w in planned for a in w.args)])
         refused: list[int] = []
+        held: dict[str, tuple[Story, float]] = {}  # the stories written by this call
         for write, reply in zip(planned, replies, strict=True):
             if reply[0] != "ok":
                 self.refused[reply[1]] += 1
                 refused.append(write.index)
                 continue
             self._profiles.remember(write.story_id, str(write.version + 1), write.profile)
-            story = write.story or story_from_json(reply[1])[0]
+            story, stored, updated = landed(write, reply, held, now=now.timestamp())
+            held[write.story_id] = (stored, updated)
+            self._stories.keep(stored, updated)
             results[write.index] = Placement(write.kind, write.story_id, write.score,
                                              write.reason, story)
         return refused
-
-    def _read_entry(self, probe: Probe, ask: DfAsk, *, now: datetime) -> str:
-        """The read script's JSON argument for one article."""
-        keys = self.store.keys
-        t = probe.time
-        at = t if t is not None else now.timestamp()
-        return json.dumps({
-            "copy": probe.copy_keys,
-            "lsh": [keys.lsh(d) for d in days_between(at - self.window, at + self.window)],
-            "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
-            "tmin": None if t is None else t - self.window,
-            "tmax": None if t is None else t + self.window,
-            "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms},
-            ensure_ascii=False)
 
     def _decide(self, probe: Probe, found: list[Any], ask: DfAsk,
                 totals: dict[tuple[str, ...], int], *, seq: int, round_: Round) -> Decision:
@@ -343,8 +337,9 @@ class StoryIndex:
         return self.threshold * (SHORT_FACTOR if len(feats.lead) < SHORT_LEAD else 1.0)
 
     def _plan(self, index: int, probe: Probe, decision: Decision, *, now: datetime,
-              attempt: int) -> Write:
-        """The write script's JSON argument for one article, and what it will make."""
+              attempt: int, chain: bool) -> Write:
+        """The write script's JSON argument for one article, and what it will make (`chain`:
+        it joins a story as an earlier write of the round leaves it)."""
         keys, article = self.store.keys, probe.article
         feats = decision.feats or probe.feats
         aid = digest(f"{article.outlet}\n{article.url}\n{article.title}")
@@ -355,6 +350,7 @@ class StoryIndex:
             score=round(decision.score, 4),
             reason=decision.reason)
         new_story: Story | None = None
+        held: tuple[Story, float] | None = None
         entry: dict[str, Any]
         if decision.profile is None:
             kind: Literal["new", "joined"] = "new"
@@ -370,7 +366,9 @@ class StoryIndex:
             kind, story_id = "joined", decision.story_id
             payload = member_to_json(member)
             profile = decision.profile.add(feats, time=probe.time)
-            entry = {}
+            held = None if chain else self._stories.get(story_id, decision.version)
+            entry = ({"known": repr(now.timestamp()), "chain": True} if chain
+                     else {} if held is None else {"known": repr(held[1])})
         day = day_name(int(probe.when.timestamp() // DAY_SECONDS))
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
@@ -388,7 +386,7 @@ class StoryIndex:
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
                       args=(json.dumps(entry, ensure_ascii=False), profile.to_json(), payload),
-                      story=new_story)
+                      story=new_story, base=None if held is None else held[0], chain=chain)
 
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from bot.dedup.analysis import Analysis
 from bot.dedup.features import Features
 from bot.dedup.scoring import Profile
 from bot.models import Article, Story
+from bot.store import Keys, story_from_json, story_joined
 from bot.text import canonical_url, normalized_title
 
 T = TypeVar("T")
@@ -134,6 +136,8 @@ class Write:
     salient: tuple[str, ...]
     args: tuple[str, str, str]  # the write script's three arguments for this article
     story: Story | None
+    base: Story | None = None  # a join's story as the client holds it at `version`
+    chain: bool = False  # a join of the version an earlier write of the round makes
 
 
 @dataclass(slots=True)
@@ -282,6 +286,62 @@ class ProfileCache:
         if len(self._kept) >= self.size:  # drop the least recently stored
             del self._kept[next(iter(self._kept))]
         self._kept[story_id] = (version, profile)
+
+
+class StoryCache:
+    """Stories as stored after this client's writes, kept by id with their version and time
+    of update (as a float: the write script compares its text), the least recently stored
+    dropped past `size`: a join of a version held here is sent no story JSON back (the
+    member is appended here: `landed`), so a join no longer costs the size of its story in
+    the reply and in parsing it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[str, tuple[Story, float]] = {}
+
+    def get(self, story_id: str, version: int) -> tuple[Story, float] | None:
+        """The story at `version` and its time of update, if held."""
+        held = self._kept.get(story_id)
+        return held if held is not None and held[0].version == version else None
+
+    def keep(self, story: Story, updated: float) -> None:
+        """Hold `story` (as `story_from_json` reads it) updated at `updated`."""
+        self._kept.pop(story.id, None)
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]
+        self._kept[story.id] = (story, updated)
+
+
+def landed(write: Write, reply: list[Any], held: dict[str, tuple[Story, float]], *,
+           now: float) -> tuple[Story, Story, float]:
+    """A successful write's story for its placement, and as stored (read as `story_from_json`
+    reads it) with its time of update: parsed from the reply's JSON, or the one the write
+    joined (`write.base`, or the chain's, in `held` by id, from earlier writes of the call)
+    with the member appended, or a new story as planned."""
+    if write.story is not None:  # a new story: as planned, and as stored
+        return write.story, story_from_json(write.args[2])[0], now
+    if len(reply) > 1:
+        data = json.loads(reply[1])
+        story = story_from_json(data)[0]
+        return story, story, float(data["updated"])
+    base = held[write.story_id][0] if write.chain else write.base
+    assert base is not None  # the script sends no JSON only when the caller holds the story
+    story = story_joined(base, write.args[2], updated=now)
+    return story, story, now
+
+
+def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: datetime) -> str:
+    """The read script's JSON argument for one article."""
+    t = probe.time
+    at = t if t is not None else now.timestamp()
+    return json.dumps({
+        "copy": probe.copy_keys,
+        "lsh": [keys.lsh(d) for d in days_between(at - window, at + window)],
+        "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
+        "tmin": None if t is None else t - window,
+        "tmax": None if t is None else t + window,
+        "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms},
+        ensure_ascii=False)
 
 
 def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:

@@ -30,7 +30,9 @@ once a call and takes the candidates of a tied count by one scan (a full sort wi
 comparator cost more than the rest of the read); the write stamps once a write, reads a
 story's version with GETRANGE (not its whole profile) and adds a member to a story's JSON as
 text when the story is laid out as `story_to_json` writes it (decoding and encoding every
-member grows with the story: about 70 us at six members; another layout is decoded as before).
+member grows with the story: about 70 us at six members; another layout is decoded as before),
+and sends that JSON back only to a caller that does not hold the story as it was (a join of a
+story of hundreds of members cost its size in the reply and in parsing it, every time).
 """
 
 from __future__ import annotations
@@ -168,11 +170,15 @@ return out
 #       score: posting score, seq: sequence number read, aid: article id, sig: signature
 #       record or "", bands, salient (read: checked for newer stories), posted (the terms
 #       the story is posted under), terms (counted for IDF), copy: [keys],
-#       keys: {story, vec, lsh, df}, and for a new story lang: its language, floor and
+#       keys: {story, vec, lsh, df}, for a new story lang: its language, floor and
 #       cross: the cosines below which a centroid of its language, of another language cannot
-#       take it}, the story's profile JSON (a new story's one centroid is the article's
-#       vector), and the JSON of the new story (v = 0) or of the joining article
-# Returns one result per article: {"ok", story JSON} or {"conflict", why}.
+#       take it, and for a join known: the story's time of update (as stored) in the version
+#       the caller holds (absent: none), chain: true when that version is the one an earlier
+#       write of the call makes}, the story's profile JSON (a new story's one centroid is the
+#       article's vector), and the JSON of the new story (v = 0) or of the joining article
+# Returns one result per article: {"ok", story JSON}, {"ok"} when the caller holds the story
+# (a new story; a join whose `known` story is the one stored, or the chain's: the caller
+# appends the member itself) or {"conflict", why}.
 WRITE = """
 local seq_key, stories = ARGV[1], ARGV[2]
 local now, ttl, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -284,26 +290,30 @@ local function refuse(a, profile)
 end
 
 -- the story with one more article, edited as text when it is laid out as story_to_json
--- writes it (its fields, then the articles): no decoding and encoding of every member
+-- writes it (its fields, then the articles): no decoding and encoding of every member; and
+-- its time of update before (as text)
 local function appended(raw, a, payload)
   local at = string.find(raw, ', "articles": [', 1, true)
   if not at or string.sub(raw, -2) ~= ']}' then return nil end
-  local head, version, time = string.match(string.sub(raw, 1, at - 1),
-    '^(.*), "updated": [^,]+, "version": (%d+), "time": ([^,]+)$')
+  local head, updated, version, time = string.match(string.sub(raw, 1, at - 1),
+    '^(.*), "updated": ([^,]+), "version": (%d+), "time": ([^,]+)$')
   if not head or tonumber(version) ~= a.v then return nil end
   if a.t ~= cjson.null and (time == 'null' or a.t < tonumber(time)) then
     time = string.format('%.17g', a.t)
   end
   return head .. ', "updated": ' .. now_text .. ', "version": ' .. (a.v + 1) ..
-    ', "time": ' .. time .. string.sub(raw, at, -3) .. ', ' .. payload .. ']}'
+    ', "time": ' .. time .. string.sub(raw, at, -3) .. ', ' .. payload .. ']}', updated
 end
 
+-- the story's new JSON, and whether the caller holds the story as it was (a new story's
+-- own; one laid out as story_to_json writes it, at the version and time of update the
+-- caller has: `known`), so that its JSON plus the member is the new one
 local function story_json(a, payload)
-  if a.v == 0 then return payload end
+  if a.v == 0 then return payload, true end
   local raw = redis.call('GET', a.keys.story)
   if not raw then return nil end
-  local edited = appended(raw, a, payload)
-  if edited then return edited end
+  local edited, updated = appended(raw, a, payload)
+  if edited then return edited, updated == a.known end
   local story = cjson.decode(raw)  -- stored by cjson (an earlier version of this script)
   table.insert(story.articles, cjson.decode(payload))
   story.version = a.v + 1
@@ -311,14 +321,15 @@ local function story_json(a, payload)
   if a.t ~= cjson.null then
     if story.time == cjson.null or story.time == nil or a.t < story.time then story.time = a.t end
   end
-  return cjson.encode(story)
+  return cjson.encode(story), false
 end
 
 local function write(a, profile, payload)
   local why = refuse(a, profile)
   if why then return {'conflict', why} end
-  local json = story_json(a, payload)
+  local json, held = story_json(a, payload)
   if not json then return {'conflict', 'gone'} end
+  local chained = mine[a.id]  -- an earlier write of this call made the version joined
   local seq = redis.call('INCR', seq_key)
   mine[a.id] = true
   redis.call('SET', a.keys.story, json, 'EX', ttl)
@@ -354,6 +365,7 @@ local function write(a, profile, payload)
   end
   counts['#n'] = (counts['#n'] or 0) + 1
   for _, term in ipairs(a.terms) do counts[term] = (counts[term] or 0) + 1 end
+  if held and (a.v == 0 or not a.chain or chained) then return {'ok'} end
   return {'ok', json}
 end
 

@@ -42,7 +42,13 @@ from bot.store.leases import Leader, Lease, sleep_unless
 from bot.store.pacing import PaceRecords
 from bot.store.scripts import Scripts
 from bot.store.sent import LISTED_PREFIX, MOVED_REF, SENT_TTL, Sent, SentRecords
-from bot.store.stories import decode_matched, member_to_json, story_from_json, story_to_json
+from bot.store.stories import (
+    decode_matched,
+    member_to_json,
+    story_from_json,
+    story_joined,
+    story_to_json,
+)
 from bot.store.workers import retire_worker, revive_worker, worker_gone, worker_name
 
 __all__ = [
@@ -79,6 +85,7 @@ __all__ = [
     "revive_worker",
     "sleep_unless",
     "story_from_json",
+    "story_joined",
     "story_to_json",
     "translated",
     "worker_gone",

@@ -45,14 +45,27 @@ def _member(a: StoryArticle) -> dict[str, Any]:
             "score": a.score, "reason": a.reason}
 
 
-def story_from_json(raw: str | Mapping[str, Any]) -> tuple[Story, float | None]:
-    """The story and its event time from stored JSON."""
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    articles = tuple(StoryArticle(
+def member_from_json(a: Mapping[str, Any]) -> StoryArticle:
+    """One member from a story's stored articles."""
+    return StoryArticle(
         outlet=a["outlet"], title=a["title"], url=a["url"], time=_dt(a["time"]),
         time_source=a.get("ts") or ("feed" if a["dated"] else "seen"),
         time_evidence=a.get("te") or "", path=a.get("path"), score=a.get("score", 1.0),
-        reason=a.get("reason", "")) for a in data["articles"])
+        reason=a.get("reason", ""))
+
+
+def story_joined(story: Story, member: str, *, updated: float) -> Story:
+    """`story` as `story_from_json` reads it once the member `member` (its JSON, as
+    `member_to_json` writes it) was appended at `updated`, without parsing the whole story:
+    the dedup write script appends a member to the stored text (bot/dedup/scripts.py)."""
+    return replace(story, updated=_dt(updated), version=story.version + 1, matched={},
+                   articles=(*story.articles, member_from_json(json.loads(member))))
+
+
+def story_from_json(raw: str | Mapping[str, Any]) -> tuple[Story, float | None]:
+    """The story and its event time from stored JSON."""
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    articles = tuple(member_from_json(a) for a in data["articles"])
     story = Story(id=data["id"], headline=data["headline"], first_seen=_dt(data["first_seen"]),
                   updated=_dt(data["updated"]), version=data["version"], articles=articles)
     return story, data.get("time")
