@@ -345,6 +345,12 @@ CASES = [
     ("以色列 + 停火", "Israel strikes a port",
      "The Houthis say their attacks will stop only with a ceasefire.", False),
     ("俄罗斯 + 袭击", "无人机袭击以色列 俄罗斯呼吁克制", "胡塞武装用无人机袭击以色列。", False),
+    # beside several, one of them does it: not an action they react to in the same clause
+    ("印度 + 巴基斯坦 + 空袭", "以色列空袭伊朗 印度航空、巴基斯坦国际航空航班改道", "", False),
+    ("印度 + 巴基斯坦 + 空袭", "印度空袭巴基斯坦境内多处目标", "", True),
+    ("印度 + 巴基斯坦 + 空袭", "巴基斯坦称印度夜间发动空袭", "", True),
+    ("印度 + 巴基斯坦 + 空袭", "Pakistan launches air strikes on Indian bases", "", True),
+    ("中国 + 台湾 + 演习", "台湾监控中国军演", "", True),
     # one sentence, whatever the role
     ("以色列 + 停火", "两国同意停火", "双方同意停火。阿塞拜疆多年来从以色列采购武器。", False),
     ("伊朗 + 制裁", "美国宣布新一轮制裁,涉及伊朗石油出口", "", True),

@@ -137,9 +137,15 @@ class Compiler:
                     unsaid.append(NotNode(NearNode(self._leaf(
                         _actors(self.entities), None, False, build, ()), own, BIND_DISTANCE,
                         flags)))
-                senses[0] = _one_and([OrNode([
+                bound = [OrNode([
                     NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
-                    AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who])
+                    AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who]
+                if len(who) > 1 and entity.role == ROLES[0]:
+                    # beside several, one of them does it: not an action of someone else
+                    # that they react to in the same clause (以色列空袭伊朗 印度航空...改道)
+                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), own,
+                                                  BIND_DISTANCE, CLAUSE | AGENT) for w in who]))
+                senses[0] = _one_and(bound)
             children += senses
         return AndNode(children)
 
