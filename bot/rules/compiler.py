@@ -137,7 +137,7 @@ class Compiler:
                     unsaid.append(NotNode(NearNode(self._leaf(
                         _actors(self.entities), None, False, build, ()), own, BIND_DISTANCE,
                         flags)))
-                bound = [OrNode([
+                bound: list[CompiledNode] = [OrNode([
                     NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
                     AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who]
                 if len(who) > 1 and entity.role == ROLES[0]:
