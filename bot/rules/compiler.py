@@ -18,7 +18,7 @@ from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, O
 from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
 from bot.rules.expand import expand
 from bot.rules.program import Program, fast_form, names_of, triggers_of
-from bot.rules.scan import AGENT, CLAUSE, is_latin, is_word_char
+from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
@@ -142,8 +142,11 @@ class Compiler:
                     AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who]
                 if len(who) > 1 and entity.role == ROLES[0]:
                     # beside several, one of them does it: not an action of someone else
-                    # that they react to in the same clause (以色列空袭伊朗 印度航空...改道)
-                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), own,
+                    # that they react to in the same clause (以色列空袭伊朗 印度航空...改道),
+                    # nor one another actor does right at it (after Israeli air strikes)
+                    theirs = NearNode(self._leaf(_actors(self.entities, frozenset(
+                        e.name for e in whom)), None, False, build, ()), own, 0, OTHER)
+                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), theirs,
                                                   BIND_DISTANCE, CLAUSE | AGENT) for w in who]))
                 senses[0] = _one_and(bound)
             children += senses
@@ -274,12 +277,13 @@ def _catalog_others(entity: Entity) -> Entity:
                   label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
 
 
-@lru_cache(maxsize=16)
-def _actors(entities: Entities) -> Entity:
-    """Everyone the catalog names who acts (countries, people, organizations), as one entity
-    (one literal for every rule)."""
-    who = [e for e in entities if e.kind in WHO_KINDS]
-    return Entity(name="~actors", kind=TERM, label="actors",
+@lru_cache(maxsize=4096)
+def _actors(entities: Entities, but: frozenset[str] = frozenset()) -> Entity:
+    """Everyone the catalog names who acts (countries, people, organizations) but the entities
+    named `but`, as one entity (one literal for every rule that leaves out the same)."""
+    who = [e for e in entities if e.kind in WHO_KINDS and e.name not in but]
+    return Entity(name="~actors" + "".join(f"-{n}" for n in sorted(but)), kind=TERM,
+                  label="actors",
                   aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
                                               if not gap_parts(a))),
                   exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))
