@@ -36,6 +36,11 @@ back into Python code and holds the GIL throughout, so calls on one Core never i
 
 enum { N_LEAF, N_SOURCE, N_NOT, N_AND, N_OR, N_NEAR };
 enum { P_TEST, P_OCC, P_NAMES };
+/* A binding NEAR's flags, above BIND_SHIFT in its distance (bot.rules.scan.CLAUSE, AGENT,
+   OTHER). */
+#define BIND_SHIFT 16
+#define BIND_AGENT 2
+#define BIND_OTHER 4
 #define MAX_TEXT (1 << 30)
 #define MAX_DEPTH 1000 /* node trees are far shallower (grammar: 50 terms, 8 levels) */
 
@@ -571,6 +576,7 @@ static List lit_spots(Core *c, int32_t lit) {
 
 static int pairs(Core *c, List left, List right, int32_t distance, int mode, int32_t *wanted);
 static int test(Core *c, int32_t node);
+static List unclaimed(Core *c, const int32_t *r);
 
 /* A node's occurrences (leaves: the term as reported), in order of position. */
 static List node_occ(Core *c, int32_t node) {
@@ -611,6 +617,8 @@ static List node_occ(Core *c, int32_t node) {
             }
             PyMem_Free(parts);
         }
+    } else if (r[0] == N_NEAR && (r[4] >> BIND_SHIFT) & BIND_OTHER) {
+        out = unclaimed(c, r);
     } else if (r[0] == N_NEAR) {
         List left = node_occ(c, r[2]), right = node_occ(c, r[3]);
         out.off = (int32_t)c->pool.n;
@@ -652,9 +660,6 @@ static void next_near_stamp(Core *c) {
     }
 }
 
-/* A binding NEAR's flags, above BIND_SHIFT in its distance (bot.rules.scan.CLAUSE, AGENT). */
-#define BIND_SHIFT 16
-#define BIND_AGENT 2
 
 static inline Py_UCS4 char_at(Core *c, int f, int32_t i) {
     return PyUnicode_READ(c->kinds[f], c->datas[f], i);
@@ -703,6 +708,44 @@ static int bound(Core *c, const Occ *who, const Occ *act, int flags) {
     if (who->e > act->s || who->s == 0) return 1;
     Py_UCS4 mark = char_at(c, f, who->s - 1);
     return mark != 0x5BF9 /* 对 */ && mark != 0x5411 /* 向 */;
+}
+
+/* bot.rules.scan.done_by: who right before the action, or its possessor ('s, 的, 发动的,
+   发起的), neither the one it is done to (对/向 before them) nor one of several doers. */
+static int done_by(Core *c, const Occ *who, const Occ *act) {
+    int f = who->f;
+    if (f != act->f || who->e > act->s) return 0;
+    int32_t a = who->e, b = act->s, i = who->s;
+    while (a < b && Py_UNICODE_ISSPACE(char_at(c, f, a))) a++;
+    while (b > a && Py_UNICODE_ISSPACE(char_at(c, f, b - 1))) b--;
+    Py_UCS4 g0 = a < b ? char_at(c, f, a) : 0, g1 = b - a >= 2 ? char_at(c, f, a + 1) : 0;
+    if (!(a == b || (b - a == 2 && (g0 == '\'' || g0 == 0x2019) && g1 == 's')
+          || (b - a == 1 && g0 == 0x7684 /* 的 */)
+          || (b - a == 3 && g0 == 0x53D1 /* 发 */ && (g1 == 0x52A8 /* 动 */ || g1 == 0x8D77 /* 起 */)
+              && char_at(c, f, a + 2) == 0x7684)))
+        return 0;
+    while (i > 0 && Py_UNICODE_ISSPACE(char_at(c, f, i - 1))) i--;
+    if (i == 0) return 1;
+    Py_UCS4 m = char_at(c, f, i - 1);
+    if (m == 0x5BF9 /* 对 */ || m == 0x5411 /* 向 */ || m == 0x4E0E /* 与 */ || m == 0x548C /* 和 */
+        || m == 0x53CA /* 及 */ || m == 0x3001 /* 、 */ || m == '&')
+        return 0;
+    return !(i >= 3 && char_at(c, f, i - 3) == 'a' && char_at(c, f, i - 2) == 'n' && m == 'd'
+             && (i == 3 || !is_alnum(char_at(c, f, i - 4))));
+}
+
+/* A NEAR with BIND_OTHER: the right side's occurrences no one on the left does (`done_by`). */
+static List unclaimed(Core *c, const int32_t *r) {
+    List left = test(c, r[2]) ? node_occ(c, r[2]) : (List){0, 0}, right = node_occ(c, r[3]);
+    List out = {(int32_t)c->pool.n, 0};
+    for (int32_t j = 0; j < right.n; j++) {
+        int32_t y = c->pool.p[right.off + j], mine = 1;
+        for (int32_t i = 0; i < left.n && mine; i++)
+            mine = !done_by(c, &c->arena.p[c->pool.p[left.off + i]], &c->arena.p[y]);
+        if (mine && !PUSH(c, c->pool, y)) break;
+    }
+    out.n = (int32_t)c->pool.n - out.off;
+    return out;
 }
 
 /* bot.rules.engine._ordered_pairs: every close pair (x, y), x in the merge of both sides (the
@@ -754,8 +797,14 @@ static int pairs(Core *c, List left, List right, int32_t distance, int mode, int
 
 /* bot.rules.engine._Near.names */
 static void near_names(Core *c, const int32_t *r) {
-    List left = node_occ(c, r[2]), right = node_occ(c, r[3]);
     int32_t possible = 0;
+    if ((r[4] >> BIND_SHIFT) & BIND_OTHER) { /* the terms of the occurrences kept */
+        List kept = node_occ(c, (int32_t)(r - c->nodes));
+        next_near_stamp(c);
+        for (int32_t i = 0; i < kept.n; i++) near_terms(c, c->pool.p[kept.off + i], &possible, 1);
+        return;
+    }
+    List left = node_occ(c, r[2]), right = node_occ(c, r[3]);
     next_near_stamp(c);
     for (int32_t i = 0; i < left.n; i++) near_terms(c, c->pool.p[left.off + i], &possible, 0);
     for (int32_t i = 0; i < right.n; i++) near_terms(c, c->pool.p[right.off + i], &possible, 0);
@@ -863,7 +912,9 @@ static int test(Core *c, int32_t node) {
     default: { /* N_NEAR */
         int32_t idx = r[1];
         if (c->ntest_stamp[idx] != c->stamp) {
-            c->ntest_val[idx] = test(c, r[2]) && test(c, r[3])
+            c->ntest_val[idx] = (r[4] >> BIND_SHIFT) & BIND_OTHER
+                ? test(c, r[3]) && node_occ(c, node).n > 0
+                : test(c, r[2]) && test(c, r[3])
                 && pairs(c, node_occ(c, r[2]), node_occ(c, r[3]), r[4], P_TEST, NULL);
             c->ntest_stamp[idx] = c->stamp;
         }

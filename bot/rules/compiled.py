@@ -15,11 +15,13 @@ from itertools import islice
 from bot.rules import native
 from bot.rules.entities import GAP_CHARS, GAP_WORDS
 from bot.rules.scan import (
+    OTHER,
     MatchedTerm,
     Occ,
     Scan,
     any_close,
     by_position,
+    done_by,
     leaf_occurrences,
     matched_terms,
     new_occ,
@@ -295,7 +297,8 @@ class OrNode:
 
 class NearNode:
     """A NEAR; with `bind` flags (bot.rules.scan.CLAUSE, AGENT) the binding of an action (on
-    the right) to whoever a rule names beside it (on the left): see `scan.bound`."""
+    the right) to whoever a rule names beside it (on the left): see `scan.bound`; with OTHER,
+    the right side's occurrences that no one on the left does (`scan.done_by`)."""
 
     __slots__ = ("bind", "distance", "left", "right")
 
@@ -304,6 +307,8 @@ class NearNode:
         self.left, self.right, self.distance, self.bind = left, right, distance, bind
 
     def test(self, scan: Scan) -> bool:
+        if self.bind & OTHER:
+            return self.right.test(scan) and bool(self.occurrences(scan))
         if not (self.left.test(scan) and self.right.test(scan)):
             return False
         if self.bind:
@@ -314,6 +319,10 @@ class NearNode:
     def occurrences(self, scan: Scan) -> list[Occ]:
         """Each close pair as one occurrence, in order of position (the earlier one's)."""
         found = scan.memo.get(id(self))
+        if found is None and self.bind & OTHER:
+            doers = self.left.spots(scan) if self.left.test(scan) else []
+            found = scan.memo[id(self)] = [y for y in self.right.occurrences(scan)
+                                           if not any(done_by(scan, x, y) for x in doers)]
         if found is None:
             found = scan.memo[id(self)] = [
                 Occ(a.field, min(a.start, b.start), max(a.end, b.end), a.latin and b.latin,
@@ -328,6 +337,9 @@ class NearNode:
     def names(self, scan: Scan, out: list[str]) -> None:
         """The terms of `occurrences`, in order, without building them all: the pairs come in
         the same order, and the walk stops once every term that could occur was seen."""
+        if self.bind & OTHER:
+            out.extend(dict.fromkeys(t.term for t in leaf_occurrences(self.occurrences(scan))))
+            return
         (left, shown_left), (right, shown_right) = _side(self.left, scan), _side(self.right, scan)
         possible = len(_side_terms(left, shown_left) | _side_terms(right, shown_right))
         seen: dict[str, None] = {}

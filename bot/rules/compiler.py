@@ -18,7 +18,7 @@ from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, O
 from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
 from bot.rules.expand import expand
 from bot.rules.program import Program, fast_form, names_of, triggers_of
-from bot.rules.scan import AGENT, CLAUSE, is_latin, is_word_char
+from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
@@ -53,6 +53,7 @@ class Compiler:
         self.native_automaton: Any = None
         self.native_keys: frozenset[int] = frozenset()
         self.near = 0  # > 0 while compiling a side of NEAR (sense limits need occurrences)
+        self.actors: dict[frozenset[str], Entity] = {}  # `_actors` by the entities left out
 
     def key_id(self, folded: str) -> int:
         found = self.ids.get(folded)
@@ -61,6 +62,13 @@ class Compiler:
             self.texts.append(folded)
             self.edges.append((is_word_char(folded[0]), is_word_char(folded[-1])))
             self.latin.append(is_latin(folded))
+        return found
+
+    def others(self, but: frozenset[str] = frozenset()) -> Entity:
+        """The catalog's actors but the entities named `but` (`_actors`), one per set."""
+        found = self.actors.get(but)
+        if found is None:
+            found = self.actors[but] = _actors(self.entities, but)
         return found
 
     def lit_id(self, signature: tuple[str, str, bool]) -> int:
@@ -135,15 +143,17 @@ class Compiler:
                 # someone else
                 if len(who) == 1:
                     unsaid.append(NotNode(NearNode(self._leaf(
-                        _actors(self.entities), None, False, build, ()), own, BIND_DISTANCE,
-                        flags)))
+                        self.others(), None, False, build, ()), own, BIND_DISTANCE, flags)))
                 bound: list[CompiledNode] = [OrNode([
                     NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
                     AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who]
                 if len(who) > 1 and entity.role == ROLES[0]:
                     # beside several, one of them does it: not an action of someone else
-                    # that they react to in the same clause (以色列空袭伊朗 印度航空...改道)
-                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), own,
+                    # that they react to in the same clause (以色列空袭伊朗 印度航空...改道),
+                    # nor one another actor does right at it (after Israeli air strikes)
+                    theirs = NearNode(self._leaf(self.others(frozenset(
+                        e.name for e in whom)), None, False, build, ()), own, 0, OTHER)
+                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), theirs,
                                                   BIND_DISTANCE, CLAUSE | AGENT) for w in who]))
                 senses[0] = _one_and(bound)
             children += senses
@@ -274,12 +284,12 @@ def _catalog_others(entity: Entity) -> Entity:
                   label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
 
 
-@lru_cache(maxsize=16)
-def _actors(entities: Entities) -> Entity:
-    """Everyone the catalog names who acts (countries, people, organizations), as one entity
-    (one literal for every rule)."""
-    who = [e for e in entities if e.kind in WHO_KINDS]
-    return Entity(name="~actors", kind=TERM, label="actors",
+def _actors(entities: Entities, but: frozenset[str]) -> Entity:
+    """Everyone the catalog names who acts (countries, people, organizations) but the entities
+    named `but`, as one entity (one literal for every rule that leaves out the same)."""
+    who = [e for e in entities if e.kind in WHO_KINDS and e.name not in but]
+    return Entity(name="~actors" + "".join(f"-{n}" for n in sorted(but)), kind=TERM,
+                  label="actors",
                   aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
                                               if not gap_parts(a))),
                   exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))

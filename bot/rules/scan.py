@@ -199,6 +199,7 @@ def any_close(scan: Scan, xs: list[Occ], ys: list[Occ], distance: int) -> bool:
 
 
 CLAUSE, AGENT = 1, 2  # a binding NEAR's flags (the C core's BIND_*): see `bound`
+OTHER = 4  # a NEAR's flag: its right side's occurrences no one on its left does (`done_by`)
 _STOPS = frozenset("。!?;")  # what ends a sentence (folded: ！？； are !?; already)
 _OBJECT_GAPS = frozenset({"", "了", "on", "against", "at"})  # action then whom it is done to
 _OBJECT_MARKS = frozenset("对向")  # 对/向 someone, then the action: done to them
@@ -230,6 +231,28 @@ def bound(scan: Scan, who: Occ, act: Occ, flags: int) -> bool:
     if after:
         return text[act.end:who.start].strip() not in _OBJECT_GAPS
     return who.end > act.start or who.start == 0 or text[who.start - 1] not in _OBJECT_MARKS
+
+
+_DONE_GAPS = frozenset({"", "'s", "\u2019s", "的", "发动的", "发起的"})  # doer, then the action
+_JOINED = frozenset("对向与和及、&")  # before someone: the action is done to them, or they are
+# one of several doers (以色列和美国空袭)
+
+
+def done_by(scan: Scan, who: Occ, act: Occ) -> bool:
+    """Whether someone is an action's own doer: right before it (`Israeli air strikes`,
+    `以色列空袭`) or its possessor (`Israel's air strikes`, `以色列发动的空袭`); not when the
+    action is done to them (`对以色列空袭`) nor when they are one of several named together
+    (`India and Israeli ...`, `印度和以色列空袭`)."""
+    if who.field != act.field or who.end > act.start:
+        return False
+    text = scan.texts[who.field]
+    if text[who.end:act.start].strip() not in _DONE_GAPS:
+        return False
+    i = who.start
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    return i == 0 or not (text[i - 1] in _JOINED or (
+        text.endswith("and", 0, i) and (i == 3 or not text[i - 4].isalnum())))
 
 
 def _full_stop(text: str, i: int) -> bool:
