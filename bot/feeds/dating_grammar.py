@@ -50,6 +50,7 @@ _OFFSETS = {"今": 0, "昨": -1, "today": 0, "yesterday": -1}
 _ZH_DATELINE = re.compile(
     r"(?P<who>[^\s()\[\]【】,.;:!?。、\"“”'‘’]{0,20}?)(?<!\d)(?:(?P<y>\d{4})年)?"
     r"(?:(?P<mo>\d{1,2})月)?(?P<d>\d{1,2})日[电電讯訊](?![话話视視影台力网網站器脑腦邮郵池动動子梯])")
+_ZH_DATELINE_NEEDS = ("日电", "日電", "日讯", "日訊")  # its lazy lead-in tries every offset
 _EN_DATELINE = re.compile(
     rf"^(?P<city>[A-Z][A-Z.'\- ]{{1,30}}?)(?:, [A-Z][A-Za-z.' ]{{1,30}}?)?, {_MONTH} ?"
     r"(?P<d>\d{1,2})(?:, (?P<y>\d{4}))?(?: *\([^()]{1,30}\) *[-—–:]?| *[-—–:])", re.MULTILINE)
@@ -79,6 +80,7 @@ class _Form:
     pattern: re.Pattern[str]
     read: Callable[[re.Match[str], date], date | None]
     guarded: bool = True
+    needs: tuple[str, ...] = ()  # a text without any of these cannot match (a quick test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,8 @@ def _normal(text: str) -> str:
 def _zone(lead: Sequence[str]) -> tzinfo:
     """Where the text counts days: a mapped dateline city's zone, else UTC+8 for Chinese."""
     joined = "\n".join(lead)
-    dateline = _ZH_DATELINE.search(joined) or _EN_DATELINE.search(joined)
+    dateline = (_ZH_DATELINE.search(joined) if any(n in joined for n in _ZH_DATELINE_NEEDS)
+                else None) or _EN_DATELINE.search(joined)
     words = dateline.group(0) if dateline else ""
     city = next((zone for name, zone in _CITY_ZONES.items() if name in words), None)
     return city or (CHINA if _CJK_RE.search(joined) else UTC)
@@ -173,6 +176,8 @@ def _mentions(lead: Sequence[str]) -> Iterator[_Mention]:
     offset and form, in the order of the paragraphs, the forms and the offsets."""
     for where, text in enumerate(lead):
         for order, form in enumerate(_FORMS):
+            if form.needs and not any(need in text for need in form.needs):
+                continue
             for match in form.pattern.finditer(text):
                 if form.guarded and _beside_background(match):
                     continue
@@ -274,7 +279,7 @@ _EN_DAY_MONTH = rf"\b(?P<d>\d{{1,2}}) {_MONTH}(?: (?P<y>\d{{4}})\b)?"
 _ZH_DAY = r"(?<![\d月./-])(?P<d>\d{1,2})日"
 
 _FORMS = (  # the grammar in the module docstring; among equals, earlier forms win
-    _Form(DATELINE, _ZH_DATELINE, _read_date),
+    _Form(DATELINE, _ZH_DATELINE, _read_date, needs=_ZH_DATELINE_NEEDS),
     _Form(DATELINE, _EN_DATELINE, _read_date),
     _Form(RELATIVE, re.compile(_ZH_WEEKDAY_DATE), _read_date),
     _Form(RELATIVE, re.compile(_ZH_DATE_WEEKDAY), _read_date),
