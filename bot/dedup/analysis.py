@@ -28,6 +28,7 @@ from functools import cache
 
 from bot.dedup import lexicon
 from bot.dedup.background import Background
+from bot.dedup.eventday import event_day
 from bot.dedup.features import (
     LEAD_CHARS,
     SHORT_LEAD,
@@ -62,6 +63,7 @@ class Analysis:
     lead: str
     language: str
     sources: dict[str, str] = field(default_factory=dict)
+    event_day: int | None = None  # the day its event happened, as stated (bot.dedup.eventday)
 
 
 class Analyzer:
@@ -96,7 +98,8 @@ class Analyzer:
                 counts[mention.term] += weight * boost
                 sources.setdefault(mention.term, mention.text)
         return Analysis(raw=_neutral(counts, sources), lead=lead,
-                        language=language_of(title + "\n" + lead), sources=sources)
+                        language=language_of(title + "\n" + lead), sources=sources,
+                        event_day=event_day(article))
 
     @staticmethod
     def _mentions(text: str, entities: list[Mention]) -> Iterator[tuple[Mention, float]]:

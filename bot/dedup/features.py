@@ -86,6 +86,7 @@ class Features:
     lead: str
     language: str = "en"
     sources: Mapping[str, str] = field(default_factory=dict)
+    event_day: int | None = None  # the day its event happened, as stated (bot.dedup.eventday)
 
 
 def strip_boilerplate(text: str) -> str:

@@ -235,7 +235,7 @@ class StoryIndex:
         neutral, native = ranked_terms(raw, idf=idf)
         native = native[:NATIVE_SALIENT]
         feats = Features(vector={}, salient=(*neutral[:SALIENT_TERMS], *native),
-                         lead=analysis.lead,
+                         lead=analysis.lead, event_day=analysis.event_day,
                          language=analysis.language, sources=analysis.sources)
         return Probe(article=article, raw=raw, feats=feats, sig=analysed.sig, when=when,
                       time=article.published.timestamp() if article.published else None,

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
 
+from bot.dedup.eventday import days_apart
 from bot.dedup.features import Features, cosine, merge
 
 CROSS_FACTOR = 0.5
@@ -41,6 +42,7 @@ TIME_WEIGHT = 0.10
 LATE_WEIGHT = 0.10  # across languages, per day beyond SAME_DAY_HOURS from the story's reports
 SAME_DAY_HOURS = 24.0
 SHOWN_TERMS = 6
+EVENT_WEIGHT = 0.20  # off when the article's stated event day is days from all the story's
 SIZE_PRIOR = 0.08  # added per doubling of a candidate's size when choosing among those above
 _UNITS = 1_000_000
 
@@ -55,14 +57,15 @@ class Profile:
     first: float | None = None
     last: float | None = None
     languages: dict[str, int] = field(default_factory=dict)
+    days: tuple[int, ...] = ()  # its members' stated event days (bot.dedup.eventday)
 
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
         three times faster than floats, and this runs for every placed article)."""
         return json.dumps({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
                                _UNITS))), strict=True)) for lang, c in self.centroids.items()},
-                           "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages},
-                          ensure_ascii=False)
+                           "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
+                          **({"d": list(self.days)} if self.days else {})}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
@@ -75,13 +78,14 @@ class Profile:
         return cls(centroids={lang: dict(zip(c, map(mul, c.values(), repeat(1 / _UNITS)),
                                              strict=True)) for lang, c in weights.items()},
                    count=data["n"], first=data["t0"], last=data["t1"],
-                   languages=data.get("l") or {})
+                   languages=data.get("l") or {}, days=tuple(data.get("d") or ()))
 
     @classmethod
     def of(cls, feats: Features, *, time: float | None) -> Profile:
         """The profile of a one-article story."""
         return cls(centroids={feats.language: feats.vector}, first=time, last=time,
-                   languages={feats.language: 1})
+                   languages={feats.language: 1},
+                   days=() if feats.event_day is None else (feats.event_day,))
 
     def add(self, feats: Features, *, time: float | None) -> Profile:
         """The profile after `feats` joins (its vector joins its language's centroid)."""
@@ -92,7 +96,9 @@ class Profile:
         centroid = merge(own, feats.vector, members) if own is not None else feats.vector
         return Profile(centroids={**self.centroids, lang: centroid}, count=self.count + 1,
                        first=min(times, default=None), last=max(times, default=None),
-                       languages={**self.languages, lang: members + 1})
+                       languages={**self.languages, lang: members + 1},
+                       days=self.days if feats.event_day is None or feats.event_day in self.days
+                       else tuple(sorted((*self.days, feats.event_day))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,7 @@ class Evidence:
     factor: float = 1.0
     languages: str = ""  # "zh report, en story" when the threshold was lowered for languages
     late: float = 0.0  # across languages: days of that distance beyond SAME_DAY_HOURS
+    apart: int = 0  # days between the article's stated event day and the story's (if too far)
 
     @property
     def score(self) -> float:
@@ -114,7 +121,7 @@ class Evidence:
     @property
     def penalty(self) -> float:
         """What the distance in time takes off the cosine."""
-        return TIME_WEIGHT * self.time + LATE_WEIGHT * self.late
+        return TIME_WEIGHT * self.time + LATE_WEIGHT * self.late + EVENT_WEIGHT * (self.apart > 0)
 
     def passes(self, threshold: float) -> bool:
         """True when the score reaches `threshold` as adjusted for the languages."""
@@ -126,7 +133,9 @@ class Evidence:
         required = f"{threshold * self.factor:.2f}"
         if self.factor != 1.0:
             required += f" ({threshold:.2f} x {self.factor:.2f}: {self.languages})"
-        return (f"cosine {self.cosine:.2f} - time {self.penalty:.2f} = "
+        event = EVENT_WEIGHT * (self.apart > 0)
+        shown = f" - event day {self.apart} days off {event:.2f}" if event else ""
+        return (f"cosine {self.cosine:.2f} - time {self.penalty - event:.2f}{shown} = "
                 f"{self.score:.2f} {verdict} {required}; shared: {', '.join(self.shared) or '-'}")
 
 
@@ -139,16 +148,17 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     if time is not None and profile.first is not None and profile.last is not None:
         seconds = max(0.0, profile.first - time, time - profile.last)
     gap, late = min(seconds / window, 1.0), max(0.0, seconds / 3600 - SAME_DAY_HOURS) / 24
+    apart = days_apart(feats.event_day, profile.days)
     best: Evidence | None = None
     for lang, centroid in profile.centroids.items():
         same = lang in (feats.language, ANY_LANGUAGE)
-        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=gap,
+        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=gap, apart=apart,
                             late=0.0 if same else late,
                             factor=1.0 if same else CROSS_FACTOR,
                             languages="" if same else f"{feats.language} report, {lang} story")
         if best is None or evidence.score / evidence.factor > best.score / best.factor:
             best = evidence
-    return best or Evidence(cosine=0.0, time=gap, late=late)
+    return best or Evidence(cosine=0.0, time=gap, late=late, apart=apart)
 
 
 def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,
