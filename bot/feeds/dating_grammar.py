@@ -278,21 +278,25 @@ _EN_DATE = rf"{_MONTH} ?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (?P<y>\d{{4}})\b
 _EN_DAY_MONTH = rf"\b(?P<d>\d{{1,2}}) {_MONTH}(?: (?P<y>\d{{4}})\b)?"
 _ZH_DAY = r"(?<![\d月./-])(?P<d>\d{1,2})日"
 
-_FORMS = (  # the grammar in the module docstring; among equals, earlier forms win
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_ZH_WEEK = ("周", "週", "星期", "礼拜", "禮拜")
+_FORMS = (  # the grammar in the module docstring; among equals, earlier forms win. `needs`:
+    # words a match cannot lack (a text with none of them skips the pattern: same results)
     _Form(DATELINE, _ZH_DATELINE, _read_date, needs=_ZH_DATELINE_NEEDS),
-    _Form(DATELINE, _EN_DATELINE, _read_date),
-    _Form(RELATIVE, re.compile(_ZH_WEEKDAY_DATE), _read_date),
-    _Form(RELATIVE, re.compile(_ZH_DATE_WEEKDAY), _read_date),
-    _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date),
-    _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date),
-    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date),
-    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DAY_MONTH), _read_date),
-    _Form(WEEKDAY, re.compile(_ZH_WD), _read_weekday),
-    _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday),
-    _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False),
-    _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False),
-    _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date),
-    _Form(EXPLICIT, re.compile(_EN_DATE), _read_date),
-    _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date),
-    _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date),
+    _Form(DATELINE, _EN_DATELINE, _read_date, needs=_EN_MONTHS),
+    _Form(RELATIVE, re.compile(_ZH_WEEKDAY_DATE), _read_date, needs=_ZH_WEEK),
+    _Form(RELATIVE, re.compile(_ZH_DATE_WEEKDAY), _read_date, needs=("月",)),
+    _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date, needs=("今", "昨")),
+    _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date, needs=("时间", "時間")),
+    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date, needs=("day",)),
+    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DAY_MONTH), _read_date, needs=("day",)),
+    _Form(WEEKDAY, re.compile(_ZH_WD), _read_weekday, needs=_ZH_WEEK),
+    _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday, needs=("day",)),
+    _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False, needs=("今", "昨")),
+    _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False,
+          needs=("oday", "esterday")),
+    _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date, needs=("月",)),
+    _Form(EXPLICIT, re.compile(_EN_DATE), _read_date, needs=_EN_MONTHS),
+    _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date, needs=_EN_MONTHS),
+    _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date, needs=("日",)),
 )
