@@ -50,7 +50,7 @@ _OFFSETS = {"今": 0, "昨": -1, "today": 0, "yesterday": -1}
 _ZH_DATELINE = re.compile(
     r"(?P<who>[^\s()\[\]【】,.;:!?。、\"“”'‘’]{0,20}?)(?<!\d)(?:(?P<y>\d{4})年)?"
     r"(?:(?P<mo>\d{1,2})月)?(?P<d>\d{1,2})日[电電讯訊](?![话話视視影台力网網站器脑腦邮郵池动動子梯])")
-_ZH_DATELINE_NEEDS = ("日电", "日電", "日讯", "日訊")  # its lazy lead-in tries every offset
+_ZH_DATELINE_NEEDS = re.compile("日[电電讯訊]")  # its lazy lead-in tries every offset
 _EN_DATELINE = re.compile(
     rf"^(?P<city>[A-Z][A-Z.'\- ]{{1,30}}?)(?:, [A-Z][A-Za-z.' ]{{1,30}}?)?, {_MONTH} ?"
     r"(?P<d>\d{1,2})(?:, (?P<y>\d{4}))?(?: *\([^()]{1,30}\) *[-—–:]?| *[-—–:])", re.MULTILINE)
@@ -80,7 +80,7 @@ class _Form:
     pattern: re.Pattern[str]
     read: Callable[[re.Match[str], date], date | None]
     guarded: bool = True
-    needs: tuple[str, ...] = ()  # a text without any of these cannot match (a quick test)
+    needs: re.Pattern[str] | None = None  # words a match cannot lack (a quick test first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +164,7 @@ def _normal(text: str) -> str:
 def _zone(lead: Sequence[str]) -> tzinfo:
     """Where the text counts days: a mapped dateline city's zone, else UTC+8 for Chinese."""
     joined = "\n".join(lead)
-    dateline = (_ZH_DATELINE.search(joined) if any(n in joined for n in _ZH_DATELINE_NEEDS)
+    dateline = (_ZH_DATELINE.search(joined) if _ZH_DATELINE_NEEDS.search(joined)
                 else None) or _EN_DATELINE.search(joined)
     words = dateline.group(0) if dateline else ""
     city = next((zone for name, zone in _CITY_ZONES.items() if name in words), None)
@@ -176,7 +176,7 @@ def _mentions(lead: Sequence[str]) -> Iterator[_Mention]:
     offset and form, in the order of the paragraphs, the forms and the offsets."""
     for where, text in enumerate(lead):
         for order, form in enumerate(_FORMS):
-            if form.needs and not any(need in text for need in form.needs):
+            if form.needs is not None and form.needs.search(text) is None:
                 continue
             for match in form.pattern.finditer(text):
                 if form.guarded and _beside_background(match):
@@ -278,25 +278,27 @@ _EN_DATE = rf"{_MONTH} ?(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,? (?P<y>\d{{4}})\b
 _EN_DAY_MONTH = rf"\b(?P<d>\d{{1,2}}) {_MONTH}(?: (?P<y>\d{{4}})\b)?"
 _ZH_DAY = r"(?<![\d月./-])(?P<d>\d{1,2})日"
 
-_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ZH_WEEK = ("周", "週", "星期", "礼拜", "禮拜")
+_EN_MONTHS = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
+_ZH_WEEK = re.compile("周|週|星期|礼拜|禮拜")
+_MONTH_CHAR, _DAY_CHAR, _ZH_NOW = re.compile("月"), re.compile("日"), re.compile("[今昨]")
+_EN_DAY = re.compile("day")
 _FORMS = (  # the grammar in the module docstring; among equals, earlier forms win. `needs`:
     # words a match cannot lack (a text with none of them skips the pattern: same results)
     _Form(DATELINE, _ZH_DATELINE, _read_date, needs=_ZH_DATELINE_NEEDS),
     _Form(DATELINE, _EN_DATELINE, _read_date, needs=_EN_MONTHS),
     _Form(RELATIVE, re.compile(_ZH_WEEKDAY_DATE), _read_date, needs=_ZH_WEEK),
-    _Form(RELATIVE, re.compile(_ZH_DATE_WEEKDAY), _read_date, needs=("月",)),
-    _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date, needs=("今", "昨")),
-    _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date, needs=("时间", "時間")),
-    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date, needs=("day",)),
-    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DAY_MONTH), _read_date, needs=("day",)),
+    _Form(RELATIVE, re.compile(_ZH_DATE_WEEKDAY), _read_date, needs=_MONTH_CHAR),
+    _Form(RELATIVE, re.compile(_ZH_TODAY_DATE), _read_date, needs=_ZH_NOW),
+    _Form(RELATIVE, re.compile(_ZH_LOCAL_DATE), _read_date, needs=re.compile("时间|時間")),
+    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DATE), _read_date, needs=_EN_DAY),
+    _Form(RELATIVE, re.compile(_EN_WEEKDAY_DAY_MONTH), _read_date, needs=_EN_DAY),
     _Form(WEEKDAY, re.compile(_ZH_WD), _read_weekday, needs=_ZH_WEEK),
-    _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday, needs=("day",)),
-    _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False, needs=("今", "昨")),
+    _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday, needs=_EN_DAY),
+    _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False, needs=_ZH_NOW),
     _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False,
-          needs=("oday", "esterday")),
-    _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date, needs=("月",)),
+          needs=re.compile("oday|esterday")),
+    _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date, needs=_MONTH_CHAR),
     _Form(EXPLICIT, re.compile(_EN_DATE), _read_date, needs=_EN_MONTHS),
     _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date, needs=_EN_MONTHS),
-    _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date, needs=("日",)),
+    _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date, needs=_DAY_CHAR),
 )
