@@ -27,6 +27,7 @@ one with `-"巴方"`.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 
 from bot import cedict
@@ -48,7 +49,7 @@ def chinese_forms(term: str, english: str) -> tuple[str, ...]:
     if not abbreviations:
         return ()
     forms = [a + role for a in abbreviations for role in ROLES]
-    for word, senses in _pairs():
+    for word, senses in _tables().pairs:
         if set(word) & set(abbreviations) and any(_names(s, english) for s in senses):
             forms.append(word)
     return tuple(f for f in dict.fromkeys(forms) if f != term)
@@ -121,7 +122,7 @@ def _abbreviations(term: str, english: str) -> tuple[str, ...]:
     `abbr. for 伊拉克, Iraq`, `Taiwan (abbr.)`); not `abbr. for east Sichuan or Chongqing`
     for Sichuan, nor 竺 "abbr. for 天竺 India (esp. in Tang or Buddhist context)"."""
     out = []
-    for char, sense in _abbreviation_senses():
+    for char, sense in _tables().abbreviations:
         head, _, tail = sense.partition("abbr. for")
         said = tail if tail else head.replace("(abbr.)", "")
         named = re.findall(r"([^\x00-\x7f|]+)\[", said)  # the Chinese names it gives
@@ -134,40 +135,44 @@ def _abbreviations(term: str, english: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-@cache
-def _abbreviation_senses() -> tuple[tuple[str, str], ...]:
-    """(character, sense) for every single character's sense that says it abbreviates."""
-    return tuple((entry.simplified, sense) for entry in cedict.entries(min_length=1)
-                 if len(entry.simplified) == 1 for sense in entry.senses
-                 if _ABBR_RE.search(sense))
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """What this module reads of the dictionary, in one pass over it."""
+
+    abbreviations: tuple[tuple[str, str], ...]  # (character, a sense saying it abbreviates)
+    pairs: tuple[tuple[str, tuple[str, ...]], ...]  # two abbreviations naming two places
+    people: dict[str, tuple[str, ...]]  # `<place>人` -> its senses
 
 
 @cache
-def _pairs() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Two-character words made of two abbreviations that name a pair of places in every
-    entry (`印巴` "India and Pakistan"; not `美德`, also "virtue", nor `反日` "anti-Japan")."""
-    chars = {char for char, _ in _abbreviation_senses()}
-    words: dict[str, list[tuple[str, ...]]] = {}
-    for entry in cedict.entries():
-        if len(entry.simplified) == 2 and set(entry.simplified) <= chars \
-                and entry.simplified[0] != entry.simplified[1]:
-            words.setdefault(entry.simplified, []).append(entry.senses)
-    return tuple((word, tuple(s for senses in entries for s in senses))
-                 for word, entries in words.items()
-                 if all(_PAIR_RE.match(_NOTE_RE.sub("", senses[0]).strip())
-                        for senses in entries))
+def _tables() -> _Tables:
+    """The single characters' senses that say they abbreviate; the two-character words made
+    of two of them that name a pair of places in every entry (`印巴` "India and Pakistan"; not
+    `美德`, also "virtue", nor `反日` "anti-Japan"); the words for a place's people."""
+    abbreviations: list[tuple[str, str]] = []
+    two: dict[str, list[tuple[str, ...]]] = {}
+    people: dict[str, tuple[str, ...]] = {}
+    for entry in cedict.entries(min_length=1):
+        word = entry.simplified
+        if len(word) == 1:
+            abbreviations += ((word, sense) for sense in entry.senses if _ABBR_RE.search(sense))
+        elif len(word) == 2:
+            if word[0] != word[1]:
+                two.setdefault(word, []).append(entry.senses)
+        elif word.endswith("人"):
+            people[word] = entry.senses
+    chars = {char for char, _ in abbreviations}
+    pairs = tuple((word, tuple(s for senses in entries for s in senses))
+                  for word, entries in two.items() if set(word) <= chars
+                  and all(_PAIR_RE.match(_NOTE_RE.sub("", senses[0]).strip())
+                          for senses in entries))
+    return _Tables(tuple(abbreviations), pairs, people)
 
 
 def _people(term: str) -> tuple[str, ...]:
     """The dictionary's first word for the term's people (`菲律宾人` "Filipino")."""
-    for sense in _people_senses().get(term + "人", ())[:1]:
+    for sense in _tables().people.get(term + "人", ())[:1]:
         word = _PEOPLE_RE.sub(" ", sense).split()
         if len(word) == 1 and word[0][:1].isupper():
             return (word[0].lower(),)
     return ()
-
-
-@cache
-def _people_senses() -> dict[str, tuple[str, ...]]:
-    return {entry.simplified: entry.senses for entry in cedict.entries(min_length=3)
-            if entry.simplified.endswith("人")}
