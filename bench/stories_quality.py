@@ -1,5 +1,5 @@
-"""Quality of story grouping: B-cubed P/R/F1 on the labelled dev set, the five held-out sets
-(tests/data/heldout, the fresher heldout2 to heldout5) and the UCI headline sample (all
+"""Quality of story grouping: B-cubed P/R/F1 on the labelled dev set, the six held-out sets
+(tests/data/heldout, the fresher heldout2 to heldout6) and the UCI headline sample (all
 through the real StoryIndex on a real Redis), and precision, recall and ROC-AUC of the
 same-story score on the SemEval-2022 Task 8 pairs. The held-out sets are also replayed with
 every report at one instant: their same-actor traps (two quakes in one province, a verdict and
@@ -58,6 +58,9 @@ from bot.store import Store
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SHUFFLE_SEED = 1
+HELD_OUT = (("held-out set", "heldout"), ("fresh held-out set", "heldout2"),
+            ("third held-out set", "heldout3"), ("fourth held-out set", "heldout4"),
+            ("fifth held-out set", "heldout5"), ("sixth held-out set", "heldout6"))
 csv.field_size_limit(sys.maxsize)
 
 
@@ -105,7 +108,11 @@ def held_out(folder: Path = REPO / "tests/data/heldout") -> tuple[list[Article],
     Duterte, two finals on one Sunday, the Hong Kong 47, Xi's tour, Kenya, Valencia floods)
     or tests/data/heldout5 (written and scored blind on 2026-12-07 after the rule round: two
     popes, Syria's fall, two Herat quakes, Starliner three times, Romanian and Polish votes,
-    Trump's verdict and sentence, two hurricanes, PSG's two finals, Nvidia, M23)."""
+    Trump's verdict and sentence, two hurricanes, PSG's two finals, Nvidia, M23)
+    or tests/data/heldout6 (written and scored blind on 2026-12-07 after the event-day round:
+    Canada's and Germany's changes of government, Venezuela, OpenAI's board, Boeing's door
+    plug, Vietnam's party chief, the Titan submersible, two elections on one Saturday,
+    Nepal's protests and its prime minister's fall, CrowdStrike, Baltimore, Maui)."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     articles = replay_order(date_articles(read_seed_folder(folder, feed_id=folder.name)[0],
                                           seen=NOW))
@@ -235,17 +242,10 @@ async def main() -> None:
     args = parser.parse_args()
     async with server_url() as url:
         await grouping(url, "dev set", *dev_set(), threshold=args.threshold)
-        await grouping(url, "held-out set", *held_out(), threshold=args.threshold)
-        for name, folder in (("fresh held-out set", "heldout2"),
-                             ("third held-out set", "heldout3"),
-                             ("fourth held-out set", "heldout4"),
-                             ("fifth held-out set", "heldout5")):
+        for name, folder in HELD_OUT:
             await grouping(url, name, *held_out(REPO / "tests/data" / folder),
                            threshold=args.threshold)
-        for name, folder in (("held-out set", "heldout"), ("fresh held-out set", "heldout2"),
-                             ("third held-out set", "heldout3"),
-                             ("fourth held-out set", "heldout4"),
-                             ("fifth held-out set", "heldout5")):
+        for name, folder in HELD_OUT:
             articles, gold = held_out(REPO / "tests/data" / folder)
             await grouping(url, f"{name} at one instant", at_one_instant(articles), gold,
                            threshold=args.threshold)
