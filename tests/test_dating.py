@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.feeds.dating import date_articles, stated_time
+from bot.feeds.dating import date_articles, link_day, stated_time
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article
 from tests.conftest import SEEDS
@@ -285,3 +285,50 @@ def test_date_articles_dates_every_article(items: list[tuple[str, bool, str]]) -
     dated = date_articles(articles, seen=SEEN)
     assert [a.title for a in dated] == [a.title for a in articles]
     assert all(a.published is not None and a.published.tzinfo is not None for a in dated)
+
+
+@pytest.mark.parametrize(("url", "day"), [
+    ("https://www.cna.com.tw/news/aopl/202306200018.aspx", (2023, 6, 20)),
+    ("https://www.rfi.fr/cn/国际/20250310-加拿大自由党选出卡尼为新党魁", (2025, 3, 10)),
+    ("https://www.zaobao.com.sg/realtime/world/story20250909-7452316", (2025, 9, 9)),
+    ("https://www.reuters.com/world/syrian-rebels-aleppo-2024-11-30/", (2024, 11, 30)),
+    ("https://www.theguardian.com/world/2024/mar/26/baltimore-bridge", (2024, 3, 26)),
+    ("https://www.cnn.com/2024/03/26/us/baltimore/index.html", (2024, 3, 26)),
+    ("http://world.people.com.cn/n1/2024/0326/c1002-40203890.html", (2024, 3, 26)),
+    ("https://www.bbc.com/news/business-67494165", None),  # an id, not a day
+    ("https://udn.com/news/story/6809/8428915", None),
+    ("https://x.example/20241345/a", None),  # no 45th day
+    ("https://x.example/2099/01/01/a", None),  # after the clock
+    ("https://2024-03-26.example/a", None),  # the host is no path
+    (None, None),
+])
+def test_link_day_reads_the_day_outlets_put_in_their_links(
+        url: str | None, day: tuple[int, int, int] | None) -> None:
+    """The day an item's link names, in the forms outlets use; ids and impossible or future
+    days are none."""
+    found = link_day(url, latest=SEEN.date())
+    assert (found.timetuple()[:3] if found else None) == day
+
+
+def test_an_undated_report_is_read_against_its_links_day_not_its_mates() -> None:
+    """A bare `19日` in a folder whose mates are of 2025 belongs to the June 2023 its link
+    names; with no statement near it, the link's day stands; a link without a day changes
+    nothing."""
+    mates = _folder(datetime(2025, 9, 12, 3, tzinfo=UTC))
+    titan = _article("觀光潛水器失聯",
+                     "（中央社波士頓19日綜合外電報導）一艘觀光潛水器18日下潛後失聯。", feed_id="a",
+                     url="https://www.cna.com.tw/news/aopl/202306200018.aspx")
+    bare = _article("Bridge collapses", "A ship struck the bridge.", feed_id="a",
+                    url="https://www.cnn.com/2024/03/26/us/baltimore/index.html")
+    far = _article("议会表决", "议会7月1日表决。", feed_id="a",
+                   url="https://news.example/2024/03/26/vote")
+    plain = _article("（中央社台北10日電）立法院今天表決。", feed_id="a",
+                     url="https://udn.com/news/story/6809/8428915")
+    dated = date_articles([*mates, titan, bare, far, plain], seen=SEEN)[1:]
+    assert dated[0].published == _late(2023, 6, 19)
+    assert "19日" in dated[0].time_evidence and "2023-06-20" in dated[0].time_evidence
+    assert dated[1].published == datetime(2024, 3, 26, 23, 59, tzinfo=UTC)
+    assert dated[1].time_evidence == "link: 2024-03-26"
+    assert dated[2].published is not None and _is_day(dated[2].published, 2024, 3, 26)
+    assert dated[3].published is not None and _is_day(dated[3].published, 2025, 9, 10)
+    assert all(a.time_source == "text" for a in dated)

@@ -12,6 +12,12 @@ paragraphs); the best rank wins, then the earliest statement:
 3. explicit dates: `2024年10月21日`, `10月21日`, `21日`, `Oct. 21`, `21 October 2024`; one
    more than a month before the reference is background and skipped.
 
+An undated item whose link carries its day (`/2024/03/26/`, `-2024-11-30/`, `/2024/mar/26/`,
+`/20240326`, `story20250909-`, `202306200018.aspx`: many outlets put it there) is read against
+that day rather than its mates': the link says the year and month its `19日` or `on Tuesday`
+belongs to, which a feed or folder spanning years cannot; a statement not within NEAR before the
+link's day is not its own, and the link's day stands.
+
 Not read: captions (a line opening with a full date and a comma, or a photo credit), dates
 with a background, deadline or event-name word beside them (`上周一`, `去年10月21日`,
 `将于11月1日`, `11月1日前`, `周日生效`, `last Monday`, `by Nov. 1`, `Sept. 11 attacks`), and
@@ -27,12 +33,21 @@ the reference. The forms and their readers are in bot/feeds/dating_grammar.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from bot.feeds.dating_grammar import EXPLICIT, Reading, Statement
 from bot.models import Article
+
+_LINK_YMD = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([/_-])([0-9]{1,2})\2([0-9]{1,2})(?![0-9])")
+_LINK_MONTH = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})/(jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
+                         r"|nov|dec)[a-z]*/([0-9]{1,2})(?![0-9])")
+_LINK_PACKED = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})/?([0-9]{2})([0-9]{2})(?:[0-9]{4})?"
+                          r"(?![0-9])")  # 20240326, 2024/0326, 202306200018 (a day's number)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+FIRST_LINK_YEAR = 1995
 
 MAX_AGE = timedelta(days=400)
 BACKGROUND = timedelta(days=31)
@@ -92,9 +107,13 @@ def _days_by_feed(articles: Sequence[Article]) -> dict[str, list[datetime]]:
 
 
 def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) -> Article:
-    """`article` dated by what its text states relative to its mates' times (`references`,
-    newest first), else by `seen`. The lead is matched once; each mate only reads it again."""
+    """`article` dated by what its text states relative to its link's day or its mates' times
+    (`references`, newest first), else by `seen`. The lead is matched once; each mate only
+    reads it again."""
     reading = Reading.of(article)
+    day = link_day(article.url, latest=_as_utc(seen).date() + timedelta(days=1))
+    if day is not None:
+        return _by_link(article, reading, day, seen=seen)
     found = _stated(reading, references[0])
     if (found.anchored and (references[0] - found.time > NEAR or not found.consistent))\
             if found is not None else len(references) > 1 and _names_a_month(reading,
@@ -113,6 +132,42 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
         return replace(article, published=seen, time_source="seen")
     return replace(article, published=found.time, time_source="text",
                    time_evidence=found.evidence)
+
+
+def link_day(url: str | None, *, latest: date) -> date | None:
+    """The day an item's link names in its path (see the module docstring), if any: the
+    first that is a real day from FIRST_LINK_YEAR to `latest`."""
+    if not url:
+        return None
+    split = url.find("//")
+    path = url[url.find("/", split + 2) if split >= 0 else 0:].lower()
+    if not any(c.isdigit() for c in path):
+        return None
+    found = [(m.start(), m.group(1), m.group(3), m.group(4)) for m in _LINK_YMD.finditer(path)]
+    found += [(m.start(), m.group(1), str(_MONTHS.index(m.group(2)) + 1), m.group(3))
+              for m in _LINK_MONTH.finditer(path)]
+    found += [(m.start(), m.group(1), m.group(2), m.group(3)) for m in _LINK_PACKED.finditer(path)]
+    for _, year, month, day in sorted(found):
+        try:
+            stated = date(int(year), int(month), int(day))
+        except ValueError:
+            continue
+        if stated.year >= FIRST_LINK_YEAR and stated <= latest:
+            return stated
+    return None
+
+
+def _by_link(article: Article, reading: Reading, day: date, *, seen: datetime) -> Article:
+    """`article` dated by its text read against its link's `day` (the end of that day where
+    the text counts days), else at that day's last minute."""
+    reference = min(datetime.combine(day, time(23, 59), reading.zone).astimezone(UTC),
+                    _as_utc(seen))
+    found = _stated(reading, reference)
+    if found is not None and reference - found.time <= NEAR + timedelta(days=1):
+        return replace(article, published=found.time, time_source="text",
+                       time_evidence=f"{found.evidence} (link: {day.isoformat()})")
+    return replace(article, published=reference, time_source="text",
+                   time_evidence=f"link: {day.isoformat()}")
 
 
 def _near_days(reading: Reading, mates: Sequence[datetime]) -> set[int]:
