@@ -382,6 +382,40 @@ CASES = [
     ("攻击", "疫情冲击旅游业", "", False),
     ("attack", "议员抨击预算", "", False),
     ("attack", "疫情冲击旅游业", "", False),
+    # events: beside a place, where they happen (not where another country is bound to them)
+    ("日本 + 地震", "日本石川县发生7.6级地震", "", True),
+    ("日本 + 地震", "缅甸强震死亡人数超2000 日本派遣救援队", "", False),
+    ("日本 + 强震", "鹿儿岛县吐噶喇群岛发生强震", "", True),
+    ("印尼 + 海啸", "印尼苏拉威西岛发生海啸", "", True),
+    ("印度 + 洪水", "印度阿萨姆邦洪水致数十人死亡", "", True),
+    ("中国 + 水灾", "中国南方多地水灾 数万人转移", "", True),
+    ("巴基斯坦 + 洪灾", "巴基斯坦洪灾死亡人数升至1000人", "", True),
+    ("菲律宾 + 台风", "台风袭击菲律宾中部 数十万人撤离", "", True),
+    ("美国 + 飓风", "飓风登陆美国佛罗里达州", "", True),
+    ("美国 + 龙卷风", "美国肯塔基州龙卷风致多人死亡", "", True),
+    ("澳大利亚 + 山火", "澳大利亚新南威尔士州山火蔓延", "", True),
+    ("加拿大 + 野火", "加拿大野火浓烟笼罩纽约", "", True),
+    ("冰岛 + 火山爆发", "冰岛雷克雅内斯半岛火山爆发", "", True),
+    ("尼泊尔 + 山体滑坡", "尼泊尔暴雨引发山体滑坡", "", True),
+    ("中国 + 泥石流", "中国四川康定突发泥石流", "", True),
+    ("瑞士 + 雪崩", "瑞士阿尔卑斯山区雪崩 三名滑雪者遇难", "", True),
+    ("西班牙 + 干旱", "西班牙遭遇百年一遇干旱", "", True),
+    ("印度 + 热浪", "印度北部热浪 气温逼近50度", "", True),
+    ("Japan + earthquake", "Powerful earthquake hits Japan's Noto peninsula", "", True),
+    ("Japan + quake", "Japan sends rescuers after Myanmar quake", "", False),
+    ("Japan + tsunami", "Tsunami warning lifted for Japan's Pacific coast", "", True),
+    ("Pakistan + flood", "Flood waters rise across Pakistan's Sindh province", "", True),
+    ("Pakistan + floods", "Pakistan floods leave millions homeless", "", True),
+    ("Philippines + typhoon", "Typhoon slams into the northern Philippines", "", True),
+    ("美国 + hurricane", "Hurricane makes landfall on the U.S. Gulf coast", "", True),
+    ("India + cyclone", "Cyclone batters India's eastern coast", "", True),
+    ("美国 + tornado", "Tornado tears through a town in Kentucky, U.S.", "", True),
+    ("Canada + wildfire", "Wildfire forces evacuations in Canada's Alberta", "", True),
+    ("Canada + wildfires", "Canada wildfires send smoke south", "", True),
+    ("Iceland + eruption", "Volcanic eruption in Iceland's Reykjanes peninsula", "", True),
+    ("Nepal + landslide", "Landslide buries homes in Nepal", "", True),
+    ("Spain + drought", "Spain declares drought emergency in Catalonia", "", True),
+    ("India + heatwave", "Heatwave grips northern India", "", True),
 ]
 
 
@@ -411,7 +445,8 @@ def test_every_entry_of_the_file_has_a_sentence() -> None:
     words = [*(f for forms in senses.forms.values() for f in forms),
              *(m for markers in senses.others.values() for m in markers),
              *(d for dropped in senses.drop.values() for d in dropped),
-             *(w for words in senses.exclude.values() for w in words), *senses.parties]
+             *(w for words in senses.exclude.values() for w in words), *senses.parties,
+             *senses.events]
     missing = [w for w in words if not all(part.strip().lower() in written
                                           for part in w.split("..."))]
     assert not missing
@@ -468,6 +503,29 @@ def test_a_proper_name_is_someone_an_action_is_bound_to() -> None:
                         native=native)
         assert not _matches("以色列 + 停火", *far, native=native)
     assert expand("以色列").name and not expand("停火").name  # type: ignore[union-attr]
+
+
+def test_an_event_beside_a_place_is_the_places_not_another_countrys() -> None:
+    """`日本 + 地震`: a quake is Japan's where Japan or one of its places is named, or no
+    country is bound to it (a prefecture the list does not hold); not one another country or
+    a place in one is bound to (a quake in Myanmar or Hualien that Japan reacts to)."""
+    wanted = [("日本能登半岛强震", "石川县7.6级地震已造成数十人死亡。"),
+              ("鹿兒島縣吐噶喇群島群震不斷", "惡石島今天下午再發生規模5.5強震。"),
+              ("Quake hits central Japan", "A magnitude 7.5 earthquake struck Ishikawa."),
+              ("Japan quake toll rises", "Rescuers in Taiwan and Japan searched for survivors.")]
+    unwanted = [("缅甸强震死亡人数超2000 日本派遣国际紧急援助队",
+                 "缅甸3月28日发生7.7级强烈地震。日本政府宣布向缅甸派遣医疗队。"),
+                ("花蓮強震 日相致慰問", "花蓮外海今天發生規模7.2地震。日本首相表達慰問。"),
+                ("Taiwan's strongest quake in 25 years; Japan issues tsunami warning",
+                 "A magnitude 7.2 earthquake struck off Taiwan's eastern county of Hualien.")]
+    for native in (True, False):
+        for title, text in wanted:
+            assert _matches("日本 + 地震", title, text, native=native), title
+        for title, text in unwanted:
+            assert not _matches("日本 + 地震", title, text, native=native), title
+        # with no place beside it, a quake is any quake
+        assert _matches("地震", *unwanted[0], native=native)
+    assert expand("地震").role == "place" and expand("地震").acts  # type: ignore[union-attr]
 
 
 def test_expansion_shows_the_forms_and_other_senses() -> None:

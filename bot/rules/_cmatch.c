@@ -734,14 +734,20 @@ static int done_by(Core *c, const Occ *who, const Occ *act) {
              && (i == 3 || !is_alnum(char_at(c, f, i - 4))));
 }
 
-/* A NEAR with BIND_OTHER: the right side's occurrences no one on the left does (`done_by`). */
+/* A NEAR with BIND_OTHER: the right side's occurrences no one on the left does (`done_by`);
+   with a distance, no one on the left is bound to (within it, `bound` with the other flags). */
 static List unclaimed(Core *c, const int32_t *r) {
     List left = test(c, r[2]) ? node_occ(c, r[2]) : (List){0, 0}, right = node_occ(c, r[3]);
     List out = {(int32_t)c->pool.n, 0};
+    int32_t distance = r[4] & ((1 << BIND_SHIFT) - 1), flags = (r[4] >> BIND_SHIFT) & ~BIND_OTHER;
     for (int32_t j = 0; j < right.n; j++) {
         int32_t y = c->pool.p[right.off + j], mine = 1;
-        for (int32_t i = 0; i < left.n && mine; i++)
-            mine = !done_by(c, &c->arena.p[c->pool.p[left.off + i]], &c->arena.p[y]);
+        for (int32_t i = 0; i < left.n && mine; i++) {
+            const Occ *x = &c->arena.p[c->pool.p[left.off + i]], *Y = &c->arena.p[y];
+            mine = distance ? !(x->f == Y->f && close_to(c, x, Y, distance)
+                                && bound(c, x, Y, flags))
+                            : !done_by(c, x, Y);
+        }
         if (mine && !PUSH(c, c->pool, y)) break;
     }
     out.n = (int32_t)c->pool.n - out.off;

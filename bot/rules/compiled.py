@@ -20,12 +20,14 @@ from bot.rules.scan import (
     Occ,
     Scan,
     any_close,
+    bound,
     by_position,
     done_by,
     leaf_occurrences,
     matched_terms,
     new_occ,
     ordered_pairs,
+    within,
 )
 
 
@@ -298,7 +300,8 @@ class OrNode:
 class NearNode:
     """A NEAR; with `bind` flags (bot.rules.scan.CLAUSE, AGENT) the binding of an action (on
     the right) to whoever a rule names beside it (on the left): see `scan.bound`; with OTHER,
-    the right side's occurrences that no one on the left does (`scan.done_by`)."""
+    the right side's occurrences that no one on the left does (`scan.done_by`), or with a
+    distance that no one on the left is bound to (an event another place has)."""
 
     __slots__ = ("bind", "distance", "left", "right")
 
@@ -322,7 +325,7 @@ class NearNode:
         if found is None and self.bind & OTHER:
             doers = self.left.spots(scan) if self.left.test(scan) else []
             found = scan.memo[id(self)] = [y for y in self.right.occurrences(scan)
-                                           if not any(done_by(scan, x, y) for x in doers)]
+                                           if not any(self._claims(scan, x, y) for x in doers)]
         if found is None:
             found = scan.memo[id(self)] = [
                 Occ(a.field, min(a.start, b.start), max(a.end, b.end), a.latin and b.latin,
@@ -330,6 +333,13 @@ class NearNode:
                     scan, self.left.occurrences(scan), self.right.occurrences(scan),
                     self.distance, self.bind)]
         return found
+
+    def _claims(self, scan: Scan, who: Occ, act: Occ) -> bool:
+        """With OTHER: `who` does `act` (right at it), or with a distance is bound to it."""
+        if not self.distance:
+            return done_by(scan, who, act)
+        return within(scan, who, act, self.distance) and bound(scan, who, act,
+                                                               self.bind & ~OTHER)
 
     def spots(self, scan: Scan) -> list[Occ]:
         return self.occurrences(scan)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.models import Rule
 from bot.rules import grammar as g
-from bot.rules import native
+from bot.rules import native, places
 from bot.rules.automata import Automata
 from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
 from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
@@ -21,6 +21,7 @@ from bot.rules.program import Program, fast_form, names_of, triggers_of
 from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
+PLACE = ROLES[3]  # the role of something that happens somewhere (`bot.rules.places`)
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
 WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
 TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
@@ -126,12 +127,23 @@ class Compiler:
         resolved = [(child, self.resolve(child)) for child in ast.children]
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
+        event = any(e is not None and e.kind == ACTION and e.role == PLACE for _, e in resolved)
         children: list[CompiledNode] = []
         for child, entity in resolved:
             node = self.node(child, title, build, whom)
+            if event and child in who and entity is not None \
+                    and (inside := places.within(places.folded(entity.aliases))) is not None:
+                # where something happens, a place in the country is the country (鹿儿岛)
+                node = OrNode([node, self._leaf(inside, None, title, build, ())])
             senses: list[CompiledNode] = (list(node.children) if isinstance(node, AndNode)
                                           else [node])
-            if who and entity is not None and entity.kind == ACTION:
+            if who and entity is not None and entity.kind == ACTION and entity.role == PLACE:
+                # something that happens somewhere, beside a place: not where another country
+                # is bound to it (a quake in Myanmar that Japan reacts to)
+                here = places.folded(a for e in whom for a in e.aliases)
+                senses[0] = NearNode(self._leaf(places.elsewhere(here), None, False, build, ()),
+                                     senses[0], BIND_DISTANCE, OTHER | CLAUSE | AGENT)
+            elif who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
                 agent = len(who) == 1 and entity.role == ROLES[0]
                 # with one doer, a headline that says the action says whose it is, beside it

@@ -43,8 +43,9 @@ GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses", "role"}
-ROLES = ("agent", "target", "party")  # whom a rule naming someone beside an action means:
-# its doer, the one it is done to (sanctions), or a side of it (a ceasefire)
+ROLES = ("agent", "target", "party", "place")  # whom a rule naming someone beside an action
+# means: its doer, the one it is done to (sanctions), a side of it (a ceasefire), or where it
+# happens (a quake: `bot.rules.places`)
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
 key = fold_key  # the folded form aliases and terms are compared in (one space per run)

@@ -63,7 +63,7 @@ class Expansion:
     chinese: tuple[str, ...] = ()
     english: tuple[Phrase, ...] = ()
     forms: tuple[str, ...] = ()  # from rules/senses.yaml
-    acts: bool = False  # the dictionary gives it as something done (`to attack`, a verb)
+    acts: bool = False  # something done (`to attack`, a verb) or that happens somewhere (地震)
     name: bool = False  # the dictionary gives it as a proper name (以色列 Israel, 哈马斯 Hamas)
     guards: tuple[str, ...] = ()  # longer words its forms sit in meaning something else
 
@@ -85,8 +85,11 @@ class Expansion:
     @property
     def role(self) -> str:
         """Whom a rule naming someone beside the term means (`bot.rules.entities.ROLES`): a
-        side of it for the `parties` of `rules/senses.yaml` (a ceasefire), else its doer."""
-        return "party" if self.term in shipped_senses().parties else "agent"
+        side of it for the `parties` of `rules/senses.yaml` (a ceasefire), where it happens
+        for its `events` (a quake), else its doer."""
+        senses = shipped_senses()
+        return "party" if self.term in senses.parties else "place" \
+            if self.term in senses.events else "agent"
 
     @property
     def others(self) -> tuple[str, ...]:
@@ -114,6 +117,7 @@ class Senses:
     drop: dict[str, tuple[str, ...]]
     parties: frozenset[str] = frozenset()  # terms whose rule names a side, not a doer
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> longer words
+    events: frozenset[str] = frozenset()  # terms that happen somewhere: bound to the place
 
 
 def load_senses(path: Path) -> Senses:
@@ -123,13 +127,10 @@ def load_senses(path: Path) -> Senses:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the senses: {exc}") from exc
     if not isinstance(data, dict) or set(data) - {"forms", "senses", "drop", "parties",
-                                                  "exclude"}:
+                                                  "exclude", "events"}:
         raise ConfigError(f"{path}: expected a mapping with `forms`, `senses`, `drop`, "
-                          "`parties` and `exclude`")
-    parties = data.get("parties") or []
-    if not (isinstance(parties, list) and all(isinstance(p, str) and p.strip()
-                                               for p in parties)):
-        raise ConfigError(f"{path}: `parties` must be a list of words")
+                          "`parties`, `exclude` and `events`")
+    parties, events = _words_of(data, "parties", path), _words_of(data, "events", path)
     forms = _lists(data.get("forms"), path, "forms")
     others: dict[str, tuple[str, ...]] = {}
     for word, markers in _lists(data.get("senses"), path, "senses").items():
@@ -138,7 +139,15 @@ def load_senses(path: Path) -> Senses:
             others[form] = tuple(dict.fromkeys((*others.get(form, ()), *markers)))
     drop = {w: tuple(map(key_of, d)) for w, d in _lists(data.get("drop"), path, "drop").items()}
     return Senses(forms, others, drop, frozenset(map(key_of, parties)),
-                  _lists(data.get("exclude"), path, "exclude"))
+                  _lists(data.get("exclude"), path, "exclude"), frozenset(map(key_of, events)))
+
+
+def _words_of(data: dict[str, object], section: str, path: Path) -> list[str]:
+    """A `section: [words]` list; ConfigError for anything else."""
+    words = data.get(section) or []
+    if not (isinstance(words, list) and all(isinstance(w, str) and w.strip() for w in words)):
+        raise ConfigError(f"{path}: `{section}` must be a list of words")
+    return words
 
 
 def _lists(node: object, path: Path, section: str) -> dict[str, tuple[str, ...]]:
@@ -188,6 +197,8 @@ def expand(term: str) -> Expansion | None:
                   if found is None or key_of(f) not in map(key_of, found.aliases))
     if forms:
         found = replace(found or Expansion(folded), forms=forms)
+    if folded in senses.events:  # bound to where it happens, even with nothing to add
+        return replace(found or Expansion(folded), acts=True)
     if found is None or not (found.chinese or found.english or found.traditional
                              or found.forms):
         return None

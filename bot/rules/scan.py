@@ -167,6 +167,11 @@ def _close(scan: Scan, a: Occ, b: Occ, distance: int, *, ordered: bool) -> bool:
     return second.start - first.end <= distance
 
 
+def within(scan: Scan, a: Occ, b: Occ, distance: int) -> bool:
+    """True when a and b are in one field, at most `distance` words or characters apart."""
+    return a.field == b.field and _close(scan, a, b, distance, ordered=False)
+
+
 def _starts(scan: Scan, ys: list[Occ]) -> tuple[list[tuple[int, int]], int]:
     """The (field, start) of each occurrence, and the longest occurrence (memoized per list)."""
     memo = scan.starts.get(id(ys))
