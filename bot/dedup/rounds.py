@@ -174,8 +174,9 @@ class Round:
         stories posted under its salient terms within the window around its time, the
         MAX_CANDIDATES under most of them (as the read would have found them: postings are
         scored by a story's first time)."""
-        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
-                       if within(self.stories[sid][0].first, probe.time, window))
+        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ()))
+        hits = Counter({sid: n for sid, n in hits.items()  # a story's time checked once
+                        if within(self.stories[sid][0].first, probe.time, window)})
         near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
             :MAX_CANDIDATES]}
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
