@@ -175,9 +175,15 @@ def _mentions(lead: Sequence[str]) -> Iterator[_Mention]:
     """Every match of any form in the lead not beside background, keyed by rank, paragraph,
     offset and form, in the order of the paragraphs, the forms and the offsets."""
     for where, text in enumerate(lead):
+        if _ANY_NEEDS is not None and _ANY_NEEDS.search(text) is None:
+            continue  # no form's words: one search where each form's quick test was one
+        found: dict[re.Pattern[str], bool] = {}  # a quick test shared by forms runs once
         for order, form in enumerate(_FORMS):
-            if form.needs is not None and form.needs.search(text) is None:
-                continue
+            if form.needs is not None:
+                if (has := found.get(form.needs)) is None:
+                    has = found[form.needs] = form.needs.search(text) is not None
+                if not has:
+                    continue
             for match in form.pattern.finditer(text):
                 if form.guarded and _beside_background(match):
                     continue
@@ -280,7 +286,7 @@ _ZH_DAY = r"(?<![\d月./-])(?P<d>\d{1,2})日"
 
 _EN_MONTHS = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 _ZH_WEEK = re.compile("周|週|星期|礼拜|禮拜")
-_MONTH_CHAR, _DAY_CHAR, _ZH_NOW = re.compile("月"), re.compile("日"), re.compile("[今昨]")
+_MONTH_CHAR, _DAY_CHAR, _ZH_NOW = re.compile("月"), re.compile("日"), re.compile("今|昨")
 _EN_DAY = re.compile("day")
 _FORMS = (  # the grammar in the module docstring; among equals, earlier forms win. `needs`:
     # words a match cannot lack (a text with none of them skips the pattern: same results)
@@ -296,9 +302,16 @@ _FORMS = (  # the grammar in the module docstring; among equals, earlier forms w
     _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday, needs=_EN_DAY),
     _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False, needs=_ZH_NOW),
     _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False,
-          needs=re.compile("oday|esterday")),
+          needs=_EN_DAY),  # today, yesterday
     _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date, needs=_MONTH_CHAR),
     _Form(EXPLICIT, re.compile(_EN_DATE), _read_date, needs=_EN_MONTHS),
     _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date, needs=_EN_MONTHS),
     _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date, needs=_DAY_CHAR),
 )
+# Every form's `needs` in one alternation (each is an alternation of words, so joined they
+# match where any of them does): a text it finds nothing in holds no form's words, so no form
+# can match there. Words only, no class first (`[今昨]`): then re scans for their first
+# characters, as fast as for one word.
+_ANY_NEEDS = (re.compile("|".join(dict.fromkeys(form.needs.pattern for form in _FORMS
+                                                if form.needs is not None)))
+              if all(form.needs is not None for form in _FORMS) else None)
