@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 from bot.dedup.eventday import days_apart
 from bot.dedup.features import Features, cosine, merge
+from bot.store import json_text
 
 CROSS_FACTOR = 0.5
 ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
@@ -63,10 +64,10 @@ class Profile:
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
         three times faster than floats, and this runs for every placed article)."""
-        return json.dumps({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
+        return json_text({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
                                _UNITS))), strict=True)) for lang, c in self.centroids.items()},
                            "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
-                          **({"d": list(self.days)} if self.days else {})}, ensure_ascii=False)
+                          **({"d": list(self.days)} if self.days else {})})
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
