@@ -20,6 +20,7 @@ _SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 _NEWLINES_RE = re.compile(r"(?<!\s)\s*\n\s*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+_AMP_PATH_RE = re.compile(r"/(?:amp|amp\.html)$")
 
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ocid", "cmpid",
@@ -306,6 +307,8 @@ def language_of(text: str) -> str:
     """"zh" when `text` has more Chinese characters than Latin words, else "en" (the two
     languages newsbot reads; other Latin-script text counts as "en")."""
     sample = text[:600]
+    if _CJK_RE.search(sample) is None:  # no Chinese: no need to list the Latin words
+        return "en"
     return "zh" if len(_CJK_RE.findall(sample)) > len(_LATIN_WORD_RE.findall(sample)) \
         else "en"
 
@@ -322,7 +325,7 @@ def canonical_url(url: str) -> str:
     for prefix in ("www.", "m.", "mobile.", "amp."):
         if host.startswith(prefix):
             host = host[len(prefix):]
-    path = re.sub(r"/(?:amp|amp\.html)$", "", parts.path) or "/"
+    path = _AMP_PATH_RE.sub("", parts.path) or "/"
     path = path.rstrip("/") or "/"
     query = [
         (k, v)
@@ -336,4 +339,4 @@ def canonical_url(url: str) -> str:
 
 def normalized_title(title: str) -> str:
     """A title reduced to letters and digits, folded, for exact duplicate checks."""
-    return "".join(ch for ch in fold(title) if ch.isalnum())
+    return "".join(filter(str.isalnum, fold(title)))

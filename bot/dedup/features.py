@@ -222,7 +222,7 @@ def python_cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 def merge(centroid: Mapping[str, float], vector: Mapping[str, float], count: int
           ) -> dict[str, float]:
     """The unit centroid after adding `vector` to a story of `count` articles."""
-    merged = {t: v * count for t, v in centroid.items()}
+    merged = dict(zip(centroid, map(mul, centroid.values(), repeat(count)), strict=True))
     for term, value in vector.items():
         merged[term] = merged.get(term, 0.0) + value
     return unit(merged)
