@@ -38,7 +38,7 @@ def _t2s() -> Any:
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged.
     A lone surrogate (which OpenCC cannot encode) becomes U+FFFD first."""
-    if not _CJK_RE.search(text):
+    if not is_cjk(text):
         return text
     try:
         return str(_t2s().convert(text))
@@ -307,15 +307,16 @@ def language_of(text: str) -> str:
     """"zh" when `text` has more Chinese characters than Latin words, else "en" (the two
     languages newsbot reads; other Latin-script text counts as "en")."""
     sample = text[:600]
-    if _CJK_RE.search(sample) is None:  # no Chinese: no need to list the Latin words
+    if not is_cjk(sample):  # no Chinese: no need to list the Latin words
         return "en"
     return "zh" if len(_CJK_RE.findall(sample)) > len(_LATIN_WORD_RE.findall(sample)) \
         else "en"
 
 
 def is_cjk(text: str) -> bool:
-    """True when `text` contains a CJK ideograph."""
-    return _CJK_RE.search(text) is not None
+    """True when `text` contains a CJK ideograph (ASCII text answers at once: the pattern
+    scans 350 characters in 3 us, isascii in 0.05)."""
+    return not text.isascii() and _CJK_RE.search(text) is not None
 
 
 def canonical_url(url: str) -> str:

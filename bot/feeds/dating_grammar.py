@@ -17,6 +17,7 @@ from datetime import UTC, date, timedelta, timezone, tzinfo
 from itertools import islice
 
 from bot.models import Article
+from bot.text import is_cjk
 
 LEAD_PARAGRAPHS = 3
 MIN_PARAGRAPH = 16  # shorter lines (bylines, headings) are read but not counted in the lead
@@ -33,7 +34,6 @@ _CITY_ZONES: dict[str, tzinfo] = {
     **dict.fromkeys(("SEOUL", "PYONGYANG", "TOKYO", "OSAKA"), KOREA_JAPAN),
     **dict.fromkeys(("BEIJING", "SHANGHAI", "HONG KONG", "TAIPEI", "SINGAPORE"), CHINA),
 }
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_NAMES = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?"
@@ -171,7 +171,7 @@ def _zone(lead: Sequence[str]) -> tzinfo:
                 else None) or _EN_DATELINE.search(joined)
     words = dateline.group(0) if dateline else ""
     city = next((zone for name, zone in _CITY_ZONES.items() if name in words), None)
-    return city or (CHINA if _CJK_RE.search(joined) else UTC)
+    return city or (CHINA if is_cjk(joined) else UTC)
 
 
 def _mentions(lead: Sequence[str]) -> Iterator[_Mention]:
