@@ -20,6 +20,7 @@ _SPACE_RE = re.compile(r"[ \t\u3000\xa0]+")
 _NEWLINES_RE = re.compile(r"(?<!\s)\s*\n\s*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z]+")
+_AMP_PATH_RE = re.compile(r"/(?:amp|amp\.html)$")
 
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "igshid", "mc_cid", "mc_eid", "ocid", "cmpid",
@@ -37,7 +38,7 @@ def _t2s() -> Any:
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged.
     A lone surrogate (which OpenCC cannot encode) becomes U+FFFD first."""
-    if not _CJK_RE.search(text):
+    if not is_cjk(text):
         return text
     try:
         return str(_t2s().convert(text))
@@ -306,13 +307,16 @@ def language_of(text: str) -> str:
     """"zh" when `text` has more Chinese characters than Latin words, else "en" (the two
     languages newsbot reads; other Latin-script text counts as "en")."""
     sample = text[:600]
+    if not is_cjk(sample):  # no Chinese: no need to list the Latin words
+        return "en"
     return "zh" if len(_CJK_RE.findall(sample)) > len(_LATIN_WORD_RE.findall(sample)) \
         else "en"
 
 
 def is_cjk(text: str) -> bool:
-    """True when `text` contains a CJK ideograph."""
-    return _CJK_RE.search(text) is not None
+    """True when `text` contains a CJK ideograph (ASCII text answers at once: the pattern
+    scans 350 characters in 3 us, isascii in 0.05)."""
+    return not text.isascii() and _CJK_RE.search(text) is not None
 
 
 def canonical_url(url: str) -> str:
@@ -322,7 +326,7 @@ def canonical_url(url: str) -> str:
     for prefix in ("www.", "m.", "mobile.", "amp."):
         if host.startswith(prefix):
             host = host[len(prefix):]
-    path = re.sub(r"/(?:amp|amp\.html)$", "", parts.path) or "/"
+    path = _AMP_PATH_RE.sub("", parts.path) or "/"
     path = path.rstrip("/") or "/"
     query = [
         (k, v)
@@ -336,4 +340,4 @@ def canonical_url(url: str) -> str:
 
 def normalized_title(title: str) -> str:
     """A title reduced to letters and digits, folded, for exact duplicate checks."""
-    return "".join(ch for ch in fold(title) if ch.isalnum())
+    return "".join(filter(str.isalnum, fold(title)))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
-from operator import mul
+from operator import itemgetter, mul
 from urllib.parse import unquote, urlsplit
 
 import rjieba
@@ -109,14 +109,19 @@ def latin_terms(text: str, *, pairs: float = 0.0) -> Iterator[tuple[str, float]]
     adjacent stems (`titanfal_review`) at that share of a word's weight."""
     weight = POS_WEIGHTS["eng"]
     previous = ""
-    for word in _LATIN_WORD_RE.findall(text):
-        term = "" if word.isdigit() else stem(word)
-        term = "" if term in ATTRIBUTIONS else term
+    for term in map(_latin_term, _LATIN_WORD_RE.findall(text)):
         if term:
             yield term, weight
             if pairs and previous:
                 yield f"{previous}_{term}", weight * pairs
         previous = term
+
+
+@lru_cache(maxsize=131_072)
+def _latin_term(word: str) -> str:
+    """The stem `latin_terms` counts for a word, "" for none (one cache hit a word)."""
+    term = "" if word.isdigit() else stem(word)
+    return "" if term in ATTRIBUTIONS else term
 
 
 def tagged_terms(text: str, *, pairs: float = 0.0) -> Iterable[tuple[str, float]]:
@@ -172,7 +177,7 @@ def vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
 def unit(vector: Mapping[str, float]) -> dict[str, float]:
     """The MAX_TERMS strongest terms of `vector`, scaled to unit length."""
     if len(vector) > MAX_TERMS:
-        vector = dict(sorted(vector.items(), key=lambda kv: kv[1], reverse=True)[:MAX_TERMS])
+        vector = dict(sorted(vector.items(), key=itemgetter(1), reverse=True)[:MAX_TERMS])
     values = list(vector.values())
     scale = 1.0 / (math.sqrt(sum(map(mul, values, values))) or 1.0)
     return dict(zip(vector, map(mul, values, repeat(scale)), strict=True))
@@ -217,7 +222,7 @@ def python_cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 def merge(centroid: Mapping[str, float], vector: Mapping[str, float], count: int
           ) -> dict[str, float]:
     """The unit centroid after adding `vector` to a story of `count` articles."""
-    merged = {t: v * count for t, v in centroid.items()}
+    merged = dict(zip(centroid, map(mul, centroid.values(), repeat(count)), strict=True))
     for term, value in vector.items():
         merged[term] = merged.get(term, 0.0) + value
     return unit(merged)

@@ -45,7 +45,6 @@ seen: `bot.feeds.dating`); one placed without a time meets the most recent posti
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -91,7 +90,7 @@ from bot.dedup.rounds import (
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Scripts, Store, member_to_json, story_to_json
+from bot.store import Scripts, Store, json_text, member_to_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -385,7 +384,7 @@ class StoryIndex:
         return Write(index=index, kind=kind, story_id=story_id, score=decision.score,
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
-                      args=(json.dumps(entry, ensure_ascii=False), profile.to_json(), payload),
+                      args=(json_text(entry), profile.to_json(), payload),
                       story=new_story, base=None if held is None else held[0], chain=chain)
 
     def _write_head(self, now: datetime) -> list[Any]:

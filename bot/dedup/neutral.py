@@ -192,7 +192,7 @@ def _below_wan(text: str) -> int | None:
 
 def days(text: str) -> Iterator[Mention]:
     """Calendar days named in folded `text` (month and day, any year) as `~MM-DD`."""
-    for match in _ZH_DAY_RE.finditer(text):
+    for match in _ZH_DAY_RE.finditer(text) if "月" in text else ():  # a scan at every digit
         if term := _day_term(int(match.group(1)), int(match.group(2))):
             yield Mention(term, match.group(0))
     if not any(month in text for month in _MONTH_STEMS):

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain, repeat
 from typing import Any, Literal, TypeVar
 
 from bot.dedup import fingerprints
@@ -22,7 +23,7 @@ from bot.dedup.analysis import Analysis
 from bot.dedup.features import Features
 from bot.dedup.scoring import Profile
 from bot.models import Article, Story
-from bot.store import Keys, story_from_json, story_joined
+from bot.store import Keys, json_text, story_from_json, story_joined
 from bot.text import canonical_url, normalized_title
 
 T = TypeVar("T")
@@ -174,8 +175,10 @@ class Round:
         stories posted under its salient terms within the window around its time, the
         MAX_CANDIDATES under most of them (as the read would have found them: postings are
         scored by a story's first time)."""
-        hits = Counter(sid for t in probe.feats.salient for sid in self.by_term.get(t, ())
-                       if within(self.stories[sid][0].first, probe.time, window))
+        hits = Counter(chain.from_iterable(map(self.by_term.get, probe.feats.salient,
+                                               repeat(()))))
+        hits = Counter({sid: n for sid, n in hits.items()  # a story's time checked once
+                        if within(self.stories[sid][0].first, probe.time, window)})
         near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
             :MAX_CANDIDATES]}
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
@@ -334,14 +337,13 @@ def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: dateti
     """The read script's JSON argument for one article."""
     t = probe.time
     at = t if t is not None else now.timestamp()
-    return json.dumps({
+    return json_text({
         "copy": probe.copy_keys,
         "lsh": [keys.lsh(d) for d in days_between(at - window, at + window)],
         "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
         "tmin": None if t is None else t - window,
         "tmax": None if t is None else t + window,
-        "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms},
-        ensure_ascii=False)
+        "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms})
 
 
 def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:

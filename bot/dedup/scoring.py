@@ -32,9 +32,11 @@ import math
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
+from typing import NamedTuple
 
 from bot.dedup.eventday import days_apart
 from bot.dedup.features import Features, cosine, merge
+from bot.store import json_text
 
 CROSS_FACTOR = 0.5
 ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
@@ -62,10 +64,10 @@ class Profile:
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
         three times faster than floats, and this runs for every placed article)."""
-        return json.dumps({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
+        return json_text({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
                                _UNITS))), strict=True)) for lang, c in self.centroids.items()},
                            "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
-                          **({"d": list(self.days)} if self.days else {})}, ensure_ascii=False)
+                          **({"d": list(self.days)} if self.days else {})})
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
@@ -144,21 +146,50 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     """Score `feats` (published at `time`, None if undated) against a story's profile: against
     the story's reports in the article's own language, and against those in each other
     language with the lower cross-language bar; the better of the two, relative to its bar."""
+    return _fit(feats, profile, time=time, window=window).evidence(feats)
+
+
+class _Fit(NamedTuple):
+    """An `Evidence` before it is built: its numbers, and the score relative to its bar
+    (`best_story` weighs a dozen candidates an article and builds Evidence for two)."""
+
+    relative: float  # score / factor, what candidates and languages are compared by
+    score: float
+    cosine: float
+    time: float
+    late: float
+    apart: int
+    factor: float
+    language: str | None  # the story's language when it is another than the article's
+
+    def evidence(self, feats: Features) -> Evidence:
+        """The Evidence `evaluate` gives for these numbers."""
+        return Evidence(cosine=self.cosine, time=self.time, apart=self.apart, late=self.late,
+                        factor=self.factor, languages="" if self.language is None
+                        else f"{feats.language} report, {self.language} story")
+
+
+def _fit(feats: Features, profile: Profile, *, time: float | None, window: float) -> _Fit:
+    """`evaluate`'s numbers: the same sums in the same order as Evidence's properties (the
+    same bits), the first language that scores best relative to its bar."""
     seconds = 0.0
     if time is not None and profile.first is not None and profile.last is not None:
         seconds = max(0.0, profile.first - time, time - profile.last)
     gap, late = min(seconds / window, 1.0), max(0.0, seconds / 3600 - SAME_DAY_HOURS) / 24
     apart = days_apart(feats.event_day, profile.days)
-    best: Evidence | None = None
+    event = EVENT_WEIGHT * (apart > 0)
+    own = TIME_WEIGHT * gap + LATE_WEIGHT * 0.0 + event
+    other = TIME_WEIGHT * gap + LATE_WEIGHT * late + event
+    best: _Fit | None = None
     for lang, centroid in profile.centroids.items():
         same = lang in (feats.language, ANY_LANGUAGE)
-        evidence = Evidence(cosine=cosine(feats.vector, centroid), time=gap, apart=apart,
-                            late=0.0 if same else late,
-                            factor=1.0 if same else CROSS_FACTOR,
-                            languages="" if same else f"{feats.language} report, {lang} story")
-        if best is None or evidence.score / evidence.factor > best.score / best.factor:
-            best = evidence
-    return best or Evidence(cosine=0.0, time=gap, late=late, apart=apart)
+        near = cosine(feats.vector, centroid)
+        score = near - (own if same else other)
+        relative = score if same else score / CROSS_FACTOR
+        if best is None or relative > best.relative:
+            best = (_Fit(relative, score, near, gap, 0.0, apart, 1.0, None) if same else
+                    _Fit(relative, score, near, gap, late, apart, CROSS_FACTOR, lang))
+    return best or _Fit(0.0 - other, 0.0 - other, 0.0, gap, late, apart, 1.0, None)
 
 
 def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,
@@ -166,19 +197,19 @@ def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | N
     """The story to join: best score plus SIZE_PRIOR * log2(its size), relative to the score
     each must reach (lower across languages), among those that reach it (else the closest,
     for the reason), with a note when the prior chose. Ties go to the lower story id."""
-    scored = [(evaluate(feats, profiles[sid], time=time, window=window), sid)
+    scored = [(_fit(feats, profiles[sid], time=time, window=window), sid)
               for sid in sorted(profiles)]
     if not scored:
         return None
-    closest = max(scored, key=lambda es: es[0].score / es[0].factor)
-    passing = [es for es in scored if es[0].passes(threshold)]
+    closest = max(scored, key=lambda fs: fs[0].relative)
+    passing = [fs for fs in scored if fs[0].score >= threshold * fs[0].factor]
     if not passing:
-        return closest[0], closest[1], ""
-    chosen = max(passing, key=lambda es: (es[0].score + SIZE_PRIOR * math.log2(
-        profiles[es[1]].count)) / es[0].factor)
+        return closest[0].evidence(feats), closest[1], ""
+    chosen = max(passing, key=lambda fs: (fs[0].score + SIZE_PRIOR * math.log2(
+        profiles[fs[1]].count)) / fs[0].factor)
     if chosen[1] == closest[1]:
-        return chosen[0], chosen[1], ""
-    return chosen[0], chosen[1], (
+        return chosen[0].evidence(feats), chosen[1], ""
+    return chosen[0].evidence(feats), chosen[1], (
         f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
         f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
 

@@ -17,6 +17,7 @@ from datetime import UTC, date, timedelta, timezone, tzinfo
 from itertools import islice
 
 from bot.models import Article
+from bot.text import is_cjk
 
 LEAD_PARAGRAPHS = 3
 MIN_PARAGRAPH = 16  # shorter lines (bylines, headings) are read but not counted in the lead
@@ -33,7 +34,6 @@ _CITY_ZONES: dict[str, tzinfo] = {
     **dict.fromkeys(("SEOUL", "PYONGYANG", "TOKYO", "OSAKA"), KOREA_JAPAN),
     **dict.fromkeys(("BEIJING", "SHANGHAI", "HONG KONG", "TAIPEI", "SINGAPORE"), CHINA),
 }
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_NAMES = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?"
@@ -54,10 +54,13 @@ _ZH_DATELINE_NEEDS = re.compile("日[电電讯訊]")  # its lazy lead-in tries e
 _EN_DATELINE = re.compile(
     rf"^(?P<city>[A-Z][A-Z.'\- ]{{1,30}}?)(?:, [A-Z][A-Za-z.' ]{{1,30}}?)?, {_MONTH} ?"
     r"(?P<d>\d{1,2})(?:, (?P<y>\d{4}))?(?: *\([^()]{1,30}\) *[-—–:]?| *[-—–:])", re.MULTILINE)
-_CAPTION = re.compile(
-    rf"^(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日|{_MONTH_NAMES}\.? \d{{1,2}}, \d{{4}}"
-    rf"|\d{{1,2}} {_MONTH_NAMES} \d{{4}}) *[,、]|^FILE *[-—–]"
-    r"|资料照|資料照|资料图|資料圖|图片来源|圖片來源|FILE PHOTO|REUTERS/|AP Photo|Getty Images")
+# A caption starts with a date or FILE, or names a photo anywhere: two patterns, since one
+# alternation of both tried the anchored forms at every offset (16 us a paragraph, not 1).
+_CAPTION_START = re.compile(
+    rf"(?:\d{{4}}年\d{{1,2}}月\d{{1,2}}日|{_MONTH_NAMES}\.? \d{{1,2}}, \d{{4}}"
+    rf"|\d{{1,2}} {_MONTH_NAMES} \d{{4}}) *[,、]|FILE *[-—–]")
+_CAPTION_WORDS = re.compile(
+    "资料照|資料照|资料图|資料圖|图片来源|圖片來源|FILE PHOTO|REUTERS/|AP Photo|Getty Images")
 _ZH_BEFORE = re.compile(
     r"(?:上|下|每|隔|个|個|去年|前年|明年|将于|將於|将在|將在|定于|定於|预计|預計|计划|計劃|最迟|最遲"
     r"|截止|持续|持續|为期|為期|长达|長達|连续|連續|过去|過去|第|时至|時至) *$")
@@ -150,7 +153,7 @@ def _lead(article: Article) -> list[str]:
         if counted >= LEAD_PARAGRAPHS:
             break
         line = raw.strip()[:MAX_PARAGRAPH]
-        if line and not _CAPTION.search(line):
+        if line and not (_CAPTION_START.match(line) or _CAPTION_WORDS.search(line)):
             lead.append(line)
             counted += len(line) >= MIN_PARAGRAPH
     return lead
@@ -168,16 +171,22 @@ def _zone(lead: Sequence[str]) -> tzinfo:
                 else None) or _EN_DATELINE.search(joined)
     words = dateline.group(0) if dateline else ""
     city = next((zone for name, zone in _CITY_ZONES.items() if name in words), None)
-    return city or (CHINA if _CJK_RE.search(joined) else UTC)
+    return city or (CHINA if is_cjk(joined) else UTC)
 
 
 def _mentions(lead: Sequence[str]) -> Iterator[_Mention]:
     """Every match of any form in the lead not beside background, keyed by rank, paragraph,
     offset and form, in the order of the paragraphs, the forms and the offsets."""
     for where, text in enumerate(lead):
+        if _ANY_NEEDS is not None and _ANY_NEEDS.search(text) is None:
+            continue  # no form's words: one search where each form's quick test was one
+        found: dict[re.Pattern[str], bool] = {}  # a quick test shared by forms runs once
         for order, form in enumerate(_FORMS):
-            if form.needs is not None and form.needs.search(text) is None:
-                continue
+            if form.needs is not None:
+                if (has := found.get(form.needs)) is None:
+                    has = found[form.needs] = form.needs.search(text) is not None
+                if not has:
+                    continue
             for match in form.pattern.finditer(text):
                 if form.guarded and _beside_background(match):
                     continue
@@ -280,7 +289,7 @@ _ZH_DAY = r"(?<![\d月./-])(?P<d>\d{1,2})日"
 
 _EN_MONTHS = re.compile("Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec")
 _ZH_WEEK = re.compile("周|週|星期|礼拜|禮拜")
-_MONTH_CHAR, _DAY_CHAR, _ZH_NOW = re.compile("月"), re.compile("日"), re.compile("[今昨]")
+_MONTH_CHAR, _DAY_CHAR, _ZH_NOW = re.compile("月"), re.compile("日"), re.compile("今|昨")
 _EN_DAY = re.compile("day")
 _FORMS = (  # the grammar in the module docstring; among equals, earlier forms win. `needs`:
     # words a match cannot lack (a text with none of them skips the pattern: same results)
@@ -296,9 +305,16 @@ _FORMS = (  # the grammar in the module docstring; among equals, earlier forms w
     _Form(WEEKDAY, re.compile(_EN_WD), _read_weekday, needs=_EN_DAY),
     _Form(WEEKDAY, re.compile(_ZH_RELATIVE), _read_relative, guarded=False, needs=_ZH_NOW),
     _Form(WEEKDAY, re.compile(_EN_RELATIVE), _read_relative, guarded=False,
-          needs=re.compile("oday|esterday")),
+          needs=_EN_DAY),  # today, yesterday
     _Form(EXPLICIT, re.compile(_ZH_DATE), _read_date, needs=_MONTH_CHAR),
     _Form(EXPLICIT, re.compile(_EN_DATE), _read_date, needs=_EN_MONTHS),
     _Form(EXPLICIT, re.compile(_EN_DAY_MONTH), _read_date, needs=_EN_MONTHS),
     _Form(EXPLICIT, re.compile(_ZH_DAY), _read_date, needs=_DAY_CHAR),
 )
+# Every form's `needs` in one alternation (each is an alternation of words, so joined they
+# match where any of them does): a text it finds nothing in holds no form's words, so no form
+# can match there. Words only, no class first (`[今昨]`): then re scans for their first
+# characters, as fast as for one word.
+_ANY_NEEDS = (re.compile("|".join(dict.fromkeys(form.needs.pattern for form in _FORMS
+                                                if form.needs is not None)))
+              if all(form.needs is not None for form in _FORMS) else None)

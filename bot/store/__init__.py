@@ -44,6 +44,7 @@ from bot.store.scripts import Scripts
 from bot.store.sent import LISTED_PREFIX, MOVED_REF, SENT_TTL, Sent, SentRecords
 from bot.store.stories import (
     decode_matched,
+    json_text,
     member_to_json,
     story_from_json,
     story_joined,
@@ -79,6 +80,7 @@ __all__ = [
     "decode_matched",
     "done",
     "embedded_role",
+    "json_text",
     "member_to_json",
     "open_store",
     "retire_worker",

@@ -11,6 +11,10 @@ from typing import Any
 from bot.models import Story, StoryArticle
 from bot.store.base import Records, done
 
+# What json.dumps(..., ensure_ascii=False) writes, without building its encoder at every call
+# (story placement writes a few JSON arguments for every article).
+json_text = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def _ts(value: datetime) -> float:
     return value.timestamp()
@@ -27,16 +31,16 @@ def decode_matched(stored: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
 
 def story_to_json(story: Story, *, event_time: float | None) -> str:
     """Serialize a story (with its event time, None when no member is dated)."""
-    return json.dumps({
+    return json_text({
         "id": story.id, "headline": story.headline, "first_seen": _ts(story.first_seen),
         "updated": _ts(story.updated), "version": story.version, "time": event_time,
         "articles": [_member(a) for a in story.articles],
-    }, ensure_ascii=False)
+    })
 
 
 def member_to_json(member: StoryArticle) -> str:
     """One member as `story_to_json` writes it in a story's articles."""
-    return json.dumps(_member(member), ensure_ascii=False)
+    return json_text(_member(member))
 
 
 def _member(a: StoryArticle) -> dict[str, Any]:
