@@ -523,8 +523,10 @@ def test_an_event_beside_a_place_is_the_places_not_another_countrys() -> None:
             assert _matches("日本 + 地震", title, text, native=native), title
         for title, text in unwanted:
             assert not _matches("日本 + 地震", title, text, native=native), title
-        # with no place beside it, a quake is any quake
+        # with no place beside it, a quake is any quake, and beside a person too
         assert _matches("地震", *unwanted[0], native=native)
+        assert _matches("特朗普 + 飓风", "飓风米尔顿登陆美国佛罗里达州",
+                        "特朗普批评联邦政府救灾不力。", native=native)
     assert expand("地震").role == "place" and expand("地震").acts  # type: ignore[union-attr]
 
 

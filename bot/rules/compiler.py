@@ -139,10 +139,13 @@ class Compiler:
                                           else [node])
             if who and entity is not None and entity.kind == ACTION and entity.role == PLACE:
                 # something that happens somewhere, beside a place: not where another country
-                # is bound to it (a quake in Myanmar that Japan reacts to)
+                # is bound to it (a quake in Myanmar that Japan reacts to); beside no place
+                # (`特朗普 + 飓风`), anywhere
                 here = places.folded(a for e in whom for a in e.aliases)
-                senses[0] = NearNode(self._leaf(places.elsewhere(here), None, False, build, ()),
-                                     senses[0], BIND_DISTANCE, OTHER | CLAUSE | AGENT)
+                if places.known(here):
+                    senses[0] = NearNode(self._leaf(places.elsewhere(here), None, False, build,
+                                                    ()), senses[0], BIND_DISTANCE,
+                                         OTHER | CLAUSE | AGENT)
             elif who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
                 agent = len(who) == 1 and entity.role == ROLES[0]

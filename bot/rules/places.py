@@ -91,6 +91,16 @@ def within(here: frozenset[str]) -> Entity | None:
                   label="places in it", aliases=tuple(dict.fromkeys(kept))) if kept else None
 
 
+def known(here: frozenset[str]) -> bool:
+    """Whether one of `here` names a country or a place in one."""
+    return not here.isdisjoint(_every_name())
+
+
+@cache
+def _every_name() -> frozenset[str]:
+    return frozenset(n for c in countries() for n in (*c.names, *c.places))
+
+
 def folded(aliases: Iterable[str]) -> frozenset[str]:
     """The aliases as `elsewhere` and `within` compare them."""
     return frozenset(key(a) for a in aliases)
