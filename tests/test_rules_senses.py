@@ -382,6 +382,18 @@ CASES = [
     ("攻击", "疫情冲击旅游业", "", False),
     ("attack", "议员抨击预算", "", False),
     ("attack", "疫情冲击旅游业", "", False),
+    # forms of 台风
+    ("台风", "热带风暴潭美在菲律宾引发洪水", "", True),
+    ("台风", "Tropical storm Trami floods Bicol", "", True),
+    ("台风", "Two tropical storms form in the Pacific", "", True),
+    ("台风", "Super typhoon nears Luzon", "", True),
+    # 台风 on a stage (臺風 stage presence) is no typhoon (颱風)
+    ("台风", "超强台风登陆", "", True),
+    ("台风", "菲律宾歌手首登舞台 台风稳健获好评", "", False),
+    ("台风", "新人舞台台风十足", "", False),
+    ("台风", "评委称赞她台风老练", "", False),
+    ("台风", "这位歌手颇有台风", "", False),
+    ("typhoon", "评委称她的stage presence与poise俱佳", "", False),
     # events: beside a place, where they happen (not where another country is bound to them)
     ("日本 + 地震", "日本石川县发生7.6级地震", "", True),
     ("日本 + 地震", "缅甸强震死亡人数超2000 日本派遣救援队", "", False),
@@ -513,6 +525,9 @@ def test_an_event_beside_a_place_is_the_places_not_another_countrys() -> None:
               ("鹿兒島縣吐噶喇群島群震不斷", "惡石島今天下午再發生規模5.5強震。"),
               ("Quake hits central Japan", "A magnitude 7.5 earthquake struck Ishikawa."),
               ("Japan quake toll rises", "Rescuers in Taiwan and Japan searched for survivors.")]
+    typhoons = [("Super Typhoon Haiyan slams into central Philippines", "", True),
+                ("台风“杜苏芮”在福建晋江沿海登陆", "台风此前掠过菲律宾北部。台风登陆后减弱。",
+                 False)]
     unwanted = [("缅甸强震死亡人数超2000 日本派遣国际紧急援助队",
                  "缅甸3月28日发生7.7级强烈地震。日本政府宣布向缅甸派遣医疗队。"),
                 ("花蓮強震 日相致慰問", "花蓮外海今天發生規模7.2地震。日本首相表達慰問。"),
@@ -523,6 +538,10 @@ def test_an_event_beside_a_place_is_the_places_not_another_countrys() -> None:
             assert _matches("日本 + 地震", title, text, native=native), title
         for title, text in unwanted:
             assert not _matches("日本 + 地震", title, text, native=native), title
+        # a typhoon named like a county elsewhere (Haiyan) is still the Philippines'; one the
+        # headline lands in Fujian is not, though the text says it passed the Philippines
+        for title, text, wanted_ in typhoons:
+            assert _matches("菲律宾 + 台风", title, text, native=native) is wanted_, title
         # with no place beside it, a quake is any quake, and beside a person too
         assert _matches("地震", *unwanted[0], native=native)
         assert _matches("特朗普 + 飓风", "飓风米尔顿登陆美国佛罗里达州",

@@ -143,9 +143,8 @@ class Compiler:
                 # (`特朗普 + 飓风`), anywhere
                 here = places.folded(a for e in whom for a in e.aliases)
                 if places.known(here):
-                    senses[0] = NearNode(self._leaf(places.elsewhere(here), None, False, build,
-                                                    ()), senses[0], BIND_DISTANCE,
-                                         OTHER | CLAUSE | AGENT)
+                    senses[0] = self._where(entity, child, senses[0], here, build=build,
+                                            whom=whom)
             elif who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
                 agent = len(who) == 1 and entity.role == ROLES[0]
@@ -173,6 +172,18 @@ class Compiler:
                 senses[0] = _one_and(bound)
             children += senses
         return AndNode(children)
+
+    def _where(self, entity: Entity, child: g.Node, own: CompiledNode, here: frozenset[str], *,
+               build: _Build, whom: tuple[Entity, ...]) -> CompiledNode:
+        """An event beside a place (`bot.rules.places`): its occurrences no other country or
+        place in one is bound to; and where the headline says it, one of the headline's."""
+        elsewhere = self._leaf(places.elsewhere(here), None, False, build, ())
+        display = None if isinstance(child, g.EntityRef) else getattr(child, "text", None)
+        headline = self._leaf(entity, display, True, build, whom)
+        flags = OTHER | CLAUSE | AGENT
+        return AndNode([NearNode(elsewhere, own, BIND_DISTANCE, flags),
+                        NotNode(AndNode([headline, NotNode(NearNode(
+                            elsewhere, headline, BIND_DISTANCE, flags))]))])
 
     def resolve(self, ast: g.Node) -> Entity | None:
         """The entity a leaf stands for: an @ref, a bare term that is an alias, or a bare term

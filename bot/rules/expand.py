@@ -282,17 +282,30 @@ def phrases(senses: tuple[str, ...], *, proper: bool,
 
 @cache
 def _words() -> dict[str, _Word]:
-    """Simplified word -> its Traditional form and renderings (the first entry of a word)."""
+    """Simplified word -> its Traditional form and renderings (the first entry of a word; a
+    later entry of another Traditional word that Simplified writes alike adds its renderings:
+    台风 is 臺風 "stage presence" and 颱風 "typhoon", and `senses` tells them apart)."""
     table: dict[str, _Word] = {}
     entries = tuple(cedict.entries())
     acts = verbs(entry.senses for entry in entries)
+    merged: set[tuple[str, str]] = set()
     for entry in entries:
-        if entry.simplified not in table:
-            found = phrases(entry.senses, proper=entry.proper, acts=acts)
-            if found:
-                verb = any(p.verb for p in found) or any(
-                    s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
-                table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
+        known = table.get(entry.simplified)
+        if known is not None and (known.traditional == entry.traditional or known.proper
+                                  or entry.proper or (entry.simplified, entry.traditional)
+                                  in merged):
+            continue
+        found = phrases(entry.senses, proper=entry.proper, acts=acts)
+        if not found:
+            continue
+        verb = any(p.verb for p in found) or any(
+            s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
+        if known is None:
+            table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
+        else:
+            merged.add((entry.simplified, entry.traditional))
+            table[entry.simplified] = replace(known, phrases=(*known.phrases, *found),
+                                              verb=known.verb or verb)
     return table
 
 

@@ -1,19 +1,21 @@
-"""The world's countries and territories by name, for telling whose an event is (`日本 + 地震`).
+"""The world's countries and the places in them, for telling where an event is (`日本 + 地震`).
 
 A rule that names a place beside something that happens somewhere (the `events` of
 `rules/senses.yaml`: a quake, a flood) means that it happens there, not in another country
 that the place only reacts to: a quake in Myanmar to which Japan sends a rescue team is no
-Japanese quake. The compiler (`bot.rules.compiler`) therefore keeps the event's occurrences
-that no other country is bound to (named right before or beside it in its clause: 缅甸强震,
-`a quake struck off Taiwan`); a report whose every occurrence is another country's does not
-count. An occurrence bound to no country at all still does: reports place a quake by its
-province or town (能登, Ishikawa), which no list of countries holds.
+Japanese quake. The compiler (`bot.rules.compiler`) therefore counts a place in the rule's
+country as the country (`within`: 鹿兒島縣 for 日本) and keeps the event's occurrences that
+no other country or place in one is bound to (`elsewhere`: named right before or beside it in
+its clause, 缅甸强震, `a quake struck off Taiwan`, `台风在福建登陆`); where the headline says
+the event, one of its headline occurrences must be kept. An occurrence bound to no place at
+all still counts: reports place a quake by a town no list holds (能登).
 
-The names are CLDR's (the `babel` package) in English, Simplified and Traditional Chinese
-(`Myanmar (Burma)` gives both) and the short names news use beside them (`ALSO`: Britain,
-Hong Kong, Turkey), with the English people and adjective forms the dictionary builds for them
-(`bot.rules.names`: Filipino, Pakistani). Codes that are no country (the EU,
-the UN, the eurozone, unknown and outlying regions) are left out.
+Countries are CLDR's (the `babel` package) in English, Simplified and Traditional Chinese
+(`Myanmar (Burma)` gives both) with the short names news use beside them (`ALSO`: Britain,
+Hong Kong, Turkey) and the English people and adjective forms the dictionary builds for them
+(`bot.rules.names`: Filipino, Pakistani); codes that are no country (the EU, the UN, the
+eurozone, unknown and outlying regions) are left out. Places are CC-CEDICT's (`_inside`);
+their English names count for the rule's own country only (`Country.english`).
 """
 
 from __future__ import annotations
@@ -38,20 +40,23 @@ ALSO = {"GB": ("Britain", "British", "UK"), "HK": ("Hong Kong", "香港"), "MO":
         "CD": ("DR Congo", "刚果民主共和国"), "CG": ("Congo", "刚果")}
 TERM = "term"
 _PARTS_RE = re.compile(r"\s*\(([^()]*)\)\s*")
+_LEADING_NAME_RE = re.compile(r"^(?:[A-Z][\w'’-]*)(?: [A-Z][\w'’-]*)*")
 # a dictionary sense that says a place (not a surname or a person)
 _PLACE_RE = re.compile(r"\b(?:city|county|province|prefecture|district|island|islands|town|"
                        r"region|state|capital|village|port|peninsula|place name|area|"
                        r"municipality|township|ward)\b")
-_LEADING_NAME_RE = re.compile(r"^(?:[A-Z][\w'’-]*)(?: [A-Z][\w'’-]*)*")
 
 
 @dataclass(frozen=True, slots=True)
 class Country:
     """A country's names (English, Simplified, Traditional, its people and adjective) and the
-    dictionary's places in it, all folded."""
+    dictionary's places in it (Chinese; and their English names, which count only for the
+    country's own rules: the pinyin of a county is too often a typhoon's or a person's name
+    to say that an event is elsewhere, Typhoon Haiyan is no Haiyan county), all folded."""
 
     names: tuple[str, ...]
     places: tuple[str, ...] = ()
+    english: tuple[str, ...] = ()
 
 
 @cache
@@ -70,7 +75,7 @@ def countries() -> tuple[Country, ...]:
             found += names.english_forms(chinese, plain)
         out.append(tuple(dict.fromkeys(key(n) for n in found if n)))
     inside = _inside(out)
-    return tuple(Country(names_, inside.get(i, ())) for i, names_ in enumerate(out))
+    return tuple(Country(names_, *inside.get(i, ((), ()))) for i, names_ in enumerate(out))
 
 
 @cache
@@ -86,7 +91,7 @@ def elsewhere(here: frozenset[str]) -> Entity:
 @cache
 def within(here: frozenset[str]) -> Entity | None:
     """The places in the countries with a name among `here`, as one entity (None: none)."""
-    kept = [n for c in countries() if here & set(c.names) for n in c.places]
+    kept = [n for c in countries() if here & set(c.names) for n in (*c.places, *c.english)]
     return Entity(name="~within-" + "-".join(sorted(here))[:200], kind=TERM,
                   label="places in it", aliases=tuple(dict.fromkeys(kept))) if kept else None
 
@@ -98,7 +103,7 @@ def known(here: frozenset[str]) -> bool:
 
 @cache
 def _every_name() -> frozenset[str]:
-    return frozenset(n for c in countries() for n in (*c.names, *c.places))
+    return frozenset(n for c in countries() for n in (*c.names, *c.places, *c.english))
 
 
 def folded(aliases: Iterable[str]) -> frozenset[str]:
@@ -106,23 +111,19 @@ def folded(aliases: Iterable[str]) -> frozenset[str]:
     return frozenset(key(a) for a in aliases)
 
 
-def _unmarked(name: str) -> str:
-    """`name` without its accents (Kyōto -> Kyoto, as English news write it)."""
-    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-
-
-def _inside(countries: list[tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
-    """The dictionary's places in each country (index into `countries`): a proper noun whose
-    first sense says a place and names one country last (`Hualien, city and county on the
-    east coast of Taiwan`, `Kagoshima, Japanese island prefecture`), by its Chinese name and
-    the capitalized English name its sense opens with; not one the dictionary also gives as
-    a common word (和平 is peace before it is a district)."""
+def _inside(countries: list[tuple[str, ...]]
+            ) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The dictionary's places in each country (index into `countries`), Chinese and English:
+    a proper noun whose first sense says a place and names one country last (`Hualien, city
+    and county on the east coast of Taiwan`, `Kagoshima, Japanese island prefecture`), by its
+    Chinese name and the capitalized English name its sense opens with; not one the
+    dictionary also gives as a common word (和平 is peace before it is a district)."""
     by_name = {n: i for i, names_ in enumerate(countries) for n in names_
                if n.isascii() and len(n) > 3}
     pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, by_name), key=len,
                                                     reverse=True)) + r")\b")
     named_already = {n for names_ in countries for n in names_}
-    out: dict[int, list[str]] = {}
+    out: dict[int, tuple[list[str], list[str]]] = {}
     common: set[str] = set()  # words the dictionary also gives as no name (和平 "peace")
     for entry in cedict.entries():
         if not entry.proper:
@@ -134,9 +135,15 @@ def _inside(countries: list[tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
         named = pattern.findall(sense.lower())
         if not named or key(entry.simplified) in named_already:
             continue
-        found = out.setdefault(by_name[named[-1]], [])
-        found.append(entry.simplified)
-        if (english := _LEADING_NAME_RE.match(sense)) and key(english.group(0)) not in by_name:
-            found.append(_unmarked(english.group(0)))
-    return {i: tuple(dict.fromkeys(key(n) for n in found if n not in common))
-            for i, found in out.items()}
+        chinese, english = out.setdefault(by_name[named[-1]], ([], []))
+        chinese.append(entry.simplified)
+        if (name := _LEADING_NAME_RE.match(sense)) and key(name.group(0)) not in by_name:
+            english.append(_unmarked(name.group(0)))
+    return {i: (tuple(dict.fromkeys(key(n) for n in chinese if n not in common)),
+                tuple(dict.fromkeys(key(n) for n in english)))
+            for i, (chinese, english) in out.items()}
+
+
+def _unmarked(name: str) -> str:
+    """`name` without its accents (Kyōto -> Kyoto, as English news write it)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
