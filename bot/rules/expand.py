@@ -304,8 +304,10 @@ def _words() -> dict[str, _Word]:
             table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
         else:
             merged.add((entry.simplified, entry.traditional))
-            table[entry.simplified] = replace(known, phrases=(*known.phrases, *found),
-                                              verb=known.verb or verb)
+            said = {p.text for p in known.phrases}
+            table[entry.simplified] = replace(
+                known, phrases=(*known.phrases, *(p for p in found if p.text not in said)),
+                verb=known.verb or verb)
     return table
 
 
