@@ -542,6 +542,9 @@ def test_an_event_beside_a_place_is_the_places_not_another_countrys() -> None:
         # headline lands in Fujian is not, though the text says it passed the Philippines
         for title, text, wanted_ in typhoons:
             assert _matches("菲律宾 + 台风", title, text, native=native) is wanted_, title
+        # beside two places, neither is elsewhere (and each rule has its own list)
+        assert _matches("日本 + 台湾 + 地震", "花蓮強震 日本表示願提供協助",
+                        "花蓮外海今天發生規模7.2地震。", native=native)
         # with no place beside it, a quake is any quake, and beside a person too
         assert _matches("地震", *unwanted[0], native=native)
         assert _matches("特朗普 + 飓风", "飓风米尔顿登陆美国佛罗里达州",

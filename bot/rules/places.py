@@ -20,6 +20,7 @@ their English names count for the rule's own country only (`Country.english`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -84,16 +85,16 @@ def elsewhere(here: frozenset[str]) -> Entity:
     names), by its names and places, as one entity."""
     kept = [n for c in countries() if not here & {*c.names, *c.places}
             for n in (*c.names, *c.places)]
-    return Entity(name="~elsewhere-" + "-".join(sorted(here))[:200], kind=TERM,
-                  label="other countries", aliases=tuple(dict.fromkeys(kept)))
+    return Entity(name="~elsewhere-" + _digest(here), kind=TERM, label="other countries",
+                  aliases=tuple(dict.fromkeys(kept)))
 
 
 @cache
 def within(here: frozenset[str]) -> Entity | None:
     """The places in the countries with a name among `here`, as one entity (None: none)."""
     kept = [n for c in countries() if here & set(c.names) for n in (*c.places, *c.english)]
-    return Entity(name="~within-" + "-".join(sorted(here))[:200], kind=TERM,
-                  label="places in it", aliases=tuple(dict.fromkeys(kept))) if kept else None
+    return Entity(name="~within-" + _digest(here), kind=TERM, label="places in it",
+                  aliases=tuple(dict.fromkeys(kept))) if kept else None
 
 
 def known(here: frozenset[str]) -> bool:
@@ -104,6 +105,11 @@ def known(here: frozenset[str]) -> bool:
 @cache
 def _every_name() -> frozenset[str]:
     return frozenset(n for c in countries() for n in (*c.names, *c.places, *c.english))
+
+
+def _digest(here: frozenset[str]) -> str:
+    """A name for the entity made from `here` (the compiler caches leaves by entity name)."""
+    return hashlib.sha1("\n".join(sorted(here)).encode()).hexdigest()[:16]
 
 
 def folded(aliases: Iterable[str]) -> frozenset[str]:
