@@ -298,16 +298,15 @@ def _words() -> dict[str, _Word]:
         found = phrases(entry.senses, proper=entry.proper, acts=acts)
         if not found:
             continue
-        verb = any(p.verb for p in found) or any(
-            s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
         if known is None:
+            verb = any(p.verb for p in found) or any(
+                s.startswith("to ") or "(verb" in s for s in entry.senses[:MAX_SENSES])
             table[entry.simplified] = _Word(entry.traditional, found, entry.proper, verb)
-        else:
+        else:  # whether it acts stays the first's (下面 "below" is no verb for 下麵's boiling)
             merged.add((entry.simplified, entry.traditional))
             said = {p.text for p in known.phrases}
             table[entry.simplified] = replace(
-                known, phrases=(*known.phrases, *(p for p in found if p.text not in said)),
-                verb=known.verb or verb)
+                known, phrases=(*known.phrases, *(p for p in found if p.text not in said)))
     return table
 
 
