@@ -33,21 +33,12 @@ the reference. The forms and their readers are in bot/feeds/dating_grammar.py.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from bot.feeds.dating_grammar import EXPLICIT, Reading, Statement
+from bot.feeds.dating_grammar import EXPLICIT, Reading, Statement, link_day
 from bot.models import Article
-
-_LINK_YMD = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([/_-])([0-9]{1,2})\2([0-9]{1,2})(?![0-9])")
-_LINK_MONTH = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})/(jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
-                         r"|nov|dec)[a-z]*/([0-9]{1,2})(?![0-9])")
-_LINK_PACKED = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})/?([0-9]{2})([0-9]{2})(?:[0-9]{4})?"
-                          r"(?![0-9])")  # 20240326, 2024/0326, 202306200018 (a day's number)
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-FIRST_LINK_YEAR = 1995
 
 MAX_AGE = timedelta(days=400)
 BACKGROUND = timedelta(days=31)
@@ -132,29 +123,6 @@ def _dated(article: Article, *, references: Sequence[datetime], seen: datetime) 
         return replace(article, published=seen, time_source="seen")
     return replace(article, published=found.time, time_source="text",
                    time_evidence=found.evidence)
-
-
-def link_day(url: str | None, *, latest: date) -> date | None:
-    """The day an item's link names in its path (see the module docstring), if any: the
-    first that is a real day from FIRST_LINK_YEAR to `latest`."""
-    if not url:
-        return None
-    split = url.find("//")
-    path = url[url.find("/", split + 2) if split >= 0 else 0:].lower()
-    if not any(c.isdigit() for c in path):
-        return None
-    found = [(m.start(), m.group(1), m.group(3), m.group(4)) for m in _LINK_YMD.finditer(path)]
-    found += [(m.start(), m.group(1), str(_MONTHS.index(m.group(2)) + 1), m.group(3))
-              for m in _LINK_MONTH.finditer(path)]
-    found += [(m.start(), m.group(1), m.group(2), m.group(3)) for m in _LINK_PACKED.finditer(path)]
-    for _, year, month, day in sorted(found):
-        try:
-            stated = date(int(year), int(month), int(day))
-        except ValueError:
-            continue
-        if stated.year >= FIRST_LINK_YEAR and stated <= latest:
-            return stated
-    return None
 
 
 def _by_link(article: Article, reading: Reading, day: date, *, seen: datetime) -> Article:

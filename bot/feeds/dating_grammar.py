@@ -318,3 +318,36 @@ _FORMS = (  # the grammar in the module docstring; among equals, earlier forms w
 _ANY_NEEDS = (re.compile("|".join(dict.fromkeys(form.needs.pattern for form in _FORMS
                                                 if form.needs is not None)))
               if all(form.needs is not None for form in _FORMS) else None)
+
+# a day in an item's link (see bot.feeds.dating): 2024/03/26, 2024-11-30, 2024/mar/26,
+# 20240326, 2024/0326, 202306200018 (a day's number)
+_LINK_YMD = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})([/_-])([0-9]{1,2})\2([0-9]{1,2})(?![0-9])")
+_LINK_MONTH = re.compile(rf"(?<![0-9])((?:19|20)[0-9]{{2}})/({'|'.join(_MONTHS)})[a-z]*/"
+                         r"([0-9]{1,2})(?![0-9])")
+_LINK_PACKED = re.compile(r"(?<![0-9])((?:19|20)[0-9]{2})/?([0-9]{2})([0-9]{2})(?:[0-9]{4})?"
+                          r"(?![0-9])")
+FIRST_LINK_YEAR = 1995
+
+
+def link_day(url: str | None, *, latest: date) -> date | None:
+    """The day an item's link names in its path (the forms above; `bot.feeds.dating` reads an
+    undated item against it), if any: the first that is a real day from FIRST_LINK_YEAR to
+    `latest`."""
+    if not url:
+        return None
+    split = url.find("//")
+    path = url[url.find("/", split + 2) if split >= 0 else 0:].lower()
+    if not any(c.isdigit() for c in path):
+        return None
+    found = [(m.start(), m.group(1), m.group(3), m.group(4)) for m in _LINK_YMD.finditer(path)]
+    found += [(m.start(), m.group(1), str(_MONTHS.index(m.group(2)) + 1), m.group(3))
+              for m in _LINK_MONTH.finditer(path)]
+    found += [(m.start(), m.group(1), m.group(2), m.group(3)) for m in _LINK_PACKED.finditer(path)]
+    for _, year, month, day in sorted(found):
+        try:
+            stated = date(int(year), int(month), int(day))
+        except ValueError:
+            continue
+        if stated.year >= FIRST_LINK_YEAR and stated <= latest:
+            return stated
+    return None
