@@ -1,5 +1,5 @@
 """Quality of story grouping: B-cubed P/R/F1 on the labelled dev set, the six held-out sets
-(tests/data/heldout, the fresher heldout2 to heldout6) and the UCI headline sample (all
+(tests/data/heldout, the fresher heldout2 to heldout7) and the UCI headline sample (all
 through the real StoryIndex on a real Redis), and precision, recall and ROC-AUC of the
 same-story score on the SemEval-2022 Task 8 pairs. The held-out sets are also replayed with
 every report at one instant: their same-actor traps (two quakes in one province, a verdict and
@@ -60,7 +60,8 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SHUFFLE_SEED = 1
 HELD_OUT = (("held-out set", "heldout"), ("fresh held-out set", "heldout2"),
             ("third held-out set", "heldout3"), ("fourth held-out set", "heldout4"),
-            ("fifth held-out set", "heldout5"), ("sixth held-out set", "heldout6"))
+            ("fifth held-out set", "heldout5"), ("sixth held-out set", "heldout6"),
+            ("seventh held-out set", "heldout7"))
 csv.field_size_limit(sys.maxsize)
 
 
@@ -112,7 +113,11 @@ def held_out(folder: Path = REPO / "tests/data/heldout") -> tuple[list[Article],
     or tests/data/heldout6 (written and scored blind on 2026-12-07 after the event-day round:
     Canada's and Germany's changes of government, Venezuela, OpenAI's board, Boeing's door
     plug, Vietnam's party chief, the Titan submersible, two elections on one Saturday,
-    Nepal's protests and its prime minister's fall, CrowdStrike, Baltimore, Maui)."""
+    Nepal's protests and its prime minister's fall, CrowdStrike, Baltimore, Maui)
+    or tests/data/heldout7 (written and scored blind on 2026-12-07 after the country-name
+    trial: ET302 and the MAX grounding, two Mozambique cyclones, Beirut, the Ever Given, the
+    Myanmar coup and Suu Kyi's sentence, Colombia's two rounds, two Biden-Xi summits, the
+    pandemic declaration and the travel ban hours apart, two Chinese disasters a day apart)."""
     labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
     articles = replay_order(date_articles(read_seed_folder(folder, feed_id=folder.name)[0],
                                           seen=NOW))

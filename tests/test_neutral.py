@@ -172,3 +172,13 @@ def test_a_chinese_and_an_english_report_of_one_event_meet_in_one_vocabulary() -
     shared = zh.keys() & en.keys()
     assert {"summon", "ambassador", "zinoviev", "@dprk", "@rok", "#1500", "~10-21"} <= shared
     assert cosine(zh, en) > 0.3 and cosine(zh, other) < 0.05
+
+
+def test_a_name_glued_to_the_character_beside_it_counts_as_the_name() -> None:
+    """The segmenter glues names the dictionary lacks to a neighbour (默茨料, 由默茨); where the
+    article also writes the name alone, those count as the name."""
+    analyzer = shipped_analyzer()
+    raw = analyzer.analyse(Article(
+        outlet="x", title="德国大选基民盟胜出 默茨料任总理",
+        text="由默茨领导的基民盟成为国会第一大党。默茨表示会尽快组成政府。")).raw
+    assert "默茨" in raw and "默茨料" not in raw and "由默茨" not in raw

@@ -9,6 +9,8 @@ article is written in one vocabulary:
   word's weight; a word the dictionary lacks (most transliterated names) stays as written, and
   NATIVE_SHARE of each glossed word's weight stays on the word itself, so two Chinese reports
   also meet on their own wording;
+- names the dictionary lacks that the segmenter glued to a neighbouring character (默茨料,
+  由默茨) as the name, where the article also writes it alone (默茨);
 - Latin names that Chinese reports print in parentheses (`季诺维也夫(Georgy Zinoviev)`) as stems;
 - catalog entities (`@dprk` for 朝鲜, 北韓, North Korea), numbers (`#1500` for `1,500`, `1500名`,
   `一千五百`) and calendar days (`~10-21` for `10月21日`, `Oct. 21`) from `bot.dedup.neutral`.
@@ -97,6 +99,7 @@ class Analyzer:
             for mention, weight in self._mentions(text, entities):
                 counts[mention.term] += weight * boost
                 sources.setdefault(mention.term, mention.text)
+        _unglued(counts)
         return Analysis(raw=_neutral(counts, sources), lead=lead,
                         language=language_of(title + "\n" + lead), sources=sources,
                         event_day=event_day(article))
@@ -110,6 +113,18 @@ class Analyzer:
             yield mention, NUMBER_WEIGHT
         for mention in days(text):
             yield mention, DAY_WEIGHT
+
+
+def _unglued(counts: dict[str, float]) -> None:
+    """Names the dictionary lacks that the segmenter glued to a character beside them (卡尼为,
+    由默茨, 默茨料) counted as the name, where the article also writes the name alone."""
+    chinese, knows = _CHINESE_RE.match, lexicon.knows
+    unknown = {w for w in counts if chinese(w) and not knows(w)}
+    for word in sorted((w for w in unknown if len(w) >= 3), key=lambda w: (-len(w), w)):
+        for name in (word[:-1], word[1:]):
+            if name in unknown and name in counts:
+                counts[name] += counts.pop(word)
+                break
 
 
 def _neutral(counts: dict[str, float], sources: dict[str, str]) -> dict[str, float]:
