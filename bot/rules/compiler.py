@@ -244,7 +244,10 @@ class Compiler:
                 gaps.append((self.key_id(pair[0]), self.key_id(pair[1]), alias))
             else:
                 aliases.setdefault(self.key_id(key(alias)), alias)
-        excluded = [key(e) for e in entity.exclude]
+        # an alias inside a longer one of its own counts as that one (`strikes` in `Israeli
+        # air strikes` is the air strikes, whoever does them), as inside an `exclude` word
+        excluded = list(dict.fromkeys((*(key(e) for e in entity.exclude),
+                                       *(self.texts[k] for k in aliases))))
         masks = {k: m for k in aliases if (m := tuple(
             self.key_id(e) for e in excluded if self.texts[k] in e and self.texts[k] != e))}
         latin = {k: is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
