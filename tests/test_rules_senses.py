@@ -450,15 +450,60 @@ def test_forms_and_senses_of_the_shipped_file(rule: str, title: str, text: str, 
     assert _matches(rule, title, text, native=native) is wanted
 
 
+# (rule, title, matches): said right before the act, a reaction makes the one who says it
+# someone reacting to it, not its doer
+REACTIONS = [
+    ("巴基斯坦 + 袭击", "Pakistan condemned the strikes as a violation", False),
+    ("巴基斯坦 + 袭击", "Pakistan condemns the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan and Iran condemn the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan issued a statement condemning the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan denounced the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan denounces the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticised the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticized the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticises the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticizes the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan deplored the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan deplores the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan protested the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan protests against the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan welcomed the strikes on militants", False),
+    ("巴基斯坦 + 袭击", "Pakistan is concerned by the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan is concerned about the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan vows retaliation for the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan closes airspace in response to the strikes", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦强烈谴责空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦批评袭击行动", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦民众抗议空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦各界声讨袭击", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦外交部回应空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦譴責空襲", False),
+    ("巴基斯坦 + 袭击", "Pakistan launched the strikes at dawn", True),
+    ("巴基斯坦 + 袭击", "巴基斯坦发动空袭", True),
+    ("巴基斯坦 + 袭击", "巴基斯坦回应后再次发动空袭", True),
+    # an action whose own words name its doer stays theirs after a reaction
+    ("朝鲜 + 派兵", "韩国召见俄大使 抗议朝鲜士兵进入俄罗斯", True),
+]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize(("rule", "title", "wanted"), REACTIONS)
+def test_an_act_someone_reacts_to_is_not_theirs(rule: str, title: str, wanted: bool,
+                                               native: bool) -> None:
+    """`Pakistan condemned the strikes` names Pakistan beside strikes it does not make."""
+    assert _matches(rule, title, "", native=native) is wanted
+
+
 def test_every_entry_of_the_file_has_a_sentence() -> None:
     """Every form, marker and dropped word of `rules/senses.yaml` occurs in a case above."""
-    written = " ".join(f"{title} {text}".lower() for _, title, text, _ in CASES)
+    written = " ".join([*(f"{title} {text}".lower() for _, title, text, _ in CASES),
+                        *(title.lower() for _, title, _ in REACTIONS)])
     senses = shipped_senses()
     words = [*(f for forms in senses.forms.values() for f in forms),
              *(m for markers in senses.others.values() for m in markers),
              *(d for dropped in senses.drop.values() for d in dropped),
              *(w for words in senses.exclude.values() for w in words), *senses.parties,
-             *senses.events]
+             *senses.events, *senses.reactions]
     missing = [w for w in words if not all(part.strip().lower() in written
                                           for part in w.split("..."))]
     assert not missing
@@ -564,6 +609,7 @@ def test_expansion_shows_the_forms_and_other_senses() -> None:
     "forms:\n  演习: 军演\n",
     "senses:\n  drill: [1]\n",
     "other: {}\n",
+    "reactions: 谴责\n",
     "forms: [\n",
 ])
 def test_a_bad_senses_file_is_rejected(tmp_path: Path, text: str) -> None:
