@@ -101,6 +101,31 @@ CASES = [
     ("朝鲜 + 派兵", "朝鲜并非只派兵,还提供炮弹", True),
     ("朝鲜 + 派兵", "士兵无意中透露朝鲜派兵细节", True),
     ("朝鲜 + 派兵", "韩国称朝鲜已向俄罗斯派兵", True),
+    # an act only planned, feared or speculated about has not happened
+    ("朝鲜 + 派兵", "分析:朝鲜可能向俄罗斯派兵", False),
+    ("朝鲜 + 派兵", "分析:北韓可能向俄羅斯派兵", False),
+    ("朝鲜 + 派兵", "韩媒:朝鲜或将派兵援俄", False),
+    ("朝鲜 + 派兵", "韩媒:朝鲜恐将派兵援俄", False),
+    ("朝鲜 + 派兵", "分析:北韓恐再派兵援俄", False),
+    ("朝鲜 + 派兵", "消息:朝鲜拟对俄罗斯派兵", False),
+    ("朝鲜 + 派兵", "Seoul says North Korea plans troop deployment to Russia", False),
+    ("朝鲜 + 派兵", "North Korea planned to send troops to Russia, Seoul says", False),
+    ("朝鲜 + 派兵", "North Korea is planning to send troops to Russia", False),
+    ("朝鲜 + 派兵", "North Korea's plan to send troops to Russia", False),
+    ("朝鲜 + 派兵", "North Korea intends to send troops to Russia", False),
+    ("朝鲜 + 派兵", "Seoul says North Korea intended to send troops", False),
+    ("朝鲜 + 派兵", "Does North Korea intend to send troops?", False),
+    ("朝鲜 + 派兵", "North Korea threatens to send troops", False),
+    ("朝鲜 + 派兵", "North Korea threatened to send troops", False),
+    ("朝鲜 + 派兵", "韩国称朝鲜已派兵 可能再增派", True),
+    # a claim dismissed: what precedes the cue
+    ("朝鲜 + 派兵", "Moscow dismisses claims North Korea sent troops as fake", False),
+    ("朝鲜 + 派兵", "Moscow dismisses claims North Korea sent troops as false", False),
+    ("朝鲜 + 派兵", "Moscow dismisses claims North Korea sent troops as baseless", False),
+    ("朝鲜 + 派兵", "Moscow dismisses claims North Korea sent troops as fabricated", False),
+    ("朝鲜 + 派兵", "Moscow dismisses claims North Korea sent troops as untrue", False),
+    ("朝鲜 + 派兵", "Seoul says North Korea sent troops, dismissing Moscow's denial as false",
+     True),
 ]
 
 
