@@ -270,6 +270,27 @@ def test_custom_entities_with_gap_aliases_and_exclusions() -> None:
     assert hits('"朝鲜"', "朝鲜族")
 
 
+def test_an_alias_inside_a_longer_alias_of_its_own_counts_as_the_longer() -> None:
+    """`strikes` inside `air strikes` is the air strikes: another actor right before them
+    (`Israeli air strikes`) is their doer, not nobody (which would leave them to the rule's
+    actors)."""
+    entities = Entities([Entity(name="il", kind="country", aliases=("Israeli", "以色列")),
+                         Entity(name="in", kind="country", aliases=("India", "印度")),
+                         Entity(name="pk", kind="country", aliases=("Pakistan", "巴基斯坦")),
+                         Entity(name="hit", kind="action", aliases=("air strikes", "strikes",
+                                                                    "空袭", "导弹空袭"))])
+
+    def hits(text: str) -> bool:
+        ruleset = _ruleset([Rule(id="r", expression="@in + @pk + @hit")], entities=entities)
+        return "r" in ruleset.match(_article(text))
+
+    assert not hits("India, Pakistan urge restraint after Israeli air strikes on Iran")
+    assert not hits("印度、巴基斯坦呼吁克制 此前以色列导弹空袭伊朗")
+    assert hits("Pakistan strikes India")
+    assert hits("India launches air strikes on Pakistan")
+    assert hits("印度对巴基斯坦发动导弹空袭")
+
+
 def test_empty_rule_set_matches_nothing() -> None:
     """With no rules, matching returns nothing (and needs no automaton)."""
     assert _ruleset([]).match(_article("朝鲜派兵")) == {}

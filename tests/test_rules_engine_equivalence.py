@@ -325,12 +325,13 @@ class Reference:
                 for f, s, e in self.find(word, title)]
 
     def entity(self, entity: Entity, display: str | None, title: bool) -> list[Occ]:
-        """Every alias occurrence not inside an excluded word, and every gap alias pair."""
+        """Every alias occurrence not inside an excluded word nor inside a longer alias of
+        the entity, and every gap alias pair."""
         plain: dict[str, str] = {}
         for alias in entity.aliases:
             if gap_parts(alias) is None:
                 plain.setdefault(key(alias), alias)
-        excluded = [key(e) for e in entity.exclude]
+        excluded = [*(key(e) for e in entity.exclude), *plain]
         out = []
         for word, alias in sorted(plain.items()):
             masks = [m for e in excluded if word in e and word != e

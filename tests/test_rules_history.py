@@ -51,6 +51,9 @@ HISTORY = {
                        "1950年6月，朝鲜人民军越过三八线，朝鲜派兵南下。", 1950),
     "hant-event": ("抗美援朝出國作戰74週年 北韓紀念中國派兵",
                    "北韓紀念中國人民志願軍出兵朝鮮74週年，金正恩致函習近平。", 1950),
+    "en-the-year": ("India marks the 2019 Balakot air strikes",
+                    "Indian leaders marked on Wednesday the anniversary of the 2019 air strikes "
+                    "on a camp in Balakot.", 2019),
     "en-event": ("How Chinese troops entered the Korean War",
                  "Chinese People's Volunteers crossed the Yalu River into North Korea.", 1950),
 }
@@ -74,6 +77,10 @@ CURRENT = {
     "hant-treaty-this-year": (
         "北韓軍隊抵達庫斯克 烏克蘭：本週將交戰",
         "烏克蘭情報總局週一表示，北韓士兵已抵達俄羅斯庫斯克州。北韓與俄羅斯於2024年6月簽署條約。"),
+    "en-the-year-in-passing": (
+        "India strikes Pakistan after Kashmir attack",
+        "India launched missile strikes on nine sites on Wednesday. It is the deepest strike "
+        "into Pakistan since the 2019 Balakot air strikes."),
     "en-1961-treaty": (
         "North Korean troops in Kursk, Ukraine says",
         "Ukraine's military intelligence said on Monday North Korean troops had reached Kursk. "

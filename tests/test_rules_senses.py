@@ -260,6 +260,31 @@ CASES = [
     ("空袭", "Air-strikes continue", "", True),
     ("空袭", "An air-raid warning sounds", "", True),
     ("空袭", "Air-raids on the port", "", True),
+    # ... by missile or drone, and English's short word
+    ("空袭", "军方对多处目标发动导弹袭击", "", True),
+    ("空袭", "軍方對多處目標發動導彈襲擊", "", True),
+    ("空袭", "印军对边境营地实施导弹打击", "", True),
+    ("空袭", "敌方导弹攻击造成平民伤亡", "", True),
+    ("空袭", "空军基地遭飞弹袭击", "", True),
+    ("空袭", "巴軍指敵方飛彈攻擊基地", "", True),
+    ("空袭", "飞弹攻击后 基地起火", "", True),
+    ("空袭", "军方称对营地进行飞弹打击", "", True),
+    ("空袭", "油库遭无人机袭击起火", "", True),
+    ("空袭", "機場遭無人機攻擊", "", True),
+    ("空袭", "无人机攻击持续整夜", "", True),
+    ("空袭", "The army says it will strike back", "", True),
+    ("空袭", "Jets launch strikes on camps", "", True),
+    ("空袭", "Jets struck three air bases overnight", "", True),
+    ("空袭", "Navy fires a missile strike at the port", "", True),
+    ("空袭", "Missile strikes hit nine sites", "", True),
+    ("空袭", "A missile attack on the base", "", True),
+    ("空袭", "Missile attacks continue overnight", "", True),
+    ("空袭", "A drone strike on a convoy", "", True),
+    ("空袭", "Drone strikes hit the depot", "", True),
+    ("空袭", "Dock workers strike at the port", "", False),
+    ("空袭", "Unions call a general strike", "", False),
+    ("空袭", "A barn was struck by lightning", "", False),
+    ("空袭", "新型导弹防御系统试射成功", "", False),
     # 地震 in politics, or rehearsed
     ("地震", "大选结果引发政坛地震", "执政党失去多数席位。", False),
     ("地震", "執政聯盟破裂 政壇掀起大地震", "", False),
@@ -275,6 +300,23 @@ CASES = [
     ("地震", "Millions join earthquake drill", "", False),
     ("地震", "Schools hold earthquake drills", "", False),
     ("地震", "City runs quake drill", "", False),
+    # 地震 in a story: a film, a novel, a comic's prophecy
+    ("地震", "灾难片今日上映 讲述东京大地震", "", False),
+    ("地震", "新片講述一場大地震", "這部電影今日上映。", False),
+    ("地震", "这部电影讲述一场大地震", "", False),
+    ("地震", "这部动画片以地震为题材", "", False),
+    ("地震", "日本漫畫預言7月大地震", "", False),
+    ("地震", "这部漫画描绘了一场大地震", "", False),
+    ("地震", "网传预言称将发生大地震", "", False),
+    ("地震", "新小说写一场大地震", "", False),
+    ("地震", "A film about a quake opens in Tokyo", "", False),
+    ("地震", "Novel imagines an earthquake in Tokyo", "", False),
+    ("地震", "Manga predicts a July earthquake", "", False),
+    ("地震", "Anime about an earthquake tops charts", "", False),
+    ("地震", "Quake drama comes to the big screen", "", False),
+    ("地震", "Earthquake film tops the box office", "", False),
+    ("地震", "Online prophecy of an earthquake worries tourists", "", False),
+    ("地震", "强震袭击东部沿海 多栋房屋倒塌", "电视台中断节目播报地震消息。", True),
     ("地震", "Quake drills planned for Friday after a new earthquake law", "", False),
     ("地震", "Earthquake preparedness: disaster drill at the port", "", False),
     ("地震", "Disaster drills test an earthquake response", "", False),
@@ -450,15 +492,60 @@ def test_forms_and_senses_of_the_shipped_file(rule: str, title: str, text: str, 
     assert _matches(rule, title, text, native=native) is wanted
 
 
+# (rule, title, matches): said right before the act, a reaction makes the one who says it
+# someone reacting to it, not its doer
+REACTIONS = [
+    ("巴基斯坦 + 袭击", "Pakistan condemned the strikes as a violation", False),
+    ("巴基斯坦 + 袭击", "Pakistan condemns the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan and Iran condemn the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan issued a statement condemning the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan denounced the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan denounces the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticised the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticized the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticises the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan criticizes the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan deplored the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan deplores the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan protested the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan protests against the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan welcomed the strikes on militants", False),
+    ("巴基斯坦 + 袭击", "Pakistan is concerned by the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan is concerned about the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan vows retaliation for the strikes", False),
+    ("巴基斯坦 + 袭击", "Pakistan closes airspace in response to the strikes", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦强烈谴责空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦批评袭击行动", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦民众抗议空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦各界声讨袭击", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦外交部回应空袭", False),
+    ("巴基斯坦 + 袭击", "巴基斯坦譴責空襲", False),
+    ("巴基斯坦 + 袭击", "Pakistan launched the strikes at dawn", True),
+    ("巴基斯坦 + 袭击", "巴基斯坦发动空袭", True),
+    ("巴基斯坦 + 袭击", "巴基斯坦回应后再次发动空袭", True),
+    # an action whose own words name its doer stays theirs after a reaction
+    ("朝鲜 + 派兵", "韩国召见俄大使 抗议朝鲜士兵进入俄罗斯", True),
+]
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["c", "python"])
+@pytest.mark.parametrize(("rule", "title", "wanted"), REACTIONS)
+def test_an_act_someone_reacts_to_is_not_theirs(rule: str, title: str, wanted: bool,
+                                               native: bool) -> None:
+    """`Pakistan condemned the strikes` names Pakistan beside strikes it does not make."""
+    assert _matches(rule, title, "", native=native) is wanted
+
+
 def test_every_entry_of_the_file_has_a_sentence() -> None:
     """Every form, marker and dropped word of `rules/senses.yaml` occurs in a case above."""
-    written = " ".join(f"{title} {text}".lower() for _, title, text, _ in CASES)
+    written = " ".join([*(f"{title} {text}".lower() for _, title, text, _ in CASES),
+                        *(title.lower() for _, title, _ in REACTIONS)])
     senses = shipped_senses()
     words = [*(f for forms in senses.forms.values() for f in forms),
              *(m for markers in senses.others.values() for m in markers),
              *(d for dropped in senses.drop.values() for d in dropped),
              *(w for words in senses.exclude.values() for w in words), *senses.parties,
-             *senses.events]
+             *senses.events, *senses.reactions]
     missing = [w for w in words if not all(part.strip().lower() in written
                                           for part in w.split("..."))]
     assert not missing
@@ -564,6 +651,7 @@ def test_expansion_shows_the_forms_and_other_senses() -> None:
     "forms:\n  演习: 军演\n",
     "senses:\n  drill: [1]\n",
     "other: {}\n",
+    "reactions: 谴责\n",
     "forms: [\n",
 ])
 def test_a_bad_senses_file_is_rejected(tmp_path: Path, text: str) -> None:

@@ -15,8 +15,8 @@ from bot.rules import grammar as g
 from bot.rules import native, places
 from bot.rules.automata import Automata
 from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
-from bot.rules.entities import ACTION, ROLES, Entities, Entity, gap_parts, key
-from bot.rules.expand import expand
+from bot.rules.entities import ACTION, ROLES, WHO, Entities, Entity, gap_parts, key
+from bot.rules.expand import expand, shipped_senses
 from bot.rules.program import Program, fast_form, names_of, triggers_of
 from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
@@ -147,6 +147,11 @@ class Compiler:
                                             whom=whom)
             elif who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
+                if entity.role == ROLES[0] and (react := _reactions()) is not None \
+                        and not any(WHO in a for a in entity.aliases):
+                    # not an act the one beside it reacts to (`condemned the strikes`, 谴责空袭);
+                    # an action whose own words name its doer (抗议朝鲜士兵...) is theirs
+                    own = NearNode(self._leaf(react, None, False, build, ()), own, 0, OTHER)
                 agent = len(who) == 1 and entity.role == ROLES[0]
                 # with one doer, a headline that says the action says whose it is, beside it
                 unsaid = [NotNode(self.node(child, True, build, whom))] \
@@ -244,7 +249,10 @@ class Compiler:
                 gaps.append((self.key_id(pair[0]), self.key_id(pair[1]), alias))
             else:
                 aliases.setdefault(self.key_id(key(alias)), alias)
-        excluded = [key(e) for e in entity.exclude]
+        # an alias inside a longer one of its own counts as that one (`strikes` in `Israeli
+        # air strikes` is the air strikes, whoever does them), as inside an `exclude` word
+        excluded = list(dict.fromkeys((*(key(e) for e in entity.exclude),
+                                       *(self.texts[k] for k in aliases))))
         masks = {k: m for k in aliases if (m := tuple(
             self.key_id(e) for e in excluded if self.texts[k] in e and self.texts[k] != e))}
         latin = {k: is_latin(self.texts[k]) for k in (*aliases, *(k for a, b, _ in gaps
@@ -319,6 +327,15 @@ def _actors(entities: Entities, but: frozenset[str]) -> Entity:
                   aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
                                               if not gap_parts(a))),
                   exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))
+
+
+@lru_cache(maxsize=1)
+def _reactions() -> Entity | None:
+    """The `reactions` of `rules/senses.yaml` as one entity: said right before an act
+    (`condemned the`, 谴责), they make the one who says them someone reacting to it."""
+    words = shipped_senses().reactions
+    return Entity(name="~reactions", aliases=words, kind=TERM, label="reactions") \
+        if words else None
 
 
 @lru_cache(maxsize=4096)

@@ -118,6 +118,7 @@ class Senses:
     parties: frozenset[str] = frozenset()  # terms whose rule names a side, not a doer
     exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)  # word -> longer words
     events: frozenset[str] = frozenset()  # terms that happen somewhere: bound to the place
+    reactions: tuple[str, ...] = ()  # said right before an act: someone reacts to it (谴责)
 
 
 def load_senses(path: Path) -> Senses:
@@ -127,9 +128,9 @@ def load_senses(path: Path) -> Senses:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read the senses: {exc}") from exc
     if not isinstance(data, dict) or set(data) - {"forms", "senses", "drop", "parties",
-                                                  "exclude", "events"}:
+                                                  "exclude", "events", "reactions"}:
         raise ConfigError(f"{path}: expected a mapping with `forms`, `senses`, `drop`, "
-                          "`parties`, `exclude` and `events`")
+                          "`parties`, `exclude`, `events` and `reactions`")
     parties, events = _words_of(data, "parties", path), _words_of(data, "events", path)
     forms = _lists(data.get("forms"), path, "forms")
     others: dict[str, tuple[str, ...]] = {}
@@ -139,7 +140,8 @@ def load_senses(path: Path) -> Senses:
             others[form] = tuple(dict.fromkeys((*others.get(form, ()), *markers)))
     drop = {w: tuple(map(key_of, d)) for w, d in _lists(data.get("drop"), path, "drop").items()}
     return Senses(forms, others, drop, frozenset(map(key_of, parties)),
-                  _lists(data.get("exclude"), path, "exclude"), frozenset(map(key_of, events)))
+                  _lists(data.get("exclude"), path, "exclude"), frozenset(map(key_of, events)),
+                  tuple(_words_of(data, "reactions", path)))
 
 
 def _words_of(data: dict[str, object], section: str, path: Path) -> list[str]:

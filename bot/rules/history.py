@@ -6,9 +6,9 @@ time references in a report's title and lead and weighs those that point years b
 those that point to the days around its publication:
 
 - back: years at least HISTORY_YEARS before publication (`1894年`, `1949年7月`, `in 1950`,
-  `the 1990s`, `50年代`), counts of years (`50年前`, `fifty years ago`, `半个世纪前`,
-  `上世纪`), anniversaries (`70周年`, `anniversary`), and the events of `rules/history.yaml`
-  (the Korean War, 抗美援朝, ...);
+  `the 2019 strikes`, `the 1990s`, `50年代`), counts of years (`50年前`, `fifty years ago`,
+  `半个世纪前`, `上世纪`), anniversaries (`70周年`, `anniversary`), and the events of
+  `rules/history.yaml` (the Korean War, 抗美援朝, ...);
 - now: the publication year and the one before, days of the week and relative days (`周一`,
   `今天`, `this week`), days of the month without a year (`10月21日`, `Oct. 21`).
 
@@ -55,7 +55,7 @@ _ZH_AGO_RE = re.compile(r"(\d{1,3}|[一二两三四五六七八九十半]{1,3})\
 _ZH_BACK_RE = re.compile(r"上(?:个)?世纪|数十年前|几十年前|半个世纪|百年前"
                          r"|(\d{1,3}|[一二三四五六七八九十]{1,3})\s*周年")
 _EN_YEAR_RE = re.compile(
-    r"\b(?:in|since|during|from|until|till|by|of|early|late|mid|spring|summer|autumn|fall|"
+    r"\b(?:in|since|during|from|until|till|by|of|the|early|late|mid|spring|summer|autumn|fall|"
     r"winter|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2},)?)"
     r"\s+(1[5-9]\d\d|20\d\d)\b|\b(1[5-9]\d\d|20\d\d)\s*[-–]\s*(?:1[5-9]|20)?\d\d\b(?![-:])")
 _EN_DECADE_RE = re.compile(r"\b(?:the\s+)?(1[5-9]\d0|20[0-2]0)s\b")
