@@ -7,6 +7,7 @@ runs."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import subprocess
@@ -219,6 +220,63 @@ def test_best_story_on_real_articles_is_the_python_choice(
     assert any(chosen) and not all(chosen)
 
 
+def _bits(vector: dict[str, float]) -> list[tuple[str, str]]:
+    return [(term, weight.hex()) for term, weight in vector.items()]
+
+
+_ties = st.sampled_from([0.25, 0.5, 1.0, 1e-7])
+_stories = st.dictionaries(st.sampled_from([f"t{i}" for i in range(160)]),
+                           st.one_of(st.floats(min_value=0.0, max_value=3.0), _ties),
+                           max_size=160)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_stories, _stories, st.integers(min_value=1, max_value=500))
+def test_merge_is_the_python_merge(centroid: dict[str, float], vector: dict[str, float],
+                                   count: int) -> None:
+    """The merged unit centroid to the bit and in the same order of terms, past MAX_TERMS
+    (the heaviest kept, ties in their order) and below it."""
+    assert scoring._cdedup is not None
+    merged = scoring._cdedup.merge(centroid, vector, count, features.MAX_TERMS)
+    assert merged is not None
+    assert _bits(merged) == _bits(features.merge(centroid, vector, count))
+
+
+_weights_json = st.dictionaries(
+    st.text(st.characters(blacklist_categories=("Cc",), blacklist_characters='"\\'),
+            max_size=8),
+    st.one_of(st.floats(min_value=-1.0, max_value=1.0),
+              st.sampled_from([0.5e-6, 1.5e-6, 2.5e-6, -0.5e-6, -0.0, 0.0])),
+    max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["en", "zh", "*"]), _weights_json, max_size=3),
+       st.one_of(st.none(), st.floats(min_value=0.0, max_value=2e9)),
+       st.lists(st.integers(19_000, 21_000), max_size=3))
+def test_profile_json_is_the_python_json(centroids: dict[str, dict[str, float]],
+                                         first: float | None, days: list[int]) -> None:
+    """A profile's stored JSON, the very text: terms in every script, weights that round
+    half to even in millionths, negative zero."""
+    profile = Profile(centroids=centroids, count=3, first=first, last=first,
+                      languages=dict.fromkeys(centroids, 1), days=tuple(days))
+    native = profile.to_json()
+    scoring_core = scoring._cdedup
+    try:
+        scoring._cdedup = None
+        assert native == profile.to_json()
+    finally:
+        scoring._cdedup = scoring_core
+
+
+def test_profile_json_leaves_odd_terms_to_python() -> None:
+    assert scoring._cdedup is not None
+    for odd in ({'say "x"': 0.5}, {"a\\b": 0.5}, {"a\nb": 0.5}, {"a": 1}, {"a": 1e300}):
+        assert scoring._cdedup.centroid_json(odd, 1e6) is None
+        stored = json.loads(Profile(centroids={"en": odd}).to_json())["w"]["en"]
+        assert stored == {term: round(weight * 1e6) for term, weight in odd.items()}
+
+
 def test_without_the_core_the_python_paths_run() -> None:
     """Installed without a C compiler: the module is missing and placement runs in Python."""
     code = ("import sys; sys.modules['bot.dedup._cdedup'] = None\n"
@@ -228,6 +286,8 @@ def test_without_the_core_the_python_paths_run() -> None:
             "p = {'s': scoring.Profile(centroids={'en': {'a': 0.6, 'b': 0.8}}, first=5.0)}\n"
             "f = features.Features(vector={'a': 1.0}, salient=(), lead='')\n"
             "assert scoring.best_story(f, p, time=0.0, threshold=0.3, window=10)[1] == 's'\n"
+            "assert p['s'].add(f, time=1.0).centroids['en']['a'] > 0.8\n"
+            "assert p['s'].to_json().startswith('{\"w\": {\"en\": {\"a\": 600000, ')\n"
             "assert features.cosine({'a': 0.5}, {'a': 0.5, 'b': 1.0}) == 0.25\n"
             "lead = ' '.join(f'word{i}' for i in range(40))\n"
             "assert len(fingerprints.signature(lead) or ()) == 64\n")

@@ -24,6 +24,18 @@
                      constants: TIME_WEIGHT, LATE_WEIGHT, EVENT_WEIGHT, SAME_DAY_HOURS,
                      CROSS_FACTOR, EVENT_SLACK_DAYS, YEAR_DAYS, ANY_LANGUAGE.
 
+  centroid_json(centroid, units)
+                     the JSON text json.JSONEncoder(ensure_ascii=False) writes for
+                     {term: round(weight * units)} (round half to even, as float.__round__),
+                     what bot.dedup.scoring.Profile.to_json stores for each centroid; None
+                     when a term needs escaping or a weight is not a float.
+
+  merge(centroid, vector, count, most)
+                     bot.dedup.features.merge: the unit centroid of a story of `count`
+                     articles once `vector` joins (its `most` heaviest terms, ties in their
+                     order), the same sums in the same order, so the same bits and the same
+                     order of terms; None for another Mapping or a weight not a float.
+
 None calls back into Python code (`fits` reads the profiles' attributes and compares language
 names, all of them str); all hold the GIL throughout. */
 
@@ -307,6 +319,211 @@ fits(PyObject *self, PyObject *args)
     return out;
 }
 
+/* round(x) of a Python float (round half to even), as float.__round__ computes it. */
+static double
+round_half_even(double x)
+{
+    double rounded = round(x);
+    if (fabs(x - rounded) == 0.5)
+        rounded = 2.0 * round(x / 2.0);
+    return rounded;
+}
+
+#define DIGITS 24
+
+/* The JSON text json.JSONEncoder(ensure_ascii=False) writes for {term: round(weight * units)}
+   of a centroid ({term: float}): `{"term": 12, ...}`; None when a term would need escaping, a
+   weight is not a float or its product not an int of 18 digits or fewer (the Python path). */
+static PyObject *
+centroid_json(PyObject *self, PyObject *args)
+{
+    PyObject *centroid, *key, *value, *out = NULL;
+    double units;
+    if (!PyArg_ParseTuple(args, "Od:centroid_json", &centroid, &units))
+        return NULL;
+    if (!PyDict_CheckExact(centroid))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyDict_GET_SIZE(centroid), pos = 0, k = 0, length = 2, i, j;
+    Py_UCS4 maxchar = 127;
+    char *digits = PyMem_Malloc((size_t)(n > 0 ? n : 1) * DIGITS);
+    if (digits == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(centroid, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || PyUnicode_READY(key) < 0
+            || !PyFloat_CheckExact(value))
+            goto python;
+        int kind = PyUnicode_KIND(key);
+        const void *data = PyUnicode_DATA(key);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(key);
+        for (i = 0; i < size; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c < 0x20 || c == '"' || c == '\\')
+                goto python;
+        }
+        if (PyUnicode_MAX_CHAR_VALUE(key) > maxchar)
+            maxchar = PyUnicode_MAX_CHAR_VALUE(key);
+        double rounded = round_half_even(PyFloat_AS_DOUBLE(value) * units);
+        if (!(fabs(rounded) < 1e18))
+            goto python;
+        int written = snprintf(digits + k * DIGITS, DIGITS, "%lld", (long long)rounded);
+        /* ", " before all but the first, the quoted key, ": ", the digits */
+        length += (k > 0 ? 2 : 0) + size + 4 + written;
+        k++;
+    }
+    out = PyUnicode_New(length, maxchar);
+    if (out == NULL)
+        goto done;
+    int kind = PyUnicode_KIND(out);
+    void *data = PyUnicode_DATA(out);
+    Py_ssize_t at = 0;
+    PyUnicode_WRITE(kind, data, at++, '{');
+    pos = 0;
+    k = 0;
+    while (PyDict_Next(centroid, &pos, &key, &value)) {
+        if (k > 0) {
+            PyUnicode_WRITE(kind, data, at++, ',');
+            PyUnicode_WRITE(kind, data, at++, ' ');
+        }
+        PyUnicode_WRITE(kind, data, at++, '"');
+        int key_kind = PyUnicode_KIND(key);
+        const void *key_data = PyUnicode_DATA(key);
+        Py_ssize_t size = PyUnicode_GET_LENGTH(key);
+        for (i = 0; i < size; i++)
+            PyUnicode_WRITE(kind, data, at++, PyUnicode_READ(key_kind, key_data, i));
+        PyUnicode_WRITE(kind, data, at++, '"');
+        PyUnicode_WRITE(kind, data, at++, ':');
+        PyUnicode_WRITE(kind, data, at++, ' ');
+        for (j = 0; digits[k * DIGITS + j]; j++)
+            PyUnicode_WRITE(kind, data, at++, (Py_UCS4)digits[k * DIGITS + j]);
+        k++;
+    }
+    PyUnicode_WRITE(kind, data, at++, '}');
+    assert(at == length);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    PyMem_Free(digits);
+    return out;
+}
+
+typedef struct {
+    PyObject *key; /* borrowed from the merged dict */
+    double value;
+    Py_ssize_t order;
+} Weighted;
+
+/* Descending by value, ties in their order: sorted(..., key=itemgetter(1), reverse=True). */
+static int
+heavier_first(const void *a, const void *b)
+{
+    const Weighted *x = a, *y = b;
+    if (x->value > y->value)
+        return -1;
+    if (x->value < y->value)
+        return 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* bot.dedup.features.merge(centroid, vector, count) with unit()'s cut to `most` terms: a new
+   dict, or None (a new reference) for the Python path, NULL on error. */
+static PyObject *
+merged_centroid(PyObject *centroid, PyObject *vector, double count, Py_ssize_t most)
+{
+    PyObject *merged = PyDict_New(), *out = NULL, *key, *value, *number;
+    Weighted *items = NULL;
+    Py_ssize_t pos = 0, n, i;
+    if (merged == NULL)
+        return NULL;
+    while (PyDict_Next(centroid, &pos, &key, &value)) { /* the centroid times its count */
+        if (!PyFloat_CheckExact(value))
+            goto python;
+        number = PyFloat_FromDouble(PyFloat_AS_DOUBLE(value) * count);
+        if (number == NULL || PyDict_SetItem(merged, key, number) < 0) {
+            Py_XDECREF(number);
+            goto fail;
+        }
+        Py_DECREF(number);
+    }
+    pos = 0;
+    while (PyDict_Next(vector, &pos, &key, &value)) { /* plus the article's vector */
+        if (!PyFloat_CheckExact(value))
+            goto python;
+        PyObject *had = PyDict_GetItemWithError(merged, key);
+        if (had == NULL && PyErr_Occurred())
+            goto fail;
+        number = PyFloat_FromDouble((had != NULL ? PyFloat_AS_DOUBLE(had) : 0.0)
+                                    + PyFloat_AS_DOUBLE(value));
+        if (number == NULL || PyDict_SetItem(merged, key, number) < 0) {
+            Py_XDECREF(number);
+            goto fail;
+        }
+        Py_DECREF(number);
+    }
+    n = PyDict_GET_SIZE(merged);
+    items = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Weighted));
+    if (items == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    pos = 0;
+    i = 0;
+    while (PyDict_Next(merged, &pos, &key, &value)) {
+        items[i].key = key;
+        items[i].value = PyFloat_AS_DOUBLE(value);
+        items[i].order = i;
+        if (isnan(items[i].value))
+            goto python; /* Python's sort of NaNs depends on where they stand */
+        i++;
+    }
+    if (n > most) { /* unit(): the `most` heaviest, heaviest first */
+        qsort(items, (size_t)n, sizeof(Weighted), heavier_first);
+        n = most;
+    }
+    double sum = 0.0, norm;
+    for (i = 0; i < n; i++) /* sum(map(mul, values, values)): left to right */
+        sum += items[i].value * items[i].value;
+    norm = sqrt(sum);
+    double scale = 1.0 / (norm != 0.0 ? norm : 1.0);
+    out = PyDict_New();
+    if (out == NULL)
+        goto fail;
+    for (i = 0; i < n; i++) {
+        number = PyFloat_FromDouble(items[i].value * scale);
+        if (number == NULL || PyDict_SetItem(out, items[i].key, number) < 0) {
+            Py_XDECREF(number);
+            Py_CLEAR(out);
+            goto fail;
+        }
+        Py_DECREF(number);
+    }
+    goto fail; /* done: release the working copies */
+python:
+    out = Py_NewRef(Py_None);
+fail:
+    PyMem_Free(items);
+    Py_DECREF(merged);
+    return out;
+}
+
+static PyObject *
+merge(PyObject *self, PyObject *args)
+{
+    PyObject *centroid, *vector, *count;
+    Py_ssize_t most;
+    if (!PyArg_ParseTuple(args, "OOOn:merge", &centroid, &vector, &count, &most))
+        return NULL;
+    if (!PyDict_CheckExact(centroid) || !PyDict_CheckExact(vector) || !PyLong_CheckExact(count)
+        || most < 0)
+        Py_RETURN_NONE;
+    double times = PyLong_AsDouble(count); /* as float * int converts it */
+    if (times == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return merged_centroid(centroid, vector, times, most);
+}
+
 static PyObject *
 minhash(PyObject *self, PyObject *args)
 {
@@ -368,6 +585,10 @@ static PyMethodDef methods[] = {
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
     {"minhash", minhash, METH_VARARGS,
      "minhash(hashes): the densified one-permutation MinHash of 64-bit hashes, or None."},
+    {"centroid_json", centroid_json, METH_VARARGS,
+     "centroid_json(centroid, units): the JSON of {term: round(weight * units)}, or None."},
+    {"merge", merge, METH_VARARGS,
+     "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
     {"fits", fits, METH_VARARGS,
      "fits(vector, language, day, time, window, profiles, constants): _fit's numbers for each "
      "profile, or None."},

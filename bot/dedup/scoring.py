@@ -36,7 +36,7 @@ from operator import mul
 from typing import NamedTuple
 
 from bot.dedup.eventday import EVENT_SLACK_DAYS, YEAR_DAYS, days_apart
-from bot.dedup.features import Features, cosine, merge
+from bot.dedup.features import MAX_TERMS, Features, cosine, merge
 from bot.store import json_text
 
 try:
@@ -69,11 +69,19 @@ class Profile:
 
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
-        three times faster than floats, and this runs for every placed article)."""
+        three times faster than floats, and this runs for every placed article; the
+        centroids' text comes from the C core when it was built, the very text json writes)."""
+        rest = {"n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
+                **({"d": list(self.days)} if self.days else {})}
+        if _cdedup is not None:
+            texts = [_cdedup.centroid_json(c, _UNITS) for c in self.centroids.values()]
+            if None not in texts:
+                weights = ", ".join(map("{}: {}".format, map(json_text, self.centroids),
+                                        texts))
+                return f'{{"w": {{{weights}}}, {json_text(rest)[1:]}'
         return json_text({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
-                               _UNITS))), strict=True)) for lang, c in self.centroids.items()},
-                           "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
-                          **({"d": list(self.days)} if self.days else {})})
+                          _UNITS))), strict=True)) for lang, c in self.centroids.items()},
+                          **rest})
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
@@ -101,12 +109,21 @@ class Profile:
         lang = feats.language
         members = self.languages.get(lang, 0)
         own = self.centroids.get(lang)
-        centroid = merge(own, feats.vector, members) if own is not None else feats.vector
+        centroid = _merged(own, feats.vector, members) if own is not None else feats.vector
         return Profile(centroids={**self.centroids, lang: centroid}, count=self.count + 1,
                        first=min(times, default=None), last=max(times, default=None),
                        languages={**self.languages, lang: members + 1},
                        days=self.days if feats.event_day is None or feats.event_day in self.days
                        else tuple(sorted((*self.days, feats.event_day))))
+
+
+def _merged(centroid: dict[str, float], vector: dict[str, float], count: int
+            ) -> dict[str, float]:
+    """`features.merge`, in the C core when it was built (the same dict to the bit)."""
+    if _cdedup is not None and (done := _cdedup.merge(centroid, vector, count, MAX_TERMS)
+                                ) is not None:
+        return done
+    return merge(centroid, vector, count)
 
 
 @dataclass(frozen=True, slots=True)
