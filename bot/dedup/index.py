@@ -369,12 +369,13 @@ class StoryIndex:
             entry = ({"known": repr(now.timestamp()), "chain": True} if chain
                      else {} if held is None else {"known": repr(held[1])})
         day = day_name(int(probe.when.timestamp() // DAY_SECONDS))
+        record = (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
+                  if probe.sig else "")
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
             "score": profile.first if profile.first is not None else now.timestamp(),
             "aid": aid,
-            "sig": (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
-                    if probe.sig else ""),
+            "sig": record,
             "bands": probe.bands, "salient": probe.feats.salient, "posted": probe.posted,
             "terms": list(feats.vector),
             "copy": probe.copy_keys,
@@ -385,7 +386,8 @@ class StoryIndex:
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
                       args=(json_text(entry), profile.to_json(), payload),
-                      story=new_story, base=None if held is None else held[0], chain=chain)
+                      story=new_story, base=None if held is None else held[0], chain=chain,
+                      record=record)
 
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys
