@@ -83,6 +83,7 @@ from bot.dedup.rounds import (
     exact_keys,
     landed,
     near_copy,
+    posting_score,
     read_entry,
     story_id_for,
     with_sent,
@@ -373,7 +374,8 @@ class StoryIndex:
                   if probe.sig else "")
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
-            "score": profile.first if profile.first is not None else now.timestamp(),
+            "score": posting_score(profile.first if profile.first is not None
+                                   else now.timestamp()),
             "aid": aid,
             "sig": record,
             "bands": probe.bands, "salient": probe.feats.salient, "posted": probe.posted,
