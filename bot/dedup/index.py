@@ -19,7 +19,7 @@ ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its 
 rounds and, whenever it waits for the server (a round's read, the last round's write), analyses
 the next articles (`Ahead`: the analysis depends on no read; document frequencies and salient
 terms are settled just before an article's round). The read sends a candidate's profile once a
-call; cosine and MinHash run in an optional C core (`_cdedup`, same results as the Python).
+call; scoring, centroids and MinHash run in an optional C core (`_cdedup`, the Python's bits).
 Inside a round each article is decided as if the earlier ones were stored (`Round`: the
 stories they started or joined, as they will be, join its candidates the way the read would
 have found them, and their fingerprints its copies), so a batch groups as one article at a time
