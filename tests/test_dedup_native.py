@@ -125,11 +125,44 @@ def test_minhash_on_sparse_bins_and_real_leads() -> None:
     assert signed >= 5
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2 ** 61 - 2), max_size=300),
+       st.integers(min_value=1, max_value=60))
+def test_shingle_minhash_is_the_python_signature(units: list[int], minimum: int) -> None:
+    """Shingles hashed as CPython hashes a tuple of three ints, counted and binned in C."""
+    assert fingerprints._cdedup is not None
+    hashes = set(map(hash, zip(units, units[1:], units[2:], strict=False)))
+    hashes = {h & (2 ** 64 - 1) for h in hashes}
+    sig = fingerprints._cdedup.shingle_minhash(units, minimum)
+    if len(units) < 3:
+        assert sig is None
+    elif len(hashes) < minimum:
+        assert sig == ()
+    else:
+        assert sig == python_minhash(hashes)
+
+
+def test_signatures_of_real_leads_and_short_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`signature` with and without the core: the seeds' and the dev set's leads and texts
+    (Chinese and English), repeated and too short ones."""
+    analyzer = shipped_analyzer()
+    articles = seed_articles() + list(read_seed_folder(REPO / "tests/data/dev")[0])
+    texts = [t for a in articles for t in (analyzer.analyse(a).lead, a.text)]
+    texts += ["", "a b", "朝鲜派兵", " ".join(["word"] * 50), "中国" * 60, "a b c d " * 4]
+    native = [fingerprints.signature(t) for t in texts]
+    monkeypatch.setattr(fingerprints, "_cdedup", None)
+    assert native == [fingerprints.signature(t) for t in texts]
+    assert sum(s is not None for s in native) >= 20
+
+
 def test_minhash_leaves_odd_sets_to_python() -> None:
     assert fingerprints._cdedup is not None
     assert fingerprints._cdedup.minhash({-1, 5}) is None
     assert fingerprints._cdedup.minhash({2 ** 64}) is None
     assert fingerprints._cdedup.minhash({"x"}) is None  # type: ignore[arg-type]
+    assert fingerprints._cdedup.shingle_minhash([1, 2, -3], 1) is None
+    assert fingerprints._cdedup.shingle_minhash([1, 2, 2 ** 61 - 1], 1) is None
+    assert fingerprints._cdedup.shingle_minhash([1, 2, "x"], 1) is None  # type: ignore[list-item]
 
 
 def test_cosine_on_real_article_vectors() -> None:

@@ -14,6 +14,12 @@
                      filled bin to the right, mixed with the distance). None when a hash is
                      not such an int.
 
+  shingle_minhash(units, minimum)
+                     bot.dedup.fingerprints.signature from a text's units (code points or
+                     word numbers): each 3-unit shingle hashed as CPython hashes the tuple
+                     (tuplehash's xxHash mix of the ints, which are their own hashes), ()
+                     when fewer than `minimum` distinct, else their `minhash`; no tuple or
+                     set is made. None for a unit that is not a small int (the Python path).
   fits(vector, language, day, time, window, profiles, constants)
                      bot.dedup.scoring._fit's numbers (relative, score, cosine, time, late,
                      apart, factor, language or None) for each story profile of the list,
@@ -524,6 +530,37 @@ merge(PyObject *self, PyObject *args)
     return merged_centroid(centroid, vector, times, most);
 }
 
+/* The signature from each bin's smallest hash, empty bins densified by rotation. */
+static PyObject *
+densified(const uint64_t *smallest, const int *filled)
+{
+    PyObject *out = PyTuple_New(SIG);
+    if (out == NULL)
+        return NULL;
+    /* right to left, twice round: bin k takes the nearest filled bin at k + gap */
+    uint64_t carry = 0, value;
+    uint64_t gap = 0;
+    for (int k = 2 * SIG - 1; k >= 0; k--) {
+        int bin = k % SIG;
+        if (filled[bin]) {
+            carry = (smallest[bin] >> BIN_BITS) & 0xFFFFFFFFu;
+            gap = 0;
+        }
+        else
+            gap++;
+        if (k < SIG) {
+            value = gap ? carry ^ ((gap * 0x9E3779B1u) & 0xFFFFFFFFu) : carry;
+            PyObject *number = PyLong_FromUnsignedLongLong(value);
+            if (number == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(out, k, number);
+        }
+    }
+    return out;
+}
+
 static PyObject *
 minhash(PyObject *self, PyObject *args)
 {
@@ -553,31 +590,80 @@ minhash(PyObject *self, PyObject *args)
     Py_DECREF(iter);
     if (PyErr_Occurred())
         return NULL;
-    PyObject *out = PyTuple_New(SIG);
-    if (out == NULL)
+    return densified(smallest, filled);
+}
+
+/* CPython's hash of a tuple of three ints below 2**61 - 1 (each its own hash): tuplehash's
+   xxHash-based mix, as `hash((a, b, c)) & (2**64 - 1)` gives it. */
+static uint64_t
+tuple3_hash(uint64_t a, uint64_t b, uint64_t c)
+{
+    const uint64_t p1 = 11400714785074694791ULL, p2 = 14029467366897019727ULL,
+                   p5 = 2870177450012600261ULL;
+    uint64_t acc = p5, lanes[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        acc += lanes[i] * p2;
+        acc = (acc << 31) | (acc >> 33);
+        acc *= p1;
+    }
+    acc += 3 ^ (p5 ^ 3527539UL);
+    return acc == (uint64_t)-1 ? 1546275796u : acc;
+}
+
+static int
+ascending(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* bot.dedup.fingerprints.signature from the units of a text (code points or word numbers):
+   the MinHash of the hashes of its 3-unit shingles, () when fewer than `minimum` distinct,
+   None when a unit is not an int below 2**61 - 1 or there is no shingle (the Python path). */
+static PyObject *
+shingle_minhash(PyObject *self, PyObject *args)
+{
+    PyObject *units;
+    Py_ssize_t minimum;
+    if (!PyArg_ParseTuple(args, "O!n:shingle_minhash", &PyList_Type, &units, &minimum))
         return NULL;
-    /* right to left, twice round: bin k takes the nearest filled bin at k + gap */
-    uint64_t carry = 0, value;
-    uint64_t gap = 0;
-    for (int k = 2 * SIG - 1; k >= 0; k--) {
-        int bin = k % SIG;
-        if (filled[bin]) {
-            carry = (smallest[bin] >> BIN_BITS) & 0xFFFFFFFFu;
-            gap = 0;
+    Py_ssize_t n = PyList_GET_SIZE(units), i, distinct = 0;
+    if (n < 3)
+        Py_RETURN_NONE;
+    uint64_t *values = PyMem_Malloc((size_t)n * sizeof(uint64_t) * 2), *hashes = values + n;
+    if (values == NULL)
+        return PyErr_NoMemory();
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(units, i);
+        int overflow;
+        long long v = PyLong_CheckExact(item) ? PyLong_AsLongLongAndOverflow(item, &overflow) : -1;
+        if (!PyLong_CheckExact(item) || overflow || v < 0 || v >= (long long)((1ULL << 61) - 1)) {
+            PyErr_Clear();
+            PyMem_Free(values);
+            Py_RETURN_NONE;
         }
-        else
-            gap++;
-        if (k < SIG) {
-            value = gap ? carry ^ ((gap * 0x9E3779B1u) & 0xFFFFFFFFu) : carry;
-            PyObject *number = PyLong_FromUnsignedLongLong(value);
-            if (number == NULL) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            PyTuple_SET_ITEM(out, k, number);
+        values[i] = (uint64_t)v;
+    }
+    for (i = 0; i + 2 < n; i++)
+        hashes[i] = tuple3_hash(values[i], values[i + 1], values[i + 2]);
+    n -= 2;
+    qsort(hashes, (size_t)n, sizeof(uint64_t), ascending);
+    uint64_t smallest[SIG];
+    int filled[SIG] = {0};
+    for (i = 0; i < n; i++) {
+        if (i > 0 && hashes[i] == hashes[i - 1])
+            continue;
+        distinct++;
+        int bin = (int)(hashes[i] & (SIG - 1));
+        if (!filled[bin]) { /* ascending: the first of a bin is its smallest */
+            smallest[bin] = hashes[i];
+            filled[bin] = 1;
         }
     }
-    return out;
+    PyMem_Free(values);
+    if (distinct < minimum)
+        return PyTuple_New(0);
+    return densified(smallest, filled);
 }
 
 static PyMethodDef methods[] = {
@@ -585,6 +671,9 @@ static PyMethodDef methods[] = {
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
     {"minhash", minhash, METH_VARARGS,
      "minhash(hashes): the densified one-permutation MinHash of 64-bit hashes, or None."},
+    {"shingle_minhash", shingle_minhash, METH_VARARGS,
+     "shingle_minhash(units, minimum): the MinHash of a text's 3-unit shingles, () when too "
+     "few, or None."},
     {"centroid_json", centroid_json, METH_VARARGS,
      "centroid_json(centroid, units): the JSON of {term: round(weight * units)}, or None."},
     {"merge", merge, METH_VARARGS,
