@@ -142,6 +142,17 @@ def test_shingle_minhash_is_the_python_signature(units: list[int], minimum: int)
         assert sig == python_minhash(hashes)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(min_value=0, max_value=2 ** 32 - 1), st.just(0)),
+                min_size=64, max_size=64))
+def test_band_fields_are_the_python_fields(values: list[int]) -> None:
+    assert fingerprints._cdedup is not None
+    sig = tuple(values)
+    fields = fingerprints._cdedup.band_fields(sig, fingerprints.LSH_ROWS)
+    assert fields == [f"b{band}:{hash(sig[band * 4:band * 4 + 4]) & 0xFFFFFFFFFFFF:x}"
+                      for band in range(fingerprints.LSH_BANDS)]
+
+
 def test_signatures_of_real_leads_and_short_texts(monkeypatch: pytest.MonkeyPatch) -> None:
     """`signature` with and without the core: the seeds' and the dev set's leads and texts
     (Chinese and English), repeated and too short ones."""
@@ -150,8 +161,10 @@ def test_signatures_of_real_leads_and_short_texts(monkeypatch: pytest.MonkeyPatc
     texts = [t for a in articles for t in (analyzer.analyse(a).lead, a.text)]
     texts += ["", "a b", "朝鲜派兵", " ".join(["word"] * 50), "中国" * 60, "a b c d " * 4]
     native = [fingerprints.signature(t) for t in texts]
+    fields = [fingerprints.band_fields(s) for s in native if s is not None]
     monkeypatch.setattr(fingerprints, "_cdedup", None)
     assert native == [fingerprints.signature(t) for t in texts]
+    assert fields == [fingerprints.band_fields(s) for s in native if s is not None]
     assert sum(s is not None for s in native) >= 20
 
 
@@ -163,6 +176,7 @@ def test_minhash_leaves_odd_sets_to_python() -> None:
     assert fingerprints._cdedup.shingle_minhash([1, 2, -3], 1) is None
     assert fingerprints._cdedup.shingle_minhash([1, 2, 2 ** 61 - 1], 1) is None
     assert fingerprints._cdedup.shingle_minhash([1, 2, "x"], 1) is None  # type: ignore[list-item]
+    assert fingerprints._cdedup.band_fields((1, -2, 3, 4), 4) is None
 
 
 def test_cosine_on_real_article_vectors() -> None:

@@ -20,6 +20,9 @@
                      (tuplehash's xxHash mix of the ints, which are their own hashes), ()
                      when fewer than `minimum` distinct, else their `minhash`; no tuple or
                      set is made. None for a unit that is not a small int (the Python path).
+  band_fields(sig, rows)
+                     bot.dedup.fingerprints.band_fields: `b<band>:<hex>` for each band of
+                     `rows` values of a signature, the hash that of the tuple (as above).
   fits(vector, language, day, time, window, profiles, constants)
                      bot.dedup.scoring._fit's numbers (relative, score, cosine, time, late,
                      apart, factor, language or None) for each story profile of the list,
@@ -593,21 +596,64 @@ minhash(PyObject *self, PyObject *args)
     return densified(smallest, filled);
 }
 
-/* CPython's hash of a tuple of three ints below 2**61 - 1 (each its own hash): tuplehash's
-   xxHash-based mix, as `hash((a, b, c)) & (2**64 - 1)` gives it. */
+/* CPython's hash of a tuple of `n` ints below 2**61 - 1 (each its own hash): tuplehash's
+   xxHash-based mix, as `hash(tuple(lanes)) & (2**64 - 1)` gives it. */
 static uint64_t
-tuple3_hash(uint64_t a, uint64_t b, uint64_t c)
+tuple_hash(const uint64_t *lanes, uint64_t n)
 {
     const uint64_t p1 = 11400714785074694791ULL, p2 = 14029467366897019727ULL,
                    p5 = 2870177450012600261ULL;
-    uint64_t acc = p5, lanes[3] = {a, b, c};
-    for (int i = 0; i < 3; i++) {
+    uint64_t acc = p5;
+    for (uint64_t i = 0; i < n; i++) {
         acc += lanes[i] * p2;
         acc = (acc << 31) | (acc >> 33);
         acc *= p1;
     }
-    acc += 3 ^ (p5 ^ 3527539UL);
+    acc += n ^ (p5 ^ 3527539UL);
     return acc == (uint64_t)-1 ? 1546275796u : acc;
+}
+
+/* bot.dedup.fingerprints.band_fields: `b<band>:<hash of its `rows` values, 48 bits, hex>`
+   for each band of a signature (ints below 2**61 - 1), or None (the Python path). */
+static PyObject *
+band_fields(PyObject *self, PyObject *args)
+{
+    PyObject *sig;
+    Py_ssize_t rows;
+    if (!PyArg_ParseTuple(args, "O!n:band_fields", &PyTuple_Type, &sig, &rows))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(sig);
+    if (rows <= 0 || rows > SIG || n % rows != 0)
+        Py_RETURN_NONE;
+    uint64_t lanes[SIG];
+    PyObject *out = PyList_New(n / rows);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t band = 0; band < n / rows; band++) {
+        for (Py_ssize_t i = 0; i < rows; i++) {
+            PyObject *item = PyTuple_GET_ITEM(sig, band * rows + i);
+            int overflow;
+            long long v = PyLong_CheckExact(item) ? PyLong_AsLongLongAndOverflow(item, &overflow)
+                                                  : -1;
+            if (!PyLong_CheckExact(item) || overflow || v < 0
+                || v >= (long long)((1ULL << 61) - 1)) {
+                PyErr_Clear();
+                Py_DECREF(out);
+                Py_RETURN_NONE;
+            }
+            lanes[i] = (uint64_t)v;
+        }
+        char text[48];
+        snprintf(text, sizeof text, "b%lld:%llx", (long long)band,
+                 (unsigned long long)(tuple_hash(lanes, (uint64_t)rows) & 0xFFFFFFFFFFFFULL));
+        PyObject *field = PyUnicode_FromString(text);
+        if (field == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, band, field);
+    }
+    return out;
 }
 
 static int
@@ -645,7 +691,7 @@ shingle_minhash(PyObject *self, PyObject *args)
         values[i] = (uint64_t)v;
     }
     for (i = 0; i + 2 < n; i++)
-        hashes[i] = tuple3_hash(values[i], values[i + 1], values[i + 2]);
+        hashes[i] = tuple_hash(values + i, 3);
     n -= 2;
     qsort(hashes, (size_t)n, sizeof(uint64_t), ascending);
     uint64_t smallest[SIG];
@@ -674,6 +720,8 @@ static PyMethodDef methods[] = {
     {"shingle_minhash", shingle_minhash, METH_VARARGS,
      "shingle_minhash(units, minimum): the MinHash of a text's 3-unit shingles, () when too "
      "few, or None."},
+    {"band_fields", band_fields, METH_VARARGS,
+     "band_fields(sig, rows): the LSH band fields of a signature, or None."},
     {"centroid_json", centroid_json, METH_VARARGS,
      "centroid_json(centroid, units): the JSON of {term: round(weight * units)}, or None."},
     {"merge", merge, METH_VARARGS,

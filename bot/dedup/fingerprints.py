@@ -115,7 +115,11 @@ def _densified(mins: list[int | None]) -> tuple[int, ...]:
 
 
 def band_fields(sig: tuple[int, ...]) -> list[str]:
-    """One hash-field name per LSH band: `b<band>:<hash of the band's values>`."""
+    """One hash-field name per LSH band: `b<band>:<hash of the band's values>` (the C core's
+    `band_fields` gives the same)."""
+    if (_cdedup is not None and len(sig) == SIGNATURE_SIZE
+            and (fields := _cdedup.band_fields(sig, LSH_ROWS)) is not None):
+        return fields
     return [f"b{band}:{hash(sig[band * LSH_ROWS:(band + 1) * LSH_ROWS]) & 0xFFFFFFFFFFFF:x}"
             for band in range(LSH_BANDS)]
 
