@@ -32,7 +32,9 @@ from bot.text import is_cjk
 
 try:
     from bot.dedup import _cdedup
-except ImportError:  # installed without a C compiler: the Python path runs instead
+    if not all(hasattr(_cdedup, name) for name in ("shingle_minhash", "band_fields")):
+        raise ImportError("bot.dedup._cdedup was built from an older _cdedup.c: pip install -e .")
+except ImportError:  # installed without a C compiler (or not rebuilt): the Python path runs
     _cdedup = None  # type: ignore[assignment]
 
 SIGNATURE_SIZE = 64

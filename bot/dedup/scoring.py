@@ -41,7 +41,9 @@ from bot.store import json_text
 
 try:
     from bot.dedup import _cdedup
-except ImportError:  # installed without a C compiler: the Python path runs instead
+    if not all(hasattr(_cdedup, name) for name in ("fits", "merge", "centroid_json")):
+        raise ImportError("bot.dedup._cdedup was built from an older _cdedup.c: pip install -e .")
+except ImportError:  # installed without a C compiler (or not rebuilt): the Python path runs
     _cdedup = None  # type: ignore[assignment]
 
 CROSS_FACTOR = 0.5
