@@ -178,7 +178,7 @@ async def test_index_keys_expire_with_the_window(store: Store) -> None:
     """Every posting, LSH and frequency key carries a TTL no longer than the window + 1 day."""
     await _place_seeds(_index(store))
     keys = [k async for k in store.redis.scan_iter(match=f"{store.keys.prefix}*")]
-    windowed = [k for k in keys if any(f":{part}:" in k for part in ("postings", "lsh", "df"))]
+    windowed = [k for k in keys if any(f":{part}:" in k for part in ("term", "lsh", "df"))]
     assert windowed
     for key in windowed:
         assert 0 < await store.redis.ttl(key) <= WINDOW + 86_400, key

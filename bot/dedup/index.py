@@ -83,7 +83,6 @@ from bot.dedup.rounds import (
     exact_keys,
     landed,
     near_copy,
-    posting_score,
     read_entry,
     story_id_for,
     with_sent,
@@ -374,8 +373,7 @@ class StoryIndex:
                   if probe.sig else "")
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
-            "score": posting_score(profile.first if profile.first is not None
-                                   else now.timestamp()),
+            "score": profile.first if profile.first is not None else now.timestamp(),
             "aid": aid,
             "sig": record,
             "bands": probe.bands, "salient": probe.feats.salient, "posted": probe.posted,

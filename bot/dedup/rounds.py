@@ -32,7 +32,6 @@ MAX_CANDIDATES = 8
 DF_REFRESH = 0.1
 DF_CACHE = 200_000
 DAY_SECONDS = 86_400
-POSTING_ORIGIN, POSTING_SCALE = 2.0 ** 30, 2.0 ** 22  # from 2004-01-10, in 2**-22 s (floats' step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +187,6 @@ class Round:
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
 
 
-def posting_score(time: float) -> float:
-    """A posting's score (a story's first time) or bound: exact from 1987 on (so ordered and
-    compared as the times), whole numbers below 2**52 from 2004 to 2038, which a small sorted
-    set (listpack) keeps as integers; a fractional score it keeps as text, parsed by strtod at
-    every one it walks past to add or read the newest (ZADD cost 2-3x as much)."""
-    return (time - POSTING_ORIGIN) * POSTING_SCALE
-
-
 def within(first: float | None, time: float | None, window: float) -> bool:
     """True when a story first seen at `first` is posted within `window` of `time` (an
     undated article or story meets any)."""
@@ -270,6 +261,8 @@ def days_between(start: float, end: float) -> tuple[str, ...]:
 def day_name(number: int) -> str:
     """The name (YYYYMMDD) of UTC day `number` since the epoch."""
     return datetime.fromtimestamp(number * DAY_SECONDS, tz=UTC).strftime("%Y%m%d")
+
+
 
 
 class ProfileCache:
@@ -349,18 +342,23 @@ def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: dateti
     at = t if t is not None else now.timestamp()
     return json_text({
         "copy": probe.copy_keys,
-        "lsh": _day_keys(keys.lsh, range(int((at - window) // DAY_SECONDS),
-                                         int((at + window) // DAY_SECONDS) + 1)),
-        "df": _day_keys(keys.doc_freq, probe.df_days) if ask.count else [],
-        "tmin": None if t is None else posting_score(t - window),
-        "tmax": None if t is None else posting_score(t + window),
+        "lsh": _lsh_keys(keys, int((at - window) // DAY_SECONDS),
+                         int((at + window) // DAY_SECONDS)),
+        "df": _df_keys(keys, probe.df_days) if ask.count else [],
+        "tmin": None if t is None else t - window,
+        "tmax": None if t is None else t + window,
         "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms})
 
 
 @lru_cache(maxsize=256)
-def _day_keys(name: Callable[[str], str], days: range | tuple[str, ...]) -> tuple[str, ...]:
-    """`name` (Keys.lsh, Keys.doc_freq) of each of `days`: names, or numbers (`day_name`)."""
-    return tuple(name(day if isinstance(day, str) else day_name(day)) for day in days)
+def _lsh_keys(keys: Keys, first: int, last: int) -> tuple[str, ...]:
+    """The LSH keys of the days `first` to `last` (numbers: `days_between`'s names)."""
+    return tuple(keys.lsh(day_name(day)) for day in range(first, last + 1))
+
+
+@lru_cache(maxsize=256)
+def _df_keys(keys: Keys, days: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(keys.doc_freq, days))
 
 
 def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:

@@ -51,10 +51,8 @@ class Keys:
         return self("stories")
 
     def term(self, term: str) -> str:
-        """Inverted index: stories that carry a salient term, scored by their first time
-        (as bot.dedup.rounds.posting_score writes it: "postings", not "term", which held
-        the times themselves before)."""
-        return self("postings", term)
+        """Inverted index: stories that carry a salient term, scored by event time."""
+        return self("term", term)
 
     def sent(self, chat: str, story_id: str) -> str:
         """What `chat` was last shown of `story_id`: message ref and version."""
