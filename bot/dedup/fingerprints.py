@@ -14,8 +14,9 @@ deterministic across processes (integer hashing is not salted), fast (the loop r
 Signatures stored by one Python version are compared by the same version in practice; they
 expire with the window anyway.
 
-The bins and their densification run in the optional C core (bot/dedup/_cdedup.c) when it was
-built, with the same result as the Python path (tests/test_dedup_native.py runs both).
+The shingles' hashes, the bins and their densification run in the optional C core
+(bot/dedup/_cdedup.c) when it was built, with the same result as the Python path
+(tests/test_dedup_native.py runs both).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from bot.text import is_cjk
 
 try:
     from bot.dedup import _cdedup
-except ImportError:  # installed without a C compiler: the Python path runs instead
+    if not all(hasattr(_cdedup, name) for name in ("shingle_minhash", "band_fields")):
+        raise ImportError("bot.dedup._cdedup was built from an older _cdedup.c: pip install -e .")
+except ImportError:  # installed without a C compiler (or not rebuilt): the Python path runs
     _cdedup = None  # type: ignore[assignment]
 
 SIGNATURE_SIZE = 64
@@ -50,13 +53,18 @@ _PACK = struct.Struct(f">{SIGNATURE_SIZE}I")
 def shingle_hashes(text: str) -> set[int]:
     """64-bit hashes of the shingles of folded `text`: character 3-grams of Chinese text,
     word 3-grams of other text."""
-    snippet = text[:FINGERPRINT_CHARS]
-    if is_cjk(snippet[:200]):
-        units = list(map(ord, _NON_WORD_RE.sub("", snippet)))
-    else:
-        units = list(map(_word_id, _WORD_RE.findall(snippet)))
+    units = _units(text)[0]
     grams = zip(units, units[1:], units[2:], strict=False)
     return set(map(and_, map(hash, grams), repeat(_MASK64)))
+
+
+def _units(text: str) -> tuple[list[int], int]:
+    """The units shingles are made of (code points of Chinese text, numbers of the words of
+    other text), and how many distinct shingles a signature needs."""
+    snippet = text[:FINGERPRINT_CHARS]
+    if is_cjk(snippet[:200]):
+        return list(map(ord, _NON_WORD_RE.sub("", snippet))), MIN_SHINGLES
+    return list(map(_word_id, _WORD_RE.findall(snippet))), MIN_WORD_SHINGLES
 
 
 @lru_cache(maxsize=65_536)
@@ -67,6 +75,10 @@ def _word_id(word: str) -> int:
 
 def signature(text: str) -> tuple[int, ...] | None:
     """The one-permutation MinHash of `text`'s shingles, or None when it is too short."""
+    if _cdedup is not None:
+        units, minimum = _units(text)
+        if (sig := _cdedup.shingle_minhash(units, minimum)) is not None:
+            return sig or None
     hashes = shingle_hashes(text)
     if len(hashes) < (MIN_SHINGLES if is_cjk(text[:200]) else MIN_WORD_SHINGLES):
         return None
@@ -105,7 +117,11 @@ def _densified(mins: list[int | None]) -> tuple[int, ...]:
 
 
 def band_fields(sig: tuple[int, ...]) -> list[str]:
-    """One hash-field name per LSH band: `b<band>:<hash of the band's values>`."""
+    """One hash-field name per LSH band: `b<band>:<hash of the band's values>` (the C core's
+    `band_fields` gives the same)."""
+    if (_cdedup is not None and len(sig) == SIGNATURE_SIZE
+            and (fields := _cdedup.band_fields(sig, LSH_ROWS)) is not None):
+        return fields
     return [f"b{band}:{hash(sig[band * LSH_ROWS:(band + 1) * LSH_ROWS]) & 0xFFFFFFFFFFFF:x}"
             for band in range(LSH_BANDS)]
 

@@ -19,7 +19,7 @@ ROUND_SIZE articles per call: `place` is a round of one, `place_many` sends its 
 rounds and, whenever it waits for the server (a round's read, the last round's write), analyses
 the next articles (`Ahead`: the analysis depends on no read; document frequencies and salient
 terms are settled just before an article's round). The read sends a candidate's profile once a
-call; cosine and MinHash run in an optional C core (`_cdedup`, same results as the Python).
+call; scoring, centroids and MinHash run in an optional C core (`_cdedup`, the Python's bits).
 Inside a round each article is decided as if the earlier ones were stored (`Round`: the
 stories they started or joined, as they will be, join its candidates the way the read would
 have found them, and their fingerprints its copies), so a batch groups as one article at a time
@@ -369,12 +369,13 @@ class StoryIndex:
             entry = ({"known": repr(now.timestamp()), "chain": True} if chain
                      else {} if held is None else {"known": repr(held[1])})
         day = day_name(int(probe.when.timestamp() // DAY_SECONDS))
+        record = (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
+                  if probe.sig else "")
         entry |= {
             "v": decision.version, "id": story_id, "t": probe.time, "seq": decision.seq,
             "score": profile.first if profile.first is not None else now.timestamp(),
             "aid": aid,
-            "sig": (f"{story_id}\t{article.outlet}\t{fingerprints.encode(probe.sig)}"
-                    if probe.sig else ""),
+            "sig": record,
             "bands": probe.bands, "salient": probe.feats.salient, "posted": probe.posted,
             "terms": list(feats.vector),
             "copy": probe.copy_keys,
@@ -385,7 +386,8 @@ class StoryIndex:
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
                       args=(json_text(entry), profile.to_json(), payload),
-                      story=new_story, base=None if held is None else held[0], chain=chain)
+                      story=new_story, base=None if held is None else held[0], chain=chain,
+                      record=record)
 
     def _write_head(self, now: datetime) -> list[Any]:
         keys = self.store.keys

@@ -138,6 +138,7 @@ class Write:
     args: tuple[str, str, str]  # the write script's three arguments for this article
     story: Story | None
     base: Story | None = None  # a join's story as the client holds it at `version`
+    record: str = ""  # its fingerprint record ("story id, outlet, signature"), if it has one
     chain: bool = False  # a join of the version an earlier write of the round makes
 
 
@@ -158,10 +159,9 @@ class Round:
         self.stories[write.story_id] = (write.profile, write.version + 1)
         for term in write.salient:
             self.by_term.setdefault(term, set()).add(write.story_id)
-        if probe.sig is not None:
-            record = f"{write.story_id}\t{probe.article.outlet}\t{fingerprints.encode(probe.sig)}"
+        if write.record:
             for band in probe.bands:
-                self.signatures.setdefault(band, []).append(record)
+                self.signatures.setdefault(band, []).append(write.record)
 
     def copies(self, probe: Probe) -> list[str]:
         """The fingerprint records of the round's articles that share an LSH band with
@@ -177,10 +177,13 @@ class Round:
         scored by a story's first time)."""
         hits = Counter(chain.from_iterable(map(self.by_term.get, probe.feats.salient,
                                                repeat(()))))
-        hits = Counter({sid: n for sid, n in hits.items()  # a story's time checked once
-                        if within(self.stories[sid][0].first, probe.time, window)})
-        near = {sid for sid, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[
-            :MAX_CANDIDATES]}
+        if hits:
+            stories, time = self.stories, probe.time
+            kept = [(-n, sid) for sid, n in hits.items()  # a story's time checked once
+                    if within(stories[sid][0].first, time, window)]
+            near = {sid for _, sid in sorted(kept)[:MAX_CANDIDATES]}
+        else:
+            near = set()
         return {sid: self.stories[sid] for sid in sorted(near | (read.keys() & self.stories))}
 
 
@@ -273,12 +276,12 @@ class ProfileCache:
     def parse(self, story_id: str, stored: str) -> tuple[Profile, int] | None:
         """The parsed profile and version of a candidate from its stored "version\\nJSON"
         (from the cache when that version was parsed before)."""
+        cached = self._kept.get(story_id)
+        if cached is not None and stored.startswith(f"{cached[0]}\n"):  # that version: no split
+            return cached[1], int(cached[0])
         version, _, raw = stored.partition("\n")
         if not version.isdigit():
             return None  # stored by an earlier version of the index: left to age out
-        cached = self._kept.get(story_id)
-        if cached is not None and cached[0] == version:
-            return cached[1], int(version)
         profile = Profile.from_json(raw)
         self.remember(story_id, version, profile)
         return profile, int(version)
@@ -339,11 +342,23 @@ def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: dateti
     at = t if t is not None else now.timestamp()
     return json_text({
         "copy": probe.copy_keys,
-        "lsh": [keys.lsh(d) for d in days_between(at - window, at + window)],
-        "df": [keys.doc_freq(d) for d in probe.df_days] if ask.count else [],
+        "lsh": _lsh_keys(keys, int((at - window) // DAY_SECONDS),
+                         int((at + window) // DAY_SECONDS)),
+        "df": _df_keys(keys, probe.df_days) if ask.count else [],
         "tmin": None if t is None else t - window,
         "tmax": None if t is None else t + window,
         "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms})
+
+
+@lru_cache(maxsize=256)
+def _lsh_keys(keys: Keys, first: int, last: int) -> tuple[str, ...]:
+    """The LSH keys of the days `first` to `last` (numbers: `days_between`'s names)."""
+    return tuple(keys.lsh(day_name(day)) for day in range(first, last + 1))
+
+
+@lru_cache(maxsize=256)
+def _df_keys(keys: Keys, days: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(keys.doc_freq, days))
 
 
 def with_sent(reply: list[Any], sent: dict[str, str]) -> list[Any]:

@@ -29,14 +29,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
 from typing import NamedTuple
 
-from bot.dedup.eventday import days_apart
-from bot.dedup.features import Features, cosine, merge
+from bot.dedup.eventday import EVENT_SLACK_DAYS, YEAR_DAYS, days_apart
+from bot.dedup.features import MAX_TERMS, Features, cosine, merge
 from bot.store import json_text
+
+try:
+    from bot.dedup import _cdedup
+    if not all(hasattr(_cdedup, name) for name in ("fits", "merge", "centroid_json")):
+        raise ImportError("bot.dedup._cdedup was built from an older _cdedup.c: pip install -e .")
+except ImportError:  # installed without a C compiler (or not rebuilt): the Python path runs
+    _cdedup = None  # type: ignore[assignment]
 
 CROSS_FACTOR = 0.5
 ANY_LANGUAGE = "*"  # the centroid of a profile stored before languages were kept
@@ -63,11 +71,19 @@ class Profile:
 
     def to_json(self) -> str:
         """Compact JSON for the story's vector key (weights in millionths: integers print
-        three times faster than floats, and this runs for every placed article)."""
+        three times faster than floats, and this runs for every placed article; the
+        centroids' text comes from the C core when it was built, the very text json writes)."""
+        rest = {"n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
+                **({"d": list(self.days)} if self.days else {})}
+        if _cdedup is not None:
+            texts = [_cdedup.centroid_json(c, _UNITS) for c in self.centroids.values()]
+            if None not in texts:
+                weights = ", ".join(map("{}: {}".format, map(json_text, self.centroids),
+                                        texts))
+                return f'{{"w": {{{weights}}}, {json_text(rest)[1:]}'
         return json_text({"w": {lang: dict(zip(c, map(round, map(mul, c.values(), repeat(
-                               _UNITS))), strict=True)) for lang, c in self.centroids.items()},
-                           "n": self.count, "t0": self.first, "t1": self.last, "l": self.languages,
-                          **({"d": list(self.days)} if self.days else {})})
+                          _UNITS))), strict=True)) for lang, c in self.centroids.items()},
+                          **rest})
 
     @classmethod
     def from_json(cls, raw: str) -> Profile:
@@ -95,12 +111,21 @@ class Profile:
         lang = feats.language
         members = self.languages.get(lang, 0)
         own = self.centroids.get(lang)
-        centroid = merge(own, feats.vector, members) if own is not None else feats.vector
+        centroid = _merged(own, feats.vector, members) if own is not None else feats.vector
         return Profile(centroids={**self.centroids, lang: centroid}, count=self.count + 1,
                        first=min(times, default=None), last=max(times, default=None),
                        languages={**self.languages, lang: members + 1},
                        days=self.days if feats.event_day is None or feats.event_day in self.days
                        else tuple(sorted((*self.days, feats.event_day))))
+
+
+def _merged(centroid: dict[str, float], vector: dict[str, float], count: int
+            ) -> dict[str, float]:
+    """`features.merge`, in the C core when it was built (the same dict to the bit)."""
+    if _cdedup is not None and (done := _cdedup.merge(centroid, vector, count, MAX_TERMS)
+                                ) is not None:
+        return done
+    return merge(centroid, vector, count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +174,11 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     return _fit(feats, profile, time=time, window=window).evidence(feats)
 
 
+FitNumbers = tuple[float, float, float, float, float, int, float, str | None]  # a _Fit's
+_CONSTANTS = (TIME_WEIGHT, LATE_WEIGHT, EVENT_WEIGHT, SAME_DAY_HOURS, CROSS_FACTOR,
+              EVENT_SLACK_DAYS, YEAR_DAYS, ANY_LANGUAGE)  # what _cdedup.fits weighs with
+
+
 class _Fit(NamedTuple):
     """An `Evidence` before it is built: its numbers, and the score relative to its bar
     (`best_story` weighs a dozen candidates an article and builds Evidence for two)."""
@@ -192,26 +222,38 @@ def _fit(feats: Features, profile: Profile, *, time: float | None, window: float
     return best or _Fit(0.0 - other, 0.0 - other, 0.0, gap, late, apart, 1.0, None)
 
 
+def _fits(feats: Features, profiles: list[Profile], *, time: float | None, window: float
+          ) -> Sequence[FitNumbers]:
+    """`_fit`'s numbers for each of `profiles`: in the C core when it was built (the same
+    operations in the same order, so the same bits), else in Python."""
+    if _cdedup is not None and (fits := _cdedup.fits(
+            feats.vector, feats.language, feats.event_day, time, window, profiles,
+            _CONSTANTS)) is not None:
+        return fits
+    return [_fit(feats, p, time=time, window=window) for p in profiles]
+
+
 def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | None,
                threshold: float, window: float) -> tuple[Evidence, str, str] | None:
     """The story to join: best score plus SIZE_PRIOR * log2(its size), relative to the score
     each must reach (lower across languages), among those that reach it (else the closest,
     for the reason), with a note when the prior chose. Ties go to the lower story id."""
-    scored = [(_fit(feats, profiles[sid], time=time, window=window), sid)
-              for sid in sorted(profiles)]
+    ids = sorted(profiles)
+    scored = list(zip(_fits(feats, [profiles[sid] for sid in ids], time=time, window=window),
+                      ids, strict=True))
     if not scored:
         return None
-    closest = max(scored, key=lambda fs: fs[0].relative)
-    passing = [fs for fs in scored if fs[0].score >= threshold * fs[0].factor]
+    closest = max(scored, key=lambda fs: fs[0][0])  # relative
+    passing = [fs for fs in scored if fs[0][1] >= threshold * fs[0][6]]  # score, factor
     if not passing:
-        return closest[0].evidence(feats), closest[1], ""
-    chosen = max(passing, key=lambda fs: (fs[0].score + SIZE_PRIOR * math.log2(
-        profiles[fs[1]].count)) / fs[0].factor)
+        return _Fit._make(closest[0]).evidence(feats), closest[1], ""
+    chosen = max(passing, key=lambda fs: (fs[0][1] + SIZE_PRIOR * math.log2(
+        profiles[fs[1]].count)) / fs[0][6])
     if chosen[1] == closest[1]:
-        return chosen[0].evidence(feats), chosen[1], ""
-    return chosen[0].evidence(feats), chosen[1], (
+        return _Fit._make(chosen[0]).evidence(feats), chosen[1], ""
+    return _Fit._make(chosen[0]).evidence(feats), chosen[1], (
         f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
-        f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
+        f"of {profiles[closest[1]].count} ({closest[0][1]:.2f})")
 
 
 def explained(evidence: Evidence, feats: Features, profile: Profile) -> Evidence:
