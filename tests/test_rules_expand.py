@@ -176,3 +176,15 @@ def test_a_light_verb_term_matches_the_act_in_english(native: bool) -> None:
                         entities=load_entities(shipped_path()), native=native)
         assert {name for name, (title, text) in reports.items()
                 if rules.match(_article(title, text))} == wanted, expression
+
+
+def test_a_verb_with_its_object_stands_as_it_is() -> None:
+    """`to impose martial law`, `to impose emergency measures`: a verb with its object gets no
+    plural (no `impose emergency measureses`) and is shown without `(s)`; a noun keeps it."""
+    found = expand("戒严")
+    assert found is not None
+    assert "impose emergency measures" in found.aliases
+    assert not any(a.endswith("measureses") or a.endswith("laws") for a in found.aliases)
+    assert "measures(s)" not in found.shown() and "impose martial law ·" in found.shown() + " ·"
+    drill = expand("演习")
+    assert drill is not None and {"drill", "drills"} <= set(drill.aliases)

@@ -41,10 +41,13 @@ class Phrase:
     act: bool = False  # the act of a light-verb sense: the word's own, no other word's
 
     def forms(self) -> tuple[str, ...]:
-        """The phrase and its inflections: a noun's plural; a verb's -s, -ed and -ing."""
+        """The phrase and its inflections: a noun's plural; a verb's -s, -ed and -ing; a verb
+        with its object (`impose martial law`) as it stands (its object is no plural noun)."""
         if self.name:
             return (self.text,)
         head, _, last = self.text.rpartition(" ")
+        if self.verb and head:
+            return (self.text,)
         prefix = f"{head} " if head else ""
         forms = [self.text, prefix + plural(last)]
         if self.verb and not head:
@@ -52,8 +55,10 @@ class Phrase:
         return tuple(dict.fromkeys(forms))
 
     def shown(self) -> str:
-        """`drill(s)`, `arms sale(s)`, `Yemen`."""
-        return self.text.title() if self.name else f"{self.text}(s)"
+        """`drill(s)`, `arms sale(s)`, `Yemen`, `impose martial law`."""
+        if self.name:
+            return self.text.title()
+        return self.text if self.verb and " " in self.text else f"{self.text}(s)"
 
 
 def verbs(senses: Iterable[tuple[str, ...]]) -> frozenset[str]:
