@@ -53,7 +53,11 @@ _PACK = struct.Struct(f">{SIGNATURE_SIZE}I")
 def shingle_hashes(text: str) -> set[int]:
     """64-bit hashes of the shingles of folded `text`: character 3-grams of Chinese text,
     word 3-grams of other text."""
-    units = _units(text)[0]
+    return _hashes(_units(text)[0])
+
+
+def _hashes(units: list[int]) -> set[int]:
+    """The 64-bit hashes of the 3-unit shingles of `units`."""
     grams = zip(units, units[1:], units[2:], strict=False)
     return set(map(and_, map(hash, grams), repeat(_MASK64)))
 
@@ -75,12 +79,11 @@ def _word_id(word: str) -> int:
 
 def signature(text: str) -> tuple[int, ...] | None:
     """The one-permutation MinHash of `text`'s shingles, or None when it is too short."""
-    if _cdedup is not None:
-        units, minimum = _units(text)
-        if (sig := _cdedup.shingle_minhash(units, minimum)) is not None:
-            return sig or None
-    hashes = shingle_hashes(text)
-    if len(hashes) < (MIN_SHINGLES if is_cjk(text[:200]) else MIN_WORD_SHINGLES):
+    units, minimum = _units(text)
+    if _cdedup is not None and (sig := _cdedup.shingle_minhash(units, minimum)) is not None:
+        return sig or None
+    hashes = _hashes(units)
+    if len(hashes) < minimum:
         return None
     if _cdedup is not None and (sig := _cdedup.minhash(hashes)) is not None:
         return sig

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from operator import mul
@@ -174,7 +173,6 @@ def evaluate(feats: Features, profile: Profile, *, time: float | None, window: f
     return _fit(feats, profile, time=time, window=window).evidence(feats)
 
 
-FitNumbers = tuple[float, float, float, float, float, int, float, str | None]  # a _Fit's
 _CONSTANTS = (TIME_WEIGHT, LATE_WEIGHT, EVENT_WEIGHT, SAME_DAY_HOURS, CROSS_FACTOR,
               EVENT_SLACK_DAYS, YEAR_DAYS, ANY_LANGUAGE)  # what _cdedup.fits weighs with
 
@@ -223,13 +221,13 @@ def _fit(feats: Features, profile: Profile, *, time: float | None, window: float
 
 
 def _fits(feats: Features, profiles: list[Profile], *, time: float | None, window: float
-          ) -> Sequence[FitNumbers]:
-    """`_fit`'s numbers for each of `profiles`: in the C core when it was built (the same
+          ) -> list[_Fit]:
+    """`_fit` for each of `profiles`: its numbers in the C core when it was built (the same
     operations in the same order, so the same bits), else in Python."""
     if _cdedup is not None and (fits := _cdedup.fits(
             feats.vector, feats.language, feats.event_day, time, window, profiles,
             _CONSTANTS)) is not None:
-        return fits
+        return list(map(_Fit._make, fits))
     return [_fit(feats, p, time=time, window=window) for p in profiles]
 
 
@@ -243,17 +241,17 @@ def best_story(feats: Features, profiles: dict[str, Profile], *, time: float | N
                       ids, strict=True))
     if not scored:
         return None
-    closest = max(scored, key=lambda fs: fs[0][0])  # relative
-    passing = [fs for fs in scored if fs[0][1] >= threshold * fs[0][6]]  # score, factor
+    closest = max(scored, key=lambda fs: fs[0].relative)
+    passing = [fs for fs in scored if fs[0].score >= threshold * fs[0].factor]
     if not passing:
-        return _Fit._make(closest[0]).evidence(feats), closest[1], ""
-    chosen = max(passing, key=lambda fs: (fs[0][1] + SIZE_PRIOR * math.log2(
-        profiles[fs[1]].count)) / fs[0][6])
+        return closest[0].evidence(feats), closest[1], ""
+    chosen = max(passing, key=lambda fs: (fs[0].score + SIZE_PRIOR * math.log2(
+        profiles[fs[1]].count)) / fs[0].factor)
     if chosen[1] == closest[1]:
-        return _Fit._make(chosen[0]).evidence(feats), chosen[1], ""
-    return _Fit._make(chosen[0]).evidence(feats), chosen[1], (
+        return chosen[0].evidence(feats), chosen[1], ""
+    return chosen[0].evidence(feats), chosen[1], (
         f"; chosen for its {profiles[chosen[1]].count} articles over a closer story "
-        f"of {profiles[closest[1]].count} ({closest[0][1]:.2f})")
+        f"of {profiles[closest[1]].count} ({closest[0].score:.2f})")
 
 
 def explained(evidence: Evidence, feats: Features, profile: Profile) -> Evidence:
