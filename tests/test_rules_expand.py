@@ -188,3 +188,14 @@ def test_a_verb_with_its_object_stands_as_it_is() -> None:
     assert "measures(s)" not in found.shown() and "impose martial law ·" in found.shown() + " ·"
     drill = expand("演习")
     assert drill is not None and {"drill", "drills"} <= set(drill.aliases)
+
+
+def test_a_plural_is_shown_as_matching_writes_it() -> None:
+    """`关税` matches `customs duties` and `tariffs`: /rule add shows `customs duty/duties`
+    and `tariff(s)`, never `duty(s)`; a noun that takes `-es` shows `(es)`."""
+    found = expand("关税")
+    assert found is not None
+    assert {"customs duties", "tariffs"} <= set(found.aliases)
+    shown = found.shown()
+    assert "customs duty/duties" in shown and "tariff(s)" in shown and "duty(s)" not in shown
+    assert Phrase("box").shown() == "box(es)" and Phrase("drill").shown() == "drill(s)"

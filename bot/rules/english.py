@@ -55,10 +55,16 @@ class Phrase:
         return tuple(dict.fromkeys(forms))
 
     def shown(self) -> str:
-        """`drill(s)`, `arms sale(s)`, `Yemen`, `impose martial law`."""
+        """`drill(s)`, `arms sale(s)`, `box(es)`, `customs duty/duties`, `Yemen`, `impose
+        martial law`: the plural as matching writes it (`plural`)."""
         if self.name:
             return self.text.title()
-        return self.text if self.verb and " " in self.text else f"{self.text}(s)"
+        if self.verb and " " in self.text:
+            return self.text
+        last = self.text.rpartition(" ")[2]
+        more = plural(last)
+        return f"{self.text}({more[len(last):]})" if more.startswith(last) \
+            else f"{self.text}/{more}"
 
 
 def verbs(senses: Iterable[tuple[str, ...]]) -> frozenset[str]:
