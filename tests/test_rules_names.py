@@ -1,7 +1,8 @@
 """`bot.rules.names`: a place a bare rule term names counts in the forms reports use beside its
 name: its abbreviation before a role (菲方, 印軍, 巴國), the pair words naming it (印巴), its
-people and adjective in English (Filipino, Philippine, Pakistani); not inside a longer common
-word (越来越方便 is no Vietnam), and a person's name gives no such forms. Both engine paths."""
+people and adjective in English (Filipino, Philippine, Pakistani), its capital for its
+government (曼谷, Bangkok); not inside a longer common word (越来越方便 is no Vietnam, 都柏林 no
+Berlin), and a person's name gives no such forms. Both engine paths."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ CASES = [
     ("印度 + 巴基斯坦", "印軍稱已打擊巴國軍事目標", "", True),
     ("巴基斯坦", "巴西总统访问中国", "", False),
     ("巴基斯坦", "中巴车翻覆 十人受伤", "", False),
+    # the capital for the government
+    ("泰国 + 柬埔寨", "曼谷指责金边率先开火", "", True),
+    ("泰国 + 柬埔寨", "Bangkok and Phnom Penh sign a border accord", "", True),
+    ("柬埔寨 + 冲突", "金边称边境冲突已造成平民伤亡", "", True),
+    ("德国", "都柏林举行马拉松", "", False),
+    ("德国", "柏林宣布增加军费", "", True),
+    ("意大利", "罗马尼亚举行总统选举", "", False),
+    ("意大利", "Rome says it will send a frigate", "", True),
+    ("马尔代夫", "Male voters lean right", "", False),
 ]
 
 
@@ -54,6 +64,20 @@ def test_forms_come_from_the_dictionary_for_places_only() -> None:
     assert names.english_forms("巴基斯坦", "pakistan") == ("pakistani",)
     assert names.english_forms("马科斯", "marcos") == ()
     assert "以方便" in names.guards(("以方",))
+
+
+def test_a_capital_is_read_from_the_dictionary() -> None:
+    """`<Name>, capital of <place>`: its Chinese words and English names; not a name the
+    dictionary gives as a common word's sense (Malé is no `male`), and the longer words its
+    Chinese word sits in without naming it are guards."""
+    assert names.capital("thailand") == names.Capital(("曼谷",), ("Bangkok",))
+    assert names.capital("Ukraine").english == ("Kyiv", "Kiev")
+    assert names.capital("the Philippines").chinese == ("马尼拉",)
+    berlin = names.capital("germany")
+    assert berlin.chinese == ("柏林",) and "都柏林" in berlin.guards
+    assert "罗马尼亚" in names.capital("italy").guards
+    assert "male" not in {n.lower() for n in names.capital("maldives").english}
+    assert names.capital("atlantis") == names.Capital()
 
 
 def test_the_expansion_shows_the_forms() -> None:

@@ -11,7 +11,7 @@ A bare term that is no entity of the catalog (`演习`, `袭击`, `attack`) stan
   演练 "to drill", not 练习 "to practice", and never 钻头 "drill bit");
 - for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击);
 - for a place, the forms reports use beside its name (`bot.rules.names`: 印军, 印方, 印巴,
-  Indian).
+  Indian) and its capital, which reports name for its government (曼谷, Bangkok).
 
 `rules/senses.yaml` adds what the dictionary lacks, as data: more `forms` of a term (`演习` ->
 军演, 演训, war games; `袭击` -> 遇袭, 击中, `向...发射`) and, for a word, what marks its other
@@ -218,8 +218,10 @@ def _chinese(term: str) -> Expansion | None:
         english = phrases[0].text if phrases else ""
         forms = names.chinese_forms(term, english)
         people = tuple(Phrase(p.title()) for p in names.english_forms(term, english))
-        return Expansion(term, traditional, forms, (*phrases[:1], *people), name=True,
-                         guards=names.guards(forms))
+        seat = names.capital(english)  # its government by its capital (曼谷, Bangkok)
+        return Expansion(term, traditional, (*forms, *seat.chinese),
+                         (*phrases[:1], *people, *(Phrase(n, name=True) for n in seat.english)),
+                         name=True, guards=(*names.guards(forms), *seat.guards))
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
     return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
 

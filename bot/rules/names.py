@@ -11,6 +11,10 @@ it knows:
   followed by one of `ROLES` is a form;
 - a pair word is a two-character word made of abbreviations whose sense names the place
   (`印巴` "India and Pakistan", not `中巴` "minibus" nor `巴西` "Brazil");
+- its capital, which reports name for its government (`Bangkok accuses Phnom Penh`,
+  曼谷): a proper noun whose first sense is only `<Name>, capital of <the place>` (not a
+  former or a province's capital), by its Chinese word and its English name; not one the
+  dictionary also gives as a common word (金边 "gilt edge");
 - the people and the adjective are the forms English builds from the name (`-i`, `-n`,
   `-ian`, `-ese`, a plural name without its `s`), kept when general English uses them often
   (wordfreq), with the dictionary's word for its people (`菲律宾人` "Filipino"); built
@@ -40,6 +44,9 @@ _ABBR_RE = re.compile(r"\babbr\. for\b|\(abbr\.\)")
 _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?|\[[^\]]*\]|\([^)]*\)")
 _NOTE_RE = re.compile(r"\([^()]*\)")
 _PAIR_RE = re.compile(r"^[A-Z][\w.]*(?: [A-Z]\w*)*(?:-| and )[A-Z][\w.]*(?: [A-Z]\w*)*$")
+# `Bangkok, capital of Thailand`, `Kyiv or Kiev, capital of Ukraine`, `... (Tw)`: nothing more
+_CAPITAL_RE = re.compile(r"^(?P<names>[A-Z][\w'’. -]*?(?: or [A-Z][\w'’. -]*?)?), capital of "
+                         r"(?P<place>(?:the )?[A-Z][\w'’. -]*?)(?: \(Tw\))?$")
 _PEOPLE_RE = re.compile(r"\((?:person|people)\)|\b(?:person|people)\b|\bor\b|^an? ", re.I)
 
 
@@ -136,37 +143,94 @@ def _abbreviations(term: str, english: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Capital:
+    """A place's capital as a rule term's forms: its Chinese words, its English names (none
+    that the dictionary gives as a common word's whole sense: Malé is no `male`), and the
+    longer dictionary words its Chinese words sit in without naming it (都柏林 Dublin is no
+    柏林 Berlin, 罗马尼亚 no Rome)."""
+
+    chinese: tuple[str, ...] = ()
+    english: tuple[str, ...] = ()
+    guards: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class _Tables:
     """What this module reads of the dictionary, in one pass over it."""
 
     abbreviations: tuple[tuple[str, str], ...]  # (character, a sense saying it abbreviates)
     pairs: tuple[tuple[str, tuple[str, ...]], ...]  # two abbreviations naming two places
     people: dict[str, tuple[str, ...]]  # `<place>人` -> its senses
+    capitals: dict[str, Capital]  # a place's English name (lower case) -> its capital
 
 
 @cache
 def _tables() -> _Tables:
     """The single characters' senses that say they abbreviate; the two-character words made
     of two of them that name a pair of places in every entry (`印巴` "India and Pakistan"; not
-    `美德`, also "virtue", nor `反日` "anti-Japan"); the words for a place's people."""
+    `美德`, also "virtue", nor `反日` "anti-Japan"); the words for a place's people; capitals."""
     abbreviations: list[tuple[str, str]] = []
     two: dict[str, list[tuple[str, ...]]] = {}
     people: dict[str, tuple[str, ...]] = {}
+    capitals: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    common: set[str] = set()  # words the dictionary also gives as no name (金边 "gilt edge")
+    senses: set[str] = set()  # the senses of those words, as written (`male`)
+    longer: list[tuple[str, str]] = []  # words of 3+ characters, with their first sense
     for entry in cedict.entries(min_length=1):
         word = entry.simplified
+        if not entry.proper:
+            common.add(word)
+            senses.update(entry.senses)
+        elif entry.senses and (capital := _CAPITAL_RE.match(entry.senses[0])):
+            place = capital.group("place").lower().removeprefix("the ")
+            found = tuple(n.strip() for n in capital.group("names").split(" or "))
+            capitals.setdefault(place, []).append((word, found))
         if len(word) == 1:
             abbreviations += ((word, sense) for sense in entry.senses if _ABBR_RE.search(sense))
         elif len(word) == 2:
             if word[0] != word[1]:
                 two.setdefault(word, []).append(entry.senses)
-        elif word.endswith("人"):
-            people[word] = entry.senses
+        else:
+            longer.append((word, entry.senses[0] if entry.senses else ""))
+            if word.endswith("人"):
+                people[word] = entry.senses
     chars = {char for char, _ in abbreviations}
     pairs = tuple((word, tuple(s for senses in entries for s in senses))
                   for word, entries in two.items() if set(word) <= chars
                   and all(_PAIR_RE.match(_NOTE_RE.sub("", senses[0]).strip())
                           for senses in entries))
-    return _Tables(tuple(abbreviations), pairs, people)
+    return _Tables(tuple(abbreviations), pairs, people,
+                   _capitals(capitals, common, senses, longer))
+
+
+def _capitals(found: dict[str, list[tuple[str, tuple[str, ...]]]], common: set[str],
+              senses: set[str], longer: list[tuple[str, str]]) -> dict[str, Capital]:
+    """Each place's `Capital` from the dictionary's `<Name>, capital of <place>` entries."""
+    words = {word for entries in found.values() for word, _ in entries if word not in common}
+    inside: dict[str, list[tuple[str, str]]] = {}
+    firsts = {word[0] for word in words}
+    for word, sense in longer:
+        if firsts.isdisjoint(word):
+            continue
+        for part in {word[i:j] for i in range(len(word) - 1)
+                     for j in range(i + 2, len(word) + 1)} & words - {word}:
+            inside.setdefault(part, []).append((word, sense.lower()))
+    out: dict[str, Capital] = {}
+    for place, entries in found.items():
+        chinese = tuple(dict.fromkeys(w for w, _ in entries if w not in common))
+        english = tuple(dict.fromkeys(n for _, names_ in entries for n in names_
+                                      if n.lower() not in senses))
+        said = (place, *(n.lower() for n in english))
+        guards = tuple(dict.fromkeys(w for c in chinese for w, sense in inside.get(c, ())
+                                     if not any(s in sense for s in said)))
+        if chinese or english:
+            out[place] = Capital(chinese, english, guards)
+    return out
+
+
+def capital(english: str) -> Capital:
+    """The capital of the place whose English name is `english` (`thailand`: 曼谷, Bangkok)."""
+    return _tables().capitals.get(english.lower().removeprefix("the "), Capital())
 
 
 def _people(term: str) -> tuple[str, ...]:
