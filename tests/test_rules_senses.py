@@ -385,6 +385,14 @@ CASES = [
     ("Israel + negotiate", "Mediators negotiate with Israel over hostages", "", True),
     ("泰国 + 柬埔寨 + 冲突", "柬埔寨与泰国军队在边境爆发冲突", "", True),
     ("泰国 + 柬埔寨 + 冲突", "Border fighting: Cambodia says Thailand fired first", "", True),
+    # 关税: the other words trade reports use for a tariff
+    ("关税", "EU and US agree a 15% levy on most goods", "", True),
+    ("关税", "New levies on steel take effect", "", True),
+    ("关税", "Canada raises the import duty on steel", "", True),
+    ("关税", "Import duties on cars double", "", True),
+    ("关税", "An import tax on solar panels", "", True),
+    ("关税", "Import taxes push prices up", "", True),
+    ("关税", "The officer returned to his duties", "", False),
     # 冲突: armed conflict as reports say it, a side's however they are ordered
     ("冲突", "两国军队在边境交火", "", True),
     ("冲突", "兩軍在邊境交戰數小時", "", True),
