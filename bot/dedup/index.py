@@ -55,6 +55,7 @@ from typing import Any, Literal
 
 from bot.dedup import fingerprints, scripts
 from bot.dedup.analysis import Analyzer, shipped_analyzer
+from bot.dedup.caches import DfCache, ProfileCache, StoryCache
 from bot.dedup.features import (
     MAX_TERMS,
     NATIVE_SALIENT,
@@ -71,11 +72,8 @@ from bot.dedup.rounds import (
     Analysed,
     Decision,
     DfAsk,
-    DfCache,
     Probe,
-    ProfileCache,
     Round,
-    StoryCache,
     Write,
     day_name,
     days_between,
