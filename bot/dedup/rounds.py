@@ -243,7 +243,7 @@ def landed(write: Write, reply: list[Any], held: dict[str, tuple[Story, float]],
     return story, story, now
 
 
-def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: datetime) -> str:
+def read_entry(probe: Probe, keys: Keys, *, window: int, now: datetime) -> str:
     """The read script's JSON argument for one article."""
     t = probe.time
     at = t if t is not None else now.timestamp()
@@ -251,10 +251,30 @@ def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: dateti
         "copy": probe.copy_keys,
         "lsh": _lsh_keys(keys, int((at - window) // DAY_SECONDS),
                          int((at + window) // DAY_SECONDS)),
-        "df": _df_keys(keys, probe.df_days) if ask.count else [],
         "tmin": None if t is None else t - window,
         "tmax": None if t is None else t + window,
-        "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms})
+        "bands": probe.bands, "salient": probe.feats.salient})
+
+
+def df_asks(asks: Sequence[DfAsk], keys: Keys
+            ) -> tuple[str, list[tuple[tuple[str, ...], list[str]]]]:
+    """The read script's argument for a round's document frequencies: for each range of days
+    its articles ask about, the terms any of them wants (once, in the order first asked); and
+    those ranges with their terms. Every article's counts come from the one atomic read, so
+    each gets what reading them for it alone gave."""
+    wanted: dict[tuple[str, ...], dict[str, None]] = {}
+    for ask in asks:
+        wanted.setdefault(ask.days, {}).update(dict.fromkeys(ask.terms))
+    ranges = [(days, list(terms)) for days, terms in wanted.items()]
+    return json_text([[_df_keys(keys, days), terms] for days, terms in ranges]), ranges
+
+
+def df_counted(ranges: list[tuple[tuple[str, ...], list[str]]], reply: list[Any]
+               ) -> dict[tuple[str, ...], tuple[int, dict[str, int]]]:
+    """What the read found for `df_asks`' ranges: each one's article count and its terms'
+    document frequencies."""
+    return {days: (int(total), dict(zip(terms, map(int, freqs), strict=True)))
+            for (days, terms), (total, freqs) in zip(ranges, reply, strict=True)}
 
 
 @lru_cache(maxsize=256)
