@@ -27,13 +27,14 @@ Cost: Redis runs each command a script calls at a few microseconds of overhead o
 command itself, so the scripts call as few as they can: the read fetches a term's postings over
 one time range once a call (the articles of a round share terms), the document frequencies of
 the round's terms once a call (not per article: it was twice the calls of the postings), sends
-a candidate's profile once a call and takes the candidates of a tied count by one scan (a full sort with a Lua
-comparator cost more than the rest of the read); the write stamps once a write, reads a
-story's version with GETRANGE (not its whole profile) and adds a member to a story's JSON as
-text when the story is laid out as `story_to_json` writes it (decoding and encoding every
-member grows with the story: about 70 us at six members; another layout is decoded as before),
-and sends that JSON back only to a caller that does not hold the story as it was (a join of a
-story of hundreds of members cost its size in the reply and in parsing it, every time).
+a candidate's profile once a call and takes the candidates of a tied count by one scan (a full
+sort with a Lua comparator cost more than the rest of the read); the write stamps once a write,
+reads a story's version with GETRANGE (not its whole profile) and adds a member to a story's
+JSON as text when the story is laid out as `story_to_json` writes it (decoding and encoding
+every member grows with the story: about 70 us at six members; another layout is decoded as
+before), and sends that JSON back only to a caller that does not hold the story as it was (a
+join of a story of hundreds of members cost its size in the reply and in parsing it, every
+time).
 """
 
 from __future__ import annotations
