@@ -12,6 +12,7 @@ import math
 import random
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -330,6 +331,8 @@ def test_without_the_core_the_python_paths_run() -> None:
             "from bot.dedup import features, fingerprints, scoring\n"
             "assert features._cdedup is None and fingerprints._cdedup is None\n"
             "assert scoring._cdedup is None\n"
+            "from bot.dedup import background\n"
+            "assert background._c_idf is None\n"
             "p = {'s': scoring.Profile(centroids={'en': {'a': 0.6, 'b': 0.8}}, first=5.0)}\n"
             "f = features.Features(vector={'a': 1.0}, salient=(), lead='')\n"
             "assert scoring.best_story(f, p, time=0.0, threshold=0.3, window=10)[1] == 's'\n"
@@ -339,3 +342,31 @@ def test_without_the_core_the_python_paths_run() -> None:
             "lead = ' '.join(f'word{i}' for i in range(40))\n"
             "assert len(fingerprints.signature(lead) or ()) == 64\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_idf_is_the_python_idf() -> None:
+    """The seeds' terms, with the window's counts and without, at several window sizes: the C
+    core's IDF weights are the Python path's to the bit, in the same order; a term without a
+    share yet, a count not an int, another Mapping go to the Python path."""
+    from bot.dedup import background
+
+    assert background._c_idf is not None
+    analyzer = shipped_analyzer()
+    bg = analyzer.background
+    raws = [analyzer.analyse(a).raw for a in seed_articles()]
+    rng = random.Random(7)
+    for raw in raws:
+        bg.idf(raw, {}, 0)  # the shares known
+        counts = {t: rng.randrange(0, 5000) for t in raw if rng.random() < 0.7}
+        for doc_freq, total in (({}, 0), (counts, 5000), (counts, 123_457)):
+            top = math.log(background.PRIOR_DOCS + total + 1) + 1.0
+            fast = bg.idf(raw, doc_freq, total)
+            slow = bg.python_idf(raw, doc_freq, top)
+            assert list(fast) == list(slow)
+            assert all(_same(fast[t], slow[t]) for t in slow)
+    shares = {"a": 0.01}
+    assert background._c_idf({"a": 1.0, "new": 1.0}, shares, {}, 2.0, 2000) is None
+    assert background._c_idf({"a": 1.0}, shares, {"a": 1.5}, 2.0, 2000) is None
+    assert background._c_idf({"a": 1.0}, shares, Counter({"a": 1}), 2.0, 2000) is None
+    assert background._c_idf({"a": 1.0}, shares, {"a": 3}, 2.0, 2000) == {
+        "a": 2.0 - math.log(2000 * 0.01 + 3 + 1)}

@@ -45,6 +45,13 @@
                      order), the same sums in the same order, so the same bits and the same
                      order of terms; None for another Mapping or a weight not a float.
 
+  idf(terms, shares, doc_freq, top, prior)
+                     bot.dedup.background.Background.idf after its `top`: {t: top -
+                     log(prior * shares[t] + doc_freq.get(t, 0) + 1)} for each term of the dict
+                     `terms`, the same operations in the same order (libm's log, as math.log
+                     calls it), so the same bits. None when a term has no float share yet
+                     (the Python path computes and keeps it) or a count is not an int.
+
 None calls back into Python code (`fits` reads the profiles' attributes and compares language
 names, all of them str); all hold the GIL throughout. */
 
@@ -712,6 +719,63 @@ shingle_minhash(PyObject *self, PyObject *args)
     return densified(smallest, filled);
 }
 
+static PyObject *
+idf(PyObject *self, PyObject *args)
+{
+    PyObject *terms, *shares, *doc_freq, *key, *value, *share, *count;
+    double top, prior, x, n;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "OOOdd:idf", &terms, &shares, &doc_freq, &top, &prior))
+        return NULL;
+    if (!PyDict_CheckExact(terms) || !PyDict_CheckExact(shares) || !PyDict_CheckExact(doc_freq))
+        Py_RETURN_NONE;
+    PyObject *out = _PyDict_NewPresized(PyDict_GET_SIZE(terms));
+    if (out == NULL)
+        return NULL;
+    while (PyDict_Next(terms, &pos, &key, &value)) {
+        share = PyDict_GetItemWithError(shares, key); /* borrowed */
+        if (share == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            goto python;
+        }
+        /* `shares.get(t) or self.share(t)`: a 0.0 share is 0.0 again from share() */
+        if (!PyFloat_CheckExact(share))
+            goto python;
+        count = PyDict_GetItemWithError(doc_freq, key);
+        if (count == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            n = 0.0;
+        }
+        else {
+            if (!PyLong_CheckExact(count))
+                goto python;
+            n = PyLong_AsDouble(count); /* float + int converts the int so */
+            if (n == -1.0 && PyErr_Occurred())
+                goto error;
+        }
+        x = prior * PyFloat_AS_DOUBLE(share);
+        x = x + n;
+        x = x + 1.0;
+        if (!(x > 0.0) || !isfinite(x))
+            goto python;
+        PyObject *weight = PyFloat_FromDouble(top - log(x));
+        if (weight == NULL || PyDict_SetItem(out, key, weight) < 0) {
+            Py_XDECREF(weight);
+            goto error;
+        }
+        Py_DECREF(weight);
+    }
+    return out;
+python:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"cosine", cosine, METH_VARARGS,
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
@@ -726,6 +790,8 @@ static PyMethodDef methods[] = {
      "centroid_json(centroid, units): the JSON of {term: round(weight * units)}, or None."},
     {"merge", merge, METH_VARARGS,
      "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
+    {"idf", idf, METH_VARARGS,
+     "idf(terms, shares, doc_freq, top, prior): Background.idf's weights, or None."},
     {"fits", fits, METH_VARARGS,
      "fits(vector, language, day, time, window, profiles, constants): _fit's numbers for each "
      "profile, or None."},

@@ -26,8 +26,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
+
+_c_idf: Callable[..., dict[str, float] | None] | None
+try:  # the C core's idf (the same bits); a core built before it has none: the Python path
+    from bot.dedup import _cdedup
+    _c_idf = getattr(_cdedup, "idf", None)
+except ImportError:  # pragma: no cover - built wherever a C compiler is present
+    _c_idf = None
 
 PRIOR_DOCS = 2_000
 DOC_WORDS = 300
@@ -113,6 +120,14 @@ class Background:
         """IDF of `terms` from the background blended with the window's counts (`total`
         articles, `doc_freq` of them containing each term)."""
         top = math.log(PRIOR_DOCS + total + 1) + 1.0
+        if (_c_idf is not None
+                and (done := _c_idf(terms, self._shares, doc_freq, top, PRIOR_DOCS)) is not None):
+            return done
+        return self.python_idf(terms, doc_freq, top)
+
+    def python_idf(self, terms: Iterable[str], doc_freq: Mapping[str, int], top: float
+                   ) -> dict[str, float]:
+        """`idf` without the C core, from its `top` (log of the window's article count)."""
         shares, count, log = self._shares, doc_freq.get, math.log
         return {t: top - log(PRIOR_DOCS * (shares.get(t) or self.share(t)) + count(t, 0) + 1)
                 for t in terms}

@@ -55,6 +55,7 @@ from typing import Any, Literal
 
 from bot.dedup import fingerprints, scripts
 from bot.dedup.analysis import Analyzer, shipped_analyzer
+from bot.dedup.caches import DfCache, ProfileCache, StoryCache
 from bot.dedup.features import (
     MAX_TERMS,
     NATIVE_SALIENT,
@@ -71,14 +72,13 @@ from bot.dedup.rounds import (
     Analysed,
     Decision,
     DfAsk,
-    DfCache,
     Probe,
-    ProfileCache,
     Round,
-    StoryCache,
     Write,
     day_name,
     days_between,
+    df_asks,
+    df_counted,
     digest,
     exact_keys,
     landed,
@@ -252,16 +252,18 @@ class StoryIndex:
             ask = probes[i].ask
             count = bool(ask.terms) or all(a.days != ask.days for a in asks if a.count)
             asks.append(replace(ask, count=count))
-        entries = [read_entry(probes[i], ask, self.store.keys, window=self.window, now=now)
-                   for i, ask in zip(pending, asks, strict=True)]
+        wanted, ranges = df_asks(asks, self.store.keys)
+        entries = [wanted, *(read_entry(probes[i], self.store.keys, window=self.window,
+                                        now=now) for i in pending)]
         found = await ahead.meanwhile(self._scripts.run("read", [*self._read_head, *entries]))
         seq = int(found[0])
+        counted = df_counted(ranges, found[1])
         done_here = Round()
         totals: dict[tuple[str, ...], int] = {}
         sent: dict[str, str] = {}
-        for i, ask, reply in zip(pending, asks, found[1:], strict=True):
-            decision = self._decide(probes[i], with_sent(reply, sent), ask, totals, seq=seq,
-                                    round_=done_here)
+        for i, ask, reply in zip(pending, asks, found[2:], strict=True):
+            decision = self._decide(probes[i], with_sent(reply, sent), ask, totals,
+                                    counted[ask.days], seq=seq, round_=done_here)
             if decision.kind == "copy":
                 results[i] = Placement("copy", decision.story_id, decision.score,
                                        decision.reason)
@@ -295,20 +297,21 @@ class StoryIndex:
         return refused
 
     def _decide(self, probe: Probe, found: list[Any], ask: DfAsk,
-                totals: dict[tuple[str, ...], int], *, seq: int, round_: Round) -> Decision:
-        """Copy, join or new story, from what the read script returned for `probe` and what
-        earlier articles of the round wrote (the window's article count comes from the first
-        reply of the round that counted it)."""
+                totals: dict[tuple[str, ...], int], counted: tuple[int, dict[str, int]], *,
+                seq: int, round_: Round) -> Decision:
+        """Copy, join or new story, from what the read script returned for `probe` (`counted`:
+        the count and frequencies of the round's terms of its days) and what earlier articles
+        of the round wrote (the window's count: from the first not a copy that counted it)."""
         if found[0] == "copy":
             return Decision("copy", found[1], 1.0, f"same {found[2]} as an earlier article")
-        _, sigs, flat, freqs, counted = found
+        _, sigs, flat = found
         profiles = {flat[i]: parsed for i in range(0, len(flat), 2)
                     if (parsed := self._profiles.parse(flat[i], flat[i + 1])) is not None}
         profiles |= round_.around(probe, profiles, window=self.window)
         if ask.count:
-            totals[ask.days] = int(counted)
+            totals[ask.days] = counted[0]
         total = totals.get(ask.days, self._df.total)  # the counting read found a copy
-        fetched = dict(zip(ask.terms, map(int, freqs), strict=True))
+        fetched = {term: counted[1][term] for term in ask.terms}
         self._df.update(probe, fetched, total)
         doc_freq = ask.known | fetched
         feats = replace(probe.feats, vector=vectorize(

@@ -29,8 +29,6 @@ from bot.text import canonical_url, normalized_title
 T = TypeVar("T")
 COPY_SIMILARITY = 0.75
 MAX_CANDIDATES = 8
-DF_REFRESH = 0.1
-DF_CACHE = 200_000
 DAY_SECONDS = 86_400
 
 
@@ -193,42 +191,6 @@ def within(first: float | None, time: float | None, window: float) -> bool:
     return first is None or time is None or abs(first - time) <= window
 
 
-@dataclass(slots=True)
-class DfCache:
-    """Document frequencies of terms over one range of days, with the article count then."""
-
-    days: tuple[str, ...] = ()
-    total: int = 0
-    counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # term -> (df, total)
-
-    def lookup(self, raw: Mapping[str, float], days: tuple[str, ...]
-               ) -> tuple[list[str], dict[str, int]]:
-        """The terms of `raw` a read must fetch (never fetched for these days, or fetched
-        when the window held DF_REFRESH more or fewer articles), and the counts of the rest."""
-        if days != self.days:
-            return list(raw), {}
-        total, counts, fetch, known = self.total, self.counts, [], {}
-        for term in raw:
-            entry = counts.get(term)
-            if entry is None or abs(total - entry[1]) > DF_REFRESH * max(entry[1], 20):
-                fetch.append(term)
-            else:
-                known[term] = entry[0]
-        return fetch, known
-
-    def update(self, probe: Probe, fetched: dict[str, int], total: int) -> None:
-        """Keep what a read fetched for the latest range of days seen."""
-        if probe.df_days > self.days:  # a later range of days: start over
-            self.days, self.counts = probe.df_days, {}
-        if probe.df_days != self.days:  # an older range (a replay): used once, not kept
-            return
-        self.total = total
-        if len(self.counts) > DF_CACHE:
-            self.counts.clear()
-        for term, count in fetched.items():
-            self.counts[term] = (count, total)
-
-
 def exact_keys(article: Article) -> list[tuple[str, str]]:
     """The (kind, digest) pairs under which a copy of this article would be found."""
     keys: list[tuple[str, str]] = []
@@ -263,61 +225,6 @@ def day_name(number: int) -> str:
     return datetime.fromtimestamp(number * DAY_SECONDS, tz=UTC).strftime("%Y%m%d")
 
 
-
-
-class ProfileCache:
-    """Story profiles parsed from the store, kept by story id and version (a changed story is
-    parsed again), the least recently stored dropped past `size`."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._kept: dict[str, tuple[str, Profile]] = {}  # story id -> (version, profile)
-
-    def parse(self, story_id: str, stored: str) -> tuple[Profile, int] | None:
-        """The parsed profile and version of a candidate from its stored "version\\nJSON"
-        (from the cache when that version was parsed before)."""
-        cached = self._kept.get(story_id)
-        if cached is not None and stored.startswith(f"{cached[0]}\n"):  # that version: no split
-            return cached[1], int(cached[0])
-        version, _, raw = stored.partition("\n")
-        if not version.isdigit():
-            return None  # stored by an earlier version of the index: left to age out
-        profile = Profile.from_json(raw)
-        self.remember(story_id, version, profile)
-        return profile, int(version)
-
-    def remember(self, story_id: str, version: str, profile: Profile) -> None:
-        """Keep `profile` as the story's at `version`."""
-        self._kept.pop(story_id, None)
-        if len(self._kept) >= self.size:  # drop the least recently stored
-            del self._kept[next(iter(self._kept))]
-        self._kept[story_id] = (version, profile)
-
-
-class StoryCache:
-    """Stories as stored after this client's writes, kept by id with their version and time
-    of update (as a float: the write script compares its text), the least recently stored
-    dropped past `size`: a join of a version held here is sent no story JSON back (the
-    member is appended here: `landed`), so a join no longer costs the size of its story in
-    the reply and in parsing it."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._kept: dict[str, tuple[Story, float]] = {}
-
-    def get(self, story_id: str, version: int) -> tuple[Story, float] | None:
-        """The story at `version` and its time of update, if held."""
-        held = self._kept.get(story_id)
-        return held if held is not None and held[0].version == version else None
-
-    def keep(self, story: Story, updated: float) -> None:
-        """Hold `story` (as `story_from_json` reads it) updated at `updated`."""
-        self._kept.pop(story.id, None)
-        if len(self._kept) >= self.size:
-            del self._kept[next(iter(self._kept))]
-        self._kept[story.id] = (story, updated)
-
-
 def landed(write: Write, reply: list[Any], held: dict[str, tuple[Story, float]], *,
            now: float) -> tuple[Story, Story, float]:
     """A successful write's story for its placement, and as stored (read as `story_from_json`
@@ -336,7 +243,7 @@ def landed(write: Write, reply: list[Any], held: dict[str, tuple[Story, float]],
     return story, story, now
 
 
-def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: datetime) -> str:
+def read_entry(probe: Probe, keys: Keys, *, window: int, now: datetime) -> str:
     """The read script's JSON argument for one article."""
     t = probe.time
     at = t if t is not None else now.timestamp()
@@ -344,10 +251,30 @@ def read_entry(probe: Probe, ask: DfAsk, keys: Keys, *, window: int, now: dateti
         "copy": probe.copy_keys,
         "lsh": _lsh_keys(keys, int((at - window) // DAY_SECONDS),
                          int((at + window) // DAY_SECONDS)),
-        "df": _df_keys(keys, probe.df_days) if ask.count else [],
         "tmin": None if t is None else t - window,
         "tmax": None if t is None else t + window,
-        "bands": probe.bands, "salient": probe.feats.salient, "terms": ask.terms})
+        "bands": probe.bands, "salient": probe.feats.salient})
+
+
+def df_asks(asks: Sequence[DfAsk], keys: Keys
+            ) -> tuple[str, list[tuple[tuple[str, ...], list[str]]]]:
+    """The read script's argument for a round's document frequencies: for each range of days
+    its articles ask about, the terms any of them wants (once, in the order first asked); and
+    those ranges with their terms. Every article's counts come from the one atomic read, so
+    each gets what reading them for it alone gave."""
+    wanted: dict[tuple[str, ...], dict[str, None]] = {}
+    for ask in asks:
+        wanted.setdefault(ask.days, {}).update(dict.fromkeys(ask.terms))
+    ranges = [(days, list(terms)) for days, terms in wanted.items()]
+    return json_text([[_df_keys(keys, days), terms] for days, terms in ranges]), ranges
+
+
+def df_counted(ranges: list[tuple[tuple[str, ...], list[str]]], reply: list[Any]
+               ) -> dict[tuple[str, ...], tuple[int, dict[str, int]]]:
+    """What the read found for `df_asks`' ranges: each one's article count and its terms'
+    document frequencies."""
+    return {days: (int(total), dict(zip(terms, map(int, freqs), strict=True)))
+            for (days, terms), (total, freqs) in zip(ranges, reply, strict=True)}
 
 
 @lru_cache(maxsize=256)

@@ -25,26 +25,27 @@ checked.
 
 Cost: Redis runs each command a script calls at a few microseconds of overhead on top of the
 command itself, so the scripts call as few as they can: the read fetches a term's postings over
-one time range once a call (the articles of a round share terms), sends a candidate's profile
-once a call and takes the candidates of a tied count by one scan (a full sort with a Lua
-comparator cost more than the rest of the read); the write stamps once a write, reads a
-story's version with GETRANGE (not its whole profile) and adds a member to a story's JSON as
-text when the story is laid out as `story_to_json` writes it (decoding and encoding every
-member grows with the story: about 70 us at six members; another layout is decoded as before),
-and sends that JSON back only to a caller that does not hold the story as it was (a join of a
-story of hundreds of members cost its size in the reply and in parsing it, every time).
+one time range once a call (the articles of a round share terms), the document frequencies of
+the round's terms once a call (not per article: it was twice the calls of the postings), sends
+a candidate's profile once a call and takes the candidates of a tied count by one scan (a full
+sort with a Lua comparator cost more than the rest of the read); the write stamps once a write,
+reads a story's version with GETRANGE (not its whole profile) and adds a member to a story's
+JSON as text when the story is laid out as `story_to_json` writes it (decoding and encoding
+every member grows with the story: about 70 us at six members; another layout is decoded as
+before), and sends that JSON back only to a caller that does not hold the story as it was (a
+join of a story of hundreds of members cost its size in the reply and in parsing it, every
+time).
 """
 
 from __future__ import annotations
 
 # ARGV: 1 sequence key, 2 per_term, 3 max_candidates, 4 max_lsh, 5 vec_pre, 6 vec_suf,
-#       7 term_pre, then one JSON object per article:
-#       {copy: [keys], lsh: [day hashes], df: [day hashes, or none when the caller knows the
-#        count], tmin, tmax (null: undated), bands: [fields], salient: [terms],
-#        terms: [terms whose document frequency is wanted]}
-# Returns {seq, result...}, each result {"copy", story_id, kind} or
-#         {"ok", signatures, {id, "version\nprofile"}..., df, total}; a candidate already
-#         sent to an earlier article of the call comes as its id and "" (the same text).
+#       7 term_pre, 8 the round's document frequencies wanted: JSON [[day hashes], [terms]]
+#       for each range of days; then one JSON object per article: {copy: [keys], lsh: [day
+#       hashes], tmin, tmax (null: undated), bands: [fields], salient: [terms]}
+# Returns {seq, {{article count, {df...}} for each range}, result...}, each result {"copy",
+#         story_id, kind} or {"ok", signatures, {id, "version\nprofile"}...}; a candidate
+#         already sent to an earlier article of the call comes as its id and "" (same text).
 READ = """
 local per_term, max_cand, max_lsh = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local vec_pre, vec_suf, term_pre = ARGV[5], ARGV[6], ARGV[7]
@@ -146,20 +147,28 @@ local function read(p)
       cands[#cands + 1] = ''
     end
   end
-  local df, total = {}, 0
-  for j = 1, #p.terms do df[j] = 0 end
-  for _, key in ipairs(p.df) do
-    total = total + (tonumber(redis.call('HGET', key, '#n')) or 0)
-    if #p.terms > 0 then
-      local vals = redis.call('HMGET', key, unpack(p.terms))
-      for j = 1, #p.terms do df[j] = df[j] + (tonumber(vals[j]) or 0) end
-    end
-  end
-  return {'ok', sigs, cands, df, total}
+  return {'ok', sigs, cands}
 end
 
-local out = {redis.call('GET', ARGV[1]) or '0'}
-for i = 8, #ARGV do out[#out + 1] = read(cjson.decode(ARGV[i])) end
+-- a range of days' article count and its terms' counts (HMGET 1000 at most: unpack's limit)
+local function frequencies(days, terms)
+  local df, total = {}, 0
+  for j = 1, #terms do df[j] = 0 end
+  for _, key in ipairs(days) do
+    total = total + (tonumber(redis.call('HGET', key, '#n')) or 0)
+    for first = 1, #terms, 1000 do
+      local last = math.min(first + 999, #terms)
+      local vals = redis.call('HMGET', key, unpack(terms, first, last))
+      for j = first, last do df[j] = df[j] + (tonumber(vals[j - first + 1]) or 0) end
+    end
+  end
+  return {total, df}
+end
+
+local counted = {}
+for g, ask in ipairs(cjson.decode(ARGV[8])) do counted[g] = frequencies(ask[1], ask[2]) end
+local out = {redis.call('GET', ARGV[1]) or '0', counted}
+for i = 9, #ARGV do out[#out + 1] = read(cjson.decode(ARGV[i])) end
 return out
 """
 
