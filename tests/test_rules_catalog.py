@@ -183,33 +183,3 @@ def test_the_actors_name_in_the_headline_binds_an_action_in_the_text(native: boo
     matches `朝鲜 + 派兵`, though the two are far apart."""
     assert _matches("朝鲜 + 派兵", "朝鲜", "据多家媒体报道," + "相关情况" * 10 + "已派兵。",
                     native=native)
-
-
-@pytest.mark.parametrize("native", PATHS)
-@pytest.mark.parametrize(("rule", "text", "matches"), [
-    # the subject of a Chinese sentence does the actions its later comma-clauses open with
-    ("韩国 + 戒严", "韩国总统尹锡悦3日深夜发表紧急谈话，指责在野党瘫痪国政，宣布实施紧急戒严。",
-     True),
-    ("韩国 + 戒严", "当地时间3日晚，韩国总统尹锡悦发表电视讲话，指责在野党图谋内乱，宣布紧急戒严。",
-     True),
-    ("朝鲜 + 派兵",
-     "朝鲜最高领导人金正恩周二召开党中央军事委员会会议，听取国防部门汇报，决定向俄罗斯派兵。",
-     True),
-    ("俄罗斯 + 袭击", "普京周四召开联邦安全会议，听取总参谋部汇报，下令发动新一轮袭击。", True),
-    # not a clause with a subject of its own, nor one a catalog actor does, nor past the sentence
-    ("韩国 + 戒严", "韩国总统尹锡悦周二与泰国总理通电话，泰国军方随后宣布全国实施戒严。", False),
-    ("韩国 + 戒严", "韩国总统尹锡悦周二抵达莫斯科进行国事访问，普京宣布戒严。", False),
-    ("韩国 + 戒严", "韩国总统尹锡悦发表讲话，表示国会瘫痪。泰国宣布戒严。", False),
-    ("韩国 + 戒严", "韩国总统尹锡悦发表讲话说，军方将宣布戒严。", False),
-    # nor someone who is not the sentence's subject, nor English
-    ("韩国 + 戒严", "在野党领袖会见韩国总统尹锡悦之后在国会召开了记者会，宣布实施紧急戒严。",
-     False),
-    ("韩国 + 戒严", "South Korea's president gave a speech on Tuesday night, accused the "
-     "opposition of paralysing the state, and declared martial law.", False),
-])
-def test_a_chinese_sentences_subject_carries_to_its_later_clauses(rule: str, text: str,
-                                                                  matches: bool,
-                                                                  native: bool) -> None:
-    """Beside one doer, an action further than the binding distance is theirs when they
-    open a Chinese clause and the action opens a later clause of the same sentence."""
-    assert _matches(rule, "", text, native=native) is matches

@@ -27,7 +27,6 @@ from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
 from bot.rules import grammar as g
 from bot.rules import native
-from bot.rules.compiler import CARRY_DISTANCE
 from bot.rules.engine import BIND_DISTANCE, WHO_KINDS, MatchedTerm, RuleSet
 from bot.rules.entities import (
     ACTION,
@@ -112,16 +111,6 @@ class Bound(g.Near):
     to them nor (Chinese) in another clause; see `Reference.bound`."""
 
     agent: bool = False
-    subject: bool = False  # `who` opens a Chinese clause, the action a later one (`subject`)
-
-
-@dataclass(frozen=True)
-class Unclaimed:
-    """An action's occurrences no one of `claimers` is tied to (within BIND_DISTANCE, bound
-    as a doer)."""
-
-    claimers: g.Node
-    act: g.Node
 
 
 @dataclass(frozen=True)
@@ -252,12 +241,8 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
             if len(who) == 1:
                 unsaid += (g.Not(Bound(Actors(entities), parts[0], BIND_DISTANCE,  # type: ignore[arg-type]
                                        agent=agent)),)
-            # a Chinese clause's subject carries to the actions of its sentence's later
-            # clauses that no catalog actor is tied to
-            carry = [by(w, _carried(Unclaimed(Actors(entities), parts[0])))  # type: ignore[arg-type]
-                     for w in who if agent]
-            tied = [g.Or((by(w, _tied(parts[0], agent)), *carry,
-                          g.And((by(w, g.Title), parts[0], *unsaid)))) for w in who]
+            tied = [g.Or((by(w, _tied(parts[0], agent)), by(w, _headline(parts[0], unsaid))))
+                    for w in who]
             parts[0] = tied[0] if len(tied) == 1 else g.And(tuple(tied))
         out += parts
     return g.And(tuple(out))
@@ -267,8 +252,8 @@ def _tied(act: g.Node, agent: bool) -> Callable[[g.Node], g.Node]:
     return lambda who: Bound(who, act, BIND_DISTANCE, agent=agent)  # type: ignore[arg-type]
 
 
-def _carried(act: g.Node) -> Callable[[g.Node], g.Node]:
-    return lambda who: Bound(who, act, CARRY_DISTANCE, agent=True, subject=True)  # type: ignore[arg-type]
+def _headline(act: g.Node, unsaid: tuple[g.Node, ...]) -> Callable[[g.Node], g.Node]:
+    return lambda who: g.And((g.Title(who), act, *unsaid))  # type: ignore[arg-type]
 
 
 def word_char(ch: str) -> bool:
@@ -413,8 +398,7 @@ class Reference:
         pairs += [(b, a) for b in right for a in left if a.start > b.start]
         if isinstance(node, Bound):
             pairs = [(a, b) for a, b in pairs if self.bound(*((a, b) if a in left else (b, a)),
-                                                            agent=node.agent)
-                     and (not node.subject or self.subject(*((a, b) if a in left else (b, a))))]
+                                                            agent=node.agent)]
         return sorted((Occ(a.field, min(a.start, b.start), max(a.end, b.end),
                            a.latin and b.latin, parts=(a, b))
                        for a, b in pairs if self.close(a, b, node.distance)),
@@ -440,25 +424,6 @@ class Reference:
             if after else who.end <= act.start and text[:who.start].endswith(("对", "向"))
         return not agent or not (clause or done_to)
 
-    def subject(self, who: Occ, act: Occ) -> bool:
-        """Whether `who` opens a Chinese clause (a break among the 5 characters before it, or
-        the field's first 4) and the action a later clause of its sentence (a comma at most 8
-        characters before it)."""
-        text = self.texts[who.field]
-        if who.latin or act.latin or who.end > act.start:
-            return False
-        gap = text[who.end:act.start]
-        if "," not in gap or len(gap.rsplit(",", 1)[1]) > 8:
-            return False
-        return who.start <= 4 or any(ch in ",\n" for ch in text[who.start - 5:who.start]) \
-            or any(who.start - 5 <= m.start() < who.start for m in _STOP_RE.finditer(text))
-
-    def unclaimed(self, node: Unclaimed, title: bool) -> list[Occ]:
-        claimers = self.occ(node.claimers, False)
-        return [y for y in self.occ(node.act, title) if not any(
-            x.field == y.field and self.close(x, y, BIND_DISTANCE)
-            and self.bound(x, y, agent=True) for x in claimers)]
-
     def occ(self, node: g.Node, title: bool) -> list[Occ]:
         if isinstance(node, g.Title):
             return self.occ(node.child, True)
@@ -467,8 +432,6 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        if isinstance(node, Unclaimed):
-            return self.unclaimed(node, title)
         if isinstance(node, Leader | Former):  # a report calling them former: anywhere
             return self.entity(node.person, node.display, title) if isinstance(node, Leader) \
                 else self.entity(former(node.person), None, False)

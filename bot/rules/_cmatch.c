@@ -41,9 +41,6 @@ enum { P_TEST, P_OCC, P_NAMES };
 #define BIND_SHIFT 16
 #define BIND_AGENT 2
 #define BIND_OTHER 4
-#define BIND_SUBJECT 8
-#define SUBJECT_LEAD 4 /* bot.rules.scan.SUBJECT_LEAD */
-#define CLAUSE_LEAD 8 /* bot.rules.scan.CLAUSE_LEAD */
 #define MAX_TEXT (1 << 30)
 #define MAX_DEPTH 1000 /* node trees are far shallower (grammar: 50 terms, 8 levels) */
 
@@ -676,33 +673,9 @@ static int says_before(Core *c, int f, int32_t i) { /* bot.rules.scan._SAYS ends
         || (b == 0x8868 && a == 0x793A) /* 表示 */ || (b == 0x6307 && a == 0x51FA) /* 指出 */;
 }
 
-static int full_stop(Core *c, int f, int32_t i) { /* bot.rules.scan._full_stop */
-    return (i + 1 == c->lens[f] || char_at(c, f, i + 1) == ' ') && i >= 2
-        && is_alnum(char_at(c, f, i - 1)) && is_alnum(char_at(c, f, i - 2));
-}
-
-/* bot.rules.scan.subject: who opens a Chinese clause and the action a later one of its sentence. */
-static int subject(Core *c, const Occ *who, const Occ *act) {
-    int f = who->f;
-    int32_t comma = -1;
-    if (who->latin || act->latin || who->e > act->s) return 0;
-    for (int32_t i = act->s - 1; i >= who->e && comma < 0; i--)
-        if (char_at(c, f, i) == ',') comma = i;
-    if (comma < 0 || act->s - comma - 1 > CLAUSE_LEAD) return 0;
-    int32_t low = who->s - SUBJECT_LEAD - 2 > -1 ? who->s - SUBJECT_LEAD - 2 : -1;
-    for (int32_t i = who->s - 1; i > low; i--) {
-        Py_UCS4 ch = char_at(c, f, i);
-        if (ch == 0x3002 || ch == '!' || ch == '?' || ch == ';' || ch == ',' || ch == '\n'
-            || (ch == '.' && full_stop(c, f, i)))
-            return 1;
-    }
-    return who->s <= SUBJECT_LEAD;
-}
-
 static int bound(Core *c, const Occ *who, const Occ *act, int flags) {
     int f = who->f;
     int32_t n = c->lens[f];
-    if ((flags & BIND_SUBJECT) && !subject(c, who, act)) return 0;
     const Occ *first = who->s <= act->s ? who : act, *second = first == who ? act : who;
     int agent = flags & BIND_AGENT, after = who->s >= act->e;
     int chinese = agent && !(who->latin && act->latin);

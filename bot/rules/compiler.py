@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from bot.models import Rule
@@ -19,10 +19,9 @@ from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, O
 from bot.rules.entities import ACTION, ROLES, WHO, Entities, Entity, gap_parts, key
 from bot.rules.expand import expand, shipped_senses
 from bot.rules.program import Program, fast_form, names_of, triggers_of
-from bot.rules.scan import AGENT, CLAUSE, OTHER, SUBJECT, is_latin, is_word_char
+from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
-CARRY_DISTANCE = 60  # characters from a Chinese sentence's subject to an action it carries to
 PLACE = ROLES[3]  # the role of something that happens somewhere (`bot.rules.places`)
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
 WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
@@ -137,7 +136,8 @@ class Compiler:
 
         def actor(w: g.Node, title: bool,
                   make: Callable[[CompiledNode], CompiledNode] = lambda x: x) -> CompiledNode:
-            """`make` of `w`, or of a leader acting for it (`acts_for`) not called former."""
+            """`make` of `w`, or of one of the people who act for it (`acts_for`) in a
+            report that does not call them former."""
             made = [make(self.node(w, title, build, whom))]
             found = doer.get(id(w))
             display = None if isinstance(w, g.EntityRef) else getattr(w, "text", None)
@@ -177,20 +177,13 @@ class Compiler:
                 flags = CLAUSE | (AGENT if agent else 0)
                 # nor, beside one actor, an action the text gives someone the catalog names
                 # (乌方企图袭击): when the actor's own binding fails, any actor bound to it is
-                # someone else; but a Chinese sentence's subject does the actions of its later
-                # clauses that no one the catalog names is bound to (`scan.subject`)
-                carry: list[CompiledNode] = []
+                # someone else
                 if len(who) == 1:
-                    actors = self._leaf(self.others(), None, False, build, ())
-                    unsaid.append(NotNode(NearNode(actors, own, BIND_DISTANCE, flags)))
-                    free = NearNode(actors, own, BIND_DISTANCE, OTHER | flags)
-                    carry = [actor(w, title, partial(NearNode, right=free, bind=flags | SUBJECT,
-                                                     distance=CARRY_DISTANCE))
-                             for w in who if agent]
+                    unsaid.append(NotNode(NearNode(self._leaf(
+                        self.others(), None, False, build, ()), own, BIND_DISTANCE, flags)))
                 bound: list[CompiledNode] = [OrNode([
-                    actor(w, title, partial(NearNode, right=own, distance=BIND_DISTANCE,
-                                            bind=flags)), *carry,
-                    AndNode([actor(w, True), own, *unsaid])]) for w in who]
+                    actor(w, title, _near_to(own, BIND_DISTANCE, flags)),
+                    actor(w, True, _with([own, *unsaid]))]) for w in who]
                 if len(who) > 1 and entity.role == ROLES[0]:
                     # beside several, one of them does it: not an action of someone else
                     # that they react to in the same clause (以色列空袭伊朗 印度航空...改道),
@@ -199,9 +192,8 @@ class Compiler:
                     names |= {e.name for e in self.entities if names & set(e.acts_for)}
                     theirs = NearNode(self._leaf(self.others(frozenset(names)), None, False,
                                                  build, ()), own, 0, OTHER)
-                    bound.append(OrNode([actor(w, title, partial(
-                        NearNode, right=theirs, distance=BIND_DISTANCE, bind=CLAUSE | AGENT))
-                        for w in who]))
+                    theirs_near = _near_to(theirs, BIND_DISTANCE, CLAUSE | AGENT)
+                    bound.append(OrNode([actor(w, title, theirs_near) for w in who]))
                 senses[0] = _one_and(bound)
             children += senses
         return AndNode(children)
@@ -375,6 +367,17 @@ def _expanded(term: str) -> Entity | None:
     kind = NAME if found.name else ACTION if found.acts else TERM
     return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term,
                   role=found.role, exclude=found.exclude)
+
+
+def _near_to(right: CompiledNode, distance: int, flags: int
+             ) -> Callable[[CompiledNode], CompiledNode]:
+    """A NEAR of its argument and `right`."""
+    return lambda left: NearNode(left, right, distance, flags)
+
+
+def _with(nodes: list[CompiledNode]) -> Callable[[CompiledNode], CompiledNode]:
+    """An AND of its argument and `nodes`."""
+    return lambda first: AndNode([first, *nodes])
 
 
 def _one_and(nodes: list[CompiledNode]) -> CompiledNode:

@@ -205,9 +205,6 @@ def any_close(scan: Scan, xs: list[Occ], ys: list[Occ], distance: int) -> bool:
 
 CLAUSE, AGENT = 1, 2  # a binding NEAR's flags (the C core's BIND_*): see `bound`
 OTHER = 4  # a NEAR's flag: its right side's occurrences no one on its left does (`done_by`)
-SUBJECT = 8  # a binding NEAR's flag: `who` is its sentence's subject, the act a later clause's
-SUBJECT_LEAD = 4  # characters at most before a clause's subject (韩国总统 before 尹锡悦)
-CLAUSE_LEAD = 8  # characters at most before an action its clause's verb opens (宣布实施紧急)
 _STOPS = frozenset("。!?;")  # what ends a sentence (folded: ！？； are !?; already)
 _OBJECT_GAPS = frozenset({"", "了", "on", "against", "at"})  # action then whom it is done to
 _OBJECT_MARKS = frozenset("对向")  # 对/向 someone, then the action: done to them
@@ -220,42 +217,25 @@ def bound(scan: Scan, who: Occ, act: Occ, flags: int) -> bool:
     `who` neither the one the action is done to (`袭击俄罗斯`, `attacks on Russia`,
     `对俄罗斯发动袭击`) nor in another clause of Chinese text: one begun after the action (a
     comma or a space between Chinese characters: `袭击以色列 俄罗斯呼吁克制`), or what they
-    say (`俄罗斯州长说，乌克兰无人机袭击...`). With SUBJECT, `who` must also be the subject
-    of a Chinese sentence and the action in one of its later comma-clauses (`subject`)."""
+    say (`俄罗斯州长说，乌克兰无人机袭击...`)."""
     text = scan.texts[who.field]
-    if flags & SUBJECT and not subject(text, who, act):
-        return False
     first, second = (who, act) if who.start <= act.start else (act, who)
     agent = flags & AGENT
     after = who.start >= act.end
     chinese = agent and not (who.latin and act.latin)
     for i in range(first.end, second.start):
         ch = text[i]
-        if ch in _STOPS or (ch == "." and _full_stop(text, i)) or (chinese and (
-                (ch == "," and (after or text.endswith(_SAYS, 0, i)))
-                or (after and ch == " " and _between_chinese(text, i)))):
+        if ch in _STOPS or (ch == "." and _full_stop(text, i)):
+            return False
+        if chinese and ch == "," and (after or text.endswith(_SAYS, 0, i)):
+            return False
+        if chinese and after and ch == " " and _between_chinese(text, i):
             return False
     if not agent:
         return True
     if after:
         return text[act.end:who.start].strip() not in _OBJECT_GAPS
     return who.end > act.start or who.start == 0 or text[who.start - 1] not in _OBJECT_MARKS
-
-
-def subject(text: str, who: Occ, act: Occ) -> bool:
-    """Whether `who` opens a Chinese clause (at most SUBJECT_LEAD characters after a comma or
-    the sentence's start) and the action opens a later one of its sentence (at most
-    CLAUSE_LEAD characters after its comma): the subject of `韩国总统尹锡悦凌晨发表讲话，
-    宣布……，解除紧急戒严` carries to it, not to `...，泰国军方随后宣布全国实施戒严`."""
-    gap = text[who.end:act.start]
-    comma = gap.rfind(",")
-    if who.latin or act.latin or comma < 0 or len(gap) - comma - 1 > CLAUSE_LEAD:
-        return False
-    for i in range(who.start - 1, max(who.start - SUBJECT_LEAD - 2, -1), -1):
-        ch = text[i]
-        if ch in _STOPS or ch in ",\n" or (ch == "." and _full_stop(text, i)):
-            return True
-    return who.start <= SUBJECT_LEAD
 
 
 _DONE_GAPS = frozenset({"", "'s", "\u2019s", "的", "发动的", "发起的"})  # doer, then the action
