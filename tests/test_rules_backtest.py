@@ -28,7 +28,8 @@ def test_run_rules_test_prints_matches_first_and_a_summary() -> None:
     assert lines[0] == "  弹道导弹 = @missile-launch: missile launch (导弹试射)"
     assert lines[1].startswith("MATCH")
     assert lines[-1] == "2 of 5 articles match '@dprk + 弹道导弹'"
-    assert "韩国敦促朝俄停止武器贸易 英国:这是俄罗斯被孤立的征兆  [朝鲜, 弹道导弹, 朝方]" in output
+    assert ("韩国敦促朝俄停止武器贸易 英国:这是俄罗斯被孤立的征兆  [朝鲜, 弹道导弹, 金正恩, 朝方]"
+            in output)
 
 
 def test_run_rules_test_json_has_one_object_per_article() -> None:

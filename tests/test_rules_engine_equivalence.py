@@ -35,6 +35,7 @@ from bot.rules.entities import (
     WHO,
     Entities,
     Entity,
+    former,
     gap_parts,
     key,
     shipped_entities,
@@ -127,6 +128,22 @@ class Actors:
             exclude=tuple(x for e in who for x in e.exclude))
 
 
+@dataclass(frozen=True)
+class Leader:
+    """Someone who acts for whom a rule names beside an action (`acts_for`), reported as the
+    rule's term (`display`; an @ref: the alias found)."""
+
+    person: Entity
+    display: str | None
+
+
+@dataclass(frozen=True)
+class Former:
+    """What marks a report calling a leader former: anywhere in it, they act for no one."""
+
+    person: Entity
+
+
 _STOP_RE = re.compile(r"[。!?;]|(?<=[^\W_][^\W_])\.(?= |$)")
 _SAYS_RE = re.compile(r"(?:说|称|表示|指出),")
 _CJK_SPACE_RE = re.compile(r"(?<=[\u2e80-\U0010ffff]) (?=[\u2e80-\U0010ffff])")
@@ -198,10 +215,25 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
     who = [c for c in node.children
            if (e := resolve(c, entities)) is not None and e.kind in WHO_KINDS]
     whom = (*whom, *(e for c in who if (e := resolve(c, entities)) is not None))
+    acts = any((e := resolve(c, entities)) is not None and e.kind == ACTION
+               and e.role in ("agent", "party") for c in node.children)
+
+    def by(w: g.Node, make: Callable[[g.Node], g.Node]) -> g.Node:
+        """`make` of w, or (beside an action w does) of one of its leaders not called former."""
+        entity = resolve(w, entities)
+        people = [p for p in entities if entity is not None and entity.name in p.acts_for]
+        if not acts or not people:
+            return make(w)
+        display = w.text if isinstance(w, g.Term) else None
+        return g.Or((make(w), *(g.And((make(Leader(p, display)), g.Not(Former(p))))  # type: ignore[arg-type]
+                                for p in people)))
+
     out: list[g.Node] = []
     for child in node.children:
         entity = resolve(child, entities)
         bound = bind(child, entities, whom, near=near, title=title)
+        if child in who:
+            bound = by(child, lambda w: bind(w, entities, whom, near=near, title=title))
         parts = list(bound.children) if isinstance(bound, g.And) else [bound]  # sense limit
         if who and entity is not None and entity.kind == ACTION:
             agent = len(who) == 1 and entity.role == "agent"
@@ -209,11 +241,19 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
             if len(who) == 1:
                 unsaid += (g.Not(Bound(Actors(entities), parts[0], BIND_DISTANCE,  # type: ignore[arg-type]
                                        agent=agent)),)
-            tied = [g.Or((Bound(w, parts[0], BIND_DISTANCE, agent=agent),
-                          g.And((g.Title(w), parts[0], *unsaid)))) for w in who]
+            tied = [g.Or((by(w, _tied(parts[0], agent)), by(w, _headline(parts[0], unsaid))))
+                    for w in who]
             parts[0] = tied[0] if len(tied) == 1 else g.And(tuple(tied))
         out += parts
     return g.And(tuple(out))
+
+
+def _tied(act: g.Node, agent: bool) -> Callable[[g.Node], g.Node]:
+    return lambda who: Bound(who, act, BIND_DISTANCE, agent=agent)  # type: ignore[arg-type]
+
+
+def _headline(act: g.Node, unsaid: tuple[g.Node, ...]) -> Callable[[g.Node], g.Node]:
+    return lambda who: g.And((g.Title(who), act, *unsaid))  # type: ignore[arg-type]
 
 
 def word_char(ch: str) -> bool:
@@ -392,7 +432,11 @@ class Reference:
         if isinstance(node, g.Or):
             return sorted((o for c in node.children for o in self.occ(c, title)),
                           key=lambda o: (o.field, o.start))
-        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers, Actors))
+        if isinstance(node, Leader | Former):  # a report calling them former: anywhere
+            return self.entity(node.person, node.display, title) if isinstance(node, Leader) \
+                else self.entity(former(node.person), None, False)
+        assert isinstance(node, (g.Term, g.Phrase, g.EntityRef, About, Others, Markers, Actors,
+                                 Leader, Former))
         return self.leaf(node, title)
 
     def holds(self, node: g.Node, title: bool = False) -> bool:
@@ -422,6 +466,14 @@ class Reference:
                     yield from self.names(c, title)
         elif isinstance(node, g.Near):
             yield from (o.term for o in leaf_parts(self.near(node, title)))
+        else:
+            yield from self.leaf_names(node, title)
+
+    def leaf_names(self, node: g.Node, title: bool) -> Iterator[str]:
+        """`names` of a leaf."""
+        if isinstance(node, Leader):
+            yield from ((node.display,) if node.display is not None else self.aliases_found(
+                self.occ(node, title), node.person))
         elif isinstance(node, g.EntityRef):
             yield from self.aliases_found(self.leaf(node, title),
                                           self.entities.by_name[node.name])

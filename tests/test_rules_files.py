@@ -28,6 +28,7 @@ SHIPPED = REPO / "rules" / "entities.yaml"
     ("石破茂", "ishiba-shigeru"), ("普京", "putin"), ("普丁", "putin"),
     ("泽连斯基", "zelensky"), ("特朗普", "trump"), ("川普", "trump"), ("Rutte", "rutte"),
     ("古特雷斯", "guterres"), ("冯德莱恩", "von-der-leyen"), ("Kaja Kallas", "kallas"),
+    ("Yoon", "yoon-suk-yeol"),
     ("派兵", "send-troops"), ("出兵", "send-troops"), ("派遣部队", "send-troops"),
     ("派遣军队", "send-troops"), ("派遣士兵", "send-troops"), ("增兵", "send-troops"),
     ("部署军队", "send-troops"), ("deploy troops", "send-troops"),
@@ -62,6 +63,36 @@ def test_an_operation_names_the_sides_it_involves(tmp_path: Path) -> None:
     assert found is not None and found.name == "op"
 
 
+def test_a_leader_acts_for_a_country_only_beside_an_action(tmp_path: Path) -> None:
+    """An entity's `acts_for` adds nothing to the country's own aliases (what a bare term and
+    story grouping read); `people` are those who act for the country, each with what marks a
+    report calling them former."""
+    path = tmp_path / "entities.yaml"
+    path.write_text("entities:\n  a:\n    kind: country\n    aliases: [甲国]\n"
+                    "  p:\n    kind: person\n    acts_for: [a]\n    aliases: [张三]\n"
+                    "  q:\n    kind: person\n    aliases: [李四]\n", encoding="utf-8")
+    entities = load_entities(path)
+    country = entities.by_name["a"]
+    assert country.aliases == ("甲国",)
+    (person, former), = entities.people(country)
+    assert person.name == "p" and "前总统张三" in former.aliases
+    assert entities.people(entities.by_name["q"]) == ()
+    found = entities.expand("张三")
+    assert found is not None and found.name == "p" and found.acts_for == ("a",)
+
+
+def test_shipped_leaders_act_for_their_country() -> None:
+    """Every shipped person acts for the country (or body) their label names."""
+    entities = load_entities(SHIPPED)
+    people = [e for e in entities if e.kind == "person"]
+    assert people and all(len(e.acts_for) == 1 for e in people)
+    for person in people:
+        side = entities.by_name[person.acts_for[0]]
+        assert side.kind in ("country", "organization")
+    assert {e.name for e in entities if "rok" in e.acts_for} == {"yoon-suk-yeol",
+                                                                 "lee-jae-myung"}
+
+
 def test_shipped_entities_file_is_valid() -> None:
     """rules/entities.yaml has no problems: no alias is shared by two entities."""
     entities, problems = check_entities(SHIPPED)
@@ -79,6 +110,8 @@ def test_shipped_entities_file_is_valid() -> None:
      "entity 'a' involves 'b', which is no other entity"),
     ("entities:\n  a:\n    aliases: [x]\n    involves: [a]\n", ":4:16",
      "entity 'a' involves 'a', which is no other entity"),
+    ("entities:\n  a:\n    aliases: [x]\n    acts_for: [b]\n", ":4:16",
+     "entity 'a' acts for 'b', which is no other entity"),
     ("entities:\n  a:\n    aliases: [x]\n    other_senses: x\n", ":4:19", "expected a list"),
     ("entities:\n  a:\n    label: x\n", ":2:3", "needs a list of aliases"),
     ("entities:\n  a:\n    aliases: [x, '...y']\n", ":3:18", "malformed alias"),

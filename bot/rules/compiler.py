@@ -7,6 +7,7 @@ program is lowered once into the C core's tables when the core is built.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,7 @@ BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and thei
 PLACE = ROLES[3]  # the role of something that happens somewhere (`bot.rules.places`)
 NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
 WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
+_ACTS = frozenset({ROLES[0], ROLES[2]})  # roles whose doer a country's leaders stand in for
 TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
 _CACHE_CAP = 100_000
 
@@ -128,9 +130,25 @@ class Compiler:
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
         event = any(e is not None and e.kind == ACTION and e.role == PLACE for _, e in resolved)
+        # beside an action someone does (or is a side of), a country's leaders act for it
+        acts = any(e is not None and e.kind == ACTION and e.role in _ACTS for _, e in resolved)
+        doer = {id(c): e for c, e in resolved if acts and e is not None and c in who}
+
+        def actor(w: g.Node, title: bool,
+                  make: Callable[[CompiledNode], CompiledNode] = lambda x: x) -> CompiledNode:
+            """`make` of `w`, or of one of the people who act for it (`acts_for`) in a
+            report that does not call them former."""
+            made = [make(self.node(w, title, build, whom))]
+            found = doer.get(id(w))
+            display = None if isinstance(w, g.EntityRef) else getattr(w, "text", None)
+            for person, former in self.entities.people(found) if found is not None else ():
+                made.append(AndNode([make(self._leaf(person, display, title, build, ())),
+                                     NotNode(self._leaf(former, None, False, build, ()))]))
+            return made[0] if len(made) == 1 else OrNode(made)
+
         children: list[CompiledNode] = []
         for child, entity in resolved:
-            node = self.node(child, title, build, whom)
+            node = actor(child, title)
             if event and child in who and entity is not None \
                     and (inside := places.within(places.folded(entity.aliases))) is not None:
                 # where something happens, a place in the country is the country (鹿儿岛)
@@ -164,16 +182,18 @@ class Compiler:
                     unsaid.append(NotNode(NearNode(self._leaf(
                         self.others(), None, False, build, ()), own, BIND_DISTANCE, flags)))
                 bound: list[CompiledNode] = [OrNode([
-                    NearNode(self.node(w, title, build, whom), own, BIND_DISTANCE, flags),
-                    AndNode([self.node(w, True, build, whom), own, *unsaid])]) for w in who]
+                    actor(w, title, _near_to(own, BIND_DISTANCE, flags)),
+                    actor(w, True, _with([own, *unsaid]))]) for w in who]
                 if len(who) > 1 and entity.role == ROLES[0]:
                     # beside several, one of them does it: not an action of someone else
                     # that they react to in the same clause (以色列空袭伊朗 印度航空...改道),
                     # nor one another actor does right at it (after Israeli air strikes)
-                    theirs = NearNode(self._leaf(self.others(frozenset(
-                        e.name for e in whom)), None, False, build, ()), own, 0, OTHER)
-                    bound.append(OrNode([NearNode(self.node(w, title, build, whom), theirs,
-                                                  BIND_DISTANCE, CLAUSE | AGENT) for w in who]))
+                    names = {e.name for e in whom}
+                    names |= {e.name for e in self.entities if names & set(e.acts_for)}
+                    theirs = NearNode(self._leaf(self.others(frozenset(names)), None, False,
+                                                 build, ()), own, 0, OTHER)
+                    theirs_near = _near_to(theirs, BIND_DISTANCE, CLAUSE | AGENT)
+                    bound.append(OrNode([actor(w, title, theirs_near) for w in who]))
                 senses[0] = _one_and(bound)
             children += senses
         return AndNode(children)
@@ -347,6 +367,17 @@ def _expanded(term: str) -> Entity | None:
     kind = NAME if found.name else ACTION if found.acts else TERM
     return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term,
                   role=found.role, exclude=found.exclude)
+
+
+def _near_to(right: CompiledNode, distance: int, flags: int
+             ) -> Callable[[CompiledNode], CompiledNode]:
+    """A NEAR of its argument and `right`."""
+    return lambda left: NearNode(left, right, distance, flags)
+
+
+def _with(nodes: list[CompiledNode]) -> Callable[[CompiledNode], CompiledNode]:
+    """An AND of its argument and `nodes`."""
+    return lambda first: AndNode([first, *nodes])
 
 
 def _one_and(nodes: list[CompiledNode]) -> CompiledNode:

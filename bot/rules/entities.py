@@ -7,6 +7,7 @@
         aliases: [朝鲜, 北韩, DPRK, North Korea, 平壤]
         exclude: [南朝鲜]             # longer words that contain an alias but mean something else
         involves: [china]            # an operation's names also name its sides (optional)
+        acts_for: [rok]              # a person: the countries (or bodies) they act for
         other_senses: [阅兵]          # a report saying one uses the aliases in another sense
         role: target                 # an action whose rule means the one it is done to
 
@@ -21,6 +22,12 @@ entity of someone in particular (North Korea's soldiers, not any soldiers). It c
 rule that names who, side by side: in `朝鲜 + 派兵` the `{who}` aliases of @send-troops become
 `朝鲜士兵`, `North Korean...troops`, ... for every alias of @dprk; in `派兵` alone, or beside
 no other entity, they do not count at all ("troops" alone never stands for sending troops).
+
+A person who `acts_for` a country (its head of state or government) does its actions in rules:
+beside an action (`韩国 + 戒严`), they count as the country (`people`: 尹锡悦宣布戒严), except in a
+report that calls them former (`former`: 前总统尹锡悦, "former President Trump"). Their names
+are not the country's aliases elsewhere (a bare `韩国` is not 尹锡悦, and story grouping reads
+each entity's own aliases).
 """
 
 from __future__ import annotations
@@ -42,12 +49,16 @@ GAP = "..."
 GAP_CHARS = 12
 GAP_WORDS = 5
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses", "role"}
+_KEYS = {"label", "kind", "aliases", "exclude", "involves", "other_senses", "role", "acts_for"}
 ROLES = ("agent", "target", "party", "place")  # whom a rule naming someone beside an action
 # means: its doer, the one it is done to (sanctions), a side of it (a ceasefire), or where it
 # happens (a quake: `bot.rules.places`)
 WHO = "{who}"
 ACTION = "action"  # the kind of entity that is something done, not someone who does it
+# a leader named as former: right before the name in Chinese, within GAP_WORDS in English
+FORMER_ZH = ("前总统", "前總統", "前首相", "前总理", "前總理", "前国家主席", "前國家主席",
+             "前领导人", "前領導人", "前任总统", "前任總統", "前任首相", "前任总理", "前任總理")
+FORMER_EN = ("former", "ex-president", "ex-prime minister", "ex-leader")
 key = fold_key  # the folded form aliases and terms are compared in (one space per run)
 
 
@@ -63,6 +74,7 @@ class Entity:
     involves: tuple[str, ...] = ()  # entities this one names too (an operation: its sides)
     other_senses: tuple[str, ...] = ()  # words that mark a report using it in another sense
     role: str = "agent"  # an action: whom a rule naming someone beside it means (ROLES)
+    acts_for: tuple[str, ...] = ()  # a person: the entities they act for (a country's leader)
 
     @property
     def plain(self) -> tuple[str, ...]:
@@ -78,7 +90,17 @@ class Entity:
         name = self.name + "".join(f"@{e.name}" for e in whom)
         return Entity(name=name, aliases=(*self.plain, *dict.fromkeys(made)), label=self.label,
                       kind=self.kind, exclude=self.exclude, involves=self.involves,
-                      other_senses=self.other_senses, role=self.role)
+                      other_senses=self.other_senses, role=self.role, acts_for=self.acts_for)
+
+
+def former(person: Entity) -> Entity:
+    """What marks a report that calls someone a former leader (前总统尹锡悦, `former President
+    Trump`, `ex-president ... Yoon`), as an entity: in such a report they act for no one."""
+    chinese = [a for a in person.plain if GAP not in a and not key(a).isascii()]
+    latin = [a for a in person.plain if GAP not in a and key(a).isascii()]
+    return Entity(name=f"{person.name}!former", kind="term", label=f"former {person.label}",
+                  aliases=(*(t + a for t in FORMER_ZH for a in chinese),
+                           *(f"{t}{GAP}{a}" for t in FORMER_EN for a in latin)))
 
 
 def gap_parts(alias: str) -> tuple[str, str] | None:
@@ -97,6 +119,7 @@ class Entities:
     def __init__(self, entities: Iterable[Entity] = ()) -> None:
         self.by_name: dict[str, Entity] = {}
         self._lookup: dict[str, str] = {}
+        self._people: dict[str, tuple[tuple[Entity, Entity], ...]] = {}
         for entity in entities:
             self.by_name[entity.name] = entity
             for alias in (*entity.plain, entity.name):
@@ -108,6 +131,15 @@ class Entities:
                     self.by_name[name] = replace(side, aliases=tuple(dict.fromkeys(
                         (*side.aliases, *entity.plain))), exclude=tuple(dict.fromkeys(
                             (*side.exclude, *entity.exclude))))
+
+    def people(self, entity: Entity) -> tuple[tuple[Entity, Entity], ...]:
+        """The people who act for an entity (`acts_for`: a country's leaders), each with what
+        marks a report that calls them former (`former`)."""
+        found = self._people.get(entity.name)
+        if found is None:
+            found = self._people[entity.name] = tuple(
+                (e, former(e)) for e in self.by_name.values() if entity.name in e.acts_for)
+        return found
 
     def __iter__(self) -> Iterator[Entity]:
         return iter(self.by_name.values())
@@ -208,7 +240,8 @@ def _entity(name_node: yaml.Node, node: yaml.Node, path: Path, problems: list[st
                   kind=str(_scalar(fields.get("kind")) or ""),
                   exclude=_strings(fields.get("exclude"), path, problems, name),
                   involves=_strings(fields.get("involves"), path, problems, name),
-                  other_senses=_strings(fields.get("other_senses"), path, problems, name))
+                  other_senses=_strings(fields.get("other_senses"), path, problems, name),
+                  acts_for=_strings(fields.get("acts_for"), path, problems, name))
 
 
 def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
@@ -232,13 +265,14 @@ def _strings(node: yaml.Node | None, path: Path, problems: list[str], name: str
 
 
 def _unknown_sides(items: yaml.MappingNode, names: set[str], path: Path) -> list[str]:
-    """An `involves` entry that names no other entity of the file."""
+    """An `involves` or `acts_for` entry that names no other entity of the file."""
     problems: list[str] = []
     for name_node, node in items.value:
         sides = node.value if isinstance(node, yaml.MappingNode) else []
         for k, v in sides:
-            if k.value == "involves" and isinstance(v, yaml.SequenceNode):
-                problems += [f"{_where(path, side)}: entity {name_node.value!r} involves "
+            if k.value in ("involves", "acts_for") and isinstance(v, yaml.SequenceNode):
+                verb = "acts for" if k.value == "acts_for" else k.value
+                problems += [f"{_where(path, side)}: entity {name_node.value!r} {verb} "
                              f"{side.value!r}, which is no other entity" for side in v.value
                              if isinstance(side, yaml.ScalarNode)
                              and (side.value not in names or side.value == name_node.value)]
