@@ -146,7 +146,12 @@ def _matches(expression: str, title: str, text: str = "", *, native: bool) -> bo
     ("韩国 + 戒严", "Opposition says Yoon's martial law decree broke the constitution", "", True),
     ("朝鲜 + 派兵", "金正恩下令向俄罗斯派兵", "", True),
     ("俄罗斯 + 袭击", "Putin orders new attacks on Kyiv", "", True),
-    # but only for their own country, only beside an action, and never as what is done to it
+    # beside no action at all, naming the leader names the country
+    ("美国 + 关税", "Trump unveils sweeping reciprocal levies", "", True),
+    ("美国 + 关税", "川普宣布對進口汽車課徵25%關稅", "", True),
+    ("美国 + 关税", "前总统特朗普谈关税", "", False),
+    ("美国 + 关税", "普京谈关税", "", False),
+    # but only for their own country, and never as what is done to it
     ("韩国 + 戒严", "泰国军方宣布全国实施戒严", "", False),
     ("韩国 + 戒严", "韩国总统出访俄罗斯", "普京宣布在边境地区实施戒严。", False),
     ("韩国 + 戒严", "Putin declares martial law in four annexed regions",

@@ -216,10 +216,13 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
            if (e := resolve(c, entities)) is not None and e.kind in WHO_KINDS]
     whom = (*whom, *(e for c in who if (e := resolve(c, entities)) is not None))
     acts = any((e := resolve(c, entities)) is not None and e.kind == ACTION
-               and e.role in ("agent", "party") for c in node.children)
+               and e.role in ("agent", "party") for c in node.children) \
+        or not any((e := resolve(c, entities)) is not None and e.kind == ACTION
+                   for c in node.children)  # beside no action, a leader names the country
 
     def by(w: g.Node, make: Callable[[g.Node], g.Node]) -> g.Node:
-        """`make` of w, or (beside an action w does) of one of its leaders not called former."""
+        """`make` of w, or (beside an action w does, or none) of one of its leaders not called
+        former."""
         entity = resolve(w, entities)
         people = [p for p in entities if entity is not None and entity.name in p.acts_for]
         if not acts or not people:

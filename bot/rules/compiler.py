@@ -130,8 +130,10 @@ class Compiler:
         who = [child for child, e in resolved if e is not None and e.kind in WHO_KINDS]
         whom = (*whom, *(e for _, e in resolved if e is not None and e.kind in WHO_KINDS))
         event = any(e is not None and e.kind == ACTION and e.role == PLACE for _, e in resolved)
-        # beside an action someone does (or is a side of), a country's leaders act for it
-        acts = any(e is not None and e.kind == ACTION and e.role in _ACTS for _, e in resolved)
+        # beside an action someone does (or is a side of), a country's leaders act for it;
+        # beside no action at all (`美国 + 关税`), naming its leader names it
+        acts = any(e is not None and e.kind == ACTION and e.role in _ACTS for _, e in resolved) \
+            or not any(e is not None and e.kind == ACTION for _, e in resolved)
         doer = {id(c): e for c, e in resolved if acts and e is not None and c in who}
 
         def actor(w: g.Node, title: bool,

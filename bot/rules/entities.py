@@ -24,10 +24,11 @@ rule that names who, side by side: in `朝鲜 + 派兵` the `{who}` aliases of @
 no other entity, they do not count at all ("troops" alone never stands for sending troops).
 
 A person who `acts_for` a country (its head of state or government) does its actions in rules:
-beside an action (`韩国 + 戒严`), they count as the country (`people`: 尹锡悦宣布戒严), except in a
-report that calls them former (`former`: 前总统尹锡悦, "former President Trump"). Their names
-are not the country's aliases elsewhere (a bare `韩国` is not 尹锡悦, and story grouping reads
-each entity's own aliases).
+beside an action (`韩国 + 戒严`), or beside no action at all (`美国 + 关税`), they count as the
+country (`people`: 尹锡悦宣布戒严, "Trump unveils levies"), except in a report that calls them
+former (`former`: 前总统尹锡悦, "former President Trump"). Their names are not the country's
+aliases elsewhere (a bare `韩国` is not 尹锡悦, and story grouping reads each entity's own
+aliases).
 """
 
 from __future__ import annotations
