@@ -41,6 +41,9 @@ CASES = [
     ("意大利", "罗马尼亚举行总统选举", "", False),
     ("意大利", "Rome says it will send a frigate", "", True),
     ("马尔代夫", "Male voters lean right", "", False),
+    # the adjective from its language
+    ("泰国 + 柬埔寨", "Thai and Cambodian troops exchange fire", "", True),
+    ("波兰", "How to polish old shoes", "", False),
 ]
 
 
@@ -63,6 +66,9 @@ def test_forms_come_from_the_dictionary_for_places_only() -> None:
     assert names.english_forms("菲律宾", "philippines") == ("filipino", "philippine")
     assert names.english_forms("巴基斯坦", "pakistan") == ("pakistani",)
     assert names.english_forms("马科斯", "marcos") == ()
+    assert names.english_forms("泰国", "thailand") == ("thai",)  # 泰语 "Thai (language)"
+    assert "polish" not in names.english_forms("波兰", "poland")  # also "to polish"
+    assert "tagalog" not in names.english_forms("菲律宾", "philippines")
     assert "以方便" in names.guards(("以方",))
 
 

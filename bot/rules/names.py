@@ -13,8 +13,11 @@ it knows:
   (`印巴` "India and Pakistan", not `中巴` "minibus" nor `巴西` "Brazil");
 - its capital, which reports name for its government (`Bangkok accuses Phnom Penh`,
   曼谷): a proper noun whose first sense is only `<Name>, capital of <the place>` (not a
-  former or a province's capital), by its Chinese word and its English name; not one the
-  dictionary also gives as a common word (金边 "gilt edge");
+  former or a province's capital), by its Chinese word (not one the dictionary also gives
+  as a common word; nor inside a longer word that names something else: 都柏林 is no 柏林)
+  and its English name (not a common word's sense: Malé is no `male`);
+- the adjective English takes from its language where the dictionary names the language
+  after the place (泰语 "Thai"; not a word English also uses: to polish);
 - the people and the adjective are the forms English builds from the name (`-i`, `-n`,
   `-ian`, `-ese`, a plural name without its `s`), kept when general English uses them often
   (wordfreq), with the dictionary's word for its people (`菲律宾人` "Filipino"); built
@@ -47,6 +50,7 @@ _PAIR_RE = re.compile(r"^[A-Z][\w.]*(?: [A-Z]\w*)*(?:-| and )[A-Z][\w.]*(?: [A-Z
 # `Bangkok, capital of Thailand`, `Kyiv or Kiev, capital of Ukraine`, `... (Tw)`: nothing more
 _CAPITAL_RE = re.compile(r"^(?P<names>[A-Z][\w'’. -]*?(?: or [A-Z][\w'’. -]*?)?), capital of "
                          r"(?P<place>(?:the )?[A-Z][\w'’. -]*?)(?: \(Tw\))?$")
+_LANGUAGE_RE = re.compile(r"\s+language\b.*$", re.I)  # "Hungarian language" -> Hungarian
 _PEOPLE_RE = re.compile(r"\((?:person|people)\)|\b(?:person|people)\b|\bor\b|^an? ", re.I)
 
 
@@ -107,9 +111,23 @@ def english_forms(term: str, english: str) -> tuple[str, ...]:
     people = _people(term)
     out = [word for word in people if word != name]
     if " " not in name and (people or _abbreviations(term, name)):  # a people, a country
-        out += [form for form in _built(name)
+        out += [form for form in (*_built(name), *_language(term, name))
                 if form != name and zipf_frequency(form, "en") >= MIN_ZIPF]
     return tuple(dict.fromkeys(out))
+
+
+def _language(term: str, name: str) -> tuple[str, ...]:
+    """The adjective English takes from the place's language, where the dictionary names the
+    language after the place (泰语 "Thai (language)" for Thailand, 波兰语 "Polish"; not 菲律宾语
+    "Tagalog" nor 缅甸语 "Burmese", which do not begin like the place's name)."""
+    words = (term + "语", *(a + "语" for a in _abbreviations(term, name)))
+    for word in words:
+        for sense in _tables().languages.get(word, ())[:1]:
+            said = _LANGUAGE_RE.sub("", _NOTE_RE.sub("", sense)).strip()
+            if said.isalpha() and said[:1].isupper() and said[:3].lower() == name[:3] \
+                    and not {said.lower(), "to " + said.lower()} & _tables().common_senses:
+                return (said.lower(),)  # not a word English also uses (to polish)
+    return ()
 
 
 def _built(name: str) -> tuple[str, ...]:
@@ -161,6 +179,8 @@ class _Tables:
     abbreviations: tuple[tuple[str, str], ...]  # (character, a sense saying it abbreviates)
     pairs: tuple[tuple[str, tuple[str, ...]], ...]  # two abbreviations naming two places
     people: dict[str, tuple[str, ...]]  # `<place>人` -> its senses
+    languages: dict[str, tuple[str, ...]]  # `<place>语` -> its senses
+    common_senses: frozenset[str]  # the senses of common (not proper) words, lower case
     capitals: dict[str, Capital]  # a place's English name (lower case) -> its capital
 
 
@@ -172,9 +192,10 @@ def _tables() -> _Tables:
     abbreviations: list[tuple[str, str]] = []
     two: dict[str, list[tuple[str, ...]]] = {}
     people: dict[str, tuple[str, ...]] = {}
+    languages: dict[str, tuple[str, ...]] = {}
     capitals: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     common: set[str] = set()  # words the dictionary also gives as no name (金边 "gilt edge")
-    senses: set[str] = set()  # the senses of those words, as written (`male`)
+    senses: set[str] = set()  # the senses of those words (`male`)
     longer: list[tuple[str, str]] = []  # words of 3+ characters, with their first sense
     for entry in cedict.entries(min_length=1):
         word = entry.simplified
@@ -190,21 +211,26 @@ def _tables() -> _Tables:
         elif len(word) == 2:
             if word[0] != word[1]:
                 two.setdefault(word, []).append(entry.senses)
+            if word.endswith("语"):
+                languages.setdefault(word, entry.senses)
         else:
             longer.append((word, entry.senses[0] if entry.senses else ""))
             if word.endswith("人"):
                 people[word] = entry.senses
+            elif word.endswith("语"):
+                languages.setdefault(word, entry.senses)
     chars = {char for char, _ in abbreviations}
     pairs = tuple((word, tuple(s for senses in entries for s in senses))
                   for word, entries in two.items() if set(word) <= chars
                   and all(_PAIR_RE.match(_NOTE_RE.sub("", senses[0]).strip())
                           for senses in entries))
-    return _Tables(tuple(abbreviations), pairs, people,
-                   _capitals(capitals, common, senses, longer))
+    common_senses = frozenset(sense.strip().lower() for sense in senses)
+    return _Tables(tuple(abbreviations), pairs, people, languages, common_senses,
+                   _capitals(capitals, common, common_senses, longer))
 
 
 def _capitals(found: dict[str, list[tuple[str, tuple[str, ...]]]], common: set[str],
-              senses: set[str], longer: list[tuple[str, str]]) -> dict[str, Capital]:
+              senses: frozenset[str], longer: list[tuple[str, str]]) -> dict[str, Capital]:
     """Each place's `Capital` from the dictionary's `<Name>, capital of <place>` entries."""
     words = {word for entries in found.values() for word, _ in entries if word not in common}
     inside: dict[str, list[tuple[str, str]]] = {}
