@@ -74,7 +74,7 @@ def test_forms_come_from_the_dictionary_for_places_only() -> None:
 
 def test_a_capital_is_read_from_the_dictionary() -> None:
     """`<Name>, capital of <place>`: its Chinese words and English names; not a name the
-    dictionary gives as a common word's sense (Malé is no `male`), and the longer words its
+    dictionary gives as a common word's sense (Phoenix, the bird), and the longer words its
     Chinese word sits in without naming it are guards."""
     assert names.capital("thailand") == names.Capital(("曼谷",), ("Bangkok",))
     assert names.capital("Ukraine").english == ("Kyiv", "Kiev")
@@ -83,6 +83,7 @@ def test_a_capital_is_read_from_the_dictionary() -> None:
     assert berlin.chinese == ("柏林",) and "都柏林" in berlin.guards
     assert "罗马尼亚" in names.capital("italy").guards
     assert "male" not in {n.lower() for n in names.capital("maldives").english}
+    assert names.capital("arizona").english == ()  # Phoenix: also the bird, a common word
     assert names.capital("atlantis") == names.Capital()
 
 

@@ -15,7 +15,7 @@ it knows:
   曼谷): a proper noun whose first sense is only `<Name>, capital of <the place>` (not a
   former or a province's capital), by its Chinese word (not one the dictionary also gives
   as a common word; nor inside a longer word that names something else: 都柏林 is no 柏林)
-  and its English name (not a common word's sense: Malé is no `male`);
+  and its English name (not one that is a common word's sense: Phoenix, Providence);
 - the adjective English takes from its language where the dictionary names the language
   after the place (泰语 "Thai"; not a word English also uses: to polish);
 - the people and the adjective are the forms English builds from the name (`-i`, `-n`,
@@ -163,7 +163,7 @@ def _abbreviations(term: str, english: str) -> tuple[str, ...]:
 @dataclass(frozen=True, slots=True)
 class Capital:
     """A place's capital as a rule term's forms: its Chinese words, its English names (none
-    that the dictionary gives as a common word's whole sense: Malé is no `male`), and the
+    that the dictionary gives as a common word's whole sense: phoenix, providence), and the
     longer dictionary words its Chinese words sit in without naming it (都柏林 Dublin is no
     柏林 Berlin, 罗马尼亚 no Rome)."""
 
@@ -194,8 +194,8 @@ def _tables() -> _Tables:
     people: dict[str, tuple[str, ...]] = {}
     languages: dict[str, tuple[str, ...]] = {}
     capitals: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
-    common: set[str] = set()  # words the dictionary also gives as no name (金边 "gilt edge")
-    senses: set[str] = set()  # the senses of those words (`male`)
+    common: set[str] = set()  # words the dictionary also gives as no name
+    senses: set[str] = set()  # the senses of those words (`phoenix`, `to polish`)
     longer: list[tuple[str, str]] = []  # words of 3+ characters, with their first sense
     for entry in cedict.entries(min_length=1):
         word = entry.simplified
