@@ -191,7 +191,7 @@ class Compiler:
                     # that they react to in the same clause (以色列空袭伊朗 印度航空...改道),
                     # nor one another actor does right at it (after Israeli air strikes)
                     names = {e.name for e in whom}
-                    names |= {e.name for e in self.entities if names & set(e.acts_for)}
+                    names |= {p.name for e in whom for p, _ in self.entities.people(e)}
                     theirs = NearNode(self._leaf(self.others(frozenset(names)), None, False,
                                                  build, ()), own, 0, OTHER)
                     theirs_near = _near_to(theirs, BIND_DISTANCE, CLAUSE | AGENT)

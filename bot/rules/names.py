@@ -110,17 +110,18 @@ def english_forms(term: str, english: str) -> tuple[str, ...]:
     name = english.lower()
     people = _people(term)
     out = [word for word in people if word != name]
-    if " " not in name and (people or _abbreviations(term, name)):  # a people, a country
-        out += [form for form in (*_built(name), *_language(term, name))
+    abbreviations = _abbreviations(term, name) if " " not in name else ()
+    if " " not in name and (people or abbreviations):  # a people, a country
+        out += [form for form in (*_built(name), *_language(term, name, abbreviations))
                 if form != name and zipf_frequency(form, "en") >= MIN_ZIPF]
     return tuple(dict.fromkeys(out))
 
 
-def _language(term: str, name: str) -> tuple[str, ...]:
+def _language(term: str, name: str, abbreviations: tuple[str, ...]) -> tuple[str, ...]:
     """The adjective English takes from the place's language, where the dictionary names the
     language after the place (泰语 "Thai (language)" for Thailand, 波兰语 "Polish"; not 菲律宾语
     "Tagalog" nor 缅甸语 "Burmese", which do not begin like the place's name)."""
-    words = (term + "语", *(a + "语" for a in _abbreviations(term, name)))
+    words = (term + "语", *(a + "语" for a in abbreviations))
     for word in words:
         for sense in _tables().languages.get(word, ())[:1]:
             said = _LANGUAGE_RE.sub("", _NOTE_RE.sub("", sense)).strip()
