@@ -42,6 +42,7 @@ from bot.rules.entities import (
 )
 from bot.rules.expand import expand
 from bot.rules.negation import shipped_negation
+from bot.rules.pairs import pair_entity
 from bot.text import fold
 from tests.conftest import SEEDS
 
@@ -130,7 +131,8 @@ class Actors:
 
 @dataclass(frozen=True)
 class Leader:
-    """Someone who acts for whom a rule names beside an action (`acts_for`), reported as the
+    """Someone who acts for whom a rule names beside an action (`acts_for`), or the pair words
+    of two countries an AND names (`person`: the pair's entity), reported as the
     rule's term (`display`; an @ref: the alias found)."""
 
     person: Entity
@@ -220,16 +222,21 @@ def bind_and(node: g.And, entities: Entities, whom: tuple[Entity, ...], *, near:
         or not any((e := resolve(c, entities)) is not None and e.kind == ACTION
                    for c in node.children)  # beside no action, a leader names the country
 
+    sides = tuple(e for c in who if (e := resolve(c, entities)) is not None)
+
     def by(w: g.Node, make: Callable[[g.Node], g.Node]) -> g.Node:
-        """`make` of w, or (beside an action w does, or none) of one of its leaders not called
-        former."""
+        """`make` of w, of its pair words with another country of the AND (the pair words are
+        data, like the catalog: `pair_entity`), or (beside an action w does, or none) of one of
+        its leaders not called former."""
         entity = resolve(w, entities)
         people = [p for p in entities if entity is not None and entity.name in p.acts_for]
-        if not acts or not people:
-            return make(w)
         display = w.text if isinstance(w, g.Term) else None
-        return g.Or((make(w), *(g.And((make(Leader(p, display)), g.Not(Former(p))))  # type: ignore[arg-type]
-                                for p in people)))
+        pair = pair_entity(entity, sides) if entity is not None and len(sides) > 1 else None
+        made = [make(w), *([make(Leader(pair, display))] if pair is not None else [])]  # type: ignore[arg-type]
+        if acts:
+            made += [g.And((make(Leader(p, display)), g.Not(Former(p))))  # type: ignore[arg-type]
+                     for p in people]
+        return made[0] if len(made) == 1 else g.Or(tuple(made))
 
     out: list[g.Node] = []
     for child in node.children:
@@ -661,6 +668,26 @@ def test_gap_aliases_and_exclusions_match_like_the_reference(seed: int, path: bo
         expressions.add(expression)
     rules = [Rule(id=f"c{i}", expression=e) for i, e in enumerate(sorted(expressions))]
     assert assert_same(rules, articles, entities, native=path) > 20
+
+
+PAIR_RULES = ["泰国 + 柬埔寨 + 冲突", "柬埔寨 + 泰国", "中国 + 美国 + 关税", "@us + @japan",
+              "朝鲜 + 韩国 + 会谈", "俄罗斯 + 乌克兰 + 停火", "印度 + 巴基斯坦 + 空袭",
+              "title:泰国 + 柬埔寨 + 冲突", "泰国 + 柬埔寨 + (冲突 | 停火)",
+              "中国 + 美国 + 日本 + 会谈"]
+PAIR_TEXTS = ["泰柬边境发生交火,柬泰两军对峙", "中美洲多国与美国谈关税",
+              "23日美国宣布加征关税,日美会谈", "所以巴基斯坦称印巴停火", "朝韩会谈在板门店举行",
+              "俄乌停火谈判", "中美日三国会谈", "泰柬", "美日同盟", "今日美国媒体报道"]
+
+
+def test_pair_words_match_like_the_reference(path: bool) -> None:
+    """Rules naming two countries (their pair words, bot.rules.pairs) over reports that write
+    pairs, the words they sit inside, and the Thai-Cambodian intent reports."""
+    entities = shipped_entities()
+    folder = Path(__file__).parent / "data" / "intent" / "thailand-cambodia-clashes"
+    articles = [*read_seed_folder(folder, feed_id="thkh")[0],
+                *(Article(outlet="VOA", title=t[:8], text=t) for t in PAIR_TEXTS)]
+    rules = [Rule(id=f"p{i}", expression=e) for i, e in enumerate(PAIR_RULES)]
+    assert assert_same(rules, articles, entities, native=path, detail=True) > 20
 
 
 def test_reference_finds_what_the_table_tests_expect() -> None:

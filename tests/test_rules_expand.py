@@ -199,3 +199,15 @@ def test_a_plural_is_shown_as_matching_writes_it() -> None:
     shown = found.shown()
     assert "customs duty/duties" in shown and "tariff(s)" in shown and "duty(s)" not in shown
     assert Phrase("box").shown() == "box(es)" and Phrase("drill").shown() == "drill(s)"
+
+
+def test_kinds_of_a_noun_count_for_it() -> None:
+    """大选 "general election" and 初选 "primary election" are elections; 胜选 "to win an
+    election" is a verb, 寒武爆发 "Cambrian explosion" a word general Chinese rarely uses."""
+    election = expand("选举")
+    assert election is not None and {"大选", "初选"} <= set(election.chinese)
+    assert "胜选" not in election.chinese
+    explosion = expand("爆炸")
+    assert explosion is None or "寒武爆发" not in explosion.chinese
+    talks = expand("会谈")
+    assert talks is not None and "和谈" in talks.chinese

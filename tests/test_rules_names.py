@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.rules import names
+from bot.rules.english import Phrase
 from bot.rules.expand import expand
 from tests.test_rules_senses import _matches
 
@@ -70,6 +71,16 @@ def test_forms_come_from_the_dictionary_for_places_only() -> None:
     assert "polish" not in names.english_forms("波兰", "poland")  # also "to polish"
     assert "tagalog" not in names.english_forms("菲律宾", "philippines")
     assert "以方便" in names.guards(("以方",))
+    # a country the dictionary neither abbreviates nor names a people of: CLDR's territories
+    assert names.english_forms("苏丹", "sudan") == ("sudanese",)
+    assert names.english_forms("委内瑞拉", "venezuela") == ("venezuelan",)
+
+
+def test_a_people_in_ese_has_no_plural_s() -> None:
+    """`the Sudanese`, `two Japanese`: shown and matched as written."""
+    found = expand("苏丹")
+    assert found is not None and "Sudanese" in found.shown() and "Sudaneses" not in found.aliases
+    assert Phrase("venezuelan").shown() == "venezuelan(s)"
 
 
 def test_a_capital_is_read_from_the_dictionary() -> None:

@@ -420,6 +420,25 @@ CASES = [
     ("冲突", "Soldiers exchanged fire across the line", "", True),
     ("冲突", "An exchange of fire killed two", "", True),
     ("泰国 + 柬埔寨 + 冲突", "泰国与柬埔寨举行旅游合作会谈", "", False),
+    # a ceasefire or truce is one of the sides' conflict
+    ("泰国 + 柬埔寨 + 冲突", "泰国与柬埔寨同意立即停火", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "泰國與柬埔寨停戰談判破裂", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "泰国与柬埔寨宣布休战三天", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "Thailand and Cambodia agree to a ceasefire", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "Thailand, Cambodia sign cease-fire", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "Thailand and Cambodia extend the truce", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "以色列与哈马斯停火", "泰国与柬埔寨的旅游合作会谈顺利。", False),
+    # a kind of the term's noun (大选 "general election"); a country's people from CLDR's list
+    ("委内瑞拉 + 选举", "委内瑞拉大选结果引发争议", "", True),
+    ("委内瑞拉 + 选举", "委內瑞拉總統大選今登場", "", True),
+    ("委内瑞拉 + 选举", "Venezuelans vote in a presidential election", "", True),
+    ("苏丹 + 袭击", "Sudanese army says drones attacked Port Sudan", "", True),
+    ("委内瑞拉 + 选举", "委内瑞拉反对派胜选", "", False),
+    # the pair word of two countries a rule names (bot.rules.pairs): both of them
+    ("泰国 + 柬埔寨 + 冲突", "泰柬边境发生交火", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "泰柬邊境衝突進入第三天", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "柬泰两军交火", "", True),
+    ("泰国 + 柬埔寨 + 冲突", "泰柬旅游合作会谈", "", False),
     # a doer's verb: not what is done to them, nor another clause's
     ("袭击", "无人机袭击港口", "", True),
     ("俄罗斯 + 袭击", "俄罗斯无人机袭击乌克兰电网", "", True),

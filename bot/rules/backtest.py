@@ -15,12 +15,14 @@ from pathlib import Path
 from bot.errors import ParseError, RuleError
 from bot.feeds.seeds import read_seed_folder
 from bot.models import Article, Rule
+from bot.rules.derived import WHO_KINDS, expanded
 from bot.rules.engine import MatchedTerm, RuleSet
-from bot.rules.entities import Entities, shipped_entities
+from bot.rules.entities import Entities, Entity, shipped_entities
 from bot.rules.expand import expand
-from bot.rules.grammar import Term, leaves, parse
+from bot.rules.grammar import And, EntityRef, Near, Node, Not, Or, Term, Title, leaves, parse
 from bot.rules.history import EventTime
 from bot.rules.negation import KEEP, Negation
+from bot.rules.pairs import pair_entity
 from bot.text import fold
 
 EXIT_OK = 0
@@ -102,7 +104,36 @@ def described_terms(expression: str, *, entities: Entities | None = None) -> lis
             lines.append(f"{leaf.text} = @{entity.name}: {entity.label or entity.name}")
         elif (found := expand(leaf.text)) is not None:
             lines.append(found.shown())
-    return list(dict.fromkeys(lines))
+    return list(dict.fromkeys((*lines, *_pair_lines(parse(expression, entities=entities),
+                                                     entities))))
+
+
+def _pair_lines(node: Node, entities: Entities) -> Iterable[str]:
+    """For each AND naming two or more countries, their pair words (`bot.rules.pairs`):
+    `泰国 + 柬埔寨 together: 泰柬 · 柬泰`."""
+    if isinstance(node, Title | Not):
+        yield from _pair_lines(node.child, entities)
+    elif isinstance(node, Near):
+        yield from (*_pair_lines(node.left, entities), *_pair_lines(node.right, entities))
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _pair_lines(child, entities)
+    if not isinstance(node, And):
+        return
+    sides = [(child, entity) for child in node.children if isinstance(child, Term | EntityRef)
+             and (entity := _who(child, entities)) is not None]
+    words = [w for _, e in sides if (found := pair_entity(e, tuple(e for _, e in sides)))
+             for w in found.aliases] if len(sides) > 1 else []
+    if words:
+        said = " + ".join(c.text if isinstance(c, Term) else f"@{c.name}" for c, _ in sides)
+        yield f"{said} together: {' · '.join(dict.fromkeys(words))}"
+
+
+def _who(leaf: Term | EntityRef, entities: Entities) -> Entity | None:
+    """The entity of a leaf that names someone who acts (as the compiler resolves it)."""
+    found = entities.by_name[leaf.name] if isinstance(leaf, EntityRef) \
+        else entities.expand(leaf.text) or expanded(leaf.text)
+    return found if found is not None and found.kind in WHO_KINDS else None
 
 
 def read_articles(path: Path, *, progress: Callable[[int, int], None] | None = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from bot.models import Rule
@@ -16,17 +15,22 @@ from bot.rules import grammar as g
 from bot.rules import native, places
 from bot.rules.automata import Automata
 from bot.rules.compiled import AndNode, CompiledNode, Leaf, NearNode, NotNode, OrNode, SourceTest
+from bot.rules.derived import (
+    WHO_KINDS,
+    actors,
+    catalog_others,
+    expanded,
+    others_of,
+    reactions,
+)
 from bot.rules.entities import ACTION, ROLES, WHO, Entities, Entity, gap_parts, key
-from bot.rules.expand import expand, shipped_senses
+from bot.rules.pairs import pair_entity
 from bot.rules.program import Program, fast_form, names_of, triggers_of
 from bot.rules.scan import AGENT, CLAUSE, OTHER, is_latin, is_word_char
 
 BIND_DISTANCE = 15  # characters (CJK) or words (Latin) between someone and their action
 PLACE = ROLES[3]  # the role of something that happens somewhere (`bot.rules.places`)
-NAME = "name"  # the kind of a bare term the dictionary gives as a proper name (以色列)
-WHO_KINDS = frozenset({"country", "person", "organization", "group", NAME})  # who acts
 _ACTS = frozenset({ROLES[0], ROLES[2]})  # roles whose doer a country's leaders stand in for
-TERM = "term"  # the kind of a bare term's own entity (its expansion; ACTION for a verb)
 _CACHE_CAP = 100_000
 
 
@@ -71,7 +75,7 @@ class Compiler:
         """The catalog's actors but the entities named `but` (`_actors`), one per set."""
         found = self.actors.get(but)
         if found is None:
-            found = self.actors[but] = _actors(self.entities, but)
+            found = self.actors[but] = actors(self.entities, but)
         return found
 
     def lit_id(self, signature: tuple[str, str, bool]) -> int:
@@ -135,14 +139,20 @@ class Compiler:
         acts = any(e is not None and e.kind == ACTION and e.role in _ACTS for _, e in resolved) \
             or not any(e is not None and e.kind == ACTION for _, e in resolved)
         doer = {id(c): e for c, e in resolved if acts and e is not None and c in who}
+        sides = tuple(e for c, e in resolved if e is not None and c in who)
+        pair = {id(c): p for c, e in resolved if len(sides) > 1 and e is not None and c in who
+                and (p := pair_entity(e, sides)) is not None}
 
         def actor(w: g.Node, title: bool,
                   make: Callable[[CompiledNode], CompiledNode] = lambda x: x) -> CompiledNode:
-            """`make` of `w`, or of one of the people who act for it (`acts_for`) in a
+            """`make` of `w`, of its pair words with another country of the AND (泰柬,
+            `bot.rules.pairs`), or of one of the people who act for it (`acts_for`) in a
             report that does not call them former."""
             made = [make(self.node(w, title, build, whom))]
             found = doer.get(id(w))
             display = None if isinstance(w, g.EntityRef) else getattr(w, "text", None)
+            if (words := pair.get(id(w))) is not None:
+                made.append(make(self._leaf(words, display, title, build, ())))
             for person, former in self.entities.people(found) if found is not None else ():
                 made.append(AndNode([make(self._leaf(person, display, title, build, ())),
                                      NotNode(self._leaf(former, None, False, build, ()))]))
@@ -167,7 +177,7 @@ class Compiler:
                                             whom=whom)
             elif who and entity is not None and entity.kind == ACTION:
                 own = senses[0]
-                if entity.role == ROLES[0] and (react := _reactions()) is not None \
+                if entity.role == ROLES[0] and (react := reactions()) is not None \
                         and not any(WHO in a for a in entity.aliases):
                     # not an act the one beside it reacts to (`condemned the strikes`, 谴责空袭);
                     # an action whose own words name its doer (抗议朝鲜士兵...) is theirs
@@ -220,7 +230,7 @@ class Compiler:
             return self.entities.by_name[ast.name]
         if not isinstance(ast, g.Term):
             return None
-        return self.entities.expand(ast.text) or _expanded(ast.text)
+        return self.entities.expand(ast.text) or expanded(ast.text)
 
     def leaf(self, ast: g.Term | g.Phrase | g.EntityRef | g.Source, title: bool,
              build: _Build, whom: tuple[Entity, ...] = ()) -> CompiledNode:
@@ -231,8 +241,8 @@ class Compiler:
         entity = self.resolve(ast)
         display = None if isinstance(ast, g.EntityRef) else ast.text
         found = self._leaf(entity, display, title, build, whom)
-        others = None if entity is None or self.near else _catalog_others(entity) \
-            if entity.other_senses else _others(ast.text) \
+        others = None if entity is None or self.near else catalog_others(entity) \
+            if entity.other_senses else others_of(ast.text) \
             if isinstance(ast, g.Term) and entity.name.startswith("~") else None
         if others is None:
             return found
@@ -315,60 +325,6 @@ class Compiler:
                      if r.sources],
             ids=tuple(r.id for r in rules), statics=tuple(p.names for p in programs),
             cues=cues)
-
-
-@lru_cache(maxsize=4096)
-def _others(term: str) -> Entity | None:
-    """What marks another sense of a bare term's expansion, as an entity (None: nothing); a
-    marker inside one of the term's own forms does not count ("fire drill" in "live-fire
-    drill")."""
-    found = expand(term)
-    if found is None or not found.others:
-        return None
-    own = tuple(a for a in found.aliases if not gap_parts(a))
-    return Entity(name=f"~{key(term)}!", aliases=found.others, kind=TERM, label=term,
-                  exclude=own)
-
-
-@lru_cache(maxsize=4096)
-def _catalog_others(entity: Entity) -> Entity:
-    """What marks another sense of a catalog entity's aliases (its `other_senses`: troops at
-    a parade or a border at home are not troops sent), as an entity; it counts within
-    BIND_DISTANCE of one of the aliases (a photo caption of a parade elsewhere in the report
-    does not), and an alias of its own holding a marker still counts."""
-    return Entity(name=f"{entity.name}!", aliases=entity.other_senses, kind=TERM,
-                  label=entity.label, exclude=tuple(a for a in entity.plain if not gap_parts(a)))
-
-
-def _actors(entities: Entities, but: frozenset[str]) -> Entity:
-    """Everyone the catalog names who acts (countries, people, organizations) but the entities
-    named `but`, as one entity (one literal for every rule that leaves out the same)."""
-    who = [e for e in entities if e.kind in WHO_KINDS and e.name not in but]
-    return Entity(name="~actors" + "".join(f"-{n}" for n in sorted(but)), kind=TERM,
-                  label="actors",
-                  aliases=tuple(dict.fromkeys(a for e in who for a in e.plain
-                                              if not gap_parts(a))),
-                  exclude=tuple(dict.fromkeys(x for e in who for x in e.exclude)))
-
-
-@lru_cache(maxsize=1)
-def _reactions() -> Entity | None:
-    """The `reactions` of `rules/senses.yaml` as one entity: said right before an act
-    (`condemned the`, 谴责), they make the one who says them someone reacting to it."""
-    words = shipped_senses().reactions
-    return Entity(name="~reactions", aliases=words, kind=TERM, label="reactions") \
-        if words else None
-
-
-@lru_cache(maxsize=4096)
-def _expanded(term: str) -> Entity | None:
-    """A bare term's own entity: the term and its expansion (None when there is none)."""
-    found = expand(term)
-    if found is None:
-        return None
-    kind = NAME if found.name else ACTION if found.acts else TERM
-    return Entity(name=f"~{key(term)}", aliases=found.aliases, kind=kind, label=term,
-                  role=found.role, exclude=found.exclude)
 
 
 def _near_to(right: CompiledNode, distance: int, flags: int

@@ -47,7 +47,8 @@ from bot.errors import RuleError
 from bot.models import Article, Rule
 from bot.rules import native
 from bot.rules.automata import Automata
-from bot.rules.compiler import BIND_DISTANCE, NAME, TERM, WHO_KINDS, compiler_for
+from bot.rules.compiler import BIND_DISTANCE, compiler_for
+from bot.rules.derived import NAME, TERM, WHO_KINDS
 from bot.rules.entities import Entities, shipped_entities
 from bot.rules.grammar import rule_options
 from bot.rules.history import History, shipped_history

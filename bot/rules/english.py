@@ -63,8 +63,8 @@ class Phrase:
             return self.text
         last = self.text.rpartition(" ")[2]
         more = plural(last)
-        return f"{self.text}({more[len(last):]})" if more.startswith(last) \
-            else f"{self.text}/{more}"
+        return self.text if more == last else f"{self.text}({more[len(last):]})" \
+            if more.startswith(last) else f"{self.text}/{more}"
 
 
 def verbs(senses: Iterable[tuple[str, ...]]) -> frozenset[str]:
@@ -127,6 +127,8 @@ def _plain(text: str, *, verb: bool, proper: bool) -> Phrase | None:
 
 
 def plural(word: str) -> str:
+    if word.endswith("ese"):  # a people's name: the Sudanese, two Japanese
+        return word
     if word.endswith(("s", "sh", "ch", "x", "z")):
         return word + "es"
     if word.endswith("y") and len(word) > 2 and word[-2] not in "aeiou":

@@ -9,6 +9,11 @@ A bare term that is no entity of the catalog (`演习`, `袭击`, `attack`) stan
 - the Chinese words of the same sense: each gives one of the term's renderings first, the term
   gives that word's first rendering among its own, and the two share a character (`演习` ->
   演练 "to drill", not 练习 "to practice", and never 钻头 "drill bit");
+- the Chinese words for a kind of what the term names, which reports use for it: a word's
+  first rendering is a noun phrase ending with one of the term's nouns and the two share a
+  character (`选举` "election" -> 大选 "general election", 初选 "primary election"; `会谈` ->
+  和谈 "peace talk"), not a verb (胜选 "to win an election"), a word holding the term, nor
+  one general Chinese rarely uses (寒武爆发 "Cambrian explosion" for 爆炸);
 - for an English term, the Chinese words whose first senses render it (`attack` -> 攻击, 袭击);
 - for a place, the forms reports use beside its name (`bot.rules.names`: 印军, 印方, 印巴,
   Indian) and its capital, which reports name for its government (曼谷, Bangkok).
@@ -47,6 +52,9 @@ SENSES_FILE = "senses.yaml"
 MAX_SENSES = 2
 MAX_CHINESE = 6
 MAX_ENGLISH = 6
+MAX_KINDS = 4  # Chinese words for kinds of the term's noun (大选 for 选举), after the same sense
+KIND_FLOOR = 10 ** (2.5 - 9)  # a kind general Chinese uses (wordfreq's Zipf 2.5): not 寒武爆发
+_LINKS = frozenset({"a", "an", "the", "of", "to", "for", "in", "on", "with", "and", "or"})
 _NOTE_RE = re.compile(r"\([^()]*\)|\[[^\]]*\]")
 _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?")
 _SKIP = ("cl:", "variant of", "old variant", "see ", "see also", "taiwan pr", "also pr",
@@ -223,7 +231,8 @@ def _chinese(term: str) -> Expansion | None:
                          (*phrases[:1], *people, *(Phrase(n, name=True) for n in seat.english)),
                          name=True, guards=(*names.guards(forms), *seat.guards))
     same = _commonest(_same_sense(term, word))[:MAX_CHINESE]
-    return Expansion(term, traditional, tuple(same), phrases, acts=word.verb)
+    kinds = [w for w in _commonest(_kinds_of(term, word)) if w not in same][:MAX_KINDS]
+    return Expansion(term, traditional, (*same, *kinds), phrases, acts=word.verb)
 
 
 def _same_sense(term: str, word: _Word) -> list[str]:
@@ -237,6 +246,20 @@ def _same_sense(term: str, word: _Word) -> list[str]:
             if other != term and set(term) & set(other) \
                     and candidate.phrases[0].text in mine \
                     and first in {p.text for p in candidate.phrases if not p.act}:
+                out.append(other)
+    return out
+
+
+def _kinds_of(term: str, word: _Word) -> list[str]:
+    """The Chinese words for a kind of the term's noun (see the module docstring): 大选
+    "general election" for 选举 "election", 和谈 "peace talk" for 会谈 "talk"."""
+    table, out = _words(), []
+    for rendering in word.phrases:
+        if rendering.verb or rendering.act:
+            continue
+        for other in _by_head().get(rendering.text, ()):
+            if term not in other and set(term) & set(other) and not table[other].verb \
+                    and _frequencies().get(other, 0.0) >= KIND_FLOOR:
                 out.append(other)
     return out
 
@@ -324,6 +347,22 @@ def _by_phrase() -> dict[str, tuple[str, ...]]:
                 if not rendering.act:  # the word's own (bot.rules.english)
                     index.setdefault(rendering.text, []).append(word)
     return {p: tuple(words) for p, words in index.items()}
+
+
+@cache
+def _by_head() -> dict[str, tuple[str, ...]]:
+    """English noun -> the Chinese words whose first rendering is a kind of it: a noun phrase
+    of two or more words ending with it, no article or preposition (`general election`; not
+    `win an election`, `degree of earthquake`); not a name, no verb."""
+    index: dict[str, list[str]] = {}
+    for word, entry in _words().items():
+        first = entry.phrases[0] if entry.phrases else None
+        if entry.proper or entry.verb or first is None or first.verb or first.act:
+            continue
+        words = first.text.split()
+        if len(words) > 1 and not _LINKS & set(words):
+            index.setdefault(words[-1], []).append(word)
+    return {noun: tuple(words) for noun, words in index.items()}
 
 
 @cache

@@ -21,8 +21,9 @@ it knows:
 - the people and the adjective are the forms English builds from the name (`-i`, `-n`,
   `-ian`, `-ese`, a plural name without its `s`), kept when general English uses them often
   (wordfreq), with the dictionary's word for its people (`菲律宾人` "Filipino"); built
-  forms only for a place the dictionary abbreviates or names a people of (a country, not a
-  person: `Marcos` gives no `Marco`).
+  forms only for a place the dictionary abbreviates or names a people of, or one of CLDR's
+  territories (the `babel` package: Sudan, Venezuela), that is a country, not a person:
+  `Marcos` gives no `Marco`.
 
 A role form inside a longer common word does not count (以方便, 越来越方便, 新媒体): the guard
 reads the abbreviation with the word after it, and errs toward no match where both readings
@@ -46,6 +47,7 @@ COMMON_CHAR_ZIPF = 5.0  # an abbreviation this common is a word of its own first
 _ABBR_RE = re.compile(r"\babbr\. for\b|\(abbr\.\)")
 _HANZI_RE = re.compile(r"[^\x00-\x7f]+(?:\|[^\x00-\x7f]+)?|\[[^\]]*\]|\([^)]*\)")
 _NOTE_RE = re.compile(r"\([^()]*\)")
+_LIST_RE = re.compile(r"^[A-Z]\w*(?: [A-Z]\w*)*(?:, [A-Z]\w*(?: [A-Z]\w*)*)+,? and [A-Z]\w*")
 _PAIR_RE = re.compile(r"^[A-Z][\w.]*(?: [A-Z]\w*)*(?:-| and )[A-Z][\w.]*(?: [A-Z]\w*)*$")
 # `Bangkok, capital of Thailand`, `Kyiv or Kiev, capital of Ukraine`, `... (Tw)`: nothing more
 _CAPITAL_RE = re.compile(r"^(?P<names>[A-Z][\w'’. -]*?(?: or [A-Z][\w'’. -]*?)?), capital of "
@@ -72,7 +74,7 @@ def guards(forms: tuple[str, ...]) -> tuple[str, ...]:
     `媒` always, `国` and `军` after an abbreviation that is itself a common word, 新 + 国家,
     since after a rarer one the form reads on: 巴国 + 境内, 印军 + 方面): an occurrence inside
     one does not count (`Expansion.exclude`)."""
-    starting, common = _common_by_first(), _common_chars()
+    starting, common = _common_by_first(), common_chars()
     return tuple(dict.fromkeys(form[:-1] + word for form in forms
                                if len(form) == 2 and form[-1] in ROLES
                                and (form[-1] in "方媒" or form[0] in common)
@@ -93,7 +95,7 @@ def _common_by_first() -> dict[str, tuple[str, ...]]:
 
 
 @cache
-def _common_chars() -> frozenset[str]:
+def common_chars() -> frozenset[str]:
     """Characters general Chinese uses very often as words of their own (新, 以, 加, 日)."""
     from wordfreq import get_frequency_dict
 
@@ -111,10 +113,19 @@ def english_forms(term: str, english: str) -> tuple[str, ...]:
     people = _people(term)
     out = [word for word in people if word != name]
     abbreviations = _abbreviations(term, name) if " " not in name else ()
-    if " " not in name and (people or abbreviations):  # a people, a country
+    if " " not in name and (people or abbreviations or name in _territories()):  # a country
         out += [form for form in (*_built(name), *_language(term, name, abbreviations))
                 if form != name and zipf_frequency(form, "en") >= MIN_ZIPF]
     return tuple(dict.fromkeys(out))
+
+
+@cache
+def _territories() -> frozenset[str]:
+    """CLDR's English names of countries and territories, lower case (`sudan`, `venezuela`)."""
+    from babel import Locale
+
+    return frozenset(n.lower() for code, n in Locale.parse("en").territories.items()
+                     if code.isalpha())
 
 
 def _language(term: str, name: str, abbreviations: tuple[str, ...]) -> tuple[str, ...]:
@@ -136,6 +147,13 @@ def _built(name: str) -> tuple[str, ...]:
     return (name + "i", name + "n", name + "an", name + "ian", stem + "ian", stem + "an",
             name + "ese",
             stem + "ese", name[:-1] if name.endswith("s") else name)
+
+
+def names_several(sense: str) -> bool:
+    """Whether a dictionary sense names two or more places (`China-USA`, `North and South
+    Korea`, `China, Japan and Korea`, `China-Pakistan (relations)`), not one thing."""
+    plain = _NOTE_RE.sub("", sense).strip()
+    return _PAIR_RE.match(plain) is not None or _LIST_RE.match(plain) is not None
 
 
 def _names(sense: str, english: str) -> bool:
