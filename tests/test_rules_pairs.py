@@ -48,3 +48,4 @@ def test_guards_hold_the_words_a_pair_sits_inside() -> None:
     found = pair_entity(japan, (japan, us))
     assert found is not None and {"今日美", "日美国"} <= set(found.exclude)
     assert "美日同盟" not in found.exclude
+    assert "3日美" in found.exclude  # 23日美韩联合军演: a date, no Japan

@@ -10,9 +10,10 @@ country without such a form (伊朗: 伊方 is no word reports use) gets none.
 A pair word the dictionary gives another sense (中巴 "minibus", 美德 "virtue", 日中 "noon",
 中欧 "Central Europe") is not built. Where a pair sits inside a longer word it does not count:
 a dictionary word that names one thing (中美洲 "Central America"), a common word ending with
-the first character (所以 + 巴, 今日 + 美, 其中 + 美), or, after a first character that is a
-common word of its own, a common word starting with the second (5日 + 美国, 以 + 巴不得): like
-the role forms' guards, these err toward no match where both readings exist.
+the first character (所以 + 巴, 今日 + 美, 其中 + 美), a number before 日 (23日 + 美韩), or,
+after a first character that is a common word of its own, a common word starting with the
+second (日 + 美国, 以 + 巴不得): like the role forms' guards, these err toward no match where
+both readings exist.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.rules import names
 from bot.rules.entities import Entity, key
 
 SIDE = "方"  # `X方`: the side X (中方, 泰方), whose X abbreviates the country
+DATE_UNITS = "日"  # an abbreviation that is also a date's unit after a number (Japan: 23日)
 COMMON_ZIPF = 4.0  # a common Chinese word a pair may sit inside (wordfreq's Zipf scale)
 
 
@@ -59,6 +61,8 @@ def _guards(word: str) -> Iterable[str]:
     """The longer words `word` sits inside without naming the pair (see the module)."""
     first, second = word[0], word[1]
     yield from (longer for longer in _one_thing() if word in longer)
+    if first in DATE_UNITS:  # a date's day: 23日美韩联合军演 is no Japan
+        yield from (digit + word for digit in "0123456789")
     for common in _common().get(("end", first), ()):
         yield common + second
     if first in names.common_chars():
