@@ -52,6 +52,19 @@
                      calls it), so the same bits. None when a term has no float share yet
                      (the Python path computes and keeps it) or a count is not an int.
 
+  ranked_terms(raw, idf)
+                     bot.dedup.features.ranked_terms: the terms of `raw` ordered as Python
+                     sorts the tuples (-weight * idf.get(term, 1.0), term) (ties by code point
+                     order of the terms, -0.0 and 0.0 equal), split into the neutral terms and
+                     those whose first character is Chinese (U+3400-U+9FFF, U+F900-U+FAFF).
+                     None for another Mapping, a weight not a float or a NaN key.
+  df_lookup(raw, counts, total, refresh)
+                     bot.dedup.caches.DfCache.lookup for the days it holds: the terms of `raw`
+                     to fetch (not in `counts`, or counted when the window held more than
+                     `refresh` of max(that count, 20) articles more or fewer than `total`)
+                     and the known counts of the others, both in `raw`'s order. None when an
+                     entry is not a (count, total) pair of ints or a total is beyond 2**52.
+
 None calls back into Python code (`fits` reads the profiles' attributes and compares language
 names, all of them str); all hold the GIL throughout. */
 
@@ -776,6 +789,146 @@ error:
     return NULL;
 }
 
+typedef struct {
+    PyObject *term; /* borrowed from the raw dict */
+    double key;     /* -weight * idf */
+} Ranked;
+
+/* (key, term) ascending, as Python orders the tuples (no NaN: the caller declines them). */
+static int
+lighter_key_first(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->key < y->key)
+        return -1;
+    if (x->key > y->key)
+        return 1;
+    return PyUnicode_Compare(x->term, y->term); /* exact str: never an error */
+}
+
+/* _CHINESE_START.match(term): the first character in U+3400-U+9FFF or U+F900-U+FAFF. */
+static int
+chinese_start(PyObject *term)
+{
+    if (PyUnicode_GET_LENGTH(term) == 0)
+        return 0;
+    Py_UCS4 c = PyUnicode_READ_CHAR(term, 0);
+    return (c >= 0x3400 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF);
+}
+
+static PyObject *
+ranked_terms(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *idf, *key, *value, *neutral = NULL, *native = NULL, *out = NULL;
+    Py_ssize_t pos = 0, n, i = 0;
+    if (!PyArg_ParseTuple(args, "OO:ranked_terms", &raw, &idf))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || (idf != Py_None && !PyDict_CheckExact(idf)))
+        Py_RETURN_NONE;
+    n = PyDict_GET_SIZE(raw);
+    Ranked *items = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Ranked));
+    if (items == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyFloat_CheckExact(value))
+            goto python;
+        double weight = 1.0;
+        if (idf != Py_None) {
+            PyObject *found = PyDict_GetItemWithError(idf, key);
+            if (found == NULL && PyErr_Occurred())
+                goto done;
+            if (found != NULL) {
+                if (!PyFloat_CheckExact(found))
+                    goto python;
+                weight = PyFloat_AS_DOUBLE(found);
+            }
+        }
+        items[i].term = key;
+        items[i].key = -PyFloat_AS_DOUBLE(value) * weight;
+        if (isnan(items[i].key))
+            goto python; /* Python's sort of NaNs depends on where they stand */
+        i++;
+    }
+    qsort(items, (size_t)n, sizeof(Ranked), lighter_key_first);
+    if ((neutral = PyList_New(0)) == NULL || (native = PyList_New(0)) == NULL)
+        goto done;
+    for (i = 0; i < n; i++)
+        if (PyList_Append(chinese_start(items[i].term) ? native : neutral, items[i].term) < 0)
+            goto done;
+    out = PyTuple_Pack(2, neutral, native);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(neutral);
+    Py_XDECREF(native);
+    PyMem_Free(items);
+    return out;
+}
+
+#define EXACT_LIMIT (1LL << 52) /* counts beyond this: the Python path (exact as doubles) */
+
+/* An int of magnitude below EXACT_LIMIT into *out: 1, or 0 (not such an int). */
+static int
+small_int(PyObject *value, long long *out)
+{
+    int overflow;
+    if (!PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow || *out >= EXACT_LIMIT || *out <= -EXACT_LIMIT) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+df_lookup(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *counts, *total_obj, *key, *value, *entry, *fetch = NULL, *known = NULL;
+    PyObject *out = NULL;
+    double refresh;
+    long long total, count, seen;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "OOOd:df_lookup", &raw, &counts, &total_obj, &refresh))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || !PyDict_CheckExact(counts) || !small_int(total_obj, &total))
+        Py_RETURN_NONE;
+    if ((fetch = PyList_New(0)) == NULL || (known = PyDict_New()) == NULL)
+        goto done;
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        entry = PyDict_GetItemWithError(counts, key); /* borrowed */
+        if (entry == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            if (PyList_Append(fetch, key) < 0)
+                goto done;
+            continue;
+        }
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 0))
+            || !small_int(PyTuple_GET_ITEM(entry, 1), &seen))
+            goto python;
+        /* abs(total - seen) > refresh * max(seen, 20): exact, the ints below 2**53 */
+        count = total - seen;
+        if ((double)(count < 0 ? -count : count) > refresh * (double)(seen >= 20 ? seen : 20)) {
+            if (PyList_Append(fetch, key) < 0)
+                goto done;
+        }
+        else if (PyDict_SetItem(known, key, PyTuple_GET_ITEM(entry, 0)) < 0)
+            goto done;
+    }
+    out = PyTuple_Pack(2, fetch, known);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(fetch);
+    Py_XDECREF(known);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"cosine", cosine, METH_VARARGS,
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
@@ -792,6 +945,11 @@ static PyMethodDef methods[] = {
      "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
     {"idf", idf, METH_VARARGS,
      "idf(terms, shares, doc_freq, top, prior): Background.idf's weights, or None."},
+    {"ranked_terms", ranked_terms, METH_VARARGS,
+     "ranked_terms(raw, idf): features.ranked_terms' neutral and Chinese terms, or None."},
+    {"df_lookup", df_lookup, METH_VARARGS,
+     "df_lookup(raw, counts, total, refresh): DfCache.lookup's terms to fetch and counts "
+     "known, or None."},
     {"fits", fits, METH_VARARGS,
      "fits(vector, language, day, time, window, profiles, constants): _fit's numbers for each "
      "profile, or None."},

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
@@ -32,6 +32,9 @@ try:
     from bot.dedup import _cdedup
 except ImportError:  # installed without a C compiler: the Python paths run instead
     _cdedup = None  # type: ignore[assignment]
+# A core built before ranked_terms has none: the Python path.
+_c_ranked: Callable[..., tuple[list[str], list[str]] | None] | None = getattr(
+    _cdedup, "ranked_terms", None)
 
 # Part-of-speech tag (jieba's tag set) -> weight of a word with that tag.
 POS_WEIGHTS: Mapping[str, float] = {
@@ -195,8 +198,17 @@ def salient_terms(raw: Mapping[str, float], count: int | None = None, *,
 
 def ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = None
                  ) -> tuple[list[str], list[str]]:
-    """The terms of `raw`, heaviest (times IDF) first: those of the neutral vocabulary, and
-    the Chinese words as written."""
+    """The terms of `raw`, heaviest (times IDF) first (ties in code point order): those of
+    the neutral vocabulary, and the Chinese words as written (the C core, when built, gives
+    the same lists)."""
+    if _c_ranked is not None and (done := _c_ranked(raw, idf or None)) is not None:
+        return done
+    return python_ranked_terms(raw, idf=idf)
+
+
+def python_ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = None
+                        ) -> tuple[list[str], list[str]]:
+    """`ranked_terms` without the C core."""
     idf = idf or {}
     neutral: list[str] = []
     native: list[str] = []
