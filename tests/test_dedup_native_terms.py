@@ -198,3 +198,55 @@ def test_idf_of_new_terms_goes_through_the_core(monkeypatch: pytest.MonkeyPatch)
         assert calls[-1], "the second call of the core weighs them"
         assert Background().idf(iter(raw), {}, 0) == Background().python_idf(
             raw, {}, math.log(background.PRIOR_DOCS + 1) + 1.0)
+
+
+def _bits(vector: dict[str, float]) -> list[tuple[str, str]]:
+    return [(term, weight.hex()) for term, weight in vector.items()]
+
+
+_MANY = st.dictionaries(st.one_of(st.sampled_from(_TERMS), st.text(max_size=3)),
+                        st.one_of(_TIES, st.floats(min_value=0.0, max_value=40.0)),
+                        max_size=160)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_MANY, _IDFS)
+def test_vectorize_is_the_python_vector(raw: dict[str, float],
+                                        idf: dict[str, float] | None) -> None:
+    """The unit vector to the bit and in the same order of terms, past MAX_TERMS (the
+    heaviest kept, ties in their order) and below it, with and without IDF."""
+    assert features._c_vectorize is not None
+    native = features._c_vectorize(raw, idf or None, features.MAX_TERMS)
+    assert native is not None
+    assert _bits(native) == _bits(features.python_vectorize(raw, idf))
+    assert _bits(features.vectorize(raw, idf)) == _bits(native)
+
+
+def test_vectorize_on_real_articles_and_odd_inputs() -> None:
+    """The seeds' and dev set's terms as `_decide` weighs them; empty, all-zero and tied
+    weights; an int weight or IDF, a NaN product and another Mapping go to Python."""
+    assert features._c_vectorize is not None
+    analyzer = shipped_analyzer()
+    articles = (list(read_seed_folder(SEEDS)[0])
+                + list(read_seed_folder(REPO / "tests/data/dev")[0]))
+    cut = 0
+    for article in articles:
+        raw = analyzer.analyse(article).raw
+        for idf in (None, analyzer.background.idf(raw, {}, 0)):
+            native = features._c_vectorize(raw, idf, features.MAX_TERMS)
+            assert native is not None
+            assert _bits(native) == _bits(features.python_vectorize(raw, idf))
+        cut += len(raw) > features.MAX_TERMS
+    assert cut >= 3
+    tied = {f"t{i}": 1.0 for i in range(130)}
+    for raw in ({}, {"a": 0.0, "b": 0.0}, {"a": -0.0}, tied, {"a": 1e200, "b": 1e200}):
+        native = features._c_vectorize(raw, None, features.MAX_TERMS)
+        assert native is not None
+        assert _bits(native) == _bits(features.python_vectorize(raw))
+    assert list(features.vectorize(tied)) == [f"t{i}" for i in range(100)]
+    assert features._c_vectorize({"a": 1}, None, 100) is None  # type: ignore[dict-item]
+    assert features._c_vectorize({"a": 1.0}, {"a": 2}, 100) is None  # type: ignore[dict-item]
+    assert features._c_vectorize({"a": math.inf}, {"a": 0.0}, 100) is None
+    assert features._c_vectorize(Counter({"a": 1.0}), None, 100) is None
+    assert features.vectorize({"a": 3, "b": 4}) == features.python_vectorize(  # type: ignore[dict-item]
+        {"a": 3, "b": 4})  # type: ignore[dict-item]

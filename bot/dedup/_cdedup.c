@@ -52,6 +52,11 @@
                      calls it), so the same bits. None when a term has no float share yet
                      (the Python path computes and keeps it) or a count is not an int.
 
+  vectorize(raw, idf, most)
+                     bot.dedup.features.vectorize: {term: weight * idf.get(term, 1.0)} in
+                     `raw`'s order, then unit() as `merge` does it (the `most` heaviest, ties
+                     in their order, the same sums, so the same bits and order of terms).
+                     None for another Mapping, a weight not a float or a NaN product.
   ranked_terms(raw, idf)
                      bot.dedup.features.ranked_terms: the terms of `raw` ordered as Python
                      sorts the tuples (-weight * idf.get(term, 1.0), term) (ties by code point
@@ -454,6 +459,37 @@ heavier_first(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* features.unit of the weights `items` (in their order, none NaN): the `most` heaviest (ties
+   in their order), scaled to unit length; a new dict, NULL on error. Sorts `items`. */
+static PyObject *
+unit_dict(Weighted *items, Py_ssize_t n, Py_ssize_t most)
+{
+    PyObject *out, *number;
+    Py_ssize_t i;
+    if (n > most) { /* the `most` heaviest, heaviest first */
+        qsort(items, (size_t)n, sizeof(Weighted), heavier_first);
+        n = most;
+    }
+    double sum = 0.0, norm;
+    for (i = 0; i < n; i++) /* sum(map(mul, values, values)): left to right */
+        sum += items[i].value * items[i].value;
+    norm = sqrt(sum);
+    double scale = 1.0 / (norm != 0.0 ? norm : 1.0);
+    out = _PyDict_NewPresized(n);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        number = PyFloat_FromDouble(items[i].value * scale);
+        if (number == NULL || PyDict_SetItem(out, items[i].key, number) < 0) {
+            Py_XDECREF(number);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(number);
+    }
+    return out;
+}
+
 /* bot.dedup.features.merge(centroid, vector, count) with unit()'s cut to `most` terms: a new
    dict, or None (a new reference) for the Python path, NULL on error. */
 static PyObject *
@@ -505,33 +541,59 @@ merged_centroid(PyObject *centroid, PyObject *vector, double count, Py_ssize_t m
             goto python; /* Python's sort of NaNs depends on where they stand */
         i++;
     }
-    if (n > most) { /* unit(): the `most` heaviest, heaviest first */
-        qsort(items, (size_t)n, sizeof(Weighted), heavier_first);
-        n = most;
-    }
-    double sum = 0.0, norm;
-    for (i = 0; i < n; i++) /* sum(map(mul, values, values)): left to right */
-        sum += items[i].value * items[i].value;
-    norm = sqrt(sum);
-    double scale = 1.0 / (norm != 0.0 ? norm : 1.0);
-    out = PyDict_New();
-    if (out == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) {
-        number = PyFloat_FromDouble(items[i].value * scale);
-        if (number == NULL || PyDict_SetItem(out, items[i].key, number) < 0) {
-            Py_XDECREF(number);
-            Py_CLEAR(out);
-            goto fail;
-        }
-        Py_DECREF(number);
-    }
+    out = unit_dict(items, n, most);
     goto fail; /* done: release the working copies */
 python:
     out = Py_NewRef(Py_None);
 fail:
     PyMem_Free(items);
     Py_DECREF(merged);
+    return out;
+}
+
+/* bot.dedup.features.vectorize(raw, idf) with unit()'s cut to `most` terms: {term: weight *
+   idf.get(term, 1.0)} made unit length; None for another Mapping, a weight not a float or a
+   NaN product (the Python path). */
+static PyObject *
+vectorize(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *idf, *key, *value, *out = NULL;
+    Py_ssize_t most, pos = 0, n, i = 0;
+    if (!PyArg_ParseTuple(args, "OOn:vectorize", &raw, &idf, &most))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || (idf != Py_None && !PyDict_CheckExact(idf)) || most < 0)
+        Py_RETURN_NONE;
+    n = PyDict_GET_SIZE(raw);
+    Weighted *items = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Weighted));
+    if (items == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        if (!PyFloat_CheckExact(value))
+            goto python;
+        double weight = 1.0;
+        if (idf != Py_None) {
+            PyObject *found = PyDict_GetItemWithError(idf, key);
+            if (found == NULL && PyErr_Occurred())
+                goto done;
+            if (found != NULL) {
+                if (!PyFloat_CheckExact(found))
+                    goto python;
+                weight = PyFloat_AS_DOUBLE(found);
+            }
+        }
+        items[i].key = key;
+        items[i].value = PyFloat_AS_DOUBLE(value) * weight;
+        items[i].order = i;
+        if (isnan(items[i].value))
+            goto python; /* Python's sort of NaNs depends on where they stand */
+        i++;
+    }
+    out = unit_dict(items, n, most);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    PyMem_Free(items);
     return out;
 }
 
@@ -945,6 +1007,8 @@ static PyMethodDef methods[] = {
      "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
     {"idf", idf, METH_VARARGS,
      "idf(terms, shares, doc_freq, top, prior): Background.idf's weights, or None."},
+    {"vectorize", vectorize, METH_VARARGS,
+     "vectorize(raw, idf, most): features.vectorize's unit vector, or None."},
     {"ranked_terms", ranked_terms, METH_VARARGS,
      "ranked_terms(raw, idf): features.ranked_terms' neutral and Chinese terms, or None."},
     {"df_lookup", df_lookup, METH_VARARGS,
