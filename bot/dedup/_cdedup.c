@@ -52,6 +52,10 @@
                      calls it), so the same bits. None when a term has no float share yet
                      (the Python path computes and keeps it) or a count is not an int.
 
+  json_text(obj)     json.JSONEncoder(ensure_ascii=False).encode(obj), the very text (escapes
+                     included), for None, bools, ints, finite floats (their repr), str, lists,
+                     tuples and dicts with str keys nested up to 32 deep; None for anything
+                     else or a NaN or infinite float (the Python path writes those).
   vectorize(raw, idf, most)
                      bot.dedup.features.vectorize: {term: weight * idf.get(term, 1.0)} in
                      `raw`'s order, then unit() as `merge` does it (the `most` heaviest, ties
@@ -991,6 +995,143 @@ done:
     return out;
 }
 
+#define JSON_DEPTH 32
+
+/* Write `s` quoted, as json writes a str with ensure_ascii=False (\" \\ \b \f \n \r \t,
+   other characters below U+0020 as \u00xx, the rest as they are): 0 on success, -1 on
+   error. */
+static int
+json_str(_PyUnicodeWriter *w, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0, run = 0;
+    if (_PyUnicodeWriter_WriteChar(w, '"') < 0)
+        return -1;
+    for (;;) {
+        /* the run of characters written as they are */
+        if (kind == PyUnicode_1BYTE_KIND) {
+            const Py_UCS1 *bytes = data;
+            while (i < n && bytes[i] >= 0x20 && bytes[i] != '"' && bytes[i] != '\\')
+                i++;
+        }
+        else
+            for (; i < n; i++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                if (c < 0x20 || c == '"' || c == '\\')
+                    break;
+            }
+        if (i > run) {
+            int written = run == 0 && i == n ? _PyUnicodeWriter_WriteStr(w, s)
+                                             : _PyUnicodeWriter_WriteSubstring(w, s, run, i);
+            if (written < 0)
+                return -1;
+        }
+        if (i == n)
+            break;
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        char escaped[6] = {'\\', 0, '0', '0', 0, 0};
+        Py_ssize_t size = 2;
+        switch (c) {
+        case '"': escaped[1] = '"'; break;
+        case '\\': escaped[1] = '\\'; break;
+        case '\b': escaped[1] = 'b'; break;
+        case '\f': escaped[1] = 'f'; break;
+        case '\n': escaped[1] = 'n'; break;
+        case '\r': escaped[1] = 'r'; break;
+        case '\t': escaped[1] = 't'; break;
+        default: /* another character below U+0020 */
+            escaped[1] = 'u';
+            escaped[4] = hex[(c >> 4) & 0xf];
+            escaped[5] = hex[c & 0xf];
+            size = 6;
+        }
+        if (_PyUnicodeWriter_WriteASCIIString(w, escaped, size) < 0)
+            return -1;
+        run = ++i;
+    }
+    return _PyUnicodeWriter_WriteChar(w, '"') < 0 ? -1 : 0;
+}
+
+/* Write `obj` as json.JSONEncoder(ensure_ascii=False).encode writes it: 1, 0 for what only
+   the Python path writes (another type, a non-finite float, a key not a str, nesting past
+   JSON_DEPTH), -1 on error. */
+static int
+json_value(_PyUnicodeWriter *w, PyObject *obj, int depth)
+{
+    if (obj == Py_None)
+        return _PyUnicodeWriter_WriteASCIIString(w, "null", 4) < 0 ? -1 : 1;
+    if (obj == Py_True)
+        return _PyUnicodeWriter_WriteASCIIString(w, "true", 4) < 0 ? -1 : 1;
+    if (obj == Py_False)
+        return _PyUnicodeWriter_WriteASCIIString(w, "false", 5) < 0 ? -1 : 1;
+    if (PyUnicode_CheckExact(obj))
+        return json_str(w, obj) < 0 ? -1 : 1;
+    if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
+        if (PyFloat_CheckExact(obj) && !isfinite(PyFloat_AS_DOUBLE(obj)))
+            return 0; /* NaN, Infinity: the Python path */
+        PyObject *text = PyObject_Repr(obj); /* int.__repr__, float.__repr__: json's */
+        if (text == NULL)
+            return -1;
+        int done = _PyUnicodeWriter_WriteStr(w, text);
+        Py_DECREF(text);
+        return done < 0 ? -1 : 1;
+    }
+    if (depth >= JSON_DEPTH)
+        return 0;
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        if (_PyUnicodeWriter_WriteChar(w, '[') < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i > 0 && _PyUnicodeWriter_WriteASCIIString(w, ", ", 2) < 0)
+                return -1;
+            /* a list item is re-read each time: the list cannot shrink under us (no Python
+               code runs here) */
+            int done = json_value(w, PySequence_Fast_GET_ITEM(obj, i), depth + 1);
+            if (done <= 0)
+                return done;
+        }
+        return _PyUnicodeWriter_WriteChar(w, ']') < 0 ? -1 : 1;
+    }
+    if (PyDict_CheckExact(obj)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0, k = 0;
+        if (_PyUnicodeWriter_WriteChar(w, '{') < 0)
+            return -1;
+        while (PyDict_Next(obj, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key))
+                return 0;
+            if (k++ > 0 && _PyUnicodeWriter_WriteASCIIString(w, ", ", 2) < 0)
+                return -1;
+            if (json_str(w, key) < 0 || _PyUnicodeWriter_WriteASCIIString(w, ": ", 2) < 0)
+                return -1;
+            int done = json_value(w, value, depth + 1);
+            if (done <= 0)
+                return done;
+        }
+        return _PyUnicodeWriter_WriteChar(w, '}') < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static PyObject *
+json_text(PyObject *self, PyObject *obj)
+{
+    _PyUnicodeWriter w;
+    _PyUnicodeWriter_Init(&w);
+    w.overallocate = 1;
+    int done = json_value(&w, obj, 0);
+    if (done <= 0) {
+        _PyUnicodeWriter_Dealloc(&w);
+        if (done < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return _PyUnicodeWriter_Finish(&w);
+}
+
 static PyMethodDef methods[] = {
     {"cosine", cosine, METH_VARARGS,
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
@@ -1007,6 +1148,8 @@ static PyMethodDef methods[] = {
      "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
     {"idf", idf, METH_VARARGS,
      "idf(terms, shares, doc_freq, top, prior): Background.idf's weights, or None."},
+    {"json_text", json_text, METH_O,
+     "json_text(obj): json.JSONEncoder(ensure_ascii=False).encode(obj), or None."},
     {"vectorize", vectorize, METH_VARARGS,
      "vectorize(raw, idf, most): features.vectorize's unit vector, or None."},
     {"ranked_terms", ranked_terms, METH_VARARGS,
