@@ -52,6 +52,28 @@
                      calls it), so the same bits. None when a term has no float share yet
                      (the Python path computes and keeps it) or a count is not an int.
 
+  json_text(obj)     json.JSONEncoder(ensure_ascii=False).encode(obj), the very text (escapes
+                     included), for None, bools, ints, finite floats (their repr), str, lists,
+                     tuples and dicts with str keys nested up to 32 deep; None for anything
+                     else or a NaN or infinite float (the Python path writes those).
+  vectorize(raw, idf, most)
+                     bot.dedup.features.vectorize: {term: weight * idf.get(term, 1.0)} in
+                     `raw`'s order, then unit() as `merge` does it (the `most` heaviest, ties
+                     in their order, the same sums, so the same bits and order of terms).
+                     None for another Mapping, a weight not a float or a NaN product.
+  ranked_terms(raw, idf)
+                     bot.dedup.features.ranked_terms: the terms of `raw` ordered as Python
+                     sorts the tuples (-weight * idf.get(term, 1.0), term) (ties by code point
+                     order of the terms, -0.0 and 0.0 equal), split into the neutral terms and
+                     those whose first character is Chinese (U+3400-U+9FFF, U+F900-U+FAFF).
+                     None for another Mapping, a weight not a float or a NaN key.
+  df_lookup(raw, counts, total, refresh)
+                     bot.dedup.caches.DfCache.lookup for the days it holds: the terms of `raw`
+                     to fetch (not in `counts`, or counted when the window held more than
+                     `refresh` of max(that count, 20) articles more or fewer than `total`)
+                     and the known counts of the others, both in `raw`'s order. None when an
+                     entry is not a (count, total) pair of ints or a total is beyond 2**52.
+
 None calls back into Python code (`fits` reads the profiles' attributes and compares language
 names, all of them str); all hold the GIL throughout. */
 
@@ -441,6 +463,37 @@ heavier_first(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* features.unit of the weights `items` (in their order, none NaN): the `most` heaviest (ties
+   in their order), scaled to unit length; a new dict, NULL on error. Sorts `items`. */
+static PyObject *
+unit_dict(Weighted *items, Py_ssize_t n, Py_ssize_t most)
+{
+    PyObject *out, *number;
+    Py_ssize_t i;
+    if (n > most) { /* the `most` heaviest, heaviest first */
+        qsort(items, (size_t)n, sizeof(Weighted), heavier_first);
+        n = most;
+    }
+    double sum = 0.0, norm;
+    for (i = 0; i < n; i++) /* sum(map(mul, values, values)): left to right */
+        sum += items[i].value * items[i].value;
+    norm = sqrt(sum);
+    double scale = 1.0 / (norm != 0.0 ? norm : 1.0);
+    out = _PyDict_NewPresized(n);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        number = PyFloat_FromDouble(items[i].value * scale);
+        if (number == NULL || PyDict_SetItem(out, items[i].key, number) < 0) {
+            Py_XDECREF(number);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(number);
+    }
+    return out;
+}
+
 /* bot.dedup.features.merge(centroid, vector, count) with unit()'s cut to `most` terms: a new
    dict, or None (a new reference) for the Python path, NULL on error. */
 static PyObject *
@@ -492,33 +545,59 @@ merged_centroid(PyObject *centroid, PyObject *vector, double count, Py_ssize_t m
             goto python; /* Python's sort of NaNs depends on where they stand */
         i++;
     }
-    if (n > most) { /* unit(): the `most` heaviest, heaviest first */
-        qsort(items, (size_t)n, sizeof(Weighted), heavier_first);
-        n = most;
-    }
-    double sum = 0.0, norm;
-    for (i = 0; i < n; i++) /* sum(map(mul, values, values)): left to right */
-        sum += items[i].value * items[i].value;
-    norm = sqrt(sum);
-    double scale = 1.0 / (norm != 0.0 ? norm : 1.0);
-    out = PyDict_New();
-    if (out == NULL)
-        goto fail;
-    for (i = 0; i < n; i++) {
-        number = PyFloat_FromDouble(items[i].value * scale);
-        if (number == NULL || PyDict_SetItem(out, items[i].key, number) < 0) {
-            Py_XDECREF(number);
-            Py_CLEAR(out);
-            goto fail;
-        }
-        Py_DECREF(number);
-    }
+    out = unit_dict(items, n, most);
     goto fail; /* done: release the working copies */
 python:
     out = Py_NewRef(Py_None);
 fail:
     PyMem_Free(items);
     Py_DECREF(merged);
+    return out;
+}
+
+/* bot.dedup.features.vectorize(raw, idf) with unit()'s cut to `most` terms: {term: weight *
+   idf.get(term, 1.0)} made unit length; None for another Mapping, a weight not a float or a
+   NaN product (the Python path). */
+static PyObject *
+vectorize(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *idf, *key, *value, *out = NULL;
+    Py_ssize_t most, pos = 0, n, i = 0;
+    if (!PyArg_ParseTuple(args, "OOn:vectorize", &raw, &idf, &most))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || (idf != Py_None && !PyDict_CheckExact(idf)) || most < 0)
+        Py_RETURN_NONE;
+    n = PyDict_GET_SIZE(raw);
+    Weighted *items = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Weighted));
+    if (items == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        if (!PyFloat_CheckExact(value))
+            goto python;
+        double weight = 1.0;
+        if (idf != Py_None) {
+            PyObject *found = PyDict_GetItemWithError(idf, key);
+            if (found == NULL && PyErr_Occurred())
+                goto done;
+            if (found != NULL) {
+                if (!PyFloat_CheckExact(found))
+                    goto python;
+                weight = PyFloat_AS_DOUBLE(found);
+            }
+        }
+        items[i].key = key;
+        items[i].value = PyFloat_AS_DOUBLE(value) * weight;
+        items[i].order = i;
+        if (isnan(items[i].value))
+            goto python; /* Python's sort of NaNs depends on where they stand */
+        i++;
+    }
+    out = unit_dict(items, n, most);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    PyMem_Free(items);
     return out;
 }
 
@@ -776,6 +855,283 @@ error:
     return NULL;
 }
 
+typedef struct {
+    PyObject *term; /* borrowed from the raw dict */
+    double key;     /* -weight * idf */
+} Ranked;
+
+/* (key, term) ascending, as Python orders the tuples (no NaN: the caller declines them). */
+static int
+lighter_key_first(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->key < y->key)
+        return -1;
+    if (x->key > y->key)
+        return 1;
+    return PyUnicode_Compare(x->term, y->term); /* exact str: never an error */
+}
+
+/* _CHINESE_START.match(term): the first character in U+3400-U+9FFF or U+F900-U+FAFF. */
+static int
+chinese_start(PyObject *term)
+{
+    if (PyUnicode_GET_LENGTH(term) == 0)
+        return 0;
+    Py_UCS4 c = PyUnicode_READ_CHAR(term, 0);
+    return (c >= 0x3400 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF);
+}
+
+static PyObject *
+ranked_terms(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *idf, *key, *value, *neutral = NULL, *native = NULL, *out = NULL;
+    Py_ssize_t pos = 0, n, i = 0;
+    if (!PyArg_ParseTuple(args, "OO:ranked_terms", &raw, &idf))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || (idf != Py_None && !PyDict_CheckExact(idf)))
+        Py_RETURN_NONE;
+    n = PyDict_GET_SIZE(raw);
+    Ranked *items = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(Ranked));
+    if (items == NULL)
+        return PyErr_NoMemory();
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key) || !PyFloat_CheckExact(value))
+            goto python;
+        double weight = 1.0;
+        if (idf != Py_None) {
+            PyObject *found = PyDict_GetItemWithError(idf, key);
+            if (found == NULL && PyErr_Occurred())
+                goto done;
+            if (found != NULL) {
+                if (!PyFloat_CheckExact(found))
+                    goto python;
+                weight = PyFloat_AS_DOUBLE(found);
+            }
+        }
+        items[i].term = key;
+        items[i].key = -PyFloat_AS_DOUBLE(value) * weight;
+        if (isnan(items[i].key))
+            goto python; /* Python's sort of NaNs depends on where they stand */
+        i++;
+    }
+    qsort(items, (size_t)n, sizeof(Ranked), lighter_key_first);
+    if ((neutral = PyList_New(0)) == NULL || (native = PyList_New(0)) == NULL)
+        goto done;
+    for (i = 0; i < n; i++)
+        if (PyList_Append(chinese_start(items[i].term) ? native : neutral, items[i].term) < 0)
+            goto done;
+    out = PyTuple_Pack(2, neutral, native);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(neutral);
+    Py_XDECREF(native);
+    PyMem_Free(items);
+    return out;
+}
+
+#define EXACT_LIMIT (1LL << 52) /* counts beyond this: the Python path (exact as doubles) */
+
+/* An int of magnitude below EXACT_LIMIT into *out: 1, or 0 (not such an int). */
+static int
+small_int(PyObject *value, long long *out)
+{
+    int overflow;
+    if (!PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow || *out >= EXACT_LIMIT || *out <= -EXACT_LIMIT) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+df_lookup(PyObject *self, PyObject *args)
+{
+    PyObject *raw, *counts, *total_obj, *key, *value, *entry, *fetch = NULL, *known = NULL;
+    PyObject *out = NULL;
+    double refresh;
+    long long total, count, seen;
+    Py_ssize_t pos = 0;
+    if (!PyArg_ParseTuple(args, "OOOd:df_lookup", &raw, &counts, &total_obj, &refresh))
+        return NULL;
+    if (!PyDict_CheckExact(raw) || !PyDict_CheckExact(counts) || !small_int(total_obj, &total))
+        Py_RETURN_NONE;
+    if ((fetch = PyList_New(0)) == NULL || (known = PyDict_New()) == NULL)
+        goto done;
+    while (PyDict_Next(raw, &pos, &key, &value)) {
+        entry = PyDict_GetItemWithError(counts, key); /* borrowed */
+        if (entry == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            if (PyList_Append(fetch, key) < 0)
+                goto done;
+            continue;
+        }
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 0))
+            || !small_int(PyTuple_GET_ITEM(entry, 1), &seen))
+            goto python;
+        /* abs(total - seen) > refresh * max(seen, 20): exact, the ints below 2**53 */
+        count = total - seen;
+        if ((double)(count < 0 ? -count : count) > refresh * (double)(seen >= 20 ? seen : 20)) {
+            if (PyList_Append(fetch, key) < 0)
+                goto done;
+        }
+        else if (PyDict_SetItem(known, key, PyTuple_GET_ITEM(entry, 0)) < 0)
+            goto done;
+    }
+    out = PyTuple_Pack(2, fetch, known);
+    goto done;
+python:
+    out = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(fetch);
+    Py_XDECREF(known);
+    return out;
+}
+
+#define JSON_DEPTH 32
+
+/* Write `s` quoted, as json writes a str with ensure_ascii=False (\" \\ \b \f \n \r \t,
+   other characters below U+0020 as \u00xx, the rest as they are): 0 on success, -1 on
+   error. */
+static int
+json_str(_PyUnicodeWriter *w, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0, run = 0;
+    if (_PyUnicodeWriter_WriteChar(w, '"') < 0)
+        return -1;
+    for (;;) {
+        /* the run of characters written as they are */
+        if (kind == PyUnicode_1BYTE_KIND) {
+            const Py_UCS1 *bytes = data;
+            while (i < n && bytes[i] >= 0x20 && bytes[i] != '"' && bytes[i] != '\\')
+                i++;
+        }
+        else
+            for (; i < n; i++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                if (c < 0x20 || c == '"' || c == '\\')
+                    break;
+            }
+        if (i > run) {
+            int written = run == 0 && i == n ? _PyUnicodeWriter_WriteStr(w, s)
+                                             : _PyUnicodeWriter_WriteSubstring(w, s, run, i);
+            if (written < 0)
+                return -1;
+        }
+        if (i == n)
+            break;
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        char escaped[6] = {'\\', 0, '0', '0', 0, 0};
+        Py_ssize_t size = 2;
+        switch (c) {
+        case '"': escaped[1] = '"'; break;
+        case '\\': escaped[1] = '\\'; break;
+        case '\b': escaped[1] = 'b'; break;
+        case '\f': escaped[1] = 'f'; break;
+        case '\n': escaped[1] = 'n'; break;
+        case '\r': escaped[1] = 'r'; break;
+        case '\t': escaped[1] = 't'; break;
+        default: /* another character below U+0020 */
+            escaped[1] = 'u';
+            escaped[4] = hex[(c >> 4) & 0xf];
+            escaped[5] = hex[c & 0xf];
+            size = 6;
+        }
+        if (_PyUnicodeWriter_WriteASCIIString(w, escaped, size) < 0)
+            return -1;
+        run = ++i;
+    }
+    return _PyUnicodeWriter_WriteChar(w, '"') < 0 ? -1 : 0;
+}
+
+/* Write `obj` as json.JSONEncoder(ensure_ascii=False).encode writes it: 1, 0 for what only
+   the Python path writes (another type, a non-finite float, a key not a str, nesting past
+   JSON_DEPTH), -1 on error. */
+static int
+json_value(_PyUnicodeWriter *w, PyObject *obj, int depth)
+{
+    if (obj == Py_None)
+        return _PyUnicodeWriter_WriteASCIIString(w, "null", 4) < 0 ? -1 : 1;
+    if (obj == Py_True)
+        return _PyUnicodeWriter_WriteASCIIString(w, "true", 4) < 0 ? -1 : 1;
+    if (obj == Py_False)
+        return _PyUnicodeWriter_WriteASCIIString(w, "false", 5) < 0 ? -1 : 1;
+    if (PyUnicode_CheckExact(obj))
+        return json_str(w, obj) < 0 ? -1 : 1;
+    if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
+        if (PyFloat_CheckExact(obj) && !isfinite(PyFloat_AS_DOUBLE(obj)))
+            return 0; /* NaN, Infinity: the Python path */
+        PyObject *text = PyObject_Repr(obj); /* int.__repr__, float.__repr__: json's */
+        if (text == NULL)
+            return -1;
+        int done = _PyUnicodeWriter_WriteStr(w, text);
+        Py_DECREF(text);
+        return done < 0 ? -1 : 1;
+    }
+    if (depth >= JSON_DEPTH)
+        return 0;
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        if (_PyUnicodeWriter_WriteChar(w, '[') < 0)
+            return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i > 0 && _PyUnicodeWriter_WriteASCIIString(w, ", ", 2) < 0)
+                return -1;
+            /* a list item is re-read each time: the list cannot shrink under us (no Python
+               code runs here) */
+            int done = json_value(w, PySequence_Fast_GET_ITEM(obj, i), depth + 1);
+            if (done <= 0)
+                return done;
+        }
+        return _PyUnicodeWriter_WriteChar(w, ']') < 0 ? -1 : 1;
+    }
+    if (PyDict_CheckExact(obj)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0, k = 0;
+        if (_PyUnicodeWriter_WriteChar(w, '{') < 0)
+            return -1;
+        while (PyDict_Next(obj, &pos, &key, &value)) {
+            if (!PyUnicode_CheckExact(key))
+                return 0;
+            if (k++ > 0 && _PyUnicodeWriter_WriteASCIIString(w, ", ", 2) < 0)
+                return -1;
+            if (json_str(w, key) < 0 || _PyUnicodeWriter_WriteASCIIString(w, ": ", 2) < 0)
+                return -1;
+            int done = json_value(w, value, depth + 1);
+            if (done <= 0)
+                return done;
+        }
+        return _PyUnicodeWriter_WriteChar(w, '}') < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static PyObject *
+json_text(PyObject *self, PyObject *obj)
+{
+    _PyUnicodeWriter w;
+    _PyUnicodeWriter_Init(&w);
+    w.overallocate = 1;
+    int done = json_value(&w, obj, 0);
+    if (done <= 0) {
+        _PyUnicodeWriter_Dealloc(&w);
+        if (done < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return _PyUnicodeWriter_Finish(&w);
+}
+
 static PyMethodDef methods[] = {
     {"cosine", cosine, METH_VARARGS,
      "cosine(a, b): the exactly rounded sum of a[t] * b[t] over shared terms, or None."},
@@ -792,6 +1148,15 @@ static PyMethodDef methods[] = {
      "merge(centroid, vector, count, most): features.merge's unit centroid, or None."},
     {"idf", idf, METH_VARARGS,
      "idf(terms, shares, doc_freq, top, prior): Background.idf's weights, or None."},
+    {"json_text", json_text, METH_O,
+     "json_text(obj): json.JSONEncoder(ensure_ascii=False).encode(obj), or None."},
+    {"vectorize", vectorize, METH_VARARGS,
+     "vectorize(raw, idf, most): features.vectorize's unit vector, or None."},
+    {"ranked_terms", ranked_terms, METH_VARARGS,
+     "ranked_terms(raw, idf): features.ranked_terms' neutral and Chinese terms, or None."},
+    {"df_lookup", df_lookup, METH_VARARGS,
+     "df_lookup(raw, counts, total, refresh): DfCache.lookup's terms to fetch and counts "
+     "known, or None."},
     {"fits", fits, METH_VARARGS,
      "fits(vector, language, day, time, window, profiles, constants): _fit's numbers for each "
      "profile, or None."},

@@ -120,9 +120,15 @@ class Background:
         """IDF of `terms` from the background blended with the window's counts (`total`
         articles, `doc_freq` of them containing each term)."""
         top = math.log(PRIOR_DOCS + total + 1) + 1.0
-        if (_c_idf is not None
-                and (done := _c_idf(terms, self._shares, doc_freq, top, PRIOR_DOCS)) is not None):
-            return done
+        if _c_idf is not None:
+            if (done := _c_idf(terms, self._shares, doc_freq, top, PRIOR_DOCS)) is not None:
+                return done
+            if isinstance(terms, dict):  # a term never asked about: its share, then C again
+                shares = self._shares
+                for term in [t for t in terms if t not in shares]:
+                    self.share(term)
+                if (done := _c_idf(terms, self._shares, doc_freq, top, PRIOR_DOCS)) is not None:
+                    return done
         return self.python_idf(terms, doc_freq, top)
 
     def python_idf(self, terms: Iterable[str], doc_freq: Mapping[str, int], top: float

@@ -4,7 +4,7 @@ after this client's writes (`StoryCache`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -13,6 +13,13 @@ from bot.models import Story
 
 if TYPE_CHECKING:
     from bot.dedup.rounds import Probe
+
+_c_lookup: Callable[..., tuple[list[str], dict[str, int]] | None] | None
+try:  # the C core's lookup (the same lists); a core built before it has none
+    from bot.dedup import _cdedup
+    _c_lookup = getattr(_cdedup, "df_lookup", None)
+except ImportError:  # pragma: no cover - built wherever a C compiler is present
+    _c_lookup = None
 
 DF_REFRESH = 0.1
 DF_CACHE = 200_000
@@ -32,7 +39,16 @@ class DfCache:
         when the window held DF_REFRESH more or fewer articles), and the counts of the rest."""
         if days != self.days:
             return list(raw), {}
-        total, counts, fetch, known = self.total, self.counts, [], {}
+        if _c_lookup is not None and (done := _c_lookup(raw, self.counts, self.total,
+                                                        DF_REFRESH)) is not None:
+            return done
+        return self.python_lookup(raw)
+
+    def python_lookup(self, raw: Mapping[str, float]) -> tuple[list[str], dict[str, int]]:
+        """`lookup` for the days held, without the C core (which gives the same)."""
+        total, counts = self.total, self.counts
+        fetch: list[str] = []
+        known: dict[str, int] = {}
         for term in raw:
             entry = counts.get(term)
             if entry is None or abs(total - entry[1]) > DF_REFRESH * max(entry[1], 20):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import repeat
@@ -32,6 +32,10 @@ try:
     from bot.dedup import _cdedup
 except ImportError:  # installed without a C compiler: the Python paths run instead
     _cdedup = None  # type: ignore[assignment]
+# A core built before these has none: the Python path.
+_c_ranked: Callable[..., tuple[list[str], list[str]] | None] | None = getattr(
+    _cdedup, "ranked_terms", None)
+_c_vectorize: Callable[..., dict[str, float] | None] | None = getattr(_cdedup, "vectorize", None)
 
 # Part-of-speech tag (jieba's tag set) -> weight of a word with that tag.
 POS_WEIGHTS: Mapping[str, float] = {
@@ -168,7 +172,16 @@ def url_words(url: str | None) -> str:
 def vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
               ) -> dict[str, float]:
     """IDF-weighted, unit-length vector of the MAX_TERMS strongest terms (of weights already
-    made sublinear by the analysis)."""
+    made sublinear by the analysis; the C core, when built, gives the same dict to the bit)."""
+    if _c_vectorize is not None and (done := _c_vectorize(raw, idf or None, MAX_TERMS)
+                                     ) is not None:
+        return done
+    return python_vectorize(raw, idf)
+
+
+def python_vectorize(raw: Mapping[str, float], idf: Mapping[str, float] | None = None
+                     ) -> dict[str, float]:
+    """`vectorize` without the C core."""
     idf = idf or {}
     vector = {t: w * idf.get(t, 1.0) for t, w in raw.items()}
     return unit(vector)
@@ -195,8 +208,17 @@ def salient_terms(raw: Mapping[str, float], count: int | None = None, *,
 
 def ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = None
                  ) -> tuple[list[str], list[str]]:
-    """The terms of `raw`, heaviest (times IDF) first: those of the neutral vocabulary, and
-    the Chinese words as written."""
+    """The terms of `raw`, heaviest (times IDF) first (ties in code point order): those of
+    the neutral vocabulary, and the Chinese words as written (the C core, when built, gives
+    the same lists)."""
+    if _c_ranked is not None and (done := _c_ranked(raw, idf or None)) is not None:
+        return done
+    return python_ranked_terms(raw, idf=idf)
+
+
+def python_ranked_terms(raw: Mapping[str, float], *, idf: Mapping[str, float] | None = None
+                        ) -> tuple[list[str], list[str]]:
+    """`ranked_terms` without the C core."""
     idf = idf or {}
     neutral: list[str] = []
     native: list[str] = []

@@ -53,7 +53,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
-from bot.dedup import fingerprints, scripts
+from bot.dedup import fingerprints, jsontext, scripts
 from bot.dedup.analysis import Analyzer, shipped_analyzer
 from bot.dedup.caches import DfCache, ProfileCache, StoryCache
 from bot.dedup.features import (
@@ -90,7 +90,7 @@ from bot.dedup.rounds import (
 from bot.dedup.scoring import CROSS_FACTOR, Profile, best_story, explained
 from bot.errors import StoreError
 from bot.models import Article, Story, StoryArticle
-from bot.store import Scripts, Store, json_text, member_to_json, story_to_json
+from bot.store import Scripts, Store, member_to_json, story_to_json
 
 DEFAULT_THRESHOLD = 0.30
 SHORT_FACTOR = 0.33  # headline-only articles: fewer terms, lower cosines (UCI sample: 0.12)
@@ -388,7 +388,7 @@ class StoryIndex:
         return Write(index=index, kind=kind, story_id=story_id, score=decision.score,
                       reason=decision.reason, version=decision.version, profile=profile,
                       salient=probe.posted,
-                      args=(json_text(entry), profile.to_json(), payload),
+                      args=(jsontext.json_text(entry), profile.to_json(), payload),
                       story=new_story, base=None if held is None else held[0], chain=chain,
                       record=record)
 

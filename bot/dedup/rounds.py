@@ -21,9 +21,10 @@ from typing import Any, Literal, TypeVar
 from bot.dedup import fingerprints
 from bot.dedup.analysis import Analysis
 from bot.dedup.features import Features
+from bot.dedup.jsontext import json_text
 from bot.dedup.scoring import Profile
 from bot.models import Article, Story
-from bot.store import Keys, json_text, story_from_json, story_joined
+from bot.store import Keys, story_from_json, story_joined
 from bot.text import canonical_url, normalized_title
 
 T = TypeVar("T")

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 from bot.dedup.eventday import EVENT_SLACK_DAYS, YEAR_DAYS, days_apart
 from bot.dedup.features import MAX_TERMS, Features, cosine, merge
-from bot.store import json_text
+from bot.dedup.jsontext import json_text
 
 try:
     from bot.dedup import _cdedup
