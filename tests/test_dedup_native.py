@@ -80,20 +80,23 @@ def test_cosine_on_cancelling_and_tiny_products() -> None:
         assert _same(features.cosine(a, b), python_cosine(a, b)), (a, b)
 
 
+class Weights(Mapping[str, float]):
+    """A Mapping that is no dict: the C core leaves it to the Python path."""
+
+    def __init__(self, data: dict[str, float]) -> None:
+        self.data = data
+
+    def __getitem__(self, key: str) -> float:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
 def test_cosine_leaves_other_mappings_and_ints_to_python() -> None:
-    class Weights(Mapping[str, float]):
-        def __init__(self, data: dict[str, float]) -> None:
-            self.data = data
-
-        def __getitem__(self, key: str) -> float:
-            return self.data[key]
-
-        def __iter__(self) -> Iterator[str]:
-            return iter(self.data)
-
-        def __len__(self) -> int:
-            return len(self.data)
-
     assert features._cdedup is not None
     assert features._cdedup.cosine(Weights({"a": 0.5}), {"a": 0.5}) is None
     assert features._cdedup.cosine({"a": 1}, {"a": 0.5}) is None

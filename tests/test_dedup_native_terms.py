@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Iterator, Mapping
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +22,7 @@ from bot.dedup.caches import DF_REFRESH, DfCache
 from bot.dedup.features import python_ranked_terms, ranked_terms
 from bot.feeds.seeds import read_seed_folder
 from tests.conftest import REPO, SEEDS
+from tests.test_dedup_native import Weights
 
 pytestmark = pytest.mark.skipif(features._c_ranked is None or caches._c_lookup is None,
                                 reason="bot.dedup._cdedup is not built (no C compiler)")
@@ -78,19 +78,6 @@ def test_ranked_terms_on_ties_edges_and_empty() -> None:
 
 def test_ranked_terms_leave_odd_inputs_to_python() -> None:
     """An int weight, a NaN key, another Mapping: the C core declines, the Python path runs."""
-
-    class Weights(Mapping[str, float]):
-        def __init__(self, data: dict[str, float]) -> None:
-            self.data = data
-
-        def __getitem__(self, key: str) -> float:
-            return self.data[key]
-
-        def __iter__(self) -> Iterator[str]:
-            return iter(self.data)
-
-        def __len__(self) -> int:
-            return len(self.data)
 
     assert _ranked({"a": 1}, None) is None  # type: ignore[dict-item]
     assert _ranked({"a": 1.0}, {"a": 2}) is None  # type: ignore[dict-item]

@@ -555,6 +555,23 @@ fail:
     return out;
 }
 
+/* idf.get(key, 1.0) into *weight (idf None: 1.0): 1; 0 for a weight not a float (the Python
+   path); -1 with an exception set. */
+static int
+idf_weight(PyObject *idf, PyObject *key, double *weight)
+{
+    *weight = 1.0;
+    if (idf == Py_None)
+        return 1;
+    PyObject *found = PyDict_GetItemWithError(idf, key);
+    if (found == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    if (!PyFloat_CheckExact(found))
+        return 0;
+    *weight = PyFloat_AS_DOUBLE(found);
+    return 1;
+}
+
 /* bot.dedup.features.vectorize(raw, idf) with unit()'s cut to `most` terms: {term: weight *
    idf.get(term, 1.0)} made unit length; None for another Mapping, a weight not a float or a
    NaN product (the Python path). */
@@ -574,17 +591,12 @@ vectorize(PyObject *self, PyObject *args)
     while (PyDict_Next(raw, &pos, &key, &value)) {
         if (!PyFloat_CheckExact(value))
             goto python;
-        double weight = 1.0;
-        if (idf != Py_None) {
-            PyObject *found = PyDict_GetItemWithError(idf, key);
-            if (found == NULL && PyErr_Occurred())
-                goto done;
-            if (found != NULL) {
-                if (!PyFloat_CheckExact(found))
-                    goto python;
-                weight = PyFloat_AS_DOUBLE(found);
-            }
-        }
+        double weight;
+        int got = idf_weight(idf, key, &weight);
+        if (got < 0)
+            goto done;
+        if (got == 0)
+            goto python;
         items[i].key = key;
         items[i].value = PyFloat_AS_DOUBLE(value) * weight;
         items[i].order = i;
@@ -898,17 +910,12 @@ ranked_terms(PyObject *self, PyObject *args)
     while (PyDict_Next(raw, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key) || !PyFloat_CheckExact(value))
             goto python;
-        double weight = 1.0;
-        if (idf != Py_None) {
-            PyObject *found = PyDict_GetItemWithError(idf, key);
-            if (found == NULL && PyErr_Occurred())
-                goto done;
-            if (found != NULL) {
-                if (!PyFloat_CheckExact(found))
-                    goto python;
-                weight = PyFloat_AS_DOUBLE(found);
-            }
-        }
+        double weight;
+        int got = idf_weight(idf, key, &weight);
+        if (got < 0)
+            goto done;
+        if (got == 0)
+            goto python;
         items[i].term = key;
         items[i].key = -PyFloat_AS_DOUBLE(value) * weight;
         if (isnan(items[i].key))
