@@ -103,3 +103,15 @@ def test_the_expansion_shows_the_forms() -> None:
     assert found is not None and found.name
     assert "菲方" in found.shown() and "Filipino(s)" in found.shown()
     assert "菲方便" in found.exclude
+
+
+def test_an_island_the_dictionary_places_in_a_country_is_one_of_its_places() -> None:
+    """`Luzon Island, north Philippines`: 吕宋岛, Luzon Island and, as English reports say it,
+    Luzon; an island whose name alone is a common English word (South Island) keeps its whole
+    name only."""
+    from bot.rules import places
+
+    philippines = next(c for c in places.countries() if "philippines" in c.names)
+    assert "吕宋岛" in philippines.places and {"luzon", "luzon island"} <= set(philippines.english)
+    new_zealand = next(c for c in places.countries() if "new zealand" in c.names)
+    assert "south" not in new_zealand.english

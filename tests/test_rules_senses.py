@@ -438,6 +438,15 @@ CASES = [
     ("泰国 + 柬埔寨 + 冲突", "Thailand, Cambodia sign cease-fire", "", True),
     ("泰国 + 柬埔寨 + 冲突", "Thailand and Cambodia extend the truce", "", True),
     ("泰国 + 柬埔寨 + 冲突", "以色列与哈马斯停火", "泰国与柬埔寨的旅游合作会谈顺利。", False),
+    # 強颱: a strong typhoon, not 加强台湾...
+    ("台风", "強颱萬宜撲呂宋", "", True),
+    ("台风", "强台逼近 多地停课", "", True),
+    ("台风", "美方加强台湾防务合作", "", False),
+    ("台风", "增强台湾韧性", "", False),
+    ("台风", "史上最强台积电财报出炉", "", False),
+    # an island the dictionary places in a country: where the event is (Luzon)
+    ("菲律宾 + 台风", "Typhoon floods central Luzon", "", True),
+    ("菲律宾 + 台风", "強颱逼近呂宋島東部", "", True),
     # a kind of the term's noun (大选 "general election"); a country's people from CLDR's list
     ("委内瑞拉 + 选举", "委内瑞拉大选结果引发争议", "", True),
     ("委内瑞拉 + 选举", "委內瑞拉總統大選今登場", "", True),

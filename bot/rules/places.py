@@ -14,8 +14,10 @@ Countries are CLDR's (the `babel` package) in English, Simplified and Traditiona
 (`Myanmar (Burma)` gives both) with the short names news use beside them (`ALSO`: Britain,
 Hong Kong, Turkey) and the English people and adjective forms the dictionary builds for them
 (`bot.rules.names`: Filipino, Pakistani); codes that are no country (the EU, the UN, the
-eurozone, unknown and outlying regions) are left out. Places are CC-CEDICT's (`_inside`);
-their English names count for the rule's own country only (`Country.english`).
+eurozone, unknown and outlying regions) are left out. Places are CC-CEDICT's (`_inside`),
+an island among them where the dictionary names it alone (`Luzon Island, north Philippines`:
+吕宋岛, and Luzon as English reports say it); their English names count for the rule's own
+country only (`Country.english`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ ALSO = {"GB": ("Britain", "British", "UK"), "HK": ("Hong Kong", "香港"), "MO":
         "CD": ("DR Congo", "刚果民主共和国"), "CG": ("Congo", "刚果")}
 TERM = "term"
 _PARTS_RE = re.compile(r"\s*\(([^()]*)\)\s*")
+_ISLAND_RE = re.compile(r"^([A-Z][a-z]+) Island\b")  # an island named alone: `Luzon Island`
+RARE_ZIPF = 3.0  # an island's name alone counts when general English seldom uses it (not South)
 _LEADING_NAME_RE = re.compile(r"^(?:[A-Z][\w'’-]*)(?: [A-Z][\w'’-]*)*")
 # a dictionary sense that says a place (not a surname or a person)
 _PLACE_RE = re.compile(r"\b(?:city|county|province|prefecture|district|island|islands|town|"
@@ -136,7 +140,9 @@ def _inside(countries: list[tuple[str, ...]]
             common.add(entry.simplified)
             continue
         sense = entry.senses[0] if entry.senses else ""
-        if not _PLACE_RE.search(sense) or "surname" in sense:
+        island = _ISLAND_RE.match(sense) if len(entry.simplified) > 2 \
+            and entry.simplified.endswith("岛") else None  # `Luzon Island, north Philippines`
+        if not (_PLACE_RE.search(sense) or island) or "surname" in sense:
             continue
         named = pattern.findall(sense.lower())
         if not named or key(entry.simplified) in named_already:
@@ -145,9 +151,18 @@ def _inside(countries: list[tuple[str, ...]]
         chinese.append(entry.simplified)
         if (name := _LEADING_NAME_RE.match(sense)) and key(name.group(0)) not in by_name:
             english.append(_unmarked(name.group(0)))
+        if island and _rare_english(island.group(1)):  # English reports say Luzon alone
+            english.append(_unmarked(island.group(1)))
     return {i: (tuple(dict.fromkeys(key(n) for n in chinese if n not in common)),
                 tuple(dict.fromkeys(key(n) for n in english)))
             for i, (chinese, english) in out.items()}
+
+
+def _rare_english(word: str) -> bool:
+    """Whether general English seldom uses the word (wordfreq): a name, not `south`."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < RARE_ZIPF
 
 
 def _unmarked(name: str) -> str:
