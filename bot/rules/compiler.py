@@ -60,7 +60,7 @@ class Compiler:
         self.native_automaton: Any = None
         self.native_keys: frozenset[int] = frozenset()
         self.near = 0  # > 0 while compiling a side of NEAR (sense limits need occurrences)
-        self.actors: dict[frozenset[str], Entity] = {}  # `_actors` by the entities left out
+        self.actors: dict[frozenset[str], Entity] = {}  # `derived.actors` by the entities left out
 
     def key_id(self, folded: str) -> int:
         found = self.ids.get(folded)
@@ -72,7 +72,7 @@ class Compiler:
         return found
 
     def others(self, but: frozenset[str] = frozenset()) -> Entity:
-        """The catalog's actors but the entities named `but` (`_actors`), one per set."""
+        """The catalog's actors but the entities named `but` (`derived.actors`), one per set."""
         found = self.actors.get(but)
         if found is None:
             found = self.actors[but] = actors(self.entities, but)

@@ -127,7 +127,7 @@ def _plain(text: str, *, verb: bool, proper: bool) -> Phrase | None:
 
 
 def plural(word: str) -> str:
-    if word.endswith("ese"):  # a people's name: the Sudanese, two Japanese
+    if word.endswith("ese") and not word.endswith("eese"):  # the Sudanese (not cheese)
         return word
     if word.endswith(("s", "sh", "ch", "x", "z")):
         return word + "es"
