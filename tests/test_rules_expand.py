@@ -211,3 +211,9 @@ def test_kinds_of_a_noun_count_for_it() -> None:
     assert explosion is None or "寒武爆发" not in explosion.chinese
     talks = expand("会谈")
     assert talks is not None and "和谈" in talks.chinese
+
+
+def test_a_name_is_shown_without_a_capital_after_an_apostrophe() -> None:
+    """`Kurdistan Worker's Party`, `Sana'a`: not Worker'S, Sana'A."""
+    assert Phrase("kurdistan worker's party", name=True).shown() == "Kurdistan Worker's Party"
+    assert Phrase("sana'a", name=True).shown() == "Sana'a"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from string import capwords
 
 LIGHT_VERBS = ("make", "carry out", "launch", "conduct", "stage", "mount", "wage", "give",
                "deliver", "perform", "undertake")
@@ -58,7 +59,7 @@ class Phrase:
         """`drill(s)`, `arms sale(s)`, `box(es)`, `customs duty/duties`, `Yemen`, `impose
         martial law`: the plural as matching writes it (`plural`)."""
         if self.name:
-            return self.text.title()
+            return capwords(self.text)  # Sana'a, Worker's: no capital after '
         if self.verb and " " in self.text:
             return self.text
         last = self.text.rpartition(" ")[2]

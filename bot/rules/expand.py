@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from string import capwords
 
 import yaml
 
@@ -225,7 +226,7 @@ def _chinese(term: str) -> Expansion | None:
     if word.proper:  # a place also in the forms reports use beside its name (印军, Indian)
         english = phrases[0].text if phrases else ""
         forms = names.chinese_forms(term, english)
-        people = tuple(Phrase(p.title()) for p in names.english_forms(term, english))
+        people = tuple(Phrase(capwords(p)) for p in names.english_forms(term, english))
         seat = names.capital(english)  # its government by its capital (曼谷, Bangkok)
         return Expansion(term, traditional, (*forms, *seat.chinese),
                          (*phrases[:1], *people, *(Phrase(n, name=True) for n in seat.english)),
