@@ -461,8 +461,8 @@ CASES = [
     ("沙姆解放组织", "沙姆解放阵线攻入阿勒颇", "", True),
     ("沙姆解放组织", "Hayat Tahrir al-Sham enters Damascus", "", True),
     ("沙姆解放组织", "HTS leader addresses the crowd", "", True),
-    ("沙姆解放组织", "HTS codes change", "Importers must check the HTS code and the tariff schedule.",
-     False),
+    ("沙姆解放组织", "HTS codes change",
+     "Importers must check the HTS code and the tariff schedule.", False),
     # 強颱: a strong typhoon, not 加强台湾...
     ("台风", "強颱萬宜撲呂宋", "", True),
     ("台风", "强台逼近 多地停课", "", True),
