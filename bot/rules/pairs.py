@@ -53,14 +53,14 @@ def pair_entity(one: Entity, others: tuple[Entity, ...]) -> Entity | None:
 
 def _pair_word(word: str) -> bool:
     """Whether a built pair can name the two places: not a dictionary word of another sense."""
-    senses = _dictionary().get(word)
+    senses = _dictionary()[0].get(word)
     return senses is None or all(names.names_several(s) for s in senses)
 
 
 def _guards(word: str) -> Iterable[str]:
     """The longer words `word` sits inside without naming the pair (see the module)."""
     first, second = word[0], word[1]
-    yield from (longer for longer in _one_thing() if word in longer)
+    yield from (longer for longer in _dictionary()[1] if word in longer)
     if first in DATE_UNITS:  # a date's day: 23日美韩联合军演 is no Japan
         yield from (digit + word for digit in "0123456789")
     for common in _common().get(("end", first), ()):
@@ -71,21 +71,20 @@ def _guards(word: str) -> Iterable[str]:
 
 
 @cache
-def _dictionary() -> dict[str, tuple[str, ...]]:
-    """Two-character dictionary words -> the first sense of each of their entries."""
-    out: dict[str, tuple[str, ...]] = {}
-    for entry in cedict.entries(min_length=2):
-        if len(entry.simplified) == 2 and entry.senses:
-            out[entry.simplified] = (*out.get(entry.simplified, ()), entry.senses[0])
-    return out
-
-
-@cache
-def _one_thing() -> tuple[str, ...]:
-    """The longer dictionary words whose first sense names one thing (中美洲 "Central
+def _dictionary() -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    """In one pass over the dictionary: two-character words -> the first sense of each of
+    their entries; and the longer words whose first sense names one thing (中美洲 "Central
     America"; not 中日韩 "China, Japan and Korea")."""
-    return tuple(dict.fromkeys(e.simplified for e in cedict.entries(min_length=3)
-                               if e.senses and not names.names_several(e.senses[0])))
+    two: dict[str, tuple[str, ...]] = {}
+    longer: dict[str, None] = {}
+    for entry in cedict.entries(min_length=2):
+        if not entry.senses:
+            continue
+        if len(entry.simplified) == 2:
+            two[entry.simplified] = (*two.get(entry.simplified, ()), entry.senses[0])
+        elif not names.names_several(entry.senses[0]):
+            longer[entry.simplified] = None
+    return two, tuple(longer)
 
 
 @cache
